@@ -1,0 +1,1 @@
+"""Rota: a distributed task scheduler for Python."""

@@ -1,0 +1,81 @@
+"""Every error Rota raises. Each docstring is the error's default message."""
+
+from __future__ import annotations
+
+
+class RotaError(Exception):
+    """Rota failed."""
+
+    status_code = 500
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class InvalidInput(RotaError, ValueError):
+    """The input is not valid."""
+
+    status_code = 422
+
+
+class JobNotFound(RotaError, LookupError):
+    """No job has that id."""
+
+    status_code = 404
+
+
+class InvalidTransition(RotaError, ValueError):
+    """The job is not in a state that allows this."""
+
+    status_code = 409
+
+
+class StaleLease(RotaError):
+    """The lease token is no longer valid: the job was reaped, cancelled or claimed again."""
+
+    status_code = 409
+
+
+class UnknownTask(RotaError, LookupError):
+    """No worker has registered a task of that name."""
+
+    status_code = 422
+
+
+class TaskNotAllowed(RotaError, PermissionError):
+    """This worker does not allow that task."""
+
+    status_code = 403
+
+
+class ProtocolError(RotaError):
+    """The peer sent a message that does not follow the worker protocol."""
+
+    status_code = 400
+
+
+class JobFailed(RotaError):
+    """The job failed."""
+
+    def __init__(self, message: str | None = None, *, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+
+class JobCancelled(RotaError):
+    """The job was cancelled."""
+
+
+class JobExpired(RotaError):
+    """The job's deadline passed before it could start."""
+
+
+class TimeoutExpired(RotaError, TimeoutError):
+    """The wait ended before the job finished."""
+
+
+class ServerUnavailable(RotaError, ConnectionError):
+    """The Rota server cannot be reached."""
+
+    status_code = 503

@@ -1,0 +1,261 @@
+"""The Store protocol: the verbs every backend offers and the guarantees each one keeps.
+
+Every verb that changes a job is one atomic operation: two servers calling it at once on
+the same job never both succeed where only one may (claim, reap, cancel, retry, fence).
+Every transition writes its event in the same transaction as the change. A verb that
+returns has made its change durable.
+
+Times are aware UTC datetimes. "now" is the store's clock: the injected Clock for SQLite,
+the database's clock for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.types import JSON, JobId
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AcquireRequest:
+    """A worker's free slots, and what it may run."""
+
+    worker: str
+    queues: Sequence[str]
+    tags: Sequence[str] = ()
+    tasks: Sequence[str] | None = None
+    """The task names the worker can run; None means any."""
+    limit: int = 1
+    lease_s: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobQuery:
+    """A filter over jobs, newest first, one page at a time."""
+
+    state: JobState | None = None
+    queue: str | None = None
+    task: str | None = None
+    worker: str | None = None
+    search: str | None = None
+    """Matches a job id or an idempotency key exactly."""
+    limit: int = 50
+    cursor: JobId | None = None
+    """Return only jobs older than this id (the last id of the previous page)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: JobId | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobChanges:
+    """Changes to a pending job; None leaves a field as it is."""
+
+    run_at: datetime | None = None
+    priority: int | None = None
+    args: list[JSON] | None = None
+    kwargs: dict[str, JSON] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueueStats:
+    queue: str
+    pending: int
+    """Pending jobs, due or not."""
+    due: int
+    """Pending jobs whose run_at has come."""
+    running: int
+    oldest_due_age_s: float | None
+    """How long the oldest due job has waited, None when nothing is due."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerInfo:
+    name: str
+    queues: list[str]
+    tags: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    capacity: int = 1
+    running: int = 0
+    state: str = "online"
+    """online, draining or offline."""
+    server: str | None = None
+    connected_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the worker as JSON-ready data."""
+        return {
+            "name": self.name,
+            "queues": self.queues,
+            "tags": self.tags,
+            "tasks": self.tasks,
+            "capacity": self.capacity,
+            "running": self.running,
+            "state": self.state,
+            "server": self.server,
+            "connected_at": self.connected_at.isoformat() if self.connected_at else None,
+            "last_seen_at": self.last_seen_at.isoformat() if self.last_seen_at else None,
+            "resources": self.resources,
+        }
+
+
+class Store(Protocol):
+    """Where jobs, their events and the worker registry live."""
+
+    async def open(self) -> None:
+        """Connect, and bring the schema up to date with the migrations."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes and disconnect."""
+        ...
+
+    async def now(self) -> datetime:
+        """Return the store's clock: the time every lease and run_at is measured by."""
+        ...
+
+    # --- clients ---------------------------------------------------------------------
+
+    async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """Insert jobs as pending, all or none, and return them in order.
+
+        A spec whose idempotency_key already names a job returns that job unchanged.
+        A spec without run_at is due now. Writes a `submitted` event per new job.
+        """
+        ...
+
+    async def get_job(self, job_id: JobId) -> Job:
+        """Return the job, or raise JobNotFound."""
+        ...
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        """Return one page of jobs matching the query, newest first."""
+        ...
+
+    async def update(self, job_id: JobId, changes: JobChanges) -> Job:
+        """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
+        ...
+
+    async def cancel(self, job_id: JobId) -> Job:
+        """Cancel a pending or running job; its lease token becomes stale at once.
+
+        Raises InvalidTransition for a finished job, JobNotFound for an unknown id.
+        """
+        ...
+
+    async def retry(self, job_id: JobId) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, with a fresh
+        round of attempts (attempt back to 0). InvalidTransition for any other state."""
+        ...
+
+    async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Return the job's execution log in order (JobNotFound for an unknown id)."""
+        ...
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Return depth, running count and oldest due age for every queue with jobs."""
+        ...
+
+    async def known_tasks(self) -> set[str]:
+        """Return every task name a registered worker (online or not) has announced."""
+        ...
+
+    # --- dispatch and leases -----------------------------------------------------------
+
+    async def acquire(self, request: AcquireRequest) -> list[Job]:
+        """Claim up to `limit` due pending jobs the worker may run, and return them running.
+
+        A job is eligible when its queue is one of the worker's, its task is one the
+        worker has (when `tasks` is given), its target is None, the worker's name or one of
+        its tags, and its deadline has not passed. Order: priority (higher first), then
+        run_at, then submission order. Each claim increments `attempt`, sets a fresh
+        lease_token, worker, started_at and lease_expires_at = now + lease_s, and writes a
+        `started` event. No two callers ever claim the same job.
+        """
+        ...
+
+    async def extend(self, worker: str, tokens: Sequence[str], lease_s: float) -> set[str]:
+        """Extend, in one statement, the leases the worker holds with these tokens to now +
+        lease_s, and return the tokens that were still valid (the rest are stale)."""
+        ...
+
+    async def expire_leases_of(self, worker: str, grace_s: float) -> int:
+        """Bring every lease the worker holds to expire within grace_s (its connection
+        closed); return how many leases that touched."""
+        ...
+
+    async def complete(self, lease: Lease, result: JSON) -> Job:
+        """Mark the job succeeded with its result. StaleLease unless the token is current."""
+        ...
+
+    async def fail(
+        self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
+    ) -> Job:
+        """Record a failed attempt. With attempts left (and retryable) the job goes back to
+        pending with run_at = now + backoff and a `retrying` event; otherwise it becomes
+        failed (the dead-letter state). StaleLease unless the token is current."""
+        ...
+
+    async def release(self, lease: Lease) -> Job:
+        """Give a running job back unrun (a draining worker): pending, due now, and the
+        attempt does not count. StaleLease unless the token is current."""
+        ...
+
+    async def report_progress(
+        self, lease: Lease, progress: float | None, message: str | None = None
+    ) -> None:
+        """Store the job's progress (0..1) and log the message. StaleLease unless current."""
+        ...
+
+    async def log(self, events: Sequence[Event]) -> None:
+        """Append lines a task logged to the execution log."""
+        ...
+
+    async def reap(self) -> list[Job]:
+        """Treat every expired lease as a failed attempt (retried with backoff, or failed
+        after the last attempt) and return the jobs it changed. Safe to run on every server."""
+        ...
+
+    async def expire_overdue(self) -> list[Job]:
+        """Move pending jobs whose deadline has passed to expired, and return them."""
+        ...
+
+    async def next_run_at(self) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due, or None."""
+        ...
+
+    # --- workers -----------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Insert or replace the worker's entry as online (its hello)."""
+        ...
+
+    async def worker_seen(
+        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+    ) -> None:
+        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        ...
+
+    async def worker_gone(self, name: str) -> None:
+        """Mark the worker offline."""
+        ...
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Return every registered worker, online first, then by name."""
+        ...
+
+    # --- retention ---------------------------------------------------------------------
+
+    async def purge(self, finished_before: datetime) -> int:
+        """Delete finished jobs (and their events) that finished before the given time,
+        and offline workers not seen since then; return how many jobs were deleted."""
+        ...
