@@ -1,0 +1,158 @@
+"""A reconnecting WebSocket client: fails over between servers, backs off, one writer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from rota import protocol
+from rota.errors import InvalidInput, ProtocolError
+from rota.types import Payload
+
+FIRST_DELAY_S = 0.1
+MAX_DELAY_S = 5.0
+OPEN_TIMEOUT_S = 10.0
+
+
+def websocket_url(server_url: str) -> str:
+    """Return the worker endpoint of a server given as http(s)://host:port (or ws(s)://)."""
+    parts = urlsplit(server_url.strip())
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise InvalidInput(f"server URL {server_url!r} must look like http://host:port")
+    return urlunsplit((scheme, parts.netloc, protocol.WEBSOCKET_PATH, "", ""))
+
+
+def write_stderr(line: str) -> None:
+    """Write one line to stderr; the default place the worker reports to."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class Link:
+    """One open connection to a server; messages are written by a single writer task."""
+
+    def __init__(self, websocket: ClientConnection, url: str) -> None:
+        self.url = url
+        self._websocket = websocket
+        self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_all(), name=f"rota-writer {url}")
+
+    @property
+    def closed(self) -> bool:
+        """Tell whether the connection is gone (or going)."""
+        return self._writer.done()
+
+    def post(self, message: Payload) -> None:
+        """Queue a message for sending, in order; it is lost if the connection drops."""
+        if not self.closed:
+            self._outgoing.put_nowait(protocol.encode(message))
+
+    async def recv(self) -> Payload:
+        """Return the next message from the server; raise ConnectionClosed when it is gone."""
+        while True:
+            frame = await self._websocket.recv()
+            if isinstance(frame, str):
+                raise ProtocolError("the server sent a text frame; the protocol uses binary")
+            return protocol.decode(frame, allowed=protocol.SERVER_MESSAGES)
+
+    async def flushed(self) -> None:
+        """Wait until every queued message has been handed to the socket."""
+        await self._outgoing.join()
+
+    async def close(self) -> None:
+        """Close the connection and stop the writer."""
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        await self._websocket.close()
+
+    async def _write_all(self) -> None:
+        try:
+            while True:
+                frame = await self._outgoing.get()
+                try:
+                    await self._websocket.send(frame)
+                finally:
+                    self._outgoing.task_done()
+        except ConnectionClosed:
+            pass
+        finally:
+            # Unblock anyone waiting in flushed(): what is left will never be sent.
+            while not self._outgoing.empty():
+                self._outgoing.get_nowait()
+                self._outgoing.task_done()
+
+
+class Connector:
+    """Opens Links to the first server that answers, with exponential backoff and jitter."""
+
+    def __init__(
+        self,
+        server_urls: Sequence[str],
+        *,
+        report: Callable[[str], None] = write_stderr,
+        first_delay_s: float = FIRST_DELAY_S,
+        max_delay_s: float = MAX_DELAY_S,
+    ) -> None:
+        if not server_urls:
+            raise InvalidInput("a worker needs at least one server URL")
+        self._urls = [websocket_url(url) for url in server_urls]
+        self._report = report
+        self._first_delay_s = first_delay_s
+        self._max_delay_s = max_delay_s
+        self._next = 0
+        self._failures = 0
+        self._random = random.Random()
+
+    def succeeded(self) -> None:
+        """Reset the backoff once a session was established."""
+        self._failures = 0
+
+    def next_delay_s(self) -> float:
+        """Return how long to wait before the next round: doubling, capped, with full jitter."""
+        ceiling = min(self._max_delay_s, self._first_delay_s * 2 ** max(0, self._failures - 1))
+        return self._random.uniform(ceiling / 2, ceiling)
+
+    async def connect(self) -> Link:
+        """Return a Link to the first server that accepts; retry forever, backing off.
+
+        Each round tries every URL once, starting with the one that worked last; a failed
+        round waits before the next. Cancel the caller to give up.
+        """
+        while True:
+            for _ in range(len(self._urls)):
+                url = self._urls[self._next]
+                try:
+                    websocket = await connect(
+                        url,
+                        max_size=protocol.MAX_FRAME_BYTES,
+                        open_timeout=OPEN_TIMEOUT_S,
+                        compression=None,
+                    )
+                except (OSError, TimeoutError, ConnectionClosed) as exc:
+                    self._report(f"cannot connect to {url}: {_describe(exc)}")
+                except Exception as exc:  # handshake refusals have many types; none is fatal
+                    self._report(f"{url} refused the connection: {_describe(exc)}")
+                else:
+                    return Link(websocket, url)
+                self._next = (self._next + 1) % len(self._urls)
+            self._failures += 1
+            await asyncio.sleep(self.next_delay_s())
+
+    def failed(self) -> None:
+        """Count a session that broke, so the next connect waits longer; try the next URL."""
+        self._failures += 1
+        self._next = (self._next + 1) % len(self._urls)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__

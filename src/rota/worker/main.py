@@ -1,0 +1,80 @@
+"""The `rota worker` entry point: build the registry, handle signals, run until drained."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from rota.errors import InvalidInput
+from rota.settings import Settings
+from rota.tasks.builtin import builtin_registry
+from rota.tasks.registry import TaskRegistry, find_registries
+from rota.worker.connection import write_stderr
+from rota.worker.runtime import Worker
+
+EXIT_OK = 0
+EXIT_UNDELIVERED = 1
+EXIT_USAGE = 2
+
+
+def build_registry(imports: Sequence[str]) -> TaskRegistry:
+    """Return the built-in tasks merged with every registry the import specs name.
+
+    The working directory is importable, as with `python -m`, so `--import myapp.tasks`
+    works from a project's root however the worker was started.
+    """
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    registry = builtin_registry()
+    for spec in imports:
+        found = find_registries(spec)
+        if not found:
+            raise InvalidInput(f"{spec!r} holds no Rota app or task registry")
+        for other in found:
+            registry.merge(other)
+    return registry
+
+
+def run_worker(settings: Settings) -> int:
+    """Run a worker until SIGTERM/SIGINT drains it (a second one stops it); return the exit code.
+
+    0 after a clean drain, 1 if results could not be delivered or it was stopped at once,
+    2 if the settings or imports are wrong.
+    """
+    try:
+        registry = build_registry(settings.imports)
+        worker = Worker(settings, registry)
+    except InvalidInput as exc:
+        write_stderr(f"rota worker: error: {exc}")
+        return EXIT_USAGE
+    return asyncio.run(_run(worker))
+
+
+async def _run(worker: Worker) -> int:
+    loop = asyncio.get_running_loop()
+    signals_seen = 0
+
+    def on_signal() -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen == 1:
+            worker.request_drain()
+        else:
+            worker.request_stop()
+
+    installed = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, on_signal)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError):  # not on this platform or thread
+            pass
+    try:
+        delivered = await worker.run()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+    return EXIT_OK if delivered else EXIT_UNDELIVERED

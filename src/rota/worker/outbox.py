@@ -1,0 +1,66 @@
+"""What the worker owes the server: final messages until acked, log lines until sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rota.types import JSON, Payload
+
+MAX_BUFFERED_LINES = 1000
+
+
+class Outbox:
+    """Unacked `result`, `failure` and `release` messages, one per job, oldest first.
+
+    An entry leaves only when the server acks it (ok or not) or declares its lease stale;
+    everything in it is sent again after each reconnect.
+    """
+
+    def __init__(self) -> None:
+        self._messages: dict[str, Payload] = {}
+
+    def put(self, message: Payload) -> None:
+        """Keep a final message for its job, replacing an older one for the same job."""
+        self._messages.pop(message["job_id"], None)
+        self._messages[message["job_id"]] = message
+
+    def drop(self, job_id: str) -> Payload | None:
+        """Forget the message for a job (acked, or its lease is stale); return it."""
+        return self._messages.pop(job_id, None)
+
+    def __iter__(self) -> Iterator[Payload]:
+        return iter(list(self._messages.values()))
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._messages
+
+
+class LogBuffer:
+    """Log lines of one job waiting to be sent in one `log` message."""
+
+    def __init__(self, limit: int = MAX_BUFFERED_LINES) -> None:
+        self._lines: list[dict[str, JSON]] = []
+        self._limit = limit
+        self._dropped = 0
+
+    def add(self, at: float, stream: str, message: str) -> None:
+        """Keep a line; past the limit the oldest lines go, and a note says how many."""
+        self._lines.append({"at": at, "stream": stream, "message": message})
+        if len(self._lines) > self._limit:
+            del self._lines[0]
+            self._dropped += 1
+
+    def take(self) -> list[dict[str, JSON]]:
+        """Return the buffered lines (and empty the buffer)."""
+        lines, self._lines = self._lines, []
+        if self._dropped and lines:
+            note = f"[{self._dropped} earlier log lines were dropped while disconnected]"
+            lines.insert(0, {"at": lines[0]["at"], "stream": "log", "message": note})
+            self._dropped = 0
+        return lines
+
+    def __bool__(self) -> bool:
+        return bool(self._lines)

@@ -1,0 +1,93 @@
+"""Tasks the worker tests run; importable by name so isolated children find them too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rota.context import current_job
+from rota.tasks.registry import TaskDef, TaskRegistry
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+async def async_add(a: int, b: int) -> int:
+    await asyncio.sleep(0)
+    return a + b
+
+
+def boom(message: str = "boom") -> None:
+    raise ValueError(message)
+
+
+async def slow_async(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+def cooperative(seconds: float) -> str:
+    """Wait, checking for cancellation, the way long sync tasks should."""
+    job = current_job()
+    job.log("started")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.check_cancelled()
+        job.cancelled.wait(0.01)
+    return "done"
+
+
+def stubborn(seconds: float) -> str:
+    """Ignore cancellation entirely (a thread cannot be stopped)."""
+    time.sleep(seconds)
+    return "stubborn"
+
+
+def isolated_sleep(seconds: float) -> str:
+    current_job().log(f"pid {os.getpid()}")
+    time.sleep(seconds)
+    return "woke"
+
+
+def isolated_add(a: int, b: int) -> dict[str, int]:
+    current_job().progress(0.5, "half way")
+    current_job().log("adding")
+    return {"sum": a + b, "pid": os.getpid()}
+
+
+def isolated_boom() -> None:
+    raise KeyError("missing")
+
+
+def chatty() -> str:
+    job = current_job()
+    job.progress(0.25, "a quarter")
+    job.log("first line")
+    job.log("second line", "stderr")
+    return "chatted"
+
+
+def not_json() -> object:
+    return object()
+
+
+registry = TaskRegistry()
+_IN_PROCESS: list[Callable[..., Any]] = [
+    add,
+    async_add,
+    boom,
+    slow_async,
+    cooperative,
+    stubborn,
+    chatty,
+    not_json,
+]
+_ISOLATED: list[Callable[..., Any]] = [isolated_sleep, isolated_add, isolated_boom]
+for fn in _IN_PROCESS:
+    registry.add(TaskDef(name=f"t.{fn.__name__}", fn=fn))
+for fn in _ISOLATED:
+    registry.add(TaskDef(name=f"t.{fn.__name__}", fn=fn, isolated=True))
