@@ -9,6 +9,7 @@ from rota.store.base import (
     Store,
     WorkerInfo,
 )
+from rota.store.factory import open_store
 
 __all__ = [
     "AcquireRequest",
@@ -18,4 +19,5 @@ __all__ = [
     "QueueStats",
     "Store",
     "WorkerInfo",
+    "open_store",
 ]

@@ -1,0 +1,321 @@
+-- Named queries of the SQLite store. Moments are INTEGER microseconds since the epoch (UTC);
+-- list parameters arrive as JSON arrays and are read with json_each.
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+);
+
+-- name: schema_versions
+SELECT version FROM schema_version ORDER BY version;
+
+-- name: record_migration
+INSERT INTO schema_version (version, applied_at) VALUES (:version, :applied_at);
+
+-- name: last_job_id
+SELECT max(id) AS id FROM jobs;
+
+-- name: insert_job
+INSERT INTO jobs (
+    id, task, args, kwargs, queue, priority, state, run_at, target, max_attempts, backoff,
+    timeout_s, deadline_at, idempotency_key, schedule_id, attempt, created_at, updated_at
+) VALUES (
+    :id, :task, :args, :kwargs, :queue, :priority, 'pending', :run_at, :target, :max_attempts,
+    :backoff, :timeout_s, :deadline_at, :idempotency_key, :schedule_id, 0, :now, :now
+)
+RETURNING *;
+
+-- name: insert_event
+INSERT INTO events (job_id, attempt, at, kind, worker, message)
+VALUES (:job_id, :attempt, :at, :kind, :worker, :message);
+
+-- name: insert_log_event
+-- Lines of a job that retention already deleted are dropped.
+INSERT INTO events (job_id, attempt, at, kind, worker, message)
+SELECT :job_id, :attempt, :at, :kind, :worker, :message
+WHERE EXISTS (SELECT 1 FROM jobs WHERE id = :job_id);
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id;
+
+-- name: get_job_by_key
+SELECT * FROM jobs WHERE idempotency_key = :key;
+
+-- name: get_leased_job
+SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token;
+
+-- name: acquire
+-- The best :limit candidates of each queue come from the claim index in order (so the
+-- cost does not grow with the backlog); the best :limit of those are claimed.
+UPDATE jobs
+SET state = 'running',
+    attempt = attempt + 1,
+    lease_token = new_lease_token(),
+    lease_expires_at = :lease_expires_at,
+    worker = :worker,
+    started_at = :now,
+    progress = NULL,
+    updated_at = :now
+WHERE id IN (
+    SELECT chosen.id
+    FROM json_each(:queues) AS wanted
+    JOIN jobs AS chosen ON chosen.id IN (
+        SELECT id FROM jobs INDEXED BY jobs_claim
+        WHERE state = 'pending'
+          AND queue = wanted.value
+          AND run_at <= :now
+          AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
+          AND (target IS NULL OR target = :worker
+               OR target IN (SELECT value FROM json_each(:tags)))
+          AND (deadline_at IS NULL OR deadline_at > :now)
+        ORDER BY priority DESC, run_at, id
+        LIMIT :limit
+    )
+    ORDER BY chosen.priority DESC, chosen.run_at, chosen.id
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: extend
+UPDATE jobs INDEXED BY jobs_lease_token
+SET lease_expires_at = :lease_expires_at, updated_at = :now
+WHERE lease_token IN (SELECT value FROM json_each(:tokens))
+  AND state = 'running'
+  AND worker = :worker
+RETURNING lease_token;
+
+-- name: expire_leases_of
+UPDATE jobs INDEXED BY jobs_running_by_worker
+SET lease_expires_at = min(lease_expires_at, :lease_expires_at), updated_at = :now
+WHERE worker = :worker AND state = 'running';
+
+-- name: complete
+UPDATE jobs
+SET state = 'succeeded',
+    result = :result,
+    progress = 1.0,
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    finished_at = :now,
+    updated_at = :now
+WHERE id = :id AND state = 'running' AND lease_token = :token
+RETURNING *;
+
+-- name: retry_later
+-- A failed attempt with attempts left: pending again after the backoff delay.
+UPDATE jobs
+SET state = 'pending',
+    run_at = :run_at,
+    error = :error,
+    traceback = :traceback,
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    updated_at = :now
+WHERE id = :id
+RETURNING *;
+
+-- name: fail_final
+UPDATE jobs
+SET state = 'failed',
+    error = :error,
+    traceback = :traceback,
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    finished_at = :now,
+    updated_at = :now
+WHERE id = :id
+RETURNING *;
+
+-- name: release
+-- The claim does not count: the attempt goes back down.
+UPDATE jobs
+SET state = 'pending',
+    run_at = :now,
+    attempt = max(attempt - 1, 0),
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    progress = NULL,
+    updated_at = :now
+WHERE id = :id AND state = 'running' AND lease_token = :token
+RETURNING *;
+
+-- name: report_progress
+UPDATE jobs
+SET progress = :progress, updated_at = :now
+WHERE id = :id AND state = 'running' AND lease_token = :token
+RETURNING attempt, worker;
+
+-- name: expired_leases
+SELECT * FROM jobs INDEXED BY jobs_lease_expiry
+WHERE state = 'running' AND lease_expires_at <= :now
+ORDER BY lease_expires_at, id;
+
+-- name: expire_overdue
+UPDATE jobs INDEXED BY jobs_deadline
+SET state = 'expired', finished_at = :now, updated_at = :now
+WHERE state = 'pending' AND deadline_at IS NOT NULL AND deadline_at <= :now
+RETURNING *;
+
+-- name: cancel
+UPDATE jobs
+SET state = 'cancelled',
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    finished_at = :now,
+    updated_at = :now
+WHERE id = :id AND state IN ('pending', 'running')
+RETURNING *;
+
+-- name: retry
+UPDATE jobs
+SET state = 'pending',
+    run_at = :now,
+    attempt = 0,
+    result = NULL,
+    error = NULL,
+    traceback = NULL,
+    progress = NULL,
+    worker = NULL,
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    started_at = NULL,
+    finished_at = NULL,
+    updated_at = :now
+WHERE id = :id AND state IN ('failed', 'cancelled', 'expired')
+RETURNING *;
+
+-- name: update_job
+UPDATE jobs
+SET run_at = coalesce(:run_at, run_at),
+    priority = coalesce(:priority, priority),
+    args = coalesce(:args, args),
+    kwargs = coalesce(:kwargs, kwargs),
+    updated_at = :now
+WHERE id = :id AND state = 'pending'
+RETURNING *;
+
+-- name: list_jobs
+-- Each list_jobs_* query is driven by one index; the other filters are checked per row.
+-- :before is the cursor (an id), or a text greater than every id on the first page.
+SELECT * FROM jobs
+WHERE id < :before
+  AND (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:task IS NULL OR task = :task)
+  AND (:worker IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_state
+SELECT * FROM jobs INDEXED BY jobs_by_state
+WHERE state = :state AND id < :before
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:task IS NULL OR task = :task)
+  AND (:worker IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_queue
+SELECT * FROM jobs INDEXED BY jobs_by_queue
+WHERE queue = :queue AND id < :before
+  AND (:state IS NULL OR state = :state)
+  AND (:task IS NULL OR task = :task)
+  AND (:worker IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_task
+SELECT * FROM jobs INDEXED BY jobs_by_task
+WHERE task = :task AND id < :before
+  AND (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:worker IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_worker
+SELECT * FROM jobs INDEXED BY jobs_by_worker
+WHERE worker = :worker AND id < :before
+  AND (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:task IS NULL OR task = :task)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: search_jobs
+SELECT * FROM jobs
+WHERE (id = :search OR idempotency_key = :search) AND id < :before
+  AND (:state IS NULL OR state = :state)
+  AND (:queue IS NULL OR queue = :queue)
+  AND (:task IS NULL OR task = :task)
+  AND (:worker IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: job_exists
+SELECT 1 FROM jobs WHERE id = :id;
+
+-- name: list_events
+SELECT * FROM events WHERE job_id = :job_id AND id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: queue_stats_pending
+-- Reads the claim index alone, in queue order.
+SELECT queue,
+       count(*) AS pending,
+       sum(run_at <= :now) AS due,
+       min(CASE WHEN run_at <= :now THEN run_at END) AS oldest_due_at
+FROM jobs INDEXED BY jobs_claim
+WHERE state = 'pending'
+GROUP BY queue;
+
+-- name: queue_stats_running
+SELECT queue, count(*) AS running
+FROM jobs INDEXED BY jobs_running_by_worker
+WHERE state = 'running'
+GROUP BY queue;
+
+-- name: known_tasks
+SELECT DISTINCT task.value AS name FROM workers, json_each(workers.tasks) AS task;
+
+-- name: next_run_at
+SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_pending_run_at WHERE state = 'pending' AND run_at > :now;
+
+-- name: purge_jobs
+DELETE FROM jobs INDEXED BY jobs_finished
+WHERE finished_at < :before AND state IN ('succeeded', 'failed', 'cancelled', 'expired');
+
+-- name: purge_workers
+DELETE FROM workers WHERE state = 'offline' AND coalesce(last_seen_at, 0) < :before;
+
+-- name: register_worker
+INSERT INTO workers (
+    name, queues, tags, tasks, capacity, running, state, server, connected_at, last_seen_at,
+    resources
+) VALUES (
+    :name, :queues, :tags, :tasks, :capacity, :running, 'online', :server, :connected_at, :now,
+    :resources
+)
+ON CONFLICT (name) DO UPDATE SET
+    queues = excluded.queues,
+    tags = excluded.tags,
+    tasks = excluded.tasks,
+    capacity = excluded.capacity,
+    running = excluded.running,
+    state = excluded.state,
+    server = excluded.server,
+    connected_at = excluded.connected_at,
+    last_seen_at = excluded.last_seen_at,
+    resources = excluded.resources;
+
+-- name: worker_seen
+UPDATE workers
+SET last_seen_at = :now, running = :running, state = :state, resources = :resources
+WHERE name = :name;
+
+-- name: worker_gone
+UPDATE workers SET state = 'offline', running = 0, last_seen_at = :now WHERE name = :name;
+
+-- name: list_workers
+SELECT * FROM workers
+ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name;

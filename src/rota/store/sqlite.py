@@ -1,0 +1,400 @@
+"""The embedded store: one SQLite file in WAL mode, one writer with group commit.
+
+Writes go to the writer thread (see sqlite_writer), which commits many callers' operations
+in one durable transaction; reads run on a pool of read connections in worker threads.
+The store's "now" is the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from rota.clock import SYSTEM_CLOCK, Clock
+from rota.errors import InvalidInput, JobNotFound
+from rota.ids import new_lease_token
+from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.store import sqlite_ops as ops
+from rota.store.base import (
+    AcquireRequest,
+    JobChanges,
+    JobPage,
+    JobQuery,
+    QueueStats,
+    Store,
+    WorkerInfo,
+)
+from rota.store.queries import Migration, load_migrations, load_queries
+from rota.store.sqlite_rows import (
+    JobIds,
+    dump_json,
+    from_us,
+    row_to_event,
+    row_to_job,
+    row_to_worker,
+    to_us,
+)
+from rota.store.sqlite_writer import SqliteReaders, SqliteWriter, StoreClosed
+from rota.types import JSON, JobId
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_SQL_PACKAGE = "rota.store.sql.sqlite"
+_BUSY_TIMEOUT_MS = 10_000
+_READERS = 4
+_MAX_BATCH = 512
+_MAX_PAGE = 1000
+# Sorts after every job id (ids are lowercase hex and dashes): "no cursor yet".
+_AFTER_EVERY_ID = "~"
+
+
+class SqliteStore:
+    """A Store in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._queries: Mapping[str, str] = {}
+        self._ids = JobIds()
+        self._writer = SqliteWriter(self._connect_writer, max_batch=_MAX_BATCH)
+        self._readers = SqliteReaders(self._connect_reader, size=_READERS)
+        self._open = False
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file if needed, apply missing migrations, start writer and readers."""
+        if self._open:
+            return
+        self._queries = await asyncio.to_thread(load_queries, _SQL_PACKAGE, "queries.sql")
+        migrations = await asyncio.to_thread(load_migrations, _SQL_PACKAGE, "migrations")
+        last_id = await asyncio.to_thread(self._migrate, migrations)
+        self._ids = JobIds(last_id)
+        await self._writer.start()
+        try:
+            await self._readers.start()
+        except BaseException:
+            await self._writer.stop()
+            raise
+        self._open = True
+
+    async def close(self) -> None:
+        """Commit every queued write, then close all connections."""
+        self._open = False
+        await self._writer.stop()
+        await self._readers.stop()
+
+    async def now(self) -> datetime:
+        """Return the store's clock: the injected one."""
+        return self._clock.now_utc()
+
+    # --- clients -----------------------------------------------------------------------
+
+    async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """Insert jobs as pending, all or none, and return them in order."""
+        if not specs:
+            return []
+        return await self._write(ops.submit, self._ids, list(specs), self._clock.now_utc())
+
+    async def get_job(self, job_id: JobId) -> Job:
+        """Return the job, or raise JobNotFound."""
+        row = await self._read_one("get_job", {"id": job_id})
+        if row is None:
+            raise JobNotFound(f"no job has the id {job_id}")
+        return row_to_job(row)
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        """Return one page of jobs matching the query, newest first."""
+        if not 1 <= query.limit <= _MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {_MAX_PAGE}")
+        params: dict[str, Any] = {
+            "state": None if query.state is None else str(query.state),
+            "queue": query.queue,
+            "task": query.task,
+            "worker": query.worker,
+            "search": query.search,
+            "before": _AFTER_EVERY_ID if query.cursor is None else query.cursor,
+            "limit": query.limit + 1,
+        }
+        # Drive the query by the filter likely to be most selective that has an index.
+        if query.search is not None:
+            name = "search_jobs"
+        elif query.worker is not None:
+            name = "list_jobs_by_worker"
+        elif query.state is JobState.RUNNING:  # running jobs are few: at most the slots
+            name = "list_jobs_by_state"
+        elif query.task is not None:
+            name = "list_jobs_by_task"
+        elif query.queue is not None:
+            name = "list_jobs_by_queue"
+        elif query.state is not None:
+            name = "list_jobs_by_state"
+        else:
+            name = "list_jobs"
+        rows = await self._read_all(name, params)
+        jobs = [row_to_job(row) for row in rows[: query.limit]]
+        next_cursor = jobs[-1].id if len(rows) > query.limit else None
+        return JobPage(jobs=jobs, next_cursor=next_cursor)
+
+    async def update(self, job_id: JobId, changes: JobChanges) -> Job:
+        """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
+        return await self._write(ops.update, job_id, changes, self._clock.now_utc())
+
+    async def cancel(self, job_id: JobId) -> Job:
+        """Cancel a pending or running job; its lease token becomes stale at once."""
+        return await self._write(ops.change, "cancel", job_id, self._clock.now_utc())
+
+    async def retry(self, job_id: JobId) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, attempt 0."""
+        return await self._write(ops.change, "retry", job_id, self._clock.now_utc())
+
+    async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Return the job's execution log in order (JobNotFound for an unknown id)."""
+        queries = self._queries
+
+        def read(conn: sqlite3.Connection) -> list[Event]:
+            if conn.execute(queries["job_exists"], {"id": job_id}).fetchone() is None:
+                raise JobNotFound(f"no job has the id {job_id}")
+            params = {"job_id": job_id, "after_id": after_id, "limit": limit}
+            return [row_to_event(row) for row in conn.execute(queries["list_events"], params)]
+
+        return await self._readers.run(read)
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Return depth, running count and oldest due age for every queue with live jobs."""
+        now = self._clock.now_utc()
+        queries = self._queries
+
+        def read(conn: sqlite3.Connection) -> list[QueueStats]:
+            params = {"now": to_us(now)}
+            conn.execute("BEGIN")  # one snapshot for both figures
+            pending = {
+                row["queue"]: row for row in conn.execute(queries["queue_stats_pending"], params)
+            }
+            running = {
+                row["queue"]: row["running"] for row in conn.execute(queries["queue_stats_running"])
+            }
+            conn.execute("COMMIT")
+            stats = []
+            for queue in sorted(pending.keys() | running.keys()):
+                row = pending.get(queue)
+                oldest = None if row is None else row["oldest_due_at"]
+                stats.append(
+                    QueueStats(
+                        queue=queue,
+                        pending=0 if row is None else row["pending"],
+                        due=0 if row is None else row["due"],
+                        running=running.get(queue, 0),
+                        oldest_due_age_s=(
+                            None
+                            if oldest is None
+                            else max(0.0, (now - from_us(oldest)).total_seconds())
+                        ),
+                    )
+                )
+            return stats
+
+        self._check_open()
+        return await self._readers.run(read)
+
+    async def known_tasks(self) -> set[str]:
+        """Return every task name a registered worker (online or not) has announced."""
+        return {row["name"] for row in await self._read_all("known_tasks", {})}
+
+    # --- dispatch and leases -------------------------------------------------------------
+
+    async def acquire(self, request: AcquireRequest) -> list[Job]:
+        """Claim up to `limit` due pending jobs the worker may run, and return them running."""
+        return await self._write(ops.acquire, request, self._clock.now_utc())
+
+    async def extend(self, worker: str, tokens: Sequence[str], lease_s: float) -> set[str]:
+        """Extend the worker's leases to now + lease_s; return the tokens still valid."""
+        if not tokens:
+            return set()
+        now = self._clock.now_utc()
+        return await self._write(ops.extend, worker, list(tokens), lease_s, now)
+
+    async def expire_leases_of(self, worker: str, grace_s: float) -> int:
+        """Bring every lease the worker holds to expire within grace_s."""
+        return await self._write(ops.expire_leases_of, worker, grace_s, self._clock.now_utc())
+
+    async def complete(self, lease: Lease, result: JSON) -> Job:
+        """Mark the job succeeded with its result. StaleLease unless the token is current."""
+        return await self._write(ops.complete, lease, result, self._clock.now_utc())
+
+    async def fail(
+        self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
+    ) -> Job:
+        """Record a failed attempt: retried with backoff while attempts are left, else failed."""
+        now = self._clock.now_utc()
+        return await self._write(
+            ops.fail, lease, now, error=error, traceback=traceback, retryable=retryable
+        )
+
+    async def release(self, lease: Lease) -> Job:
+        """Give a running job back unrun: pending, due now, the attempt not counted."""
+        return await self._write(ops.release, lease, self._clock.now_utc())
+
+    async def report_progress(
+        self, lease: Lease, progress: float | None, message: str | None = None
+    ) -> None:
+        """Store the job's progress (0..1) and log the message. StaleLease unless current."""
+        now = self._clock.now_utc()
+        await self._write(ops.report_progress, lease, progress, message, now)
+
+    async def log(self, events: Sequence[Event]) -> None:
+        """Append lines a task logged to the execution log."""
+        if events:
+            await self._write(ops.log, list(events))
+
+    async def reap(self) -> list[Job]:
+        """Treat every expired lease as a failed attempt and return the jobs it changed."""
+        return await self._write(ops.reap, self._clock.now_utc())
+
+    async def expire_overdue(self) -> list[Job]:
+        """Move pending jobs whose deadline has passed to expired, and return them."""
+        return await self._write(ops.expire_overdue, self._clock.now_utc())
+
+    async def next_run_at(self) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due, or None."""
+        row = await self._read_one("next_run_at", {"now": to_us(self._clock.now_utc())})
+        return None if row is None or row["run_at"] is None else from_us(row["run_at"])
+
+    # --- workers -------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Insert or replace the worker's entry as online (its hello)."""
+        await self._write(ops.register_worker, info, self._clock.now_utc())
+
+    async def worker_seen(
+        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+    ) -> None:
+        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        params = {
+            "name": name,
+            "running": running,
+            "state": state,
+            "resources": dump_json(resources, "resources"),
+            "now": to_us(self._clock.now_utc()),
+        }
+        await self._execute("worker_seen", params)
+
+    async def worker_gone(self, name: str) -> None:
+        """Mark the worker offline."""
+        await self._execute("worker_gone", {"name": name, "now": to_us(self._clock.now_utc())})
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Return every registered worker, online first, then by name."""
+        return [row_to_worker(row) for row in await self._read_all("list_workers", {})]
+
+    # --- retention -----------------------------------------------------------------------
+
+    async def purge(self, finished_before: datetime) -> int:
+        """Delete jobs (and their events) finished before the given time, and offline
+        workers not seen since then; return how many jobs were deleted."""
+        params = {"before": to_us(finished_before)}
+        queries = self._queries
+
+        def purge(conn: sqlite3.Connection) -> int:
+            deleted = conn.execute(queries["purge_jobs"], params).rowcount
+            conn.execute(queries["purge_workers"], params)
+            return deleted
+
+        self._check_open()
+        return await self._writer.run(purge)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _connect(self, *, reader: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # transactions are explicit
+            check_same_thread=not reader,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        if reader:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            conn.create_function("new_lease_token", 0, new_lease_token)
+        return conn
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        return self._connect(reader=False)
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        return self._connect(reader=True)
+
+    def _migrate(self, migrations: list[Migration]) -> str | None:
+        """Apply the migrations the file lacks, each in its own transaction; return the
+        newest job id, so new ids keep increasing."""
+        if not self.path.parent.is_dir():
+            raise InvalidInput(f"cannot create the database {self.path}: no such directory")
+        conn = self._connect(reader=False)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise InvalidInput(f"{self.path} cannot use write-ahead logging ({mode})")
+            conn.execute(self._queries["create_schema_version"])
+            for migration in migrations:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process may have applied it while we waited for the lock.
+                    done = {row[0] for row in conn.execute(self._queries["schema_versions"])}
+                    if migration.version not in done:
+                        for statement in migration.statements:
+                            conn.execute(statement)
+                        params = {
+                            "version": migration.version,
+                            "applied_at": to_us(self._clock.now_utc()),
+                        }
+                        conn.execute(self._queries["record_migration"], params)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            row = conn.execute(self._queries["last_job_id"]).fetchone()
+            return None if row is None else row["id"]
+        finally:
+            conn.close()
+
+    async def _write(
+        self,
+        function: Callable[Concatenate[sqlite3.Connection, Mapping[str, str], P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        self._check_open()
+        queries = self._queries
+        return await self._writer.run(lambda conn: function(conn, queries, *args, **kwargs))
+
+    async def _execute(self, name: str, params: Mapping[str, Any]) -> None:
+        self._check_open()
+        sql = self._queries[name]
+        await self._writer.run(lambda conn: conn.execute(sql, params).close())
+
+    async def _read_all(self, name: str, params: Mapping[str, Any]) -> list[sqlite3.Row]:
+        self._check_open()
+        sql = self._queries[name]
+        return await self._readers.run(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def _read_one(self, name: str, params: Mapping[str, Any]) -> sqlite3.Row | None:
+        rows = await self._read_all(name, params)
+        return rows[0] if rows else None
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreClosed(f"the store {self.path} is not open")
+
+
+_check: type[Store] = SqliteStore

@@ -1,0 +1,350 @@
+"""The SQLite store's write operations: each runs on the writer's connection, inside the
+writer's transaction, and either completes or raises (its savepoint is then rolled back)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rota.errors import InvalidInput, InvalidTransition, JobNotFound, StaleLease
+from rota.jobs import Event, Job, JobSpec, Lease
+from rota.retry import delay_s
+from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
+from rota.store.sqlite_rows import (
+    JobIds,
+    dump_json,
+    event_params,
+    json_list,
+    row_to_job,
+    spec_params,
+    to_us,
+)
+from rota.types import JSON
+
+Queries = Mapping[str, str]
+
+
+def _one(conn: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> Any:
+    # Step every statement to its end so none is left in progress at RELEASE or COMMIT.
+    rows = conn.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def submit(
+    conn: sqlite3.Connection, q: Queries, ids: JobIds, specs: Sequence[JobSpec], now: datetime
+) -> list[Job]:
+    """Insert the new jobs, returning existing ones for known idempotency keys."""
+    now_us = to_us(now)
+    jobs: list[Job] = []
+    by_key: dict[str, Job] = {}
+    for index, spec in enumerate(specs):
+        key = spec.idempotency_key
+        if key is not None:
+            if key not in by_key:
+                row = _one(conn, q["get_job_by_key"], {"key": key})
+                if row is not None:
+                    by_key[key] = row_to_job(row)
+            if key in by_key:
+                jobs.append(by_key[key])
+                continue
+        params = spec_params(index, spec, ids.next(now), now_us)
+        job = row_to_job(_one(conn, q["insert_job"], params))
+        conn.execute(q["insert_event"], event_params(job, "submitted", now_us))
+        if key is not None:
+            by_key[key] = job
+        jobs.append(job)
+    return jobs
+
+
+def acquire(
+    conn: sqlite3.Connection, q: Queries, request: AcquireRequest, now: datetime
+) -> list[Job]:
+    """Claim due jobs for the worker, in dispatch order."""
+    if request.lease_s <= 0:
+        raise InvalidInput("lease_s must be positive")
+    if request.limit <= 0 or not request.queues:
+        return []
+    now_us = to_us(now)
+    rows = conn.execute(
+        q["acquire"],
+        {
+            "worker": request.worker,
+            "queues": json_list(list(dict.fromkeys(request.queues))),
+            "tags": json_list(request.tags),
+            "tasks": json_list(request.tasks),
+            "limit": request.limit,
+            "now": now_us,
+            "lease_expires_at": now_us + round(request.lease_s * 1_000_000),
+        },
+    ).fetchall()
+    # RETURNING gives no order; hand the jobs over in the order they were chosen.
+    jobs = sorted(map(row_to_job, rows), key=lambda job: (-job.priority, job.run_at, job.id))
+    conn.executemany(
+        q["insert_event"],
+        [
+            event_params(job, "started", now_us, f"attempt {job.attempt} of {job.max_attempts}")
+            for job in jobs
+        ],
+    )
+    return jobs
+
+
+def extend(
+    conn: sqlite3.Connection,
+    q: Queries,
+    worker: str,
+    tokens: Sequence[str],
+    lease_s: float,
+    now: datetime,
+) -> set[str]:
+    """Extend the worker's leases; return the tokens that were valid."""
+    if not tokens:
+        return set()
+    now_us = to_us(now)
+    params = {
+        "worker": worker,
+        "tokens": json_list(tokens),
+        "now": now_us,
+        "lease_expires_at": now_us + round(lease_s * 1_000_000),
+    }
+    return {row["lease_token"] for row in conn.execute(q["extend"], params)}
+
+
+def expire_leases_of(
+    conn: sqlite3.Connection, q: Queries, worker: str, grace_s: float, now: datetime
+) -> int:
+    """Make the worker's leases expire within grace_s; return how many it touched."""
+    now_us = to_us(now)
+    cursor = conn.execute(
+        q["expire_leases_of"],
+        {"worker": worker, "now": now_us, "lease_expires_at": now_us + round(grace_s * 1e6)},
+    )
+    return cursor.rowcount
+
+
+def leased(conn: sqlite3.Connection, q: Queries, lease: Lease) -> Job:
+    """Return the job the lease is current for, or raise StaleLease saying why not."""
+    row = _one(conn, q["get_leased_job"], {"id": lease.job_id, "token": lease.token})
+    if row is not None:
+        return row_to_job(row)
+    row = _one(conn, q["get_job"], {"id": lease.job_id})
+    if row is None:
+        raise StaleLease(f"the lease on job {lease.job_id} is stale: no such job")
+    job = row_to_job(row)
+    if job.state == "running":
+        raise StaleLease(f"the lease on job {job.id} is stale: the job was claimed again")
+    raise StaleLease(f"the lease on job {job.id} is stale: the job is {job.state}")
+
+
+def complete(
+    conn: sqlite3.Connection, q: Queries, lease: Lease, result: JSON, now: datetime
+) -> Job:
+    """Mark the leased job succeeded."""
+    now_us = to_us(now)
+    params = {
+        "id": lease.job_id,
+        "token": lease.token,
+        "result": dump_json(result, "the result"),
+        "now": now_us,
+    }
+    row = _one(conn, q["complete"], params)
+    if row is None:
+        leased(conn, q, lease)  # raises StaleLease with the reason
+    job = row_to_job(row)
+    conn.execute(q["insert_event"], event_params(job, "succeeded", now_us))
+    return job
+
+
+def fail(
+    conn: sqlite3.Connection,
+    q: Queries,
+    lease: Lease,
+    now: datetime,
+    *,
+    error: str,
+    traceback: str | None,
+    retryable: bool,
+) -> Job:
+    """Record a failed attempt of the leased job."""
+    job = leased(conn, q, lease)
+    return _after_failed_attempt(conn, q, job, now, error, traceback, retryable)
+
+
+def reap(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[Job]:
+    """Treat every expired lease as a failed attempt."""
+    now_us = to_us(now)
+    jobs = [row_to_job(row) for row in conn.execute(q["expired_leases"], {"now": now_us})]
+    changed = []
+    for job in jobs:
+        who = job.worker or "unknown"
+        conn.execute(
+            q["insert_event"],
+            event_params(job, "reaped", now_us, f"the lease held by worker {who} expired"),
+        )
+        error = f"the lease expired: worker {who} stopped answering before the job finished"
+        changed.append(_after_failed_attempt(conn, q, job, now, error, None, True))
+    return changed
+
+
+def _after_failed_attempt(
+    conn: sqlite3.Connection,
+    q: Queries,
+    job: Job,
+    now: datetime,
+    error: str,
+    traceback: str | None,
+    retryable: bool,
+) -> Job:
+    now_us = to_us(now)
+    params: dict[str, Any] = {"id": job.id, "error": error, "traceback": traceback, "now": now_us}
+    if retryable and job.attempts_left > 0:
+        wait_s = delay_s(max(job.attempt, 1), job.backoff)
+        params["run_at"] = now_us + round(wait_s * 1_000_000)
+        after = row_to_job(_one(conn, q["retry_later"], params))
+        message = f"retrying in {wait_s:.1f}s after: {error}"
+        conn.execute(q["insert_event"], event_params(after, "retrying", now_us, message))
+        return after
+    after = row_to_job(_one(conn, q["fail_final"], params))
+    conn.execute(q["insert_event"], event_params(after, "failed", now_us, error))
+    return after
+
+
+def release(conn: sqlite3.Connection, q: Queries, lease: Lease, now: datetime) -> Job:
+    """Give the leased job back unrun."""
+    now_us = to_us(now)
+    row = _one(conn, q["release"], {"id": lease.job_id, "token": lease.token, "now": now_us})
+    if row is None:
+        leased(conn, q, lease)
+    job = row_to_job(row)
+    conn.execute(q["insert_event"], event_params(job, "released", now_us))
+    return job
+
+
+def report_progress(
+    conn: sqlite3.Connection,
+    q: Queries,
+    lease: Lease,
+    progress: float | None,
+    message: str | None,
+    now: datetime,
+) -> None:
+    """Store the leased job's progress and log the message."""
+    if progress is not None and not 0.0 <= progress <= 1.0:
+        raise InvalidInput("progress is a fraction between 0 and 1")
+    now_us = to_us(now)
+    params = {"id": lease.job_id, "token": lease.token, "progress": progress, "now": now_us}
+    row = _one(conn, q["report_progress"], params)
+    if row is None:
+        leased(conn, q, lease)
+    if message is None and progress is not None:
+        message = f"{progress:.0%}"
+    conn.execute(
+        q["insert_event"],
+        {
+            "job_id": lease.job_id,
+            "attempt": row["attempt"],
+            "at": now_us,
+            "kind": "progress",
+            "worker": row["worker"],
+            "message": message,
+        },
+    )
+
+
+def log(conn: sqlite3.Connection, q: Queries, events: Sequence[Event]) -> None:
+    """Append logged lines of existing jobs."""
+    conn.executemany(
+        q["insert_log_event"],
+        [
+            {
+                "job_id": event.job_id,
+                "attempt": event.attempt,
+                "at": to_us(event.at),
+                "kind": event.kind,
+                "worker": event.worker,
+                "message": event.message,
+            }
+            for event in events
+        ],
+    )
+
+
+def expire_overdue(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[Job]:
+    """Expire pending jobs whose deadline passed."""
+    now_us = to_us(now)
+    jobs = [row_to_job(row) for row in conn.execute(q["expire_overdue"], {"now": now_us})]
+    message = "the deadline passed before it started"
+    conn.executemany(
+        q["insert_event"], [event_params(job, "expired", now_us, message) for job in jobs]
+    )
+    return sorted(jobs, key=lambda job: job.id)
+
+
+def change(
+    conn: sqlite3.Connection,
+    q: Queries,
+    verb: str,
+    job_id: str,
+    now: datetime,
+    params: Mapping[str, Any] | None = None,
+    message: str | None = None,
+) -> Job:
+    """Run one of the cancel, retry or update_job queries on a job and log its event."""
+    now_us = to_us(now)
+    row = _one(conn, q[verb], {"id": job_id, "now": now_us, **(params or {})})
+    if row is None:
+        existing = _one(conn, q["get_job"], {"id": job_id})
+        if existing is None:
+            raise JobNotFound(f"no job has the id {job_id}")
+        state = existing["state"]
+        action = {"cancel": "cancelled", "retry": "retried", "update_job": "changed"}[verb]
+        raise InvalidTransition(f"a {state} job cannot be {action}")
+    job = row_to_job(row)
+    kind = {"cancel": "cancelled", "retry": "retried", "update_job": "updated"}[verb]
+    conn.execute(q["insert_event"], event_params(job, kind, now_us, message))
+    return job
+
+
+def update(
+    conn: sqlite3.Connection, q: Queries, job_id: str, changes: JobChanges, now: datetime
+) -> Job:
+    """Change a pending job's run_at, priority or arguments."""
+    if changes.priority is not None and (
+        isinstance(changes.priority, bool) or not isinstance(changes.priority, int)
+    ):
+        raise InvalidInput("priority must be an integer")
+    if changes.args is not None and not isinstance(changes.args, list):
+        raise InvalidInput("args must be a list")
+    if changes.kwargs is not None and not isinstance(changes.kwargs, dict):
+        raise InvalidInput("kwargs must be a mapping")
+    params = {
+        "run_at": None if changes.run_at is None else to_us(changes.run_at),
+        "priority": changes.priority,
+        "args": None if changes.args is None else dump_json(changes.args, "args"),
+        "kwargs": None if changes.kwargs is None else dump_json(changes.kwargs, "kwargs"),
+    }
+    fields = [name for name, value in params.items() if value is not None]
+    message = "changed " + ", ".join(fields) if fields else "nothing changed"
+    return change(conn, q, "update_job", job_id, now, params, message)
+
+
+def register_worker(conn: sqlite3.Connection, q: Queries, info: WorkerInfo, now: datetime) -> None:
+    """Insert or replace the worker's entry as online."""
+    now_us = to_us(now)
+    conn.execute(
+        q["register_worker"],
+        {
+            "name": info.name,
+            "queues": json_list(info.queues),
+            "tags": json_list(info.tags),
+            "tasks": json_list(info.tasks),
+            "capacity": info.capacity,
+            "running": info.running,
+            "server": info.server,
+            "connected_at": now_us if info.connected_at is None else to_us(info.connected_at),
+            "resources": dump_json(info.resources, "resources"),
+            "now": now_us,
+        },
+    )

@@ -1,0 +1,50 @@
+"""open_store: which DSNs name which store, and clear refusals for the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rota.errors import InvalidInput
+from rota.store import open_store
+from rota.store.sqlite import SqliteStore
+
+
+@pytest.mark.parametrize(
+    ("dsn", "path"),
+    [
+        ("rota.db", "rota.db"),
+        ("/var/lib/rota/rota.db", "/var/lib/rota/rota.db"),
+        ("sqlite:///data/rota.db", "data/rota.db"),
+        ("sqlite:////tmp/rota.db", "/tmp/rota.db"),
+    ],
+)
+def test_sqlite_dsns(dsn: str, path: str) -> None:
+    store = open_store(dsn)
+    assert isinstance(store, SqliteStore)
+    assert store.path == Path(path)
+
+
+@pytest.mark.parametrize("dsn", ["sqlite:///:memory:", ":memory:", "sqlite:///"])
+def test_memory_is_refused_clearly(dsn: str) -> None:
+    with pytest.raises(InvalidInput, match="in-memory SQLite database is not supported"):
+        open_store(dsn)
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://u@db/rota", "postgres://db/rota"])
+def test_postgres_is_not_available_yet(dsn: str) -> None:
+    with pytest.raises(InvalidInput, match="PostgreSQL store is not available yet"):
+        open_store(dsn)
+
+
+@pytest.mark.parametrize("dsn", ["mysql://db/rota", "sqlite://rota.db", "", "  "])
+def test_other_dsns_name_what_is_accepted(dsn: str) -> None:
+    with pytest.raises(InvalidInput, match="sqlite:///"):
+        open_store(dsn)
+
+
+async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "absent" / "rota.db"))
+    with pytest.raises(InvalidInput, match="no such directory"):
+        await store.open()
