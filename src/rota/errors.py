@@ -19,8 +19,20 @@ class InvalidInput(RotaError, ValueError):
     status_code = 422
 
 
+class MalformedBody(InvalidInput):
+    """The request body is not well-formed JSON."""
+
+    status_code = 400
+
+
 class JobNotFound(RotaError, LookupError):
     """No job has that id."""
+
+    status_code = 404
+
+
+class WorkerNotFound(RotaError, LookupError):
+    """No worker of that name is connected."""
 
     status_code = 404
 

@@ -1,0 +1,1 @@
+"""The Rota server: REST API, worker gateway, dispatcher and reaper."""

@@ -1,0 +1,20 @@
+"""The REST API under /api/v1: one router per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from rota.server.api import health, jobs, queues, workers
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    """Return a router holding every resource of the REST API (without the prefix)."""
+    router = APIRouter()
+    for module in (jobs, workers, queues, health):
+        router.include_router(module.router)
+    return router
+
+
+__all__ = ["API_PREFIX", "api_router"]

@@ -1,0 +1,38 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from rota.server.state import Hub, hub_of
+
+router = APIRouter(tags=["health"])
+HubDep = Annotated[Hub, Depends(hub_of)]
+logger = logging.getLogger("rota.server")
+
+READY_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz", summary="Tell whether the server process is alive")
+async def healthz() -> dict[str, Any]:
+    """Return ok while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Tell whether the server can reach its store")
+async def readyz(hub: HubDep) -> JSONResponse:
+    """Return 200 when the store answers a query within a moment, else 503."""
+    try:
+        # A real read (now() may not touch the database at all).
+        await asyncio.wait_for(hub.store.next_run_at(), READY_TIMEOUT_S)
+    except Exception as exc:  # any failure to answer means not ready
+        logger.warning("readiness check failed: %r", exc)
+        return JSONResponse(
+            {"status": "unavailable", "message": "the store does not answer"}, status_code=503
+        )
+    return JSONResponse({"status": "ready"})

@@ -1,0 +1,136 @@
+"""The jobs resource: submit, inspect, wait for, change, cancel and retry jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from rota.jobs import JobState
+from rota.server.api.schemas import (
+    PATCH_BODY,
+    SUBMIT_BODY,
+    parse_json,
+    parse_patch,
+    parse_submissions,
+)
+from rota.server.state import Hub, hub_of
+from rota.store.base import JobQuery
+
+router = APIRouter(tags=["jobs"])
+HubDep = Annotated[Hub, Depends(hub_of)]
+
+MAX_WAIT_S = 60.0
+
+
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=SUBMIT_BODY,
+    summary="Submit one job, or a list of jobs",
+)
+async def submit_jobs(request: Request, hub: HubDep) -> Any:
+    """Submit a job object (answered with the job) or a list of them (answered with a list).
+
+    A submission whose idempotency key names an existing job returns that job.
+    """
+    submissions, bulk = parse_submissions(
+        parse_json(await request.body()), max_bulk=hub.settings.max_bulk
+    )
+    if hub.settings.strict_tasks:
+        await hub.tasks.check(
+            (f"jobs[{index}]: " if bulk else "", item.task)
+            for index, item in enumerate(submissions)
+        )
+    now = await hub.store.now()
+    jobs = await hub.store.submit([item.to_spec(now) for item in submissions])
+    hub.dispatcher.wake()
+    if bulk:
+        return [job.to_dict() for job in jobs]
+    return jobs[0].to_dict()
+
+
+@router.get("/jobs", summary="List jobs, newest first")
+async def list_jobs(
+    hub: HubDep,
+    state: JobState | None = None,
+    queue: Annotated[str | None, Query(max_length=100)] = None,
+    task: Annotated[str | None, Query(max_length=200)] = None,
+    worker: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="a job id or key")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    """Return one page of jobs matching the filters, and the cursor of the next page."""
+    page = await hub.store.list_jobs(
+        JobQuery(
+            state=state,
+            queue=queue,
+            task=task,
+            worker=worker,
+            search=q,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
+    return {"jobs": [job.to_dict() for job in page.jobs], "next_cursor": page.next_cursor}
+
+
+@router.get("/jobs/{job_id}", summary="Show a job")
+async def get_job(job_id: str, hub: HubDep) -> dict[str, Any]:
+    """Return the job."""
+    job = await hub.store.get_job(job_id)
+    return job.to_dict()
+
+
+@router.get("/jobs/{job_id}/events", summary="Show a job's execution log")
+async def job_events(
+    job_id: str,
+    hub: HubDep,
+    after: Annotated[int, Query(ge=0, description="only events after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> dict[str, Any]:
+    """Return the job's events in order, after the given event id."""
+    events = await hub.store.events(job_id, after_id=after, limit=limit)
+    return {"events": [event.to_dict() for event in events]}
+
+
+@router.get("/jobs/{job_id}/result", summary="Wait for a job to finish")
+async def job_result(
+    job_id: str,
+    hub: HubDep,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds")] = 0,
+) -> dict[str, Any]:
+    """Return the job once it is finished, or as it is when the wait ends."""
+    job = await hub.waiters.wait_finished(hub.store, job_id, wait)
+    return job.to_dict()
+
+
+@router.patch("/jobs/{job_id}", openapi_extra=PATCH_BODY, summary="Change a pending job")
+async def update_job(job_id: str, request: Request, hub: HubDep) -> dict[str, Any]:
+    """Change run_at, priority, args or kwargs of a pending job (409 otherwise)."""
+    patch = parse_patch(parse_json(await request.body()))
+    job = await hub.store.update(job_id, patch.to_changes(await hub.store.now()))
+    hub.dispatcher.wake()
+    return job.to_dict()
+
+
+@router.delete("/jobs/{job_id}", summary="Cancel a job")
+async def cancel_job(job_id: str, hub: HubDep) -> dict[str, Any]:
+    """Cancel a pending or running job; a running job's worker is told to stop it."""
+    job = await hub.store.cancel(job_id)
+    holder = hub.dispatcher.holder_of(job_id)
+    if holder is not None:
+        holder.forget(job_id)
+        await holder.send({"type": "cancel", "job_id": job_id, "reason": "cancelled by request"})
+        hub.dispatcher.wake()
+    hub.waiters.notify(job_id)
+    return job.to_dict()
+
+
+@router.post("/jobs/{job_id}/retry", summary="Run a finished job again")
+async def retry_job(job_id: str, hub: HubDep) -> dict[str, Any]:
+    """Put a failed, cancelled or expired job back to pending, due now."""
+    job = await hub.store.retry(job_id)
+    hub.dispatcher.wake()
+    return job.to_dict()

@@ -1,0 +1,232 @@
+"""Request bodies of the REST API: strict pydantic models, converted to Rota's values."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rota.errors import InvalidInput, MalformedBody
+from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec
+from rota.retry import DEFAULT_BACKOFF, Backoff
+from rota.server.errors import describe_validation_errors
+from rota.store.base import JobChanges
+from rota.tasks import validate_task_name
+
+QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+MAX_DELAY_S = 10 * 365 * 86400.0
+"""Ten years: anything later is a mistake, and stays clear of datetime's range."""
+MAX_TIMEOUT_S = 365 * 86400.0
+
+QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
+Priority = Annotated[StrictInt, Field(ge=-1000, le=1000)]
+ShortText = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
+DelaySeconds = Annotated[StrictFloat, Field(ge=0, le=MAX_DELAY_S)]
+
+
+class BackoffBody(BaseModel):
+    """How long to wait between attempts: min(max_s, base_s * factor ** (n - 1)), jittered."""
+
+    model_config = ConfigDict(extra="forbid", title="Backoff")
+
+    base_s: StrictFloat = Field(DEFAULT_BACKOFF.base_s, ge=0, le=86400)
+    factor: StrictFloat = Field(DEFAULT_BACKOFF.factor, ge=1, le=100)
+    max_s: StrictFloat = Field(DEFAULT_BACKOFF.max_s, ge=0, le=MAX_DELAY_S)
+    jitter: StrictFloat = Field(DEFAULT_BACKOFF.jitter, ge=0, le=1)
+
+    def to_backoff(self) -> Backoff:
+        """Return the backoff policy this body describes."""
+        return Backoff(base_s=self.base_s, factor=self.factor, max_s=self.max_s, jitter=self.jitter)
+
+
+class JobSubmit(BaseModel):
+    """A job to submit."""
+
+    model_config = ConfigDict(extra="forbid", title="JobSubmit")
+
+    task: StrictStr = Field(description="the registered task name, e.g. 'app.add'")
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    queue: QueueName = DEFAULT_QUEUE
+    priority: Priority = Field(0, description="higher runs first")
+    run_at: AwareDatetime | None = Field(None, description="ISO 8601 with an offset")
+    delay: DelaySeconds | None = Field(None, description="seconds from now; not with run_at")
+    max_attempts: StrictInt = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=1000)
+    timeout: StrictFloat | None = Field(None, gt=0, le=MAX_TIMEOUT_S, description="seconds")
+    deadline: AwareDatetime | None = Field(None, description="expire unless started by then")
+    idempotency_key: ShortText | None = None
+    target: ShortText | None = Field(None, description="a worker name or tag")
+    backoff: BackoffBody | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _task_name(cls, value: str) -> str:
+        return validate_task_name(value)
+
+    @model_validator(mode="after")
+    def _one_start_time(self) -> JobSubmit:
+        if self.run_at is not None and self.delay is not None:
+            raise ValueError("run_at and delay: give one of them, not both")
+        return self
+
+    def to_spec(self, now: datetime) -> JobSpec:
+        """Return the job spec, with a delay turned into run_at from `now`."""
+        return JobSpec(
+            task=self.task,
+            args=self.args,
+            kwargs=self.kwargs,
+            queue=self.queue,
+            priority=self.priority,
+            run_at=_start_time(self.run_at, self.delay, now),
+            target=self.target,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff.to_backoff() if self.backoff else DEFAULT_BACKOFF,
+            timeout_s=self.timeout,
+            deadline_at=self.deadline.astimezone(UTC) if self.deadline else None,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+class JobPatch(BaseModel):
+    """Changes to a pending job; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", title="JobPatch")
+
+    run_at: AwareDatetime | None = None
+    delay: DelaySeconds | None = None
+    priority: Priority | None = None
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> JobPatch:
+        if self.run_at is not None and self.delay is not None:
+            raise ValueError("run_at and delay: give one of them, not both")
+        if all(value is None for value in self.model_dump().values()):
+            raise ValueError("nothing to change: give run_at, delay, priority, args or kwargs")
+        return self
+
+    def to_changes(self, now: datetime) -> JobChanges:
+        """Return the store's change set, with a delay turned into run_at from `now`."""
+        return JobChanges(
+            run_at=_start_time(self.run_at, self.delay, now),
+            priority=self.priority,
+            args=self.args,
+            kwargs=self.kwargs,
+        )
+
+
+def _start_time(run_at: datetime | None, delay_s: float | None, now: datetime) -> datetime | None:
+    if run_at is not None:
+        return run_at.astimezone(UTC)
+    if delay_s is not None:
+        return now + timedelta(seconds=delay_s)
+    return None
+
+
+_SUBMIT_ONE = TypeAdapter(JobSubmit)
+_SUBMIT_MANY = TypeAdapter(list[JobSubmit])
+_PATCH = TypeAdapter(JobPatch)
+
+
+def parse_json(body: bytes) -> Any:
+    """Return the JSON a request body holds, or raise InvalidInput saying what is wrong."""
+    if not body.strip():
+        raise MalformedBody("the request body is empty; send a JSON object")
+    try:
+        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise MalformedBody("the request body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise MalformedBody("the request body is not UTF-8 text") from None
+    except ValueError as exc:  # JSONDecodeError, and our refusals of NaN and infinities
+        raise MalformedBody(f"the request body is not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+def parse_submissions(data: Any, *, max_bulk: int) -> tuple[list[JobSubmit], bool]:
+    """Return the submitted jobs and whether the body was a list (a bulk submission)."""
+    if isinstance(data, list):
+        if not data:
+            raise InvalidInput("the list of jobs is empty")
+        if len(data) > max_bulk:
+            raise InvalidInput(f"a bulk submission holds at most {max_bulk} jobs, not {len(data)}")
+        try:
+            return _SUBMIT_MANY.validate_python(data), True
+        except ValidationError as exc:
+            raise InvalidInput(describe_validation_errors(exc.errors(), prefix="jobs")) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a job object or a list of job objects")
+    try:
+        return [_SUBMIT_ONE.validate_python(data)], False
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_errors(exc.errors())) from None
+
+
+def parse_patch(data: Any) -> JobPatch:
+    """Return the validated changes to a job."""
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    try:
+        return _PATCH.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_errors(exc.errors())) from None
+
+
+def openapi_components() -> dict[str, Any]:
+    """Return the JSON schemas of the request bodies, for the OpenAPI document."""
+    schemas: dict[str, Any] = {}
+    for model in (JobSubmit, JobPatch):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/JobSubmit"},
+                        {"type": "array", "items": {"$ref": "#/components/schemas/JobSubmit"}},
+                    ]
+                }
+            }
+        },
+    }
+}
+PATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobPatch"}}},
+    }
+}

@@ -1,0 +1,68 @@
+"""create_app: the FastAPI application of one Rota server. Nothing runs at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from rota.clock import SYSTEM_CLOCK, Clock
+from rota.server import gateway
+from rota.server.api import API_PREFIX, api_router, health
+from rota.server.api.schemas import openapi_components
+from rota.server.errors import install_error_handlers
+from rota.server.limits import BodyLimitMiddleware
+from rota.server.state import Hub
+from rota.settings import Settings
+from rota.store.base import Store
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """Return the server's app; its lifespan runs the dispatcher, reaper and retention loops.
+
+    The store must be open already; the caller closes it after the app has stopped.
+    """
+    hub = Hub(settings=settings, store=store, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with hub.running():
+            yield
+
+    app = FastAPI(
+        title="Rota",
+        version=VERSION,
+        summary="A distributed task scheduler: submit, inspect and control jobs.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.hub = hub
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(api_router(), prefix=API_PREFIX)
+    # Probes also answer at the root, where orchestrators look for them by default.
+    app.include_router(health.router, include_in_schema=False)
+    app.include_router(gateway.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            # Submit and patch read their bodies themselves (for clear errors); describe them.
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                openapi_components()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,269 @@
+"""The dispatcher: hands due jobs to the free slots of the workers connected to this server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rota.errors import JobNotFound, StaleLease
+from rota.jobs import Job, Lease
+from rota.protocol import encode
+from rota.store.base import AcquireRequest, Store
+from rota.types import JobId, LeaseToken, Payload
+
+logger = logging.getLogger("rota.server.dispatcher")
+
+Policy = Literal["least-loaded", "round-robin"]
+SendFrame = Callable[[bytes], Awaitable[None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+
+POLL_S = 1.0
+"""The longest the dispatcher sleeps without a wake-up: it catches what another server did."""
+ERROR_PAUSE_S = 0.5
+
+
+@dataclass(slots=True)
+class RunningJob:
+    """A job a session's worker runs, as far as this server knows."""
+
+    token: LeaseToken
+    attempt: int | None
+
+
+class WorkerSession:
+    """One connected worker: what it can run, what it runs, and its socket's writer."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        queues: Sequence[str],
+        tags: Sequence[str],
+        tasks: Sequence[str] | None,
+        capacity: int,
+        send_frame: SendFrame,
+        close_socket: CloseSocket,
+    ) -> None:
+        self.name = name
+        self.queues = list(queues)
+        self.tags = list(tags)
+        self.tasks = list(tasks) if tasks is not None else None
+        self.capacity = capacity
+        self.running: dict[JobId, RunningJob] = {}
+        self.draining = False
+        self.closed = False
+        self.resources: dict[str, Any] = {}
+        self.sequence = 0
+        """Set by the dispatcher: the order workers joined in (round-robin's order)."""
+        self.last_given = 0
+        """Set by the dispatcher: when this worker last got jobs (least-loaded's tie-break)."""
+        self._send_frame = send_frame
+        self._close_socket = close_socket
+        # One writer at a time, so two frames never interleave on the socket.
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def free_slots(self) -> int:
+        """Return how many more jobs the worker may be sent now."""
+        if self.draining or self.closed:
+            return 0
+        return max(0, self.capacity - len(self.running))
+
+    @property
+    def load(self) -> float:
+        """Return the share of the worker's capacity in use."""
+        return len(self.running) / self.capacity
+
+    async def send(self, message: Payload) -> bool:
+        """Send one message; return False (and mark the session closed) if the socket is gone."""
+        frame = encode(message)
+        async with self._write_lock:
+            if self.closed:
+                return False
+            try:
+                await self._send_frame(frame)
+            except Exception as exc:  # the socket layer raises several unrelated types
+                logger.info("sending to worker %s failed: %r", self.name, exc)
+                self.closed = True
+                return False
+        return True
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the worker's socket; later sends fail."""
+        self.closed = True
+        with contextlib.suppress(Exception):  # it may be closed already, in several ways
+            await self._close_socket(code, reason)
+
+    def forget(self, job_id: JobId) -> bool:
+        """Stop counting a job against the worker's slots; return whether it was counted."""
+        return self.running.pop(job_id, None) is not None
+
+
+def job_message(job: Job) -> Payload:
+    """Return the entry of a `jobs` frame that hands this running job to a worker."""
+    return {
+        "job_id": job.id,
+        "token": job.lease_token,
+        "task": job.task,
+        "args": job.args,
+        "kwargs": job.kwargs,
+        "attempt": job.attempt,
+        "max_attempts": job.max_attempts,
+        "timeout_s": job.timeout_s,
+        "queue": job.queue,
+    }
+
+
+class Dispatcher:
+    """Keeps this server's worker sessions and matches due jobs to their free slots."""
+
+    def __init__(self, *, store: Store, policy: Policy, lease_s: float) -> None:
+        self._store = store
+        self._policy = policy
+        self._lease_s = lease_s
+        self._sessions: dict[str, WorkerSession] = {}
+        self._wake = asyncio.Event()
+        self._joined = 0
+        self._handed = 0
+        self._last_round_robin = 0
+        self.membership = asyncio.Lock()
+        """Held while a worker joins or leaves, so a reconnect never races its own cleanup."""
+
+    # --- sessions ------------------------------------------------------------------
+
+    def sessions(self) -> list[WorkerSession]:
+        """Return the connected sessions in the order they joined."""
+        return sorted(self._sessions.values(), key=lambda session: session.sequence)
+
+    def get(self, name: str) -> WorkerSession | None:
+        """Return the session of the worker with that name, if it is connected here."""
+        return self._sessions.get(name)
+
+    def add(self, session: WorkerSession) -> WorkerSession | None:
+        """Make the session current for its name and return the one it replaces, if any."""
+        self._joined += 1
+        session.sequence = self._joined
+        previous = self._sessions.get(session.name)
+        self._sessions[session.name] = session
+        self.wake()
+        return previous
+
+    def remove(self, session: WorkerSession) -> bool:
+        """Drop the session; return False if a newer one had replaced it already."""
+        session.closed = True
+        if self._sessions.get(session.name) is not session:
+            return False
+        del self._sessions[session.name]
+        return True
+
+    def holder_of(self, job_id: JobId) -> WorkerSession | None:
+        """Return the session that runs the job, if any."""
+        for session in self._sessions.values():
+            if job_id in session.running:
+                return session
+        return None
+
+    def forget(self, job_id: JobId) -> None:
+        """Free the slot the job held on whichever session ran it."""
+        for session in self._sessions.values():
+            if session.forget(job_id):
+                self.wake()
+
+    def wake(self) -> None:
+        """Ask for a dispatch round as soon as possible."""
+        self._wake.set()
+
+    # --- the loop ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Dispatch whenever woken, when the next delayed job is due, or every POLL_S."""
+        while True:
+            try:
+                await self._sleep()
+                self._wake.clear()
+                await self.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("dispatch round failed; retrying")
+                await asyncio.sleep(ERROR_PAUSE_S)
+
+    async def _sleep(self) -> None:
+        if self._wake.is_set():
+            return
+        timeout_s = POLL_S
+        next_run_at = await self._store.next_run_at()
+        if next_run_at is not None:
+            until_due_s = (next_run_at - await self._store.now()).total_seconds()
+            # A millisecond more, so the job is due when we look rather than a hair early.
+            timeout_s = min(timeout_s, max(0.0, until_due_s) + 0.001)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout_s)
+
+    async def dispatch_once(self) -> int:
+        """Hand out due jobs until no worker with free slots gets any; return how many."""
+        handed = 0
+        exhausted: set[str] = set()
+        while True:
+            candidates = [
+                session
+                for session in self._sessions.values()
+                if session.free_slots > 0 and session.name not in exhausted
+            ]
+            if not candidates:
+                return handed
+            session, limit = self._pick(candidates)
+            jobs = await self._store.acquire(
+                AcquireRequest(
+                    worker=session.name,
+                    queues=session.queues,
+                    tags=session.tags,
+                    tasks=session.tasks,
+                    limit=limit,
+                    lease_s=self._lease_s,
+                )
+            )
+            if len(jobs) < limit:
+                exhausted.add(session.name)
+            if jobs:
+                handed += await self._hand_over(session, jobs)
+
+    def _pick(self, candidates: list[WorkerSession]) -> tuple[WorkerSession, int]:
+        """Return the worker that gets the next jobs, and how many it may take now."""
+        if self._policy == "round-robin":
+            ordered = sorted(candidates, key=lambda session: session.sequence)
+            after = [s for s in ordered if s.sequence > self._last_round_robin]
+            chosen = (after or ordered)[0]
+            self._last_round_robin = chosen.sequence
+            return chosen, 1 if len(candidates) > 1 else chosen.free_slots
+        ordered = sorted(candidates, key=lambda session: (session.load, session.last_given))
+        chosen = ordered[0]
+        if len(ordered) == 1:
+            return chosen, chosen.free_slots
+        # Fill the least-loaded worker up to the next one's load, then compare again.
+        level = math.ceil(ordered[1].load * chosen.capacity) - len(chosen.running)
+        return chosen, max(1, min(level, chosen.free_slots))
+
+    async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
+        self._handed += 1
+        session.last_given = self._handed
+        for job in jobs:
+            if job.lease_token is not None:
+                session.running[job.id] = RunningJob(token=job.lease_token, attempt=job.attempt)
+        frame = {"type": "jobs", "jobs": [job_message(job) for job in jobs]}
+        if self._sessions.get(session.name) is session and await session.send(frame):
+            return len(jobs)
+        # The socket went away between acquire and send: give the jobs straight back.
+        for job in jobs:
+            session.forget(job.id)
+            if job.lease_token is None:
+                continue
+            with contextlib.suppress(StaleLease, JobNotFound):
+                await self._store.release(Lease(job_id=job.id, token=job.lease_token))
+        self.wake()
+        return 0

@@ -1,0 +1,367 @@
+"""The WebSocket endpoint workers connect to: a hello/welcome handshake, then a message loop.
+
+Each worker holds one connection. Its messages are handled in order, one at a time, so an
+`ack` always follows the store change it confirms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
+
+from fastapi import APIRouter, WebSocket
+
+from rota.errors import InvalidTransition, JobNotFound, ProtocolError, StaleLease
+from rota.jobs import Job, Lease
+from rota.protocol import PROTOCOL_VERSION, WEBSOCKET_PATH, WORKER_MESSAGES, decode, encode
+from rota.server.dispatcher import RunningJob, WorkerSession
+from rota.server.frames import (
+    MAX_TEXT_CHARS,
+    is_number,
+    json_safe,
+    leases_of,
+    log_event,
+    worker_details,
+)
+from rota.server.state import Hub
+from rota.store.base import WorkerInfo
+from rota.types import JobId, LeaseToken, Payload
+
+logger = logging.getLogger("rota.server.gateway")
+router = APIRouter()
+
+HELLO_TIMEOUT_S = 10.0
+MAX_LOG_LINES = 1000
+MAX_MESSAGE_CHARS = 1000
+
+# WebSocket close codes (RFC 6455).
+CLOSE_NORMAL = 1000
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_INTERNAL_ERROR = 1011
+
+
+class _Closed(Exception):
+    """The connection is over: the worker left or we closed it."""
+
+
+@router.websocket(WEBSOCKET_PATH)
+async def worker_socket(websocket: WebSocket) -> None:
+    """Serve one worker's connection until it closes."""
+    hub: Hub = websocket.app.state.hub
+    await websocket.accept()
+    await WorkerConnection(hub, websocket).serve()
+
+
+class WorkerConnection:
+    """One worker's connection: its handshake, its messages and its departure."""
+
+    def __init__(self, hub: Hub, websocket: WebSocket) -> None:
+        self._hub = hub
+        self._store = hub.store
+        self._dispatcher = hub.dispatcher
+        self._websocket = websocket
+        settings = hub.settings
+        # A live worker speaks at least every heartbeat; silence this long means it is gone.
+        self._idle_s = max(settings.lease_s, 3 * settings.heartbeat_s)
+        self._handlers: dict[str, Callable[[WorkerSession, Payload], Awaitable[None]]] = {
+            "heartbeat": self._heartbeat,
+            "progress": self._progress,
+            "log": self._log,
+            "result": self._result,
+            "failure": self._failure,
+            "release": self._release,
+            "drain": self._drain,
+        }
+
+    async def serve(self) -> None:
+        """Run the handshake and the message loop; clean up when the connection ends."""
+        try:
+            hello = await self._receive(frozenset({"hello"}), HELLO_TIMEOUT_S)
+            session = await self._join(hello)
+        except _Closed:
+            return
+        except Exception:
+            logger.exception("a worker's handshake failed")
+            await self._close_socket(CLOSE_INTERNAL_ERROR, "server error")
+            return
+        try:
+            await self._loop(session)
+        except _Closed:
+            pass
+        except Exception:
+            logger.exception("worker %s: handling a message failed", session.name)
+            # Closing makes the worker reconnect and send again what was not acked.
+            await session.close(CLOSE_INTERNAL_ERROR, "server error")
+        finally:
+            await self._leave(session)
+
+    # --- frames --------------------------------------------------------------------
+
+    async def _receive(
+        self, allowed: frozenset[str], timeout_s: float, session: WorkerSession | None = None
+    ) -> Payload:
+        try:
+            message = await asyncio.wait_for(self._websocket.receive(), timeout_s)
+        except TimeoutError:
+            await self._refuse(CLOSE_POLICY_VIOLATION, f"no message for {timeout_s:g} s", session)
+        if message["type"] == "websocket.disconnect":
+            raise _Closed
+        frame = message.get("bytes")
+        if frame is None:
+            await self._refuse(
+                CLOSE_PROTOCOL_ERROR, "send binary msgpack frames, not text", session
+            )
+        try:
+            return decode(frame, allowed=allowed)
+        except ProtocolError as exc:
+            await self._refuse(CLOSE_PROTOCOL_ERROR, exc.message, session)
+
+    async def _refuse(
+        self, code: int, message: str, session: WorkerSession | None = None
+    ) -> NoReturn:
+        """Send an `error` message, close the connection and raise _Closed."""
+        logger.warning("closing a worker connection: %s", message)
+        error = {"type": "error", "message": message}
+        if session is not None:
+            await session.send(error)
+            await session.close(code, message[:120])
+            raise _Closed
+        try:
+            await self._websocket.send_bytes(encode(error))
+            await self._websocket.close(code, message[:120])
+        except Exception:  # the peer may be gone already; either way we are done
+            pass
+        raise _Closed
+
+    # --- joining and leaving -------------------------------------------------------
+
+    async def _join(self, hello: Payload) -> WorkerSession:
+        if hello["version"] != PROTOCOL_VERSION:
+            await self._refuse(
+                CLOSE_POLICY_VIOLATION,
+                f"protocol version {hello['version']} is not supported; "
+                f"this server speaks version {PROTOCOL_VERSION}",
+            )
+        try:
+            name, queues, tags, tasks, capacity = worker_details(hello)
+            leases = leases_of(hello["running"])
+        except ProtocolError as exc:
+            await self._refuse(CLOSE_POLICY_VIOLATION, exc.message)
+        hub, store = self._hub, self._store
+        session = WorkerSession(
+            name=name,
+            queues=queues,
+            tags=tags,
+            tasks=tasks,
+            capacity=capacity,
+            send_frame=self._websocket.send_bytes,
+            close_socket=self._close_socket,
+        )
+        async with self._dispatcher.membership:
+            now = await store.now()
+            await store.register_worker(
+                WorkerInfo(
+                    name=name,
+                    queues=queues,
+                    tags=tags,
+                    tasks=tasks,
+                    capacity=capacity,
+                    running=len(leases),
+                    state="online",
+                    server=hub.server_name,
+                    connected_at=now,
+                    last_seen_at=now,
+                )
+            )
+            tokens = [token for _, token in leases]
+            valid = await store.extend(name, tokens, hub.settings.lease_s) if tokens else set()
+            for job_id, token in leases:
+                if token in valid:
+                    session.running[job_id] = RunningJob(token=token, attempt=None)
+            # Welcome goes out before the session joins, so `jobs` never precedes it.
+            await session.send(
+                {
+                    "type": "welcome",
+                    "version": PROTOCOL_VERSION,
+                    "server": hub.server_name,
+                    "heartbeat_s": hub.settings.heartbeat_s,
+                    "lease_s": hub.settings.lease_s,
+                    "stale": [job_id for job_id, token in leases if token not in valid],
+                }
+            )
+            previous = self._dispatcher.add(session)
+        if previous is not None:
+            logger.warning("worker %s connected again; closing its older connection", name)
+            await previous.send({"type": "error", "message": "replaced by a newer connection"})
+            await previous.close(CLOSE_NORMAL, "replaced by a newer connection")
+        hub.tasks.invalidate()
+        logger.info("worker %s joined (capacity %d, queues %s)", name, capacity, queues)
+        return session
+
+    async def _close_socket(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):  # it may be closed already, in several ways
+            await self._websocket.close(code, reason)
+
+    async def _leave(self, session: WorkerSession) -> None:
+        async with self._dispatcher.membership:
+            if self._dispatcher.remove(session):
+                try:
+                    # Its jobs may still finish if it reconnects within the grace period.
+                    await self._store.expire_leases_of(
+                        session.name, self._hub.settings.disconnect_grace_s
+                    )
+                    await self._store.worker_gone(session.name)
+                except Exception:
+                    logger.exception("worker %s left, but recording that failed", session.name)
+                logger.info("worker %s left", session.name)
+        self._dispatcher.wake()
+
+    # --- the message loop ----------------------------------------------------------
+
+    async def _loop(self, session: WorkerSession) -> None:
+        while True:
+            message = await self._receive(WORKER_MESSAGES, self._idle_s, session)
+            kind = message["type"]
+            if kind == "hello":
+                await self._refuse(CLOSE_POLICY_VIOLATION, "a second hello", session)
+            try:
+                await self._handlers[kind](session, message)
+            except ProtocolError as exc:
+                await self._refuse(CLOSE_POLICY_VIOLATION, exc.message, session)
+
+    async def _heartbeat(self, session: WorkerSession, message: Payload) -> None:
+        leases = leases_of(message["running"])
+        if message["state"] not in ("online", "draining"):
+            raise ProtocolError(f"heartbeat.state {message['state']!r} is not online or draining")
+        tokens = [token for _, token in leases]
+        valid = (
+            await self._store.extend(session.name, tokens, self._hub.settings.lease_s)
+            if tokens
+            else set()
+        )
+        stale: list[JobId] = []
+        for job_id, token in leases:
+            if token in valid:
+                session.running.setdefault(job_id, RunningJob(token=token, attempt=None))
+            else:
+                stale.append(job_id)
+                held = session.running.get(job_id)
+                if held is not None and held.token == token:
+                    session.forget(job_id)
+                    self._dispatcher.wake()
+        session.draining = session.draining or message["state"] == "draining"
+        if json_safe(message["resources"]):
+            session.resources = message["resources"]
+        await self._store.worker_seen(
+            session.name,
+            running=len(leases),
+            state="draining" if session.draining else "online",
+            resources=session.resources,
+        )
+        if stale:
+            await session.send({"type": "leases", "stale": stale})
+
+    async def _progress(self, session: WorkerSession, message: Payload) -> None:
+        progress = message.get("progress")
+        if progress is not None:
+            if not is_number(progress):
+                raise ProtocolError("progress.progress must be a number or nil")
+            progress = min(1.0, max(0.0, float(progress)))
+        text = message.get("message")
+        text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else None
+        lease = Lease(job_id=message["job_id"], token=message["token"])
+        try:
+            await self._store.report_progress(lease, progress, text)
+        except (StaleLease, JobNotFound, InvalidTransition):
+            return  # a late report about a job that moved on
+        self._hub.waiters.notify(lease.job_id)
+
+    async def _log(self, session: WorkerSession, message: Payload) -> None:
+        job_id, token = message["job_id"], message["token"]
+        attempt = await self._attempt_of(session, job_id, token)
+        if attempt is None:
+            return  # stale: the lines belong to an attempt that no longer counts
+        now = await self._store.now()
+        events = [
+            log_event(line, job_id=job_id, attempt=attempt, worker=session.name, now=now)
+            for line in message["lines"][:MAX_LOG_LINES]
+        ]
+        await self._store.log(events)
+
+    async def _attempt_of(
+        self, session: WorkerSession, job_id: JobId, token: LeaseToken
+    ) -> int | None:
+        held = session.running.get(job_id)
+        if held is not None and held.token == token and held.attempt is not None:
+            return held.attempt
+        try:
+            job = await self._store.get_job(job_id)
+        except JobNotFound:
+            return None
+        if job.lease_token != token:
+            return None
+        if held is not None and held.token == token:
+            held.attempt = job.attempt
+        return job.attempt
+
+    async def _result(self, session: WorkerSession, message: Payload) -> None:
+        result = message.get("result")
+        if json_safe(result):
+            await self._settle(session, message, lambda lease: self._store.complete(lease, result))
+            return
+        await self._settle(
+            session,
+            message,
+            lambda lease: self._store.fail(
+                lease, error="the task's result cannot be stored as JSON", retryable=False
+            ),
+        )
+
+    async def _failure(self, session: WorkerSession, message: Payload) -> None:
+        error = message["error"][:MAX_TEXT_CHARS]
+        trace = message.get("traceback")
+        trace = trace[-MAX_TEXT_CHARS:] if isinstance(trace, str) else None
+        retryable = message["retryable"]
+        await self._settle(
+            session,
+            message,
+            lambda lease: self._store.fail(
+                lease, error=error, traceback=trace, retryable=retryable
+            ),
+        )
+
+    async def _release(self, session: WorkerSession, message: Payload) -> None:
+        await self._settle(session, message, self._store.release)
+
+    async def _settle(
+        self,
+        session: WorkerSession,
+        message: Payload,
+        change: Callable[[Lease], Awaitable[Job]],
+    ) -> None:
+        """Apply a worker's final word on a job, then ack it (ok=False when stale)."""
+        lease = Lease(job_id=message["job_id"], token=message["token"])
+        ack: Payload = {"type": "ack", "job_id": lease.job_id, "ok": True}
+        try:
+            await change(lease)
+        except (StaleLease, JobNotFound, InvalidTransition) as exc:
+            ack.update(ok=False, error=exc.message)
+        held = session.running.get(lease.job_id)
+        if held is not None and held.token == lease.token:
+            session.forget(lease.job_id)
+        self._hub.waiters.notify(lease.job_id)
+        self._dispatcher.wake()
+        await session.send(ack)
+
+    async def _drain(self, session: WorkerSession, message: Payload) -> None:
+        session.draining = True
+        await self._store.worker_seen(
+            session.name,
+            running=len(session.running),
+            state="draining",
+            resources=session.resources,
+        )

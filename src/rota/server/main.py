@@ -1,0 +1,107 @@
+"""serve(): run one Rota server until SIGINT or SIGTERM, then stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from rota.protocol import MAX_FRAME_BYTES
+from rota.server.app import create_app
+from rota.settings import Settings
+from rota.store.factory import open_store
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing itself once listening, minus its signal handling.
+
+    uvicorn re-raises a caught signal after shutting down, which would end the process
+    (SIGTERM) or raise KeyboardInterrupt (SIGINT) before the store is closed; serve()
+    installs handlers of its own instead.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started(_bound_port(self))
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: Settings) -> None:
+    """Open the store, serve the API and the worker gateway until told to stop, close the store.
+
+    Prints "Rota server on http://HOST:PORT (db: ...)" to stderr once it is listening; with
+    port 0 the line names the port the system chose.
+    """
+    store = open_store(settings.db)
+    await store.open()
+    try:
+        config = uvicorn.Config(
+            create_app(settings, store),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            ws_max_size=MAX_FRAME_BYTES + 1024,
+            lifespan="on",
+        )
+
+        def announce(port: int) -> None:
+            sys.stderr.write(
+                f"Rota server on http://{_url_host(settings.host)}:{port} (db: {settings.db})\n"
+            )
+            sys.stderr.flush()
+
+        server = _Server(config, on_started=announce)
+        with _stop_on_signals(server):
+            await server.serve()
+    finally:
+        await store.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """Make SIGINT and SIGTERM shut the server down gracefully; a second SIGINT forces it."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if server.should_exit and sig == signal.SIGINT:
+            server.force_exit = True
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or a platform without it
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _bound_port(server: uvicorn.Server) -> int:
+    for listener in server.servers:
+        for sock in listener.sockets:
+            port: int = sock.getsockname()[1]
+            return port
+    return server.config.port
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -1,0 +1,77 @@
+"""Background upkeep: reap expired leases, expire overdue jobs, purge old history."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from rota.server.dispatcher import Dispatcher
+from rota.server.waiters import Waiters
+from rota.store.base import Store
+
+logger = logging.getLogger("rota.server.reaper")
+
+RETENTION_INTERVAL_S = 3600.0
+
+
+class Reaper:
+    """Turns expired leases into retries and keeps the store from growing without end."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        dispatcher: Dispatcher,
+        waiters: Waiters,
+        interval_s: float,
+        retention_s: float,
+    ) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._waiters = waiters
+        self._interval_s = interval_s
+        self._retention_s = retention_s
+
+    async def reap_once(self) -> int:
+        """Reap expired leases and expire overdue jobs once; return how many jobs changed."""
+        reaped = await self._store.reap()
+        expired = await self._store.expire_overdue()
+        for job in reaped:
+            # The worker that held it lost its lease; its slot is free again.
+            self._dispatcher.forget(job.id)
+        for job in (*reaped, *expired):
+            self._waiters.notify(job.id)
+        if reaped:
+            logger.info("reaped %d expired lease(s)", len(reaped))
+            self._dispatcher.wake()
+        return len(reaped) + len(expired)
+
+    async def purge_once(self) -> int:
+        """Delete history older than the retention period; return how many jobs went."""
+        cutoff = await self._store.now() - timedelta(seconds=self._retention_s)
+        return await self._store.purge(cutoff)
+
+    async def run_reaper(self) -> None:
+        """Reap every interval until cancelled; a failed round is logged and retried."""
+        while True:
+            try:
+                await self.reap_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reaping failed; will try again")
+            await asyncio.sleep(self._interval_s)
+
+    async def run_retention(self) -> None:
+        """Purge once at start, then every hour, until cancelled."""
+        while True:
+            try:
+                purged = await self.purge_once()
+                if purged:
+                    logger.info("purged %d finished job(s) past retention", purged)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("purging old jobs failed; will try again")
+            await asyncio.sleep(RETENTION_INTERVAL_S)

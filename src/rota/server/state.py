@@ -1,0 +1,107 @@
+"""The runtime objects of one server, built by create_app and reached through app.state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Iterable
+
+from fastapi import Request
+
+from rota.clock import Clock
+from rota.errors import UnknownTask
+from rota.server.dispatcher import Dispatcher
+from rota.server.reaper import Reaper
+from rota.server.waiters import Waiters
+from rota.settings import Settings
+from rota.store.base import Store
+
+BUILTIN_TASKS = frozenset({"rota.echo", "rota.sleep", "rota.sha256", "rota.http", "rota.shell"})
+TASKS_TTL_S = 1.0
+MAX_NAMES_IN_MESSAGE = 20
+
+
+class TaskCatalog:
+    """The task names a submission may use: what workers announced, plus the built-ins."""
+
+    def __init__(self, store: Store, clock: Clock, *, ttl_s: float = TASKS_TTL_S) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._names: frozenset[str] = frozenset()
+        self._read_at: float | None = None
+
+    def invalidate(self) -> None:
+        """Forget the cached names (a worker just announced its tasks)."""
+        self._read_at = None
+
+    async def names(self, *, fresh: bool = False) -> frozenset[str]:
+        """Return every known task name, re-reading the store at most once a TTL."""
+        now = self._clock.monotonic()
+        if fresh or self._read_at is None or now - self._read_at >= self._ttl_s:
+            self._names = frozenset(await self._store.known_tasks()) | BUILTIN_TASKS
+            self._read_at = now
+        return self._names
+
+    async def check(self, names: Iterable[tuple[str, str]]) -> None:
+        """Raise UnknownTask for the first (label, name) whose task nobody announced."""
+        pending = list(names)
+        known = await self.names()
+        if all(name in known for _, name in pending):
+            return
+        # A worker may have joined another server a moment ago: look once more.
+        known = await self.names(fresh=True)
+        for label, name in pending:
+            if name not in known:
+                listed = sorted(known)
+                shown = ", ".join(listed[:MAX_NAMES_IN_MESSAGE])
+                if len(listed) > MAX_NAMES_IN_MESSAGE:
+                    shown += f", ... {len(listed) - MAX_NAMES_IN_MESSAGE} more"
+                raise UnknownTask(
+                    f"{label}unknown task {name!r}: no worker has registered it (known: {shown})"
+                )
+
+
+class Hub:
+    """Everything one server holds at run time: settings, store, sessions, waiters."""
+
+    def __init__(self, *, settings: Settings, store: Store, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.server_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.dispatcher = Dispatcher(
+            store=store, policy=settings.dispatch_policy, lease_s=settings.lease_s
+        )
+        self.waiters = Waiters()
+        self.tasks = TaskCatalog(store, clock)
+        self.reaper = Reaper(
+            store=store,
+            dispatcher=self.dispatcher,
+            waiters=self.waiters,
+            interval_s=settings.reaper_interval_s,
+            retention_s=settings.retention_s,
+        )
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the dispatcher, reaper and retention loops for the duration of the block."""
+        loops = [
+            asyncio.create_task(self.dispatcher.run(), name="rota-dispatcher"),
+            asyncio.create_task(self.reaper.run_reaper(), name="rota-reaper"),
+            asyncio.create_task(self.reaper.run_retention(), name="rota-retention"),
+        ]
+        try:
+            yield
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+
+def hub_of(request: Request) -> Hub:
+    """Return the hub of the app serving the request (a FastAPI dependency)."""
+    hub: Hub = request.app.state.hub
+    return hub

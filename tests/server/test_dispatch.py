@@ -1,0 +1,121 @@
+"""Dispatch across several fake workers: policies, disconnects, reconnects and replacements."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.server.conftest import StartServer
+from tests.server.test_gateway import fetch, submit
+
+INSTANT_RETRY = {"base_s": 0.0, "factor": 1.0, "max_s": 0.0, "jitter": 0.0}
+
+
+async def test_least_loaded_spreads_two_jobs_over_two_idle_workers(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    first = await server.worker("a", capacity=4)
+    second = await server.worker("b", capacity=4)
+    response = await server.http.post(
+        "/api/v1/jobs", json=[{"task": "rota.echo"}, {"task": "rota.echo"}]
+    )
+    assert response.status_code == 201
+    assert len(await first.receive_jobs(1)) == 1
+    assert len(await second.receive_jobs(1)) == 1
+    assert await first.nothing_within(0.2)
+    assert await second.nothing_within(0.1)
+
+
+async def test_least_loaded_prefers_the_emptier_worker(start_server: StartServer) -> None:
+    server = await start_server()
+    busy = await server.worker("busy", capacity=2)
+    await submit(server)
+    await busy.receive_jobs(1)
+    idle = await server.worker("idle", capacity=2)
+    await submit(server)
+    assert len(await idle.receive_jobs(1)) == 1
+    assert await busy.nothing_within(0.2)
+
+
+async def test_round_robin_takes_turns(start_server: StartServer) -> None:
+    server = await start_server(dispatch_policy="round-robin")
+    first = await server.worker("a", capacity=4)
+    second = await server.worker("b", capacity=4)
+    for _ in range(4):
+        await submit(server)
+    assert len(await first.receive_jobs(2)) == 2
+    assert len(await second.receive_jobs(2)) == 2
+    assert await first.nothing_within(0.2)
+    assert await second.nothing_within(0.1)
+
+
+async def test_queues_and_targets_route_jobs(start_server: StartServer) -> None:
+    server = await start_server()
+    mail = await server.worker("mail-worker", queues=["mail"])
+    device = await server.worker("kitchen", tags=["device:kitchen"])
+    await submit(server, target="device:kitchen")
+    assert len(await device.receive_jobs(1)) == 1
+    await submit(server, queue="mail")
+    assert len(await mail.receive_jobs(1)) == 1
+    assert await mail.nothing_within(0.1)
+
+
+async def test_disconnect_expires_leases_and_another_worker_runs_the_job(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(disconnect_grace_s=0.2)
+    lost = await server.worker("lost", capacity=1)
+    job = await submit(server, backoff=INSTANT_RETRY)
+    [first] = await lost.receive_jobs(1)
+    assert first["attempt"] == 1
+    spare = await server.worker("spare", capacity=1)
+    assert await spare.nothing_within(0.1)
+    await lost.close()
+    [second] = await spare.receive_jobs(1)
+    assert second["job_id"] == job["id"]
+    assert second["attempt"] == 2
+    assert (await spare.finish(second, 42))["ok"] is True
+    done = await fetch(server, job["id"])
+    assert (done["state"], done["worker"], done["result"]) == ("succeeded", "spare", 42)
+    workers = (await server.http.get("/api/v1/workers")).json()["workers"]
+    assert {w["name"]: w["state"] for w in workers} == {"spare": "online", "lost": "offline"}
+
+
+async def test_reconnect_presenting_the_token_keeps_the_job_running(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(disconnect_grace_s=0.3)
+    worker = await server.worker("w1", capacity=1)
+    job = await submit(server)
+    [sent] = await worker.receive_jobs(1)
+    await worker.close()
+    bogus = {"job_id": "01a20000-0000-7000-8000-000000000000", "token": "bogus"}
+    again = server.fake(
+        "w1", capacity=1, running=[{"job_id": job["id"], "token": sent["token"]}, bogus]
+    )
+    welcome = await again.connect()
+    assert welcome["stale"] == [bogus["job_id"]]
+    # Well past the grace period: the lease was extended, so nothing reaps it.
+    await asyncio.sleep(0.6)
+    running = await fetch(server, job["id"])
+    assert (running["state"], running["attempt"]) == ("running", 1)
+    # The re-presented job still fills the worker's only slot.
+    await submit(server)
+    assert await again.nothing_within(0.2)
+    assert (await again.finish(sent, "kept"))["ok"] is True
+    assert (await fetch(server, job["id"]))["state"] == "succeeded"
+    assert len(await again.receive_jobs(1)) == 1
+
+
+async def test_a_new_connection_with_the_same_name_replaces_the_old(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    old = await server.worker("w1", capacity=1)
+    new = await server.worker("w1", capacity=1)
+    assert "replaced" in (await old.receive("error"))["message"]
+    assert await old.closed_with() == 1000
+    await submit(server)
+    assert len(await new.receive_jobs(1)) == 1
+    workers = (await server.http.get("/api/v1/workers")).json()["workers"]
+    assert [(w["name"], w["state"]) for w in workers] == [("w1", "online")]

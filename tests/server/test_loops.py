@@ -1,0 +1,203 @@
+"""The dispatcher, reaper and waiters driven directly, over a real store on a manual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from rota.clock import ManualClock
+from rota.errors import JobNotFound
+from rota.jobs import JobSpec, JobState
+from rota.protocol import decode
+from rota.server.dispatcher import Dispatcher, Policy, WorkerSession
+from rota.server.reaper import Reaper
+from rota.server.waiters import Waiters
+from rota.store.base import Store
+from rota.store.factory import open_store
+from rota.types import Payload
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def manual_store(db_path: str, clock: ManualClock) -> AsyncIterator[Store]:
+    opened = open_store(db_path, clock=clock)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+class Socket:
+    """The sending side of a worker's socket: records frames, or fails when told to."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.broken = broken
+        self.sent: list[Payload] = []
+
+    async def send(self, frame: bytes) -> None:
+        if self.broken:
+            raise ConnectionResetError("the peer is gone")
+        self.sent.append(decode(frame))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.broken = True
+
+    def job_ids(self) -> list[str]:
+        return [job["job_id"] for frame in self.sent for job in frame["jobs"]]
+
+
+def session(name: str, socket: Socket, capacity: int = 1) -> WorkerSession:
+    return WorkerSession(
+        name=name,
+        queues=["default"],
+        tags=[],
+        tasks=None,
+        capacity=capacity,
+        send_frame=socket.send,
+        close_socket=socket.close,
+    )
+
+
+def dispatcher(store: Store, policy: Policy = "least-loaded") -> Dispatcher:
+    return Dispatcher(store=store, policy=policy, lease_s=10.0)
+
+
+async def submit(store: Store, count: int) -> list[str]:
+    jobs = await store.submit([JobSpec(task="rota.echo", args=[n]) for n in range(count)])
+    return [job.id for job in jobs]
+
+
+async def test_never_sends_more_than_the_free_slots(manual_store: Store) -> None:
+    await submit(manual_store, 10)
+    hub = dispatcher(manual_store)
+    socket = Socket()
+    worker = session("w", socket, capacity=3)
+    hub.add(worker)
+    assert await hub.dispatch_once() == 3
+    assert len(socket.job_ids()) == 3
+    assert await hub.dispatch_once() == 0
+    worker.forget(socket.job_ids()[0])
+    assert await hub.dispatch_once() == 1
+    assert len(socket.job_ids()) == 4
+
+
+async def test_least_loaded_balances_unequal_workers(manual_store: Store) -> None:
+    await submit(manual_store, 3)
+    hub = dispatcher(manual_store)
+    big, small = Socket(), Socket()
+    hub.add(session("big", big, capacity=4))
+    hub.add(session("small", small, capacity=2))
+    assert await hub.dispatch_once() == 3
+    # Half full each: the bigger worker takes two, the smaller one.
+    assert (len(big.job_ids()), len(small.job_ids())) == (2, 1)
+
+
+async def test_a_failed_send_gives_the_jobs_back(manual_store: Store) -> None:
+    [job_id] = await submit(manual_store, 1)
+    hub = dispatcher(manual_store)
+    dead = session("dead", Socket(broken=True), capacity=2)
+    hub.add(dead)
+    assert await hub.dispatch_once() == 0
+    job = await manual_store.get_job(job_id)
+    assert job.state is JobState.PENDING
+    assert dead.closed
+    assert dead.running == {}
+    alive = Socket()
+    hub.add(session("alive", alive))
+    assert await hub.dispatch_once() == 1
+    assert alive.job_ids() == [job_id]
+
+
+async def test_a_replaced_session_is_not_removed_by_its_predecessor(
+    manual_store: Store,
+) -> None:
+    hub = dispatcher(manual_store)
+    old, new = session("w", Socket()), session("w", Socket())
+    hub.add(old)
+    assert hub.add(new) is old
+    assert hub.remove(old) is False
+    assert hub.get("w") is new
+    assert hub.remove(new) is True
+    assert hub.get("w") is None
+
+
+async def test_reaper_requeues_an_expired_lease_and_frees_the_slot(
+    manual_store: Store, clock: ManualClock
+) -> None:
+    [job_id] = await submit(manual_store, 1)
+    hub = dispatcher(manual_store)
+    socket = Socket()
+    worker = session("w", socket)
+    hub.add(worker)
+    await hub.dispatch_once()
+    assert worker.free_slots == 0
+    waiters = Waiters()
+    reaper = Reaper(
+        store=manual_store, dispatcher=hub, waiters=waiters, interval_s=1, retention_s=60
+    )
+    assert await reaper.reap_once() == 0
+    clock.advance(11)
+    with waiters.watch(job_id) as event:
+        assert await reaper.reap_once() == 1
+        assert event.is_set()
+    assert worker.free_slots == 1
+    reaped = await manual_store.get_job(job_id)
+    assert (reaped.state, reaped.attempt) == (JobState.PENDING, 1)
+
+
+async def test_retention_purges_old_finished_jobs(manual_store: Store, clock: ManualClock) -> None:
+    old, young = await submit(manual_store, 2)
+    await manual_store.cancel(old)
+    clock.advance(100)
+    await manual_store.cancel(young)
+    reaper = Reaper(
+        store=manual_store,
+        dispatcher=dispatcher(manual_store),
+        waiters=Waiters(),
+        interval_s=1,
+        retention_s=50,
+    )
+    assert await reaper.purge_once() == 1
+    with pytest.raises(JobNotFound):
+        await manual_store.get_job(old)
+    assert (await manual_store.get_job(young)).state is JobState.CANCELLED
+
+
+async def test_waiting_sees_a_change_made_elsewhere(store: Store) -> None:
+    [job_id] = await submit(store, 1)
+    waiters = Waiters()
+    waiting = asyncio.create_task(waiters.wait_finished(store, job_id, 30))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    # As if another server cancelled it: nothing here is notified.
+    await store.cancel(job_id)
+    job = await asyncio.wait_for(waiting, 5)
+    assert job.state is JobState.CANCELLED
+    assert waiters.waiting(job_id) == 0
+
+
+async def test_dispatcher_loop_wakes_for_a_delayed_job(store: Store) -> None:
+    hub = dispatcher(store)
+    socket = Socket()
+    hub.add(session("w", socket))
+    running = asyncio.create_task(hub.run())
+    try:
+        run_at = await store.now() + timedelta(seconds=0.2)
+        [job] = await store.submit([JobSpec(task="rota.echo", run_at=run_at)])
+        hub.wake()
+        for _ in range(300):
+            if socket.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert socket.job_ids() == [job.id]
+        started = await store.get_job(job.id)
+        assert started.started_at is not None and started.started_at >= run_at
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
