@@ -1,0 +1,209 @@
+"""What every command shares: the error line, the client, and argument parsing."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from rota.client import DEFAULT_URL
+from rota.errors import InvalidInput, RotaError, ServerUnavailable
+from rota.sync import Client
+from rota.types import JSON
+
+PROGRAM = "rota"
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+UNREACHABLE_HINT = "(is it running? start one with `rota dev`)"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CliState:
+    """The global options, passed to every command through click's context object."""
+
+    server: str = DEFAULT_URL
+    token: str | None = None
+
+
+def error_line(message: str) -> str:
+    """Return the one line every failure prints."""
+    return f"{PROGRAM}: error: {message}"
+
+
+def describe(error: RotaError) -> str:
+    """Return an error's message, with a hint when the server cannot be reached."""
+    if isinstance(error, ServerUnavailable) and error.message.startswith("cannot reach"):
+        return f"{error.message} {UNREACHABLE_HINT}"
+    return error.message
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print the error line and leave with the exit code (1 unless told)."""
+    typer.echo(error_line(message), err=True)
+    raise typer.Exit(code)
+
+
+def _ancestor(cls: type[Exception], name: str) -> type[Exception]:
+    for base in cls.__mro__:
+        if base.__name__ == name and issubclass(base, Exception):
+            return base
+    raise TypeError(f"{cls.__name__} has no base class named {name}")
+
+
+# Found through typer's public BadParameter, so that it works whether typer uses click
+# itself or its own copy of it.
+USAGE_ERROR = _ancestor(typer.BadParameter, "UsageError")
+CLICK_ERROR = _ancestor(typer.BadParameter, "ClickException")
+
+
+class RotaGroup(TyperGroup):
+    """The top-level command group: turns every failure into one line on stderr.
+
+    RotaError and a Ctrl-C exit 1 and 130; usage errors (bad arguments) exit 2. No
+    traceback is ever shown for them.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = self._run(args, prog_name or PROGRAM, complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except USAGE_ERROR as exc:
+            return _usage_error(exc)
+        except CLICK_ERROR as exc:
+            typer.echo(error_line(_message(exc)), err=True)
+            return int(getattr(exc, "exit_code", EXIT_FAILURE))
+        except RotaError as exc:
+            typer.echo(error_line(describe(exc)), err=True)
+            return EXIT_FAILURE
+        except (typer.Abort, KeyboardInterrupt):
+            typer.echo(f"{PROGRAM}: interrupted", err=True)
+            return EXIT_INTERRUPTED
+        # Without standalone mode click returns the exit code of typer.Exit, else None.
+        return result if isinstance(result, int) else 0
+
+
+def _message(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    return str(format_message() if callable(format_message) else exc)
+
+
+def _usage_error(exc: Exception) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        # A group called without a command: its help is the answer, not an error.
+        typer.echo(ctx.get_help())
+        return 0
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    typer.echo(error_line(_message(exc) + where), err=True)
+    return EXIT_USAGE
+
+
+def state(ctx: typer.Context) -> CliState:
+    """Return the global options of this invocation."""
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, CliState) else CliState()
+
+
+@contextmanager
+def open_client(ctx: typer.Context, *, timeout_s: float = 10.0) -> Iterator[Client]:
+    """Yield a sync client for the server the global options name, closed afterwards."""
+    options = state(ctx)
+    client = Client(options.server, token=options.token, timeout_s=timeout_s)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def parse_value(text: str) -> JSON:
+    """Return the text parsed as JSON when it parses, else the text itself."""
+    try:
+        value: JSON = json.loads(text)
+    except ValueError:
+        return text
+    return value
+
+
+def parse_kwargs(pairs: Sequence[str]) -> dict[str, JSON]:
+    """Return key=value pairs as a dict, each value parsed as by parse_value."""
+    kwargs: dict[str, JSON] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise typer.BadParameter(
+                f"{pair!r} is not key=value with a Python name as key", param_hint="--kwarg"
+            )
+        kwargs[key] = parse_value(value)
+    return kwargs
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str | None, option: str) -> float | None:
+    """Return seconds from "90", "1.5s", "10m", "2h" or "1d" (None stays None)."""
+    if text is None:
+        return None
+    match = _DURATION.match(text)
+    if match is None:
+        raise typer.BadParameter(
+            f"{text!r} is not a duration: use seconds or a unit, like 90, 10m, 2h",
+            param_hint=option,
+        )
+    return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
+
+
+def parse_moment(text: str | None, option: str) -> datetime | None:
+    """Return an aware datetime from ISO 8601 text; without an offset it is local time."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time like 2030-01-31T09:00:00+01:00",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+def split_list(values: Sequence[str] | None) -> list[str] | None:
+    """Return repeated and comma-separated values as one list (None when none given)."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise InvalidInput with the message unless the condition holds."""
+    if not condition:
+        raise InvalidInput(message)

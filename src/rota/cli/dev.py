@@ -1,0 +1,247 @@
+"""`rota dev`: one command for a laptop: a server on an SQLite file and local workers.
+
+The server and each worker are child processes in sessions of their own, so a Ctrl-C in
+the terminal reaches only this supervisor, which then stops them in order: workers drain
+first (their results still reach the server), then the server stops.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from rota.cli.common import EXIT_FAILURE, error_line
+from rota.cli.output import stderr
+from rota.client import DEFAULT_URL
+from rota.clock import SYSTEM_CLOCK
+from rota.errors import RotaError
+from rota.sync import Client
+
+TICK_S = 0.2
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+RESTART_BASE_S = 1.0
+RESTART_MAX_S = 30.0
+HEALTHY_RUN_S = 60.0
+"""A worker that ran this long before dying restarts without backoff."""
+DEFAULT_DRAIN_GRACE_S = 30.0
+
+
+def dev(
+    workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="Worker processes.")] = 2,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8077,
+    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default).")] = (
+        "127.0.0.1"
+    ),
+    db: Annotated[str, typer.Option(help="The SQLite file.")] = "rota.db",
+    imports: Annotated[
+        list[str] | None,
+        typer.Option("--import", "-i", metavar="MODULE", help="Task module for the workers."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Jobs each worker runs at once.")
+    ] = 4,
+    drain_grace: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds workers get to finish jobs when stopping (default: 30)."),
+    ] = None,
+) -> None:
+    """Run a server on an SQLite file and local workers; Ctrl-C drains and stops them."""
+    connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    url = f"http://{_bracket(connect_host)}:{port}"
+    command = [sys.executable, "-m", "rota.cli.main"]
+    server = Child(
+        label="server",
+        argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
+    )
+    worker_argv = [*command, "worker", "--server", url, "--concurrency", str(concurrency)]
+    for module in imports or []:
+        worker_argv += ["--import", module]
+    if drain_grace is not None:
+        worker_argv += ["--drain-grace", str(drain_grace)]
+    children = [
+        Child(label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
+        for n in range(1, workers + 1)
+    ]
+    supervisor = Supervisor(
+        url=url,
+        server=server,
+        workers=children,
+        drain_timeout_s=(drain_grace if drain_grace is not None else DEFAULT_DRAIN_GRACE_S) + 5,
+    )
+    if host != connect_host:
+        stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
+    raise typer.Exit(supervisor.run(db=db))
+
+
+@dataclass(kw_only=True)
+class Child:
+    """One supervised process and its restart bookkeeping."""
+
+    label: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        """Start the process in a session of its own (so Ctrl-C does not reach it)."""
+        self.process = subprocess.Popen(self.argv, start_new_session=True)
+        self.started_at = SYSTEM_CLOCK.monotonic()
+        self.restart_at = None
+
+    def exit_code(self) -> int | None:
+        """Return the exit code if the process has ended, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def signal(self, signum: int) -> None:
+        """Send a signal if the process still runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for the process to end; tell whether it did."""
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+
+@dataclass(kw_only=True)
+class Supervisor:
+    """Starts the server, then the workers; restarts workers that die; stops in order."""
+
+    url: str
+    server: Child
+    workers: list[Child]
+    drain_timeout_s: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    signals: int = 0
+
+    def run(self, *, db: str) -> int:
+        """Run until a signal or the server's death; return the exit code."""
+        previous = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            return self._run(db)
+        finally:
+            self._shutdown()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            stderr().print("\n[bold]stopping:[/] draining the workers (Ctrl-C again to kill)")
+        else:
+            for child in (*self.workers, self.server):
+                child.signal(signal.SIGKILL)
+        self.stop.set()
+
+    def _run(self, db: str) -> int:
+        self.server.start()
+        if not self._wait_ready():
+            return EXIT_FAILURE
+        self._banner(db)
+        for worker in self.workers:
+            worker.start()
+        while not self.stop.wait(TICK_S):
+            code = self.server.exit_code()
+            if code is not None:
+                typer.echo(error_line(f"the server {_ended(code)}"), err=True)
+                return EXIT_FAILURE
+            for worker in self.workers:
+                self._supervise(worker)
+        return 0
+
+    def _wait_ready(self) -> bool:
+        deadline = SYSTEM_CLOCK.monotonic() + READY_TIMEOUT_S
+        with Client(self.url, timeout_s=1.0) as client:
+            while not self.stop.is_set():
+                code = self.server.exit_code()
+                if code is not None:
+                    message = f"the server {_ended(code)} before it was ready"
+                    typer.echo(error_line(message), err=True)
+                    return False
+                try:
+                    client.health()
+                    return True
+                except RotaError:
+                    pass
+                if SYSTEM_CLOCK.monotonic() > deadline:
+                    typer.echo(error_line(f"the server at {self.url} did not start"), err=True)
+                    return False
+                self.stop.wait(TICK_S)
+        return False
+
+    def _banner(self, db: str) -> None:
+        console = stderr()
+        url = escape(self.url)
+        server_flag = "" if self.url == DEFAULT_URL else f"-s {url} "
+        console.print(
+            f"[bold]Rota dev[/]  ·  db: {escape(db)}  ·  {len(self.workers)} worker(s)\n"
+            f"Dashboard and API: [bold cyan]{url}[/]  ·  docs: {url}/docs\n"
+            f"Try:  rota {server_flag}submit rota.sha256 Hello --wait\n"
+            "[dim]Ctrl-C drains the workers and stops the server.[/]"
+        )
+
+    def _supervise(self, worker: Child) -> None:
+        now = SYSTEM_CLOCK.monotonic()
+        if worker.restart_at is not None:
+            if now >= worker.restart_at:
+                stderr().print(f"restarting {worker.label}")
+                worker.start()
+            return
+        code = worker.exit_code()
+        if code is None:
+            return
+        ran_s = now - worker.started_at
+        worker.failures = 0 if ran_s >= HEALTHY_RUN_S else worker.failures + 1
+        delay_s = min(RESTART_MAX_S, RESTART_BASE_S * 2 ** max(0, worker.failures - 1))
+        worker.restart_at = now + delay_s
+        stderr().print(f"[yellow]{worker.label} {_ended(code)}; restarting in {delay_s:g}s[/]")
+
+    def _shutdown(self) -> None:
+        running = [w for w in self.workers if w.exit_code() is None and w.process is not None]
+        for worker in running:
+            worker.signal(signal.SIGTERM)
+        deadline = SYSTEM_CLOCK.monotonic() + self.drain_timeout_s
+        for worker in running:
+            if not worker.wait(max(0.0, deadline - SYSTEM_CLOCK.monotonic())):
+                stderr().print(f"[yellow]{worker.label} did not stop in time; killing it[/]")
+                worker.signal(signal.SIGKILL)
+                worker.wait(STOP_TIMEOUT_S)
+        self.server.signal(signal.SIGTERM)
+        if not self.server.wait(STOP_TIMEOUT_S):
+            stderr().print("[yellow]the server did not stop in time; killing it[/]")
+            self.server.signal(signal.SIGKILL)
+            self.server.wait(STOP_TIMEOUT_S)
+        stderr().print("stopped")
+
+
+def _ended(code: int) -> str:
+    """Return how a process ended: "exited with code 1" or "was killed by SIGKILL"."""
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

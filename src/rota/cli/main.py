@@ -1,0 +1,69 @@
+"""The `rota` command: global options, the command groups, and `main()`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rota.cli import dev, jobs, server, submit, worker, workers
+from rota.cli.common import CliState, RotaGroup
+from rota.client import DEFAULT_URL
+
+app = typer.Typer(
+    name="rota",
+    cls=RotaGroup,
+    help="Rota: run Python tasks now, later or on a schedule, on any number of workers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"rota {version('rota')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    server_url: Annotated[
+        str,
+        typer.Option(
+            "--server", "-s", envvar="ROTA_SERVER", help="The Rota server the client commands use."
+        ),
+    ] = DEFAULT_URL,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ROTA_TOKEN", help="Bearer token for the server.", show_default=False),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Rota: run Python tasks now, later or on a schedule, on any number of workers."""
+    ctx.obj = CliState(server=server_url, token=token)
+
+
+app.command("dev")(dev.dev)
+app.command("server")(server.server)
+app.command("worker")(worker.worker)
+app.command("submit")(submit.submit)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(workers.app, name="workers")
+app.command("queues")(workers.queues)
+
+
+def main() -> None:
+    """Run the `rota` command; errors are one line on stderr, never a traceback."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""`rota server`: run the API, the dispatcher and the dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from rota.settings import load_settings
+
+
+def server(
+    db: Annotated[
+        str | None, typer.Option(help="SQLite file, or a postgresql:// DSN (default: rota.db).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: 127.0.0.1).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: 8077).", min=0, max=65535)
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
+    ] = None,
+) -> None:
+    """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml)."""
+    settings = load_settings({"db": db, "host": host, "port": port}, config_path=config)
+    # Imported here so that `rota --help` and the client commands do not load the server.
+    from rota.server.main import serve
+
+    anyio.run(serve, settings)

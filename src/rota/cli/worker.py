@@ -1,0 +1,77 @@
+"""`rota worker`: run tasks for one or more servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rota.cli.common import split_list, state
+from rota.settings import load_settings
+
+
+def worker(
+    ctx: typer.Context,
+    server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server",
+            "-s",
+            help="Server URL; repeat it or give a comma list to fail over between servers.",
+        ),
+    ] = None,
+    imports: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import", "-i", metavar="MODULE", help="Import tasks from this module (repeatable)."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", help="Jobs run at once (default: 4).")
+    ] = None,
+    queues: Annotated[
+        str | None, typer.Option(help="Comma list of queues to take jobs from (default: default).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The worker's name (default: host name and process id).")
+    ] = None,
+    tags: Annotated[str | None, typer.Option(help="Comma list of tags jobs can target.")] = None,
+    allow_shell: Annotated[
+        bool, typer.Option("--allow-shell", help="Allow the rota.shell task.")
+    ] = False,
+    drain_grace: Annotated[
+        float | None,
+        typer.Option(help="Seconds to finish running jobs after SIGTERM (default: 30).", min=0),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
+    ] = None,
+) -> None:
+    """Run a worker until SIGTERM or SIGINT drains it (flags > ROTA_* env > rota.toml)."""
+    settings = load_settings(
+        {
+            "server": split_list(server) or _global_server(ctx),
+            "imports": split_list(imports),
+            "concurrency": concurrency,
+            "queues": queues,
+            "name": name,
+            "tags": tags,
+            "allow_shell": True if allow_shell else None,
+            "drain_grace_s": drain_grace,
+        },
+        config_path=config,
+    )
+    # Imported here so that `rota --help` and the client commands do not load the worker.
+    from rota.worker.main import run_worker
+
+    raise typer.Exit(run_worker(settings))
+
+
+def _global_server(ctx: typer.Context) -> list[str] | None:
+    """Return the URL of `rota --server URL worker` when it was given on the command line."""
+    root = ctx.find_root()
+    source = root.get_parameter_source("server_url")
+    if source is not None and source.name == "COMMANDLINE":
+        return [state(ctx).server]
+    return None

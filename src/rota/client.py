@@ -1,0 +1,371 @@
+"""The async Python client of the REST API; the sync `Client` in rota.sync wraps it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from rota import errors
+from rota.client_schedules import ScheduleMethods
+from rota.clock import SYSTEM_CLOCK, Clock
+from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
+from rota.jobs import JobState
+from rota.retry import Backoff
+from rota.types import JSON, JobId, Payload
+
+DEFAULT_URL = "http://127.0.0.1:8077"
+API_PREFIX = "/api/v1"
+MAX_WAIT_S = 30.0
+"""The longest single long-poll of a job's result; the server allows up to 60 s."""
+
+JobData = dict[str, Any]
+"""A job as the API returns it: `rota.jobs.Job.to_dict()`."""
+
+
+class AsyncClient(ScheduleMethods):
+    """Talk to a Rota server over its REST API.
+
+    Use it as an async context manager, or call `aclose()` when done. Every HTTP error
+    becomes the RotaError subclass the server names; a server that cannot be reached is
+    ServerUnavailable.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        timeout_s: float = 10.0,
+        token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._clock = clock
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.url + API_PREFIX,
+            timeout=timeout_s,
+            headers=headers,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections to the server."""
+        await self._http.aclose()
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        task: str,
+        args: Sequence[JSON] = (),
+        kwargs: Mapping[str, JSON] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | timedelta | None = None,
+        run_at: datetime | str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | timedelta | None = None,  # noqa: ASYNC109 (the job's, not this call's)
+        deadline: datetime | str | None = None,
+        idempotency_key: str | None = None,
+        target: str | None = None,
+        backoff: Backoff | None = None,
+    ) -> JobData:
+        """Submit one job and return it; options left as None take the server's defaults.
+
+        `delay` and `timeout` are seconds (or a timedelta); `run_at` and `deadline` are aware
+        datetimes (or ISO 8601 text with an offset).
+        """
+        body = job_body(
+            task,
+            args,
+            kwargs,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            deadline=deadline,
+            idempotency_key=idempotency_key,
+            target=target,
+            backoff=backoff,
+        )
+        job: JobData = await self._request("POST", "/jobs", json=body)
+        return job
+
+    async def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[JobData]:
+        """Submit several jobs at once, all or none; each item is a JobSubmit body."""
+        body = [{key: _jsonable(value) for key, value in item.items()} for item in jobs]
+        created: list[JobData] = await self._request("POST", "/jobs", json=body)
+        return created
+
+    async def get_job(self, job_id: JobId) -> JobData:
+        """Return the job (JobNotFound for an unknown id)."""
+        job: JobData = await self._request("GET", f"/jobs/{job_id}")
+        return job
+
+    async def list_jobs(
+        self,
+        *,
+        state: JobState | str | None = None,
+        queue: str | None = None,
+        task: str | None = None,
+        worker: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Payload:
+        """Return one page of jobs, newest first: {"jobs": [...], "next_cursor": ...}."""
+        params = _drop_none(
+            state=str(state) if state is not None else None,
+            queue=queue,
+            task=task,
+            worker=worker,
+            q=q,
+            limit=limit,
+            cursor=cursor,
+        )
+        page: Payload = await self._request("GET", "/jobs", params=params)
+        return page
+
+    async def update(
+        self,
+        job_id: JobId,
+        *,
+        run_at: datetime | str | None = None,
+        delay: float | timedelta | None = None,
+        priority: int | None = None,
+        args: Sequence[JSON] | None = None,
+        kwargs: Mapping[str, JSON] | None = None,
+    ) -> JobData:
+        """Change a pending job's time, priority or arguments, and return it."""
+        body = _drop_none(
+            run_at=_moment(run_at, "run_at"),
+            delay=_seconds(delay),
+            priority=priority,
+            args=list(args) if args is not None else None,
+            kwargs=dict(kwargs) if kwargs is not None else None,
+        )
+        job: JobData = await self._request("PATCH", f"/jobs/{job_id}", json=body)
+        return job
+
+    async def cancel(self, job_id: JobId) -> JobData:
+        """Cancel a pending or running job and return it (InvalidTransition if finished)."""
+        job: JobData = await self._request("DELETE", f"/jobs/{job_id}")
+        return job
+
+    async def retry(self, job_id: JobId) -> JobData:
+        """Put a failed, cancelled or expired job back to pending and return it."""
+        job: JobData = await self._request("POST", f"/jobs/{job_id}/retry")
+        return job
+
+    async def events(self, job_id: JobId, after: int = 0) -> list[Payload]:
+        """Return the job's execution log, the events with an id above `after`."""
+        body: Payload = await self._request(
+            "GET", f"/jobs/{job_id}/events", params={"after": after}
+        )
+        events: list[Payload] = body["events"]
+        return events
+
+    async def wait(
+        self,
+        job_id: JobId,
+        timeout_s: float | None = None,
+        poll_s: float = MAX_WAIT_S,
+        *,
+        on_update: Callable[[JobData], None] | None = None,
+    ) -> JobData:
+        """Wait until the job is finished and return it, whatever its outcome.
+
+        Long-polls the server at most `poll_s` at a time, calling `on_update` with the job
+        after each poll. Raises TimeoutExpired when `timeout_s` passes first.
+        """
+        if poll_s <= 0:
+            raise InvalidInput("poll_s must be positive")
+        started = self._clock.monotonic()
+        while True:
+            remaining = (
+                math.inf if timeout_s is None else timeout_s - (self._clock.monotonic() - started)
+            )
+            wait_s = max(0.0, min(remaining, poll_s, MAX_WAIT_S))
+            job: JobData = await self._request(
+                "GET",
+                f"/jobs/{job_id}/result",
+                params={"wait": round(wait_s, 3)},
+                timeout_s=wait_s + self.timeout_s,
+            )
+            if on_update is not None:
+                on_update(job)
+            if JobState(job["state"]).finished:
+                return job
+            if timeout_s is not None and self._clock.monotonic() - started >= timeout_s:
+                raise TimeoutExpired(f"job {job_id} did not finish within {timeout_s:g} s")
+
+    # --- workers, queues, tasks, health --------------------------------------------------
+
+    async def workers(self) -> list[Payload]:
+        """Return every registered worker, online first."""
+        body: Payload = await self._request("GET", "/workers")
+        workers: list[Payload] = body["workers"]
+        return workers
+
+    async def drain(self, name: str) -> None:
+        """Ask a worker to drain: take no new jobs and finish the running ones."""
+        await self._request("POST", f"/workers/{name}/drain")
+
+    async def queues(self) -> list[Payload]:
+        """Return depth, running count and oldest due age of every queue."""
+        body: Payload = await self._request("GET", "/queues")
+        queues: list[Payload] = body["queues"]
+        return queues
+
+    async def tasks(self) -> list[str]:
+        """Return the names of the tasks the server knows."""
+        body: Payload = await self._request("GET", "/tasks")
+        names: list[str] = body["tasks"]
+        return names
+
+    async def health(self) -> Payload:
+        """Return the server's health: {"status": "ok"} when it answers."""
+        body: Payload = await self._request("GET", "/healthz")
+        return body
+
+    # --- transport -----------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: JSON = None,
+        params: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                timeout=timeout_s if timeout_s is not None else self.timeout_s,
+            )
+        except httpx.TimeoutException:
+            raise ServerUnavailable(
+                f"the Rota server at {self.url} did not answer in time"
+            ) from None
+        except httpx.TransportError:
+            raise ServerUnavailable(f"cannot reach the Rota server at {self.url}") from None
+        if response.is_success:
+            return response.json() if response.content else None
+        raise error_from_response(response)
+
+
+def error_from_response(response: httpx.Response) -> RotaError:
+    """Return the RotaError an error response stands for, as named in its body."""
+    try:
+        error = response.json()["error"]
+        type_name, message = str(error["type"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        text = response.text.strip()[:200] or response.reason_phrase
+        return RotaError(f"the server answered {response.status_code}: {text}")
+    error_class = getattr(errors, type_name, None)
+    if isinstance(error_class, type) and issubclass(error_class, RotaError):
+        return error_class(message)
+    return RotaError(message)
+
+
+def job_body(
+    task: str,
+    args: Sequence[JSON] = (),
+    kwargs: Mapping[str, JSON] | None = None,
+    *,
+    queue: str | None = None,
+    priority: int | None = None,
+    delay: float | timedelta | None = None,
+    run_at: datetime | str | None = None,
+    max_attempts: int | None = None,
+    timeout: float | timedelta | None = None,
+    deadline: datetime | str | None = None,
+    idempotency_key: str | None = None,
+    target: str | None = None,
+    backoff: Backoff | None = None,
+) -> Payload:
+    """Return the JobSubmit body for one job; options left as None are left out."""
+    if isinstance(args, str | bytes | Mapping):
+        raise InvalidInput("args must be a list of arguments, not a single value")
+    body: Payload = {"task": task, "args": list(args), "kwargs": dict(kwargs or {})}
+    body.update(
+        _drop_none(
+            queue=queue,
+            priority=priority,
+            delay=_seconds(delay),
+            run_at=_moment(run_at, "run_at"),
+            max_attempts=max_attempts,
+            timeout=_seconds(timeout),
+            deadline=_moment(deadline, "deadline"),
+            idempotency_key=idempotency_key,
+            target=target,
+            backoff=_backoff(backoff),
+        )
+    )
+    return body
+
+
+def _drop_none(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _seconds(value: float | timedelta | None) -> float | None:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+def _moment(value: datetime | str | None, name: str) -> str | None:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidInput(f"{name} must be an aware datetime (with a time zone)")
+        return value.isoformat()
+    return value
+
+
+def _backoff(value: Backoff | None) -> dict[str, float] | None:
+    if value is None:
+        return None
+    return {
+        "base_s": value.base_s,
+        "factor": value.factor,
+        "max_s": value.max_s,
+        "jitter": value.jitter,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _moment(value, "a time")
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Backoff):
+        return _backoff(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value

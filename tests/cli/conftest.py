@@ -1,0 +1,5 @@
+"""Fixtures for the CLI tests: a live server and a real worker process."""
+
+from tests.client.live import live_server, worker_process
+
+__all__ = ["live_server", "worker_process"]

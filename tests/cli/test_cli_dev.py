@@ -1,0 +1,114 @@
+"""`rota dev` as a user runs it: a real server and real workers, stopped by a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rota import Client
+from rota.errors import RotaError
+from tests.client.live import free_port
+
+START_TIMEOUT_S = 20.0
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_workers(client: Client, count: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            online = [w for w in client.workers() if w["state"] == "online"]
+        except RotaError:
+            online = []
+        if len(online) == count:
+            return online
+        time.sleep(0.1)
+    pytest.fail(f"{count} workers did not come online")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_dev_runs_server_and_workers_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli.main", "dev", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with Client(f"http://127.0.0.1:{port}") as client:
+            workers = _wait_workers(client, 2)
+            assert sorted(str(w["name"]) for w in workers) == ["dev-1", "dev-2"]
+            job = client.submit("rota.sha256", ["Hello"])
+            assert client.wait(job["id"], timeout_s=10)["state"] == "succeeded"
+        assert (tmp_path / "rota.db").exists()  # the SQLite file is in the current folder
+        dev.send_signal(stop_signal)
+        output, _ = dev.communicate(timeout=30)
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
+    text = output.decode(errors="replace")
+    assert dev.returncode == 0, text
+    assert f"Dashboard and API: http://127.0.0.1:{port}" in text
+    assert "submit rota.sha256 Hello --wait" in text
+    assert "stopping" in text and "stopped" in text
+    assert "Traceback" not in text
+    # The children are gone: nothing answers on the port any more.
+    with Client(f"http://127.0.0.1:{port}", timeout_s=1) as client, pytest.raises(RotaError):
+        client.health()
+
+
+def test_dev_restarts_a_worker_that_dies(tmp_path: Path) -> None:
+    port = free_port()
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli.main", "dev", "--port", str(port), "--workers", "1"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with Client(f"http://127.0.0.1:{port}") as client:
+            _wait_workers(client, 1)
+            worker_pids = subprocess.run(
+                ["pgrep", "-P", str(dev.pid), "-f", "worker"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
+            assert len(worker_pids) == 1
+            os.kill(int(worker_pids[0]), signal.SIGKILL)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline:
+                fresh = subprocess.run(
+                    ["pgrep", "-P", str(dev.pid), "-f", "worker"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout.split()
+                if fresh and fresh != worker_pids:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the worker was not restarted")
+            _wait_workers(client, 1)
+        dev.send_signal(signal.SIGTERM)
+        output, _ = dev.communicate(timeout=30)
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
+    text = output.decode(errors="replace")
+    assert "worker dev-1 was killed by SIGKILL; restarting in 1s" in text
+    assert dev.returncode == 0, text
