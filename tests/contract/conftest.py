@@ -15,6 +15,7 @@ import pytest
 from rota.clock import ManualClock
 from rota.store import Store
 from rota.store.sqlite import SqliteStore
+from tests.contract.postgres import postgres_backend
 
 OpenStore = Callable[[], Awaitable[Store]]
 
@@ -30,6 +31,7 @@ def _sqlite(tmp_path: Path, clock: ManualClock) -> OpenStore:
 
 BACKENDS: dict[str, Callable[[Path, ManualClock], OpenStore]] = {
     "sqlite": _sqlite,
+    "postgres": postgres_backend,
 }
 
 

@@ -33,9 +33,10 @@ def test_memory_is_refused_clearly(dsn: str) -> None:
 
 
 @pytest.mark.parametrize("dsn", ["postgresql://u@db/rota", "postgres://db/rota"])
-def test_postgres_is_not_available_yet(dsn: str) -> None:
-    with pytest.raises(InvalidInput, match="PostgreSQL store is not available yet"):
-        open_store(dsn)
+def test_postgres_dsns_open_the_postgres_store(dsn: str) -> None:
+    from rota.store.postgres import PostgresStore
+
+    assert isinstance(open_store(dsn), PostgresStore)
 
 
 @pytest.mark.parametrize("dsn", ["mysql://db/rota", "sqlite://rota.db", "", "  "])

@@ -29,3 +29,22 @@ def server(
     from rota.server.main import serve
 
     anyio.run(serve, settings)
+
+
+def migrate(
+    db: Annotated[
+        str | None, typer.Option(help="SQLite file, or a postgresql:// DSN (default: rota.db).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
+    ] = None,
+) -> None:
+    """Bring the database's schema up to date (servers also do it when they start)."""
+    settings = load_settings({"db": db}, config_path=config)
+    from rota.store.factory import open_store
+
+    async def run() -> int:
+        return await open_store(settings.db).migrate()
+
+    applied = anyio.run(run)
+    typer.echo(f"{settings.db}: applied {applied} migration(s); the schema is up to date")

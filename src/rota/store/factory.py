@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput
 from rota.store.base import Store
@@ -22,7 +24,12 @@ def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
     if not text:
         raise InvalidInput(f"the database is empty: give {_ACCEPTED}")
     if text.lower().startswith(_POSTGRES_PREFIXES):
-        raise InvalidInput("the PostgreSQL store is not available yet")
+        from rota.store.postgres import PostgresStore  # asyncpg loads only when used
+
+        dsn_only, schema = _split_schema(text)
+        return PostgresStore(
+            dsn_only, schema=schema, clock=None if clock is SYSTEM_CLOCK else clock
+        )
     if text.lower().startswith(_SQLITE_PREFIX):
         path = text[len(_SQLITE_PREFIX) :]
     elif "://" in text or text.lower().startswith("sqlite:"):
@@ -36,3 +43,13 @@ def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
             "connections to one file; give a file path such as rota.db"
         )
     return SqliteStore(path, clock=clock)
+
+
+def _split_schema(dsn: str) -> tuple[str, str]:
+    """Return the DSN without its ``schema=`` query parameter, and that schema ("rota" if
+    none): several Rota clusters can then share one database, one schema each."""
+    parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [value for key, value in query if key == "schema"]
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schemas[-1] if schemas else "rota"

@@ -1,0 +1,412 @@
+"""The PostgreSQL store: several stateless servers over one database.
+
+Every verb is one statement or one short transaction, with the lease token checked in the
+WHERE clause (fencing). Claims, reaping and deadline expiry lock rows with SKIP LOCKED, so
+servers racing over the same jobs each take different rows and never wait on each other.
+The store's clock is the database's: see sql/postgres/queries.sql for how a test clock
+replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from rota.clock import SYSTEM_CLOCK, Clock
+from rota.errors import InvalidInput
+from rota.jobs import Event, Job, JobSpec, Lease
+from rota.store import postgres_ops as ops
+from rota.store.base import (
+    AcquireRequest,
+    JobChanges,
+    JobPage,
+    JobQuery,
+    QueueStats,
+    Store,
+    WorkerInfo,
+)
+from rota.store.postgres_conn import Connection, ConnectionRunner
+from rota.store.postgres_insights import PostgresInsights
+from rota.store.postgres_listen import Listener
+from rota.store.postgres_rows import aware, log_columns, row_to_job, row_to_worker, submit_columns
+from rota.store.postgres_schedules import PostgresScheduleVerbs
+from rota.store.postgres_sql import Statements, load_compiled
+from rota.store.queries import load_migrations
+from rota.store.sqlite_rows import JobIds, dump_json
+from rota.store.sqlite_writer import StoreClosed
+from rota.types import JSON, JobId
+
+T = TypeVar("T")
+
+_SQL_PACKAGE = "rota.store.sql.postgres"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
+_MAX_PAGE = 1000
+# Sorts after every job id (ids are lowercase hex and dashes): "no cursor yet".
+_AFTER_EVERY_ID = "~"
+
+
+class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
+    """A Store in one schema of a PostgreSQL database, shared by any number of servers.
+
+    `clock` is for tests only: None (the default) makes the database's clock the store's
+    clock; a Clock makes every statement use that clock's moment as "now" instead.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "rota",
+        pool_min: int = 1,
+        pool_max: int = 10,
+        clock: Clock | None = None,
+        connect_timeout_s: float = 5.0,
+        command_timeout_s: float = 30.0,
+    ) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise InvalidInput(
+                f"schema {schema!r} is not a plain lowercase name of at most 50 characters"
+            )
+        if not 0 < pool_min <= pool_max:
+            raise InvalidInput("the pool sizes must satisfy 0 < pool_min <= pool_max")
+        self.schema = schema
+        self.channel = f"rota_jobs_{schema}"
+        """The NOTIFY channel: one per schema, so stores on other schemas are not woken."""
+        self._clock = clock
+        self._runner = ConnectionRunner(
+            dsn,
+            schema=schema,
+            pool_min=pool_min,
+            pool_max=pool_max,
+            connect_timeout_s=connect_timeout_s,
+            command_timeout_s=command_timeout_s,
+        )
+        self._sql: Statements | None = None
+        self._ids = JobIds()
+        self._listener: Listener | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._runner.where!r}, schema={self.schema!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, apply missing migrations under an advisory lock, and start listening."""
+        if self._listener is not None:
+            return
+        await self._runner.start()
+        try:
+            await self.migrate()
+            sql = await self._statements()
+            last_id = await self._run(lambda c: sql.value(c, "last_job_id"), read=True)
+            self._ids = JobIds(last_id)
+            listener = Listener(
+                self._runner.connect, self.channel, monotonic=SYSTEM_CLOCK.monotonic
+            )
+            await self._runner.guard(listener.start())
+        except BaseException:
+            await self._runner.stop()
+            raise
+        self._listener = listener
+
+    async def close(self) -> None:
+        """Stop listening and close every connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.stop()
+        await self._runner.stop()
+
+    async def migrate(self) -> int:
+        """Bring the schema up to date and return how many migrations that applied.
+
+        It all runs in one transaction holding an advisory lock on the schema's name, so
+        servers starting together apply each migration exactly once, and a migration that
+        fails leaves the schema as it was. Works on a store that is not open, too.
+        """
+        sql = await self._statements()
+        migrations = await asyncio.to_thread(load_migrations, _SQL_PACKAGE, "migrations")
+        was_started = self._runner.started
+        await self._runner.start()
+        try:
+            return await self._runner.run(
+                lambda c: ops.migrate(c, sql, self.schema, migrations), retry=False
+            )
+        finally:
+            if not was_started:
+                await self._runner.stop()
+
+    async def now(self) -> datetime:
+        """Return the store's clock: the database's (or the test clock, when given)."""
+        if self._clock is not None:
+            return self._clock.now_utc()
+        moment: datetime = await self._run(lambda c: self._q.value(c, "now"), read=True)
+        return moment
+
+    async def wait_for_work(self, timeout_s: float) -> bool:
+        """Wait up to timeout_s for a sign that work may be due; return True if one came.
+
+        Submit, release, retry, update, and a failed or reaped attempt going back to
+        pending send a NOTIFY on this schema's channel; every store open on the schema, in
+        any server, hears it on a connection of its own. A sign sent while nobody waited
+        wakes the next call at once. After the listening connection was lost and made
+        again, the call returns True: signs sent meanwhile are lost, so the caller should
+        look for work anyway. False means only that the time ran out.
+        """
+        if self._listener is None:
+            raise StoreClosed(f"{self!r} is not open")
+        return await self._listener.wait(timeout_s)
+
+    # --- clients -----------------------------------------------------------------------
+
+    async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """Insert jobs as pending, all or none, and return them in order."""
+        if not specs:
+            return []
+        id_time = (self._clock or SYSTEM_CLOCK).now_utc()  # stamps ids only, never a lease
+        columns, planned = submit_columns(specs, self._ids, id_time)
+        keys = sorted({spec.idempotency_key for spec in specs if spec.idempotency_key})
+        new, by_key = await self._run(lambda c: ops.submit(c, self._q, columns, keys))
+        return [
+            by_key[spec.idempotency_key] if spec.idempotency_key else new[str(job_id)]
+            for spec, job_id in zip(specs, planned, strict=True)
+        ]
+
+    async def get_job(self, job_id: JobId) -> Job:
+        """Return the job, or raise JobNotFound."""
+        return await self._run(lambda c: ops.get_job(c, self._q, job_id), read=True)
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        """Return one page of jobs matching the query, newest first."""
+        if not 1 <= query.limit <= _MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {_MAX_PAGE}")
+        params: dict[str, Any] = {
+            "state": None if query.state is None else str(query.state),
+            "queue": query.queue,
+            "task": query.task,
+            "worker": query.worker,
+            "before": _AFTER_EVERY_ID if query.cursor is None else query.cursor,
+            "limit": query.limit + 1,
+        }
+        # Drive the query by the most selective filter that has an index of its own.
+        name = "list_jobs"
+        if query.search is not None:
+            name, params["search"] = "search_jobs", query.search
+        else:
+            for field in ("worker", "task", "queue", "state"):
+                if params[field] is not None:
+                    name = f"list_jobs_by_{field}"
+                    break
+        rows = await self._run(lambda c: self._q.all(c, name, **params), read=True)
+        jobs = [row_to_job(row) for row in rows[: query.limit]]
+        next_cursor = jobs[-1].id if len(rows) > query.limit else None
+        return JobPage(jobs=jobs, next_cursor=next_cursor)
+
+    async def update(self, job_id: JobId, changes: JobChanges) -> Job:
+        """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
+        if changes.priority is not None and (
+            isinstance(changes.priority, bool) or not isinstance(changes.priority, int)
+        ):
+            raise InvalidInput("priority must be an integer")
+        if changes.args is not None and not isinstance(changes.args, list):
+            raise InvalidInput("args must be a list")
+        if changes.kwargs is not None and not isinstance(changes.kwargs, dict):
+            raise InvalidInput("kwargs must be a mapping")
+        params = {
+            "run_at": aware(changes.run_at),
+            "priority": changes.priority,
+            "args": None if changes.args is None else dump_json(changes.args, "args"),
+            "kwargs": None if changes.kwargs is None else dump_json(changes.kwargs, "kwargs"),
+        }
+        fields = [name for name, value in params.items() if value is not None]
+        message = "changed " + ", ".join(fields) if fields else "nothing changed"
+        return await self._run(
+            lambda c: ops.change(c, self._q, "update_job", job_id, message=message, **params)
+        )
+
+    async def cancel(self, job_id: JobId) -> Job:
+        """Cancel a pending or running job; its lease token becomes stale at once."""
+        return await self._run(lambda c: ops.change(c, self._q, "cancel", job_id))
+
+    async def retry(self, job_id: JobId) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, attempt 0."""
+        return await self._run(lambda c: ops.change(c, self._q, "retry", job_id))
+
+    async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Return the job's execution log in order (JobNotFound for an unknown id)."""
+        return await self._run(lambda c: ops.events(c, self._q, job_id, after_id, limit), read=True)
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Return depth, running count and oldest due age for every queue with live jobs."""
+        rows = await self._run(lambda c: self._q.all(c, "queue_stats"), read=True)
+        return [
+            QueueStats(
+                queue=row["queue"],
+                pending=row["pending"],
+                due=row["due"],
+                running=row["running"],
+                oldest_due_age_s=(
+                    None if row["oldest_due_age_s"] is None else max(0.0, row["oldest_due_age_s"])
+                ),
+            )
+            for row in rows
+        ]
+
+    async def known_tasks(self) -> set[str]:
+        """Return every task name a registered worker (online or not) has announced."""
+        rows = await self._run(lambda c: self._q.all(c, "known_tasks"), read=True)
+        return {row["name"] for row in rows}
+
+    # --- dispatch and leases -------------------------------------------------------------
+
+    async def acquire(self, request: AcquireRequest) -> list[Job]:
+        """Claim up to `limit` due pending jobs the worker may run, and return them running."""
+        if request.lease_s <= 0:
+            raise InvalidInput("lease_s must be positive")
+        if request.limit <= 0 or not request.queues:
+            return []
+        params = {
+            "worker": request.worker,
+            "queues": list(request.queues),
+            "tags": list(request.tags),
+            "tasks": None if request.tasks is None else list(request.tasks),
+            "limit": request.limit,
+            "lease_s": float(request.lease_s),
+        }
+        rows = await self._run(lambda c: self._q.all(c, "acquire", **params))
+        return [row_to_job(row) for row in rows]
+
+    async def extend(self, worker: str, tokens: Sequence[str], lease_s: float) -> set[str]:
+        """Extend the worker's leases to now + lease_s; return the tokens still valid."""
+        if not tokens:
+            return set()
+        params = {"worker": worker, "tokens": list(tokens), "lease_s": float(lease_s)}
+        rows = await self._run(lambda c: self._q.all(c, "extend", **params))
+        return {row["lease_token"] for row in rows}
+
+    async def expire_leases_of(self, worker: str, grace_s: float) -> int:
+        """Bring every lease the worker holds to expire within grace_s."""
+        params = {"worker": worker, "grace_s": float(grace_s)}
+        touched: int = await self._run(lambda c: self._q.value(c, "expire_leases_of", **params))
+        return touched
+
+    async def complete(self, lease: Lease, result: JSON) -> Job:
+        """Mark the job succeeded with its result. StaleLease unless the token is current."""
+        encoded = dump_json(result, "the result")
+        return await self._run(lambda c: ops.leased(c, self._q, "complete", lease, result=encoded))
+
+    async def fail(
+        self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
+    ) -> Job:
+        """Record a failed attempt: retried with backoff while attempts are left, else failed."""
+        return await self._run(
+            lambda c: ops.fail(
+                c, self._q, lease, error=error, traceback=traceback, retryable=retryable
+            )
+        )
+
+    async def release(self, lease: Lease) -> Job:
+        """Give a running job back unrun: pending, due now, the attempt not counted."""
+        return await self._run(lambda c: ops.leased(c, self._q, "release", lease))
+
+    async def report_progress(
+        self, lease: Lease, progress: float | None, message: str | None = None
+    ) -> None:
+        """Store the job's progress (0..1) and log the message. StaleLease unless current."""
+        if progress is not None and not 0.0 <= progress <= 1.0:
+            raise InvalidInput("progress is a fraction between 0 and 1")
+        if message is None and progress is not None:
+            message = f"{progress:.0%}"
+        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, message))
+
+    async def log(self, events: Sequence[Event]) -> None:
+        """Append lines a task logged to the execution log."""
+        if events:
+            columns = log_columns(events)
+            await self._run(lambda c: self._q.all(c, "insert_log_events", **columns))
+
+    async def reap(self) -> list[Job]:
+        """Treat every expired lease as a failed attempt and return the jobs it changed."""
+        return await self._run(lambda c: ops.reap(c, self._q))
+
+    async def expire_overdue(self) -> list[Job]:
+        """Move pending jobs whose deadline has passed to expired, and return them."""
+        rows = await self._run(lambda c: self._q.all(c, "expire_overdue"))
+        return [row_to_job(row) for row in rows]
+
+    async def next_run_at(self) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due, or None."""
+        moment: datetime | None = await self._run(
+            lambda c: self._q.value(c, "next_run_at"), read=True
+        )
+        return moment
+
+    # --- workers -------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Insert or replace the worker's entry as online (its hello)."""
+        params = {
+            "name": info.name,
+            "queues": list(info.queues),
+            "tags": list(info.tags),
+            "tasks": list(info.tasks),
+            "capacity": info.capacity,
+            "running": info.running,
+            "server": info.server,
+            "connected_at": aware(info.connected_at),
+            "resources": dump_json(info.resources, "resources"),
+        }
+        await self._run(lambda c: self._q.all(c, "register_worker", **params))
+
+    async def worker_seen(
+        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+    ) -> None:
+        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        params = {
+            "name": name,
+            "running": running,
+            "state": state,
+            "resources": dump_json(resources, "resources"),
+        }
+        await self._run(lambda c: self._q.all(c, "worker_seen", **params))
+
+    async def worker_gone(self, name: str) -> None:
+        """Mark the worker offline."""
+        await self._run(lambda c: self._q.all(c, "worker_gone", name=name))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Return every registered worker, online first, then by name."""
+        rows = await self._run(lambda c: self._q.all(c, "list_workers"), read=True)
+        return [row_to_worker(row) for row in rows]
+
+    # --- retention -----------------------------------------------------------------------
+
+    async def purge(self, finished_before: datetime) -> int:
+        """Delete jobs (and their events) finished before the given time, and offline
+        workers not seen since then; return how many jobs were deleted."""
+        before = aware(finished_before)
+        return await self._run(lambda c: ops.purge(c, self._q, before))
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    @property
+    def _q(self) -> Statements:
+        if self._sql is None:
+            raise StoreClosed(f"{self!r} is not open")
+        return self._sql
+
+    async def _statements(self) -> Statements:
+        if self._sql is None:
+            queries = await asyncio.to_thread(load_compiled, _SQL_PACKAGE, "queries.sql")
+            self._sql = Statements(queries, clock=self._clock, channel=self.channel)
+        return self._sql
+
+    async def _run(self, work: Callable[[Connection], Awaitable[T]], *, read: bool = False) -> T:
+        if not self._runner.started:
+            raise StoreClosed(f"{self!r} is not open")
+        return await self._runner.run(work, retry=read)
+
+
+_check: type[Store] = PostgresStore

@@ -1,0 +1,180 @@
+"""The PostgreSQL store's connections: a pool pinned to one schema, and what happens when
+the database goes away (ServerUnavailable, quickly, never a hang)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from urllib.parse import urlsplit
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+from rota.errors import InvalidInput, ServerUnavailable
+
+T = TypeVar("T")
+
+Record: TypeAlias = asyncpg.Record
+# The driver's proxy class is generic only in its type stubs.
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
+_CLOSE_S = 5.0
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """Tell whether an error means the database cannot be reached (rather than a refusal)."""
+    return isinstance(
+        exc,
+        OSError  # refused, reset, unreachable, and TimeoutError: no answer in time
+        | asyncpg.PostgresConnectionError  # 08xxx: the connection broke
+        | asyncpg.exceptions.OperatorInterventionError  # 57xxx: shutdown, restart
+        | asyncpg.exceptions.TooManyConnectionsError,
+    ) or (isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc))
+
+
+class ConnectionRunner:
+    """Runs work on a pooled connection whose search_path is the store's schema."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str,
+        pool_min: int,
+        pool_max: int,
+        connect_timeout_s: float,
+        command_timeout_s: float,
+    ) -> None:
+        self._dsn = dsn
+        self._pool_min = pool_min
+        self._pool_max = pool_max
+        self._connect_timeout_s = connect_timeout_s
+        self._command_timeout_s = command_timeout_s
+        # Startup parameters: they hold for every connection, including reconnections.
+        # The application name tells an operator which schema a connection serves.
+        self._settings = {"search_path": schema, "application_name": f"rota:{schema}"}
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._closing = False
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.where = _describe(dsn)
+        """Where the database is, without credentials: for messages."""
+
+    @property
+    def started(self) -> bool:
+        """Tell whether the pool is up and takes new work."""
+        return self._pool is not None and not self._closing
+
+    async def start(self) -> None:
+        """Create the pool; ServerUnavailable if the database cannot be reached."""
+        if self._pool is not None:
+            return
+        self._closing = False
+        self._pool = await self.guard(
+            asyncpg.create_pool(
+                self._dsn,
+                min_size=self._pool_min,
+                max_size=self._pool_max,
+                timeout=self._connect_timeout_s,
+                command_timeout=self._command_timeout_s,
+                server_settings=self._settings,
+            )
+        )
+
+    async def stop(self) -> None:
+        """Take no new work, let the work under way finish (for a while), close the pool."""
+        if self._pool is None:
+            return
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self._command_timeout_s)
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), _CLOSE_S)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            pool.terminate()
+
+    async def connect(self) -> asyncpg.Connection:
+        """Open a connection of its own (outside the pool) with the same settings."""
+        return await asyncpg.connect(
+            self._dsn,
+            timeout=self._connect_timeout_s,
+            command_timeout=self._command_timeout_s,
+            server_settings=self._settings,
+        )
+
+    async def guard(self, work: Awaitable[T]) -> T:
+        """Await the work; turn a lost or refused connection into ServerUnavailable."""
+        try:
+            return await work
+        except Exception as exc:
+            if is_connection_loss(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    async def run(self, work: Callable[[Connection], Awaitable[T]], *, retry: bool) -> T:
+        """Run the work on a pooled connection.
+
+        A connection found dead before the work was sent (a restart the pool has not
+        noticed yet) is replaced once. A connection lost while the work ran is replaced
+        and the work run again only when `retry` says that is harmless (reads); otherwise
+        the outcome is unknown and the caller gets ServerUnavailable.
+        """
+        pool = self._pool
+        if pool is None or self._closing:
+            raise ServerUnavailable(f"the store on {self.where} is closed")
+        self._running += 1
+        self._idle.clear()
+        try:
+            return await self._run(pool, work, retry=retry)
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    async def _run(
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        work: Callable[[Connection], Awaitable[T]],
+        *,
+        retry: bool,
+    ) -> T:
+        for attempt in (1, 2):
+            sent = False
+            try:
+                async with pool.acquire(timeout=self._connect_timeout_s) as conn:
+                    sent = True
+                    return await work(conn)
+            except asyncpg.DataError as exc:
+                # 22xxx, or a value the driver cannot encode: the input, not the database.
+                raise InvalidInput(f"the database refused a value: {exc}") from exc
+            except Exception as exc:
+                if not is_connection_loss(exc):
+                    raise
+                unsent = not sent or isinstance(exc, asyncpg.InterfaceError)
+                if attempt == 2 or not (retry or unsent):
+                    raise self._unavailable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unavailable(self, exc: BaseException) -> ServerUnavailable:
+        if isinstance(exc, TimeoutError):
+            reason = "it did not answer in time"
+        else:
+            reason = str(exc) or type(exc).__name__
+        return ServerUnavailable(f"the database at {self.where} is unavailable: {reason}")
+
+
+def _describe(dsn: str) -> str:
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(dsn)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{host}{port}{parts.path or ''}"
+    return "PostgreSQL"

@@ -1,0 +1,176 @@
+"""The PostgreSQL store's verbs that take more than one statement, each on one connection.
+
+A verb that must not half-happen runs in one transaction; a verb whose change is a single
+statement runs it alone and reads more only to say why nothing matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rota.errors import InvalidTransition, JobNotFound
+from rota.jobs import Event, Job, Lease
+from rota.retry import delay_s
+from rota.store.postgres_conn import Connection
+from rota.store.postgres_rows import row_to_event, row_to_job, stale_lease
+from rota.store.postgres_sql import Statements
+from rota.store.queries import Migration
+from rota.types import JobId
+
+_ACTIONS = {"cancel": "cancelled", "retry": "retried", "update_job": "changed"}
+
+
+async def migrate(
+    conn: Connection, sql: Statements, schema: str, migrations: Sequence[Migration]
+) -> int:
+    """Create the schema if needed and apply the migrations it lacks, in one transaction
+    under an advisory lock on the schema's name; return how many were applied."""
+    async with conn.transaction():
+        await sql.value(conn, "advisory_lock", schema=schema)
+        await conn.execute(await sql.value(conn, "create_schema_statement", schema=schema))
+        await conn.execute(sql.text("create_schema_version"))
+        done = {row["version"] for row in await sql.all(conn, "schema_versions")}
+        applied = 0
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            for statement in migration.statements:
+                await conn.execute(statement)
+            await sql.all(conn, "record_migration", version=migration.version)
+            applied += 1
+        return applied
+
+
+async def submit(
+    conn: Connection, sql: Statements, columns: dict[str, list[Any]], keys: Sequence[str]
+) -> tuple[dict[str, Job], dict[str, Job]]:
+    """Insert the new jobs in one statement; return them by id, and the jobs of every given
+    idempotency key (new or already taken) by key."""
+    new = {row["id"]: row_to_job(row) for row in await sql.all(conn, "submit", **columns)}
+    by_key = {job.idempotency_key: job for job in new.values() if job.idempotency_key}
+    taken = [key for key in keys if key not in by_key]
+    if taken:
+        for row in await sql.all(conn, "get_jobs_by_key", keys=taken):
+            by_key[row["idempotency_key"]] = row_to_job(row)
+    return new, by_key
+
+
+async def leased(
+    conn: Connection, sql: Statements, name: str, lease: Lease, /, **params: Any
+) -> Job:
+    """Run a fenced one-statement verb on the lease's job; StaleLease, saying why, if the
+    token is not current."""
+    row = await sql.row(conn, name, id=lease.job_id, token=lease.token, **params)
+    if row is None:
+        raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
+    return row_to_job(row)
+
+
+async def report_progress(
+    conn: Connection, sql: Statements, lease: Lease, progress: float | None, message: str | None
+) -> None:
+    """Store the progress and log the message, fenced by the lease."""
+    params = {"id": lease.job_id, "token": lease.token, "progress": progress}
+    if await sql.row(conn, "report_progress", message=message, **params) is None:
+        raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
+
+
+async def change(
+    conn: Connection, sql: Statements, name: str, job_id: JobId, /, **params: Any
+) -> Job:
+    """Run cancel, retry or update_job; JobNotFound or InvalidTransition if it was refused."""
+    row = await sql.row(conn, name, id=job_id, **params)
+    if row is not None:
+        return row_to_job(row)
+    current = await sql.row(conn, "get_job", id=job_id)
+    if current is None:
+        raise JobNotFound(f"no job has the id {job_id}")
+    raise InvalidTransition(f"a {current['state']} job cannot be {_ACTIONS[name]}")
+
+
+async def fail(
+    conn: Connection,
+    sql: Statements,
+    lease: Lease,
+    *,
+    error: str,
+    traceback: str | None,
+    retryable: bool,
+) -> Job:
+    """Record a failed attempt of the leased job: lock it, then retry it later or fail it."""
+    async with conn.transaction():
+        row = await sql.row(conn, "get_job_for_update", id=lease.job_id, token=lease.token)
+        if row is None:
+            raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
+        job = row_to_job(row)
+        return await _after_failed_attempt(conn, sql, job, error, traceback, retryable)
+
+
+async def reap(conn: Connection, sql: Statements) -> list[Job]:
+    """Treat every expired lease no other server is reaping as a failed attempt."""
+    changed = []
+    async with conn.transaction():
+        for row in await sql.all(conn, "expired_leases"):
+            job = row_to_job(row)
+            who = job.worker or "unknown"
+            await sql.all(
+                conn,
+                "insert_event",
+                job_id=job.id,
+                attempt=job.attempt,
+                kind="reaped",
+                worker=job.worker,
+                message=f"the lease held by worker {who} expired",
+            )
+            error = f"the lease expired: worker {who} stopped answering before the job finished"
+            changed.append(await _after_failed_attempt(conn, sql, job, error, None, True))
+    return changed
+
+
+async def _after_failed_attempt(
+    conn: Connection,
+    sql: Statements,
+    job: Job,
+    error: str,
+    traceback: str | None,
+    retryable: bool,
+) -> Job:
+    # The caller holds the row lock, so the fenced update below always finds the row.
+    params = {"id": job.id, "token": job.lease_token, "error": error, "traceback": traceback}
+    if retryable and job.attempts_left > 0:
+        wait_s = delay_s(max(job.attempt, 1), job.backoff)
+        message = f"retrying in {wait_s:.1f}s after: {error}"
+        row = await sql.row(conn, "retry_later", delay_s=wait_s, message=message, **params)
+    else:
+        row = await sql.row(conn, "fail_final", **params)
+    if row is None:
+        raise stale_lease(Lease(job_id=job.id, token=job.lease_token or ""), None)
+    return row_to_job(row)
+
+
+async def events(
+    conn: Connection, sql: Statements, job_id: JobId, after_id: int, limit: int
+) -> list[Event]:
+    """Return the job's events after after_id; JobNotFound for an unknown job."""
+    if await sql.row(conn, "job_exists", id=job_id) is None:
+        raise JobNotFound(f"no job has the id {job_id}")
+    rows = await sql.all(conn, "list_events", job_id=job_id, after_id=after_id, limit=limit)
+    return [row_to_event(row) for row in rows]
+
+
+async def purge(conn: Connection, sql: Statements, before: datetime) -> int:
+    """Delete finished jobs and long-offline workers; return how many jobs went."""
+    async with conn.transaction():
+        deleted: int = await sql.value(conn, "purge_jobs", before=before)
+        await sql.all(conn, "purge_workers", before=before)
+        return deleted
+
+
+async def get_job(conn: Connection, sql: Statements, job_id: JobId) -> Job:
+    """Return the job, or raise JobNotFound."""
+    row = await sql.row(conn, "get_job", id=job_id)
+    if row is None:
+        raise JobNotFound(f"no job has the id {job_id}")
+    return row_to_job(row)

@@ -1,0 +1,448 @@
+-- Named queries of the PostgreSQL store. Parameters are written :name and bound by name.
+--
+-- The clock: every statement reads "now" as coalesce(:now, now()). In production :now is
+-- NULL, so now is the database's transaction time: the cluster's one clock, the same for
+-- every server. A store built with a test clock passes that clock's moment instead.
+--
+-- A verb that changes jobs writes its events in the same statement (a data-modifying CTE
+-- always runs, referenced or not), so a change and its log commit together.
+
+-- name: advisory_lock
+-- Serialises migrations of one schema across every server that opens it at once.
+SELECT pg_advisory_xact_lock(hashtext('rota.migrate'), hashtext(:schema::text));
+
+-- name: create_schema_statement
+-- format(%I) quotes the schema name on the server, so no SQL is assembled in Python.
+SELECT format('CREATE SCHEMA IF NOT EXISTS %I', :schema::text);
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    integer NOT NULL PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: schema_versions
+SELECT version FROM schema_version ORDER BY version;
+
+-- name: record_migration
+INSERT INTO schema_version (version) VALUES (:version);
+
+-- name: last_job_id
+SELECT max(id) AS id FROM jobs;
+
+-- name: now
+SELECT coalesce(:now, clock_timestamp());
+
+-- name: notify
+SELECT pg_notify(:channel::text, :payload::text);
+
+-- name: submit
+-- One statement for the whole batch: all or none. A key already taken leaves its job as it
+-- is (the caller then reads it); a key raced by another server waits for that commit.
+WITH spec AS (
+    SELECT * FROM unnest(
+        :ids::text[], :tasks::text[], :args::text[], :kwargs::text[], :queues::text[],
+        :priorities::bigint[], :run_ats::timestamptz[], :targets::text[],
+        :max_attempts::integer[], :backoffs::text[], :timeouts::double precision[],
+        :deadlines::timestamptz[], :keys::text[], :schedule_ids::text[]
+    ) WITH ORDINALITY AS s (
+        id, task, args, kwargs, queue, priority, run_at, target, max_attempts, backoff,
+        timeout_s, deadline_at, idempotency_key, schedule_id, position
+    )
+), inserted AS (
+    INSERT INTO jobs (
+        id, task, args, kwargs, queue, priority, state, run_at, target, max_attempts,
+        backoff, timeout_s, deadline_at, idempotency_key, schedule_id, attempt, created_at,
+        updated_at
+    )
+    SELECT id, task, args::json, kwargs::json, queue, priority, 'pending',
+           coalesce(run_at, coalesce(:now, now())), target, max_attempts, backoff::json,
+           timeout_s, deadline_at, idempotency_key, schedule_id, 0, coalesce(:now, now()),
+           coalesce(:now, now())
+    FROM spec
+    ORDER BY position
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind)
+    SELECT id, 0, created_at, 'submitted' FROM inserted ORDER BY seq
+)
+SELECT inserted.*, pg_notify(:channel::text, queue) AS notified FROM inserted;
+
+-- name: get_jobs_by_key
+SELECT * FROM jobs WHERE idempotency_key = ANY(:keys::text[]);
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id;
+
+-- name: get_job_for_update
+SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token FOR UPDATE;
+
+-- name: acquire
+-- SKIP LOCKED: servers claiming at once each take different rows and never wait.
+WITH picked AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE state = 'pending'
+      AND run_at <= coalesce(:now, now())
+      AND queue = ANY(:queues::text[])
+      AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
+      AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
+      AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
+    ORDER BY priority DESC, run_at, seq
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs
+    SET state = 'running',
+        attempt = attempt + 1,
+        lease_token = replace(gen_random_uuid()::text, '-', ''),
+        lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_s),
+        worker = :worker::text,
+        started_at = coalesce(:now, now()),
+        progress = NULL,
+        updated_at = coalesce(:now, now())
+    FROM picked
+    WHERE jobs.id = picked.id
+    RETURNING jobs.*
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'started', worker,
+           'attempt ' || attempt || ' of ' || max_attempts
+    FROM claimed
+    ORDER BY priority DESC, run_at, seq
+)
+SELECT * FROM claimed ORDER BY priority DESC, run_at, seq;
+
+-- name: extend
+UPDATE jobs
+SET lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_s),
+    updated_at = coalesce(:now, now())
+WHERE lease_token = ANY(:tokens::text[])
+  AND state = 'running'
+  AND worker = :worker
+RETURNING lease_token;
+
+-- name: expire_leases_of
+WITH touched AS (
+    UPDATE jobs
+    SET lease_expires_at = least(
+            lease_expires_at, coalesce(:now, now()) + make_interval(secs => :grace_s)),
+        updated_at = coalesce(:now, now())
+    WHERE worker = :worker AND state = 'running'
+    RETURNING 1
+)
+SELECT count(*) FROM touched;
+
+-- name: complete
+WITH done AS (
+    UPDATE jobs
+    SET state = 'succeeded',
+        result = :result::text::json,
+        progress = 1.0,
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        finished_at = coalesce(:now, now()),
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state = 'running' AND lease_token = :token
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker)
+    SELECT id, attempt, updated_at, 'succeeded', worker FROM done
+)
+SELECT * FROM done;
+
+-- name: retry_later
+-- A failed attempt with attempts left: pending again after the backoff delay.
+WITH retried AS (
+    UPDATE jobs
+    SET state = 'pending',
+        run_at = coalesce(:now, now()) + make_interval(secs => :delay_s),
+        error = :error,
+        traceback = :traceback,
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state = 'running' AND lease_token = :token
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'retrying', worker, :message FROM retried
+)
+SELECT retried.*, pg_notify(:channel::text, queue) AS notified FROM retried;
+
+-- name: fail_final
+WITH failed AS (
+    UPDATE jobs
+    SET state = 'failed',
+        error = :error,
+        traceback = :traceback,
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        finished_at = coalesce(:now, now()),
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state = 'running' AND lease_token = :token
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'failed', worker, error FROM failed
+)
+SELECT * FROM failed;
+
+-- name: release
+-- The claim does not count: the attempt goes back down.
+WITH released AS (
+    UPDATE jobs
+    SET state = 'pending',
+        run_at = coalesce(:now, now()),
+        attempt = greatest(attempt - 1, 0),
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        progress = NULL,
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state = 'running' AND lease_token = :token
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker)
+    SELECT id, attempt, updated_at, 'released', worker FROM released
+)
+SELECT released.*, pg_notify(:channel::text, queue) AS notified FROM released;
+
+-- name: report_progress
+WITH reported AS (
+    UPDATE jobs
+    SET progress = :progress, updated_at = coalesce(:now, now())
+    WHERE id = :id AND state = 'running' AND lease_token = :token
+    RETURNING id, attempt, worker, updated_at
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'progress', worker, :message FROM reported
+)
+SELECT id FROM reported;
+
+-- name: insert_event
+INSERT INTO events (job_id, attempt, at, kind, worker, message)
+VALUES (:job_id, :attempt, coalesce(:now, now()), :kind, :worker, :message);
+
+-- name: insert_log_events
+-- Lines of a job that retention already deleted are dropped.
+INSERT INTO events (job_id, attempt, at, kind, worker, message)
+SELECT line.job_id, line.attempt, line.at, line.kind, line.worker, line.message
+FROM unnest(
+    :job_ids::text[], :attempts::integer[], :ats::timestamptz[], :kinds::text[],
+    :workers::text[], :messages::text[]
+) WITH ORDINALITY AS line (job_id, attempt, at, kind, worker, message, position)
+WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = line.job_id)
+ORDER BY line.position;
+
+-- name: expired_leases
+-- SKIP LOCKED: a lease another server is reaping right now is its business, not ours.
+SELECT * FROM jobs
+WHERE state = 'running' AND lease_expires_at <= coalesce(:now, now())
+ORDER BY lease_expires_at, id
+FOR UPDATE SKIP LOCKED;
+
+-- name: expire_overdue
+WITH overdue AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE state = 'pending' AND deadline_at IS NOT NULL
+      AND deadline_at <= coalesce(:now, now())
+    FOR UPDATE SKIP LOCKED
+), expired AS (
+    UPDATE jobs
+    SET state = 'expired', finished_at = coalesce(:now, now()), updated_at = coalesce(:now, now())
+    FROM overdue
+    WHERE jobs.id = overdue.id
+    RETURNING jobs.*
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'expired', worker, 'the deadline passed before it started'
+    FROM expired
+    ORDER BY id
+)
+SELECT * FROM expired ORDER BY id;
+
+-- name: cancel
+WITH cancelled AS (
+    UPDATE jobs
+    SET state = 'cancelled',
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        finished_at = coalesce(:now, now()),
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state IN ('pending', 'running')
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker)
+    SELECT id, attempt, updated_at, 'cancelled', worker FROM cancelled
+)
+SELECT * FROM cancelled;
+
+-- name: retry
+WITH retried AS (
+    UPDATE jobs
+    SET state = 'pending',
+        run_at = coalesce(:now, now()),
+        attempt = 0,
+        result = NULL,
+        error = NULL,
+        traceback = NULL,
+        progress = NULL,
+        worker = NULL,
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        started_at = NULL,
+        finished_at = NULL,
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state IN ('failed', 'cancelled', 'expired')
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker)
+    SELECT id, attempt, updated_at, 'retried', worker FROM retried
+)
+SELECT retried.*, pg_notify(:channel::text, queue) AS notified FROM retried;
+
+-- name: update_job
+WITH changed AS (
+    UPDATE jobs
+    SET run_at = coalesce(:run_at, run_at),
+        priority = coalesce(:priority, priority),
+        args = coalesce(:args::text::json, args),
+        kwargs = coalesce(:kwargs::text::json, kwargs),
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state = 'pending'
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'updated', worker, :message FROM changed
+)
+SELECT changed.*, pg_notify(:channel::text, queue) AS notified FROM changed;
+
+-- name: list_jobs
+-- Each list_jobs_* query has one equality the planner can drive an index by.
+-- :before is the cursor (an id), or a text greater than every id on the first page.
+SELECT * FROM jobs
+WHERE id < :before
+  AND (:state::text IS NULL OR state = :state)
+  AND (:queue::text IS NULL OR queue = :queue)
+  AND (:task::text IS NULL OR task = :task)
+  AND (:worker::text IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_state
+SELECT * FROM jobs
+WHERE state = :state AND id < :before
+  AND (:queue::text IS NULL OR queue = :queue)
+  AND (:task::text IS NULL OR task = :task)
+  AND (:worker::text IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_queue
+SELECT * FROM jobs
+WHERE queue = :queue AND id < :before
+  AND (:state::text IS NULL OR state = :state)
+  AND (:task::text IS NULL OR task = :task)
+  AND (:worker::text IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_task
+SELECT * FROM jobs
+WHERE task = :task AND id < :before
+  AND (:state::text IS NULL OR state = :state)
+  AND (:queue::text IS NULL OR queue = :queue)
+  AND (:worker::text IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_jobs_by_worker
+SELECT * FROM jobs
+WHERE worker = :worker AND id < :before
+  AND (:state::text IS NULL OR state = :state)
+  AND (:queue::text IS NULL OR queue = :queue)
+  AND (:task::text IS NULL OR task = :task)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: search_jobs
+SELECT * FROM jobs
+WHERE (id = :search OR idempotency_key = :search) AND id < :before
+  AND (:state::text IS NULL OR state = :state)
+  AND (:queue::text IS NULL OR queue = :queue)
+  AND (:task::text IS NULL OR task = :task)
+  AND (:worker::text IS NULL OR worker = :worker)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: job_exists
+SELECT 1 FROM jobs WHERE id = :id;
+
+-- name: list_events
+SELECT * FROM events WHERE job_id = :job_id AND id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: queue_stats
+SELECT queue,
+       count(*) FILTER (WHERE state = 'pending') AS pending,
+       count(*) FILTER (WHERE state = 'pending' AND run_at <= coalesce(:now, now())) AS due,
+       count(*) FILTER (WHERE state = 'running') AS running,
+       extract(epoch FROM coalesce(:now, now()) - min(run_at) FILTER (
+           WHERE state = 'pending' AND run_at <= coalesce(:now, now())))::double precision
+           AS oldest_due_age_s
+FROM jobs
+WHERE state IN ('pending', 'running')
+GROUP BY queue
+ORDER BY queue;
+
+-- name: known_tasks
+SELECT DISTINCT unnest(tasks) AS name FROM workers;
+
+-- name: next_run_at
+SELECT min(run_at) FROM jobs WHERE state = 'pending' AND run_at > coalesce(:now, now());
+
+-- name: purge_jobs
+WITH purged AS (
+    DELETE FROM jobs
+    WHERE finished_at < :before AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+    RETURNING 1
+)
+SELECT count(*) FROM purged;
+
+-- name: purge_workers
+DELETE FROM workers
+WHERE state = 'offline' AND coalesce(last_seen_at, '-infinity') < :before;
+
+-- name: register_worker
+INSERT INTO workers (
+    name, queues, tags, tasks, capacity, running, state, server, connected_at, last_seen_at,
+    resources
+) VALUES (
+    :name, :queues::text[], :tags::text[], :tasks::text[], :capacity, :running, 'online',
+    :server, coalesce(:connected_at, :now, now()), coalesce(:now, now()),
+    :resources::text::json
+)
+ON CONFLICT (name) DO UPDATE SET
+    queues = excluded.queues,
+    tags = excluded.tags,
+    tasks = excluded.tasks,
+    capacity = excluded.capacity,
+    running = excluded.running,
+    state = excluded.state,
+    server = excluded.server,
+    connected_at = excluded.connected_at,
+    last_seen_at = excluded.last_seen_at,
+    resources = excluded.resources;
+
+-- name: worker_seen
+UPDATE workers
+SET last_seen_at = coalesce(:now, now()), running = :running, state = :state,
+    resources = :resources::text::json
+WHERE name = :name;
+
+-- name: worker_gone
+UPDATE workers SET state = 'offline', running = 0, last_seen_at = coalesce(:now, now())
+WHERE name = :name;
+
+-- name: list_workers
+SELECT * FROM workers
+ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name;

@@ -1,0 +1,29 @@
+"""`rota migrate` on a new SQLite file, again on the same file, and on a bad path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROTA = str(Path(sys.executable).with_name("rota"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ROTA, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_migrate_applies_once_then_nothing(tmp_path: Path) -> None:
+    db = str(tmp_path / "rota.db")
+    first = run("migrate", "--db", db)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0 migration" not in first.stdout and "up to date" in first.stdout
+    second = run("migrate", "--db", db)
+    assert second.returncode == 0 and "applied 0 migration(s)" in second.stdout
+
+
+def test_migrate_reports_a_bad_path_in_one_line(tmp_path: Path) -> None:
+    failed = run("migrate", "--db", str(tmp_path / "missing" / "rota.db"))
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("rota: error:") and "no such directory" in failed.stderr
+    assert "Traceback" not in failed.stderr

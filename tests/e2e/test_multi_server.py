@@ -1,0 +1,124 @@
+"""Several servers over one PostgreSQL: no server is special, none runs a job twice at once."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Cluster, free_port, wait_for
+from tests.e2e.pg import OwnCluster, drop_database, fresh_database, query
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_cluster(cluster: Cluster) -> Iterator[Cluster]:
+    dsn, admin = fresh_database()
+    cluster.dsn = dsn
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        drop_database(admin, dsn)
+
+
+def succeeded(cluster: Cluster, dsn: str) -> int:
+    rows = query(dsn, "SELECT count(*) FROM rota.jobs WHERE state = 'succeeded'")
+    return int(rows[0][0])
+
+
+def check_exactly_once(cluster: Cluster, dsn: str, total: int) -> None:
+    """Every job succeeded once, with its own value, and no two runs of a job overlapped."""
+    rows = query(dsn, "SELECT state, count(*) FROM rota.jobs GROUP BY state")
+    assert {row[0]: row[1] for row in rows} == {"succeeded": total}
+    wrong = query(dsn, "SELECT id FROM rota.jobs WHERE result::jsonb <> args::jsonb -> 0")
+    assert not wrong, f"{len(wrong)} jobs have someone else's result"
+    twice = query(
+        dsn,
+        "SELECT job_id FROM rota.events WHERE kind = 'succeeded' "
+        "GROUP BY job_id HAVING count(*) > 1",
+    )
+    assert not twice, f"{len(twice)} jobs succeeded more than once"
+    runs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for line in cluster.record_file.read_text().splitlines():
+        job_id, begun, ended, _worker = line.split()
+        runs[job_id].append((float(begun), float(ended)))
+    assert len(runs) == total, "every job must have run"
+    for job_id, spans in runs.items():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end, f"job {job_id} ran twice at once: {spans}"
+
+
+def submit_spread(cluster: Cluster, urls: list[str], total: int, seconds: float) -> None:
+    import httpx
+
+    batch = 500
+    for number, first in enumerate(range(0, total, batch)):
+        body = [
+            {"task": "e2e.record", "args": [value, seconds]}
+            for value in range(first, min(total, first + batch))
+        ]
+        response = httpx.post(urls[number % len(urls)] + "/api/v1/jobs", json=body, timeout=60)
+        assert response.status_code == 201, response.text
+
+
+def test_three_servers_six_workers_and_a_server_killed_mid_run(pg_cluster: Cluster) -> None:
+    cluster = pg_cluster
+    assert cluster.dsn is not None
+    ports = [cluster.port, free_port(), free_port()]
+    for port in ports:
+        cluster.start_server(port=port)
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    for number in range(6):
+        home = number % 3  # each worker prefers its own server, and knows the others
+        order = urls[home:] + urls[:home]
+        cluster.start_worker(f"w{number}", concurrency=4, servers=order)
+    total = 5000
+
+    submit_spread(cluster, urls, total, 0.0)
+    wait_for(lambda: succeeded(cluster, cluster.dsn or "") >= total // 4, 120, "a quarter done")
+    cluster.kill(cluster.servers[ports[0]], signal.SIGKILL)
+
+    wait_for(lambda: succeeded(cluster, cluster.dsn or "") == total, 240, "all jobs done")
+    check_exactly_once(cluster, cluster.dsn, total)
+    assert all(worker.poll() is None for worker in cluster.workers.values())
+    workers = query(cluster.dsn, "SELECT DISTINCT worker FROM rota.jobs")
+    assert len(workers) == 6, "every worker should have taken part"
+
+
+def test_postgres_restarted_mid_run_everything_recovers(cluster: Cluster, tmp_path: Path) -> None:
+    database = OwnCluster()
+    try:
+        database.start()
+        cluster.dsn = database.dsn
+        second = free_port()
+        cluster.start_server()
+        cluster.start_server(port=second)
+        urls = [cluster.url, f"http://127.0.0.1:{second}"]
+        cluster.start_worker("a", concurrency=4, servers=urls)
+        cluster.start_worker("b", concurrency=4, servers=urls[::-1])
+        total = 600
+        submit_spread(cluster, urls, total, 0.05)
+        wait_for(lambda: succeeded(cluster, database.dsn) >= 100, 60, "work under way")
+        assert succeeded(cluster, database.dsn) < total - 100, "the outage must hit mid-run"
+
+        database.stop()
+        time.sleep(3.0)  # servers and workers see the outage
+        database.start()
+
+        wait_for(lambda: succeeded(cluster, database.dsn) == total, 120, "all jobs done")
+        check_exactly_once(cluster, database.dsn, total)
+        for url in urls:
+            wait_for(lambda url=url: cluster._healthy(url), 10, f"{url} healthy")
+        assert all(worker.poll() is None for worker in cluster.workers.values())
+        assert all(server.poll() is None for server in cluster.servers.values())
+    finally:
+        cluster.stop()
+        database.destroy()
