@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
+from rota.app_schedules import ScheduleDeclarations
 from rota.client import DEFAULT_URL, AsyncClient, JobData
 from rota.errors import InvalidInput, JobCancelled, JobExpired, JobFailed
 from rota.jobs import JobState
@@ -59,7 +60,7 @@ JOB_OPTIONS = frozenset(JobOptions.__annotations__)
 """The keyword arguments of `submit()` that are job options rather than task arguments."""
 
 
-class Rota:
+class Rota(ScheduleDeclarations):
     """A Rota app: the tasks it defines (its `registry`) and the server it submits to.
 
     Workers find the app with `rota worker --import module`, which looks for an attribute

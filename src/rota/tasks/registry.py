@@ -50,6 +50,9 @@ class TaskRegistry:
 
     def __init__(self) -> None:
         self._tasks: dict[str, TaskDef] = {}
+        self.periodic: dict[str, dict[str, Any]] = {}
+        """Schedules declared in code (`@app.periodic`): name -> the schedule's REST body.
+        A worker that imports the registry registers them when it starts."""
 
     def add(self, task: TaskDef) -> TaskDef:
         """Register a task; a second task with the same name and another callable is an error."""
@@ -68,6 +71,7 @@ class TaskRegistry:
         """Add every task of another registry."""
         for task in other:
             self.add(task)
+        self.periodic.update(other.periodic)
 
     def names(self) -> list[str]:
         """Return the registered names, sorted."""

@@ -1,0 +1,158 @@
+"""The client's schedule methods (mixed into AsyncClient; Client wraps them as for jobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rota.errors import InvalidInput
+from rota.types import JSON, Payload
+
+ScheduleData = dict[str, Any]
+"""A schedule as the API returns it: `Schedule.to_dict()`, plus `next_fire_times`."""
+
+
+def schedule_body(
+    task: str,
+    args: Sequence[JSON] = (),
+    kwargs: Mapping[str, JSON] | None = None,
+    *,
+    name: str | None = None,
+    cron: str | None = None,
+    interval: float | timedelta | None = None,
+    tz: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    target: str | None = None,
+    max_attempts: int | None = None,
+    timeout: float | timedelta | None = None,
+    jitter: float | timedelta | None = None,
+    start_at: datetime | str | None = None,
+    end_at: datetime | str | None = None,
+    paused: bool | None = None,
+    misfire: str | None = None,
+    misfire_limit: int | None = None,
+    overlap: str | None = None,
+    deadline: float | timedelta | None = None,
+) -> Payload:
+    """Return the ScheduleCreate body; options left as None are left out (server defaults).
+
+    Spans (`interval`, `timeout`, `jitter`, `deadline`) are seconds or timedeltas.
+    """
+    if isinstance(args, str | bytes | Mapping):
+        raise InvalidInput("args must be a list of arguments, not a single value")
+    body: Payload = {"task": task, "args": list(args), "kwargs": dict(kwargs or {})}
+    values: dict[str, Any] = {
+        "name": name,
+        "cron": cron,
+        "interval": _seconds(interval),
+        "tz": tz,
+        "queue": queue,
+        "priority": priority,
+        "target": target,
+        "max_attempts": max_attempts,
+        "timeout": _seconds(timeout),
+        "jitter": _seconds(jitter),
+        "start_at": _moment(start_at, "start_at"),
+        "end_at": _moment(end_at, "end_at"),
+        "paused": paused,
+        "misfire": misfire,
+        "misfire_limit": misfire_limit,
+        "overlap": overlap,
+        "deadline": _seconds(deadline),
+    }
+    body.update({key: value for key, value in values.items() if value is not None})
+    return body
+
+
+class ScheduleMethods:
+    """Create, list, show, change, pause, resume, trigger and remove schedules."""
+
+    if TYPE_CHECKING:  # provided by AsyncClient
+
+        async def _request(
+            self,
+            method: str,
+            path: str,
+            *,
+            json: JSON = None,
+            params: Mapping[str, Any] | None = None,
+            timeout_s: float | None = None,
+        ) -> Any: ...
+
+    async def add_schedule(self, name: str, task: str, *args: JSON, **options: Any) -> ScheduleData:
+        """Create a schedule (ScheduleExists if the name is taken) and return it.
+
+        Options are those of `schedule_body`: cron= or interval=, tz=, kwargs=, queue=, ...
+        """
+        body = schedule_body(task, args, name=name, **options)
+        created: ScheduleData = await self._request("POST", "/schedules", json=body)
+        return created
+
+    async def put_schedule(self, name: str, task: str, *args: JSON, **options: Any) -> ScheduleData:
+        """Create the schedule, or bring the one of that name up to this definition."""
+        body = schedule_body(task, args, **options)
+        schedule: ScheduleData = await self._request("PUT", f"/schedules/{name}", json=body)
+        return schedule
+
+    async def schedules(self) -> list[ScheduleData]:
+        """Return every schedule, by name."""
+        body: Payload = await self._request("GET", "/schedules")
+        schedules: list[ScheduleData] = body["schedules"]
+        return schedules
+
+    async def get_schedule(self, ref: str) -> ScheduleData:
+        """Return the schedule (by id or name) with its next 10 fire times."""
+        schedule: ScheduleData = await self._request("GET", f"/schedules/{ref}")
+        return schedule
+
+    async def update_schedule(self, ref: str, /, **changes: Any) -> ScheduleData:
+        """Change fields of a schedule (the SchedulePatch body's names) and return it."""
+        body = {key: _jsonable(value) for key, value in changes.items()}
+        schedule: ScheduleData = await self._request("PATCH", f"/schedules/{ref}", json=body)
+        return schedule
+
+    async def delete_schedule(self, ref: str) -> ScheduleData:
+        """Remove the schedule and return it as it was."""
+        schedule: ScheduleData = await self._request("DELETE", f"/schedules/{ref}")
+        return schedule
+
+    async def pause_schedule(self, ref: str) -> ScheduleData:
+        """Pause the schedule and return it."""
+        schedule: ScheduleData = await self._request("POST", f"/schedules/{ref}/pause")
+        return schedule
+
+    async def resume_schedule(self, ref: str) -> ScheduleData:
+        """Resume the schedule and return it."""
+        schedule: ScheduleData = await self._request("POST", f"/schedules/{ref}/resume")
+        return schedule
+
+    async def trigger_schedule(self, ref: str) -> Payload:
+        """Run the schedule's task now and return the job."""
+        job: Payload = await self._request("POST", f"/schedules/{ref}/trigger")
+        return job
+
+
+def _seconds(value: float | timedelta | None) -> float | None:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return None if value is None else float(value)
+
+
+def _moment(value: datetime | str | None, name: str) -> str | None:
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise InvalidInput(f"{name} must be an aware datetime (with a time zone)")
+        return value.isoformat()
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _moment(value, "a time")
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,195 @@
+"""Request bodies of the schedules resource: strict pydantic models, turned into ScheduleSpecs.
+
+As for jobs, spans are plain seconds on the wire (`interval`, `jitter`, `timeout`,
+`deadline`), and the answers name them with their unit (`interval_s`, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rota.errors import InvalidInput
+from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
+from rota.scheduling.model import (
+    DEFAULT_MISFIRE_LIMIT,
+    MAX_MISFIRE_LIMIT,
+    Misfire,
+    Overlap,
+    ScheduleSpec,
+)
+from rota.server.api.schemas import MAX_DELAY_S, MAX_TIMEOUT_S, Priority, QueueName, ShortText
+from rota.server.errors import describe_validation_errors
+from rota.tasks import validate_task_name
+
+ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_DELAY_S)]
+# Wire names -> ScheduleSpec field names.
+_RENAMED = {"interval": "interval_s", "jitter": "jitter_s", "timeout": "timeout_s"}
+_RENAMED["deadline"] = "deadline_s"
+
+
+class _ScheduleFields(BaseModel):
+    """The fields a schedule body may carry; every one optional here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: StrictStr | None = Field(None, description="the registered task name")
+    cron: StrictStr | None = Field(
+        None, description="5 or 6 fields (seconds first), or @hourly, @daily, ..."
+    )
+    interval: StrictFloat | None = Field(
+        None, gt=0, le=MAX_DELAY_S, description="seconds of real time between occurrences"
+    )
+    tz: StrictStr | None = Field(None, description="IANA time zone of the cron expression")
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] | None = None
+    queue: QueueName | None = None
+    priority: Priority | None = None
+    target: ShortText | None = Field(None, description="a worker name or tag")
+    max_attempts: StrictInt | None = Field(None, ge=1, le=1000)
+    timeout: StrictFloat | None = Field(None, gt=0, le=MAX_TIMEOUT_S, description="seconds")
+    jitter: Seconds | None = Field(None, description="random delay of up to this many seconds")
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
+    paused: StrictBool | None = None
+    misfire: Literal["skip", "once", "all"] | None = Field(
+        None, description="after downtime: skip, once (the default) or all"
+    )
+    misfire_limit: StrictInt | None = Field(None, ge=1, le=MAX_MISFIRE_LIMIT)
+    overlap: Literal["allow", "skip"] | None = Field(
+        None, description="allow, or skip while the last occurrence is pending or running"
+    )
+    deadline: Seconds | None = Field(
+        None, description="seconds after the fire time; not started by then, it expires"
+    )
+
+    @field_validator("task")
+    @classmethod
+    def _task_name(cls, value: str | None) -> str | None:
+        return None if value is None else validate_task_name(value)
+
+    def changes(self) -> dict[str, Any]:
+        """Return the fields the body set, under ScheduleSpec's names."""
+        changes: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = value.astimezone(UTC)
+            elif name == "misfire" and value is not None:
+                value = Misfire(value)
+            elif name == "overlap" and value is not None:
+                value = Overlap(value)
+            changes[_RENAMED.get(name, name)] = value
+        return changes
+
+
+class ScheduleCreate(_ScheduleFields):
+    """A new schedule: a name, a task, and exactly one of cron and interval."""
+
+    model_config = ConfigDict(extra="forbid", title="ScheduleCreate")
+
+    name: ScheduleName = Field(description="unique; letters, digits and _ . : -")
+    task: StrictStr = Field(description="the registered task name, e.g. 'app.report'")
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> ScheduleCreate:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("give exactly one of cron and interval, not both and not neither")
+        return self
+
+    def to_spec(self) -> ScheduleSpec:
+        """Return the ScheduleSpec, validated (InvalidInput naming the field at fault)."""
+        values: dict[str, Any] = {
+            "tz": "UTC",
+            "queue": DEFAULT_QUEUE,
+            "max_attempts": DEFAULT_MAX_ATTEMPTS,
+            "misfire_limit": DEFAULT_MISFIRE_LIMIT,
+        }
+        values.update({k: v for k, v in self.changes().items() if v is not None})
+        return ScheduleSpec(**values).validate()
+
+
+class SchedulePatch(_ScheduleFields):
+    """Changes to a schedule; fields left out stay as they are (null clears an optional one)."""
+
+    model_config = ConfigDict(extra="forbid", title="SchedulePatch")
+
+    @model_validator(mode="after")
+    def _something(self) -> SchedulePatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one field")
+        if self.cron is not None and self.interval is not None:
+            raise ValueError("give one of cron and interval, not both")
+        return self
+
+    def to_changes(self) -> dict[str, Any]:
+        """Return the changes under ScheduleSpec's names; required fields cannot be null."""
+        changes = self.changes()
+        for name in ("task", "tz", "args", "kwargs", "queue", "priority", "max_attempts"):
+            if name in changes and changes[name] is None:
+                raise InvalidInput(f"{name}: may not be null")
+        for name in ("jitter_s", "paused", "misfire", "misfire_limit", "overlap"):
+            if name in changes and changes[name] is None:
+                raise InvalidInput(f"{_wire(name)}: may not be null")
+        if changes.get("cron", 0) is None and changes.get("interval_s", 0) is None:
+            raise InvalidInput("give one of cron and interval: a schedule needs one")
+        return changes
+
+
+def _wire(name: str) -> str:
+    for wire, field in _RENAMED.items():
+        if field == name:
+            return wire
+    return name
+
+
+_CREATE = TypeAdapter(ScheduleCreate)
+_PATCH = TypeAdapter(SchedulePatch)
+
+
+def parse_create(data: Any, *, name: str | None = None) -> ScheduleSpec:
+    """Return the ScheduleSpec a create body describes (with `name` from the path, if any)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    if name is not None:
+        if data.setdefault("name", name) != name:
+            raise InvalidInput(f"name: the body says {data['name']!r}, the path {name!r}")
+    try:
+        body = _CREATE.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_errors(exc.errors())) from None
+    return body.to_spec()
+
+
+def parse_patch(data: Any) -> dict[str, Any]:
+    """Return the changes a patch body asks for, under ScheduleSpec's names."""
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    try:
+        body = _PATCH.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_errors(exc.errors())) from None
+    return body.to_changes()
+
+
+def body_of(model: type[BaseModel]) -> dict[str, Any]:
+    """Return the openapi_extra that documents a route's body as this model (inline)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
