@@ -49,6 +49,11 @@ def current_job() -> JobContext:
         raise RotaError("current_job() is only available inside a running task") from None
 
 
+def job_or_none() -> JobContext | None:
+    """Return the context of the job this code runs for, or None outside a task."""
+    return _current.get(None)
+
+
 def set_current_job(context: JobContext) -> contextvars.Token[JobContext]:
     """Make `context` current for this task; the worker calls it before running one."""
     return _current.set(context)

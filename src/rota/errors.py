@@ -37,6 +37,24 @@ class WorkerNotFound(RotaError, LookupError):
     status_code = 404
 
 
+class ScheduleNotFound(RotaError, LookupError):
+    """No schedule has that id or name."""
+
+    status_code = 404
+
+
+class ScheduleExists(RotaError, ValueError):
+    """A schedule of that name exists already."""
+
+    status_code = 409
+
+
+class ScheduleChanged(RotaError):
+    """The schedule changed meanwhile; read it again and retry."""
+
+    status_code = 409
+
+
 class InvalidTransition(RotaError, ValueError):
     """The job is not in a state that allows this."""
 

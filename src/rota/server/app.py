@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.server import gateway
-from rota.server.api import API_PREFIX, api_router, health
+from rota.server import dashboard, gateway
+from rota.server.api import API_PREFIX, api_router, health, metrics
 from rota.server.api.schemas import openapi_components
 from rota.server.errors import install_error_handlers
 from rota.server.limits import BodyLimitMiddleware
@@ -48,6 +48,9 @@ def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK)
     # Probes also answer at the root, where orchestrators look for them by default.
     app.include_router(health.router, include_in_schema=False)
     app.include_router(gateway.router)
+    app.include_router(metrics.router, include_in_schema=False)
+    # Last: the dashboard answers every other path (its deep links) with the app.
+    app.include_router(dashboard.router(), include_in_schema=False)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

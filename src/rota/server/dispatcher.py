@@ -122,8 +122,16 @@ def job_message(job: Job) -> Payload:
 class Dispatcher:
     """Keeps this server's worker sessions and matches due jobs to their free slots."""
 
-    def __init__(self, *, store: Store, policy: Policy, lease_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        policy: Policy,
+        lease_s: float,
+        on_started: Callable[[list[Job]], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_started = on_started
         self._policy = policy
         self._lease_s = lease_s
         self._sessions: dict[str, WorkerSession] = {}
@@ -193,6 +201,18 @@ class Dispatcher:
                 logger.exception("dispatch round failed; retrying")
                 await asyncio.sleep(ERROR_PAUSE_S)
 
+    async def listen(self) -> None:
+        """Wake the dispatcher whenever the store signals work made due by another server."""
+        while True:
+            try:
+                if await self._store.wait_for_work(POLL_S):
+                    self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is down: the poll fallback carries on
+                logger.warning("waiting for store notifications failed: %s", exc)
+                await asyncio.sleep(ERROR_PAUSE_S)
+
     async def _sleep(self) -> None:
         if self._wake.is_set():
             return
@@ -257,6 +277,8 @@ class Dispatcher:
                 session.running[job.id] = RunningJob(token=job.lease_token, attempt=job.attempt)
         frame = {"type": "jobs", "jobs": [job_message(job) for job in jobs]}
         if self._sessions.get(session.name) is session and await session.send(frame):
+            if self._on_started is not None:
+                self._on_started(jobs)
             return len(jobs)
         # The socket went away between acquire and send: give the jobs straight back.
         for job in jobs:

@@ -199,6 +199,7 @@ class WorkerConnection:
             await previous.send({"type": "error", "message": "replaced by a newer connection"})
             await previous.close(CLOSE_NORMAL, "replaced by a newer connection")
         hub.tasks.invalidate()
+        hub.activity.worker(name, "online")
         logger.info("worker %s joined (capacity %d, queues %s)", name, capacity, queues)
         return session
 
@@ -218,6 +219,7 @@ class WorkerConnection:
                 except Exception:
                     logger.exception("worker %s left, but recording that failed", session.name)
                 logger.info("worker %s left", session.name)
+                self._hub.activity.worker(session.name, "offline")
         self._dispatcher.wake()
 
     # --- the message loop ----------------------------------------------------------
@@ -262,6 +264,7 @@ class WorkerConnection:
             state="draining" if session.draining else "online",
             resources=session.resources,
         )
+        self._hub.activity.worker(session.name, "seen", running=len(leases))
         if stale:
             await session.send({"type": "leases", "stale": stale})
 
@@ -279,6 +282,7 @@ class WorkerConnection:
         except (StaleLease, JobNotFound, InvalidTransition):
             return  # a late report about a job that moved on
         self._hub.waiters.notify(lease.job_id)
+        self._hub.activity.progress(lease.job_id, progress, text)
 
     async def _log(self, session: WorkerSession, message: Payload) -> None:
         job_id, token = message["job_id"], message["token"]
@@ -347,7 +351,7 @@ class WorkerConnection:
         lease = Lease(job_id=message["job_id"], token=message["token"])
         ack: Payload = {"type": "ack", "job_id": lease.job_id, "ok": True}
         try:
-            await change(lease)
+            self._hub.activity.settled(await change(lease), message["type"])
         except (StaleLease, JobNotFound, InvalidTransition) as exc:
             ack.update(ok=False, error=exc.message)
         held = session.running.get(lease.job_id)
@@ -365,3 +369,4 @@ class WorkerConnection:
             state="draining",
             resources=session.resources,
         )
+        self._hub.activity.worker(session.name, "draining")

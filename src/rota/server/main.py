@@ -25,14 +25,26 @@ class _Server(uvicorn.Server):
     installs handlers of its own instead.
     """
 
-    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        on_started: Callable[[int], None],
+        on_stopping: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._on_stopping = on_stopping
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
             self._on_started(_bound_port(self))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Endless responses (event streams) must end first, or uvicorn waits on them forever.
+        self._on_stopping()
+        await super().shutdown(sockets=sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -48,8 +60,9 @@ async def serve(settings: Settings) -> None:
     store = open_store(settings.db)
     await store.open()
     try:
+        app = create_app(settings, store)
         config = uvicorn.Config(
-            create_app(settings, store),
+            app,
             host=settings.host,
             port=settings.port,
             log_level="warning",
@@ -64,7 +77,9 @@ async def serve(settings: Settings) -> None:
             )
             sys.stderr.flush()
 
-        server = _Server(config, on_started=announce)
+        server = _Server(
+            config, on_started=announce, on_stopping=app.state.hub.activity.events.close
+        )
         with _stop_on_signals(server):
             await server.serve()
     finally:

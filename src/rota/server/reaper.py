@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
+from rota.jobs import Job
 from rota.server.dispatcher import Dispatcher
 from rota.server.waiters import Waiters
 from rota.store.base import Store
@@ -26,8 +28,10 @@ class Reaper:
         waiters: Waiters,
         interval_s: float,
         retention_s: float,
+        on_reaped: Callable[[list[Job], list[Job]], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_reaped = on_reaped
         self._dispatcher = dispatcher
         self._waiters = waiters
         self._interval_s = interval_s
@@ -37,6 +41,8 @@ class Reaper:
         """Reap expired leases and expire overdue jobs once; return how many jobs changed."""
         reaped = await self._store.reap()
         expired = await self._store.expire_overdue()
+        if self._on_reaped is not None and (reaped or expired):
+            self._on_reaped(reaped, expired)
         for job in reaped:
             # The worker that held it lost its lease; its slot is free again.
             self._dispatcher.forget(job.id)

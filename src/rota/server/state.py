@@ -12,8 +12,10 @@ from fastapi import Request
 
 from rota.clock import Clock
 from rota.errors import UnknownTask
+from rota.server.activity import Activity
 from rota.server.dispatcher import Dispatcher
 from rota.server.reaper import Reaper
+from rota.server.scheduler import Scheduler
 from rota.server.waiters import Waiters
 from rota.settings import Settings
 from rota.store.base import Store
@@ -72,8 +74,12 @@ class Hub:
         self.store = store
         self.clock = clock
         self.server_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.activity = Activity()
         self.dispatcher = Dispatcher(
-            store=store, policy=settings.dispatch_policy, lease_s=settings.lease_s
+            store=store,
+            policy=settings.dispatch_policy,
+            lease_s=settings.lease_s,
+            on_started=self.activity.started,
         )
         self.waiters = Waiters()
         self.tasks = TaskCatalog(store, clock)
@@ -83,15 +89,19 @@ class Hub:
             waiters=self.waiters,
             interval_s=settings.reaper_interval_s,
             retention_s=settings.retention_s,
+            on_reaped=self.activity.reaped,
         )
+        self.scheduler = Scheduler(store=store, on_written=self.dispatcher.wake)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the dispatcher, reaper and retention loops for the duration of the block."""
         loops = [
             asyncio.create_task(self.dispatcher.run(), name="rota-dispatcher"),
+            asyncio.create_task(self.dispatcher.listen(), name="rota-dispatcher-listen"),
             asyncio.create_task(self.reaper.run_reaper(), name="rota-reaper"),
             asyncio.create_task(self.reaper.run_retention(), name="rota-retention"),
+            asyncio.create_task(self.scheduler.run(), name="rota-scheduler"),
         ]
         try:
             yield

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.types import JSON, JobId
 
 
@@ -117,6 +118,13 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Flush pending writes and disconnect."""
+        ...
+
+    async def migrate(self) -> int:
+        """Apply the schema migrations the database lacks (open() does too); return how many.
+
+        Safe when several servers migrate at once: each migration is applied exactly once.
+        """
         ...
 
     async def now(self) -> datetime:
@@ -233,6 +241,14 @@ class Store(Protocol):
         """Return the earliest run_at among pending jobs not yet due, or None."""
         ...
 
+    async def wait_for_work(self, timeout_s: float) -> bool:
+        """Wait up to timeout_s for a sign that another server made work due; return True if
+        one came (the caller should then look for work), False when the time ran out.
+
+        A store that only one server can use (SQLite) has no such signs and simply waits.
+        """
+        ...
+
     # --- workers -----------------------------------------------------------------------
 
     async def register_worker(self, info: WorkerInfo) -> None:
@@ -258,4 +274,54 @@ class Store(Protocol):
     async def purge(self, finished_before: datetime) -> int:
         """Delete finished jobs (and their events) that finished before the given time,
         and offline workers not seen since then; return how many jobs were deleted."""
+        ...
+
+    # --- schedules ---------------------------------------------------------------------
+
+    async def create_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
+        """Insert a schedule with a new id at version 1; ScheduleExists if the name is taken."""
+        ...
+
+    async def get_schedule(self, ref: str) -> Schedule:
+        """Return the schedule with that id, or else that name; ScheduleNotFound if none."""
+        ...
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Return every schedule, by name."""
+        ...
+
+    async def update_schedule(
+        self,
+        schedule_id: str,
+        *,
+        version: int,
+        spec: ScheduleSpec,
+        next_fire_at: datetime | None,
+    ) -> Schedule:
+        """Replace the spec and next fire time if the schedule is still at `version`, and
+        raise the version. ScheduleChanged if it moved on, ScheduleNotFound if it is gone.
+
+        When the new spec is paused, the occurrences already written ahead of their time
+        (pending, run_at after now) are cancelled in the same transaction.
+        """
+        ...
+
+    async def delete_schedule(self, schedule_id: str) -> Schedule:
+        """Remove the schedule (ScheduleNotFound if none) and cancel its occurrences written
+        ahead of their time; return it as it was. Its past jobs stay."""
+        ...
+
+    async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
+        """Return the unpaused schedules whose next fire time is at or before `until`,
+        soonest first, each with the state of its last occurrence's job."""
+        ...
+
+    async def fire_schedule(self, firing: Firing) -> list[Job] | None:
+        """Write a scheduler round atomically: if the schedule is still at firing.version,
+        advance it (next and last fire time, counts, version) and insert the occurrences'
+        jobs, then return them; else change nothing and return None.
+
+        So of several servers planning the same round, exactly one writes it. Each job's
+        idempotency key names (schedule, fire time), so no occurrence is ever written twice.
+        """
         ...

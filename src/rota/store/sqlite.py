@@ -29,6 +29,7 @@ from rota.store.base import (
     WorkerInfo,
 )
 from rota.store.queries import Migration, load_migrations, load_queries
+from rota.store.sqlite_insights import SqliteInsights
 from rota.store.sqlite_rows import (
     JobIds,
     dump_json,
@@ -38,6 +39,7 @@ from rota.store.sqlite_rows import (
     row_to_worker,
     to_us,
 )
+from rota.store.sqlite_schedules import SqliteScheduleVerbs
 from rota.store.sqlite_writer import SqliteReaders, SqliteWriter, StoreClosed
 from rota.types import JSON, JobId
 
@@ -53,7 +55,7 @@ _MAX_PAGE = 1000
 _AFTER_EVERY_ID = "~"
 
 
-class SqliteStore:
+class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
     """A Store in one SQLite file."""
 
     def __init__(self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -74,9 +76,7 @@ class SqliteStore:
         """Create the file if needed, apply missing migrations, start writer and readers."""
         if self._open:
             return
-        self._queries = await asyncio.to_thread(load_queries, _SQL_PACKAGE, "queries.sql")
-        migrations = await asyncio.to_thread(load_migrations, _SQL_PACKAGE, "migrations")
-        last_id = await asyncio.to_thread(self._migrate, migrations)
+        last_id, _ = await self._apply_migrations()
         self._ids = JobIds(last_id)
         await self._writer.start()
         try:
@@ -85,6 +85,16 @@ class SqliteStore:
             await self._writer.stop()
             raise
         self._open = True
+
+    async def migrate(self) -> int:
+        """Bring the file's schema up to date and return how many migrations that applied."""
+        _, applied = await self._apply_migrations()
+        return applied
+
+    async def _apply_migrations(self) -> tuple[str | None, int]:
+        self._queries = await asyncio.to_thread(load_queries, _SQL_PACKAGE, "queries.sql")
+        migrations = await asyncio.to_thread(load_migrations, _SQL_PACKAGE, "migrations")
+        return await asyncio.to_thread(self._migrate, migrations)
 
     async def close(self) -> None:
         """Commit every queued write, then close all connections."""
@@ -268,6 +278,12 @@ class SqliteStore:
         row = await self._read_one("next_run_at", {"now": to_us(self._clock.now_utc())})
         return None if row is None or row["run_at"] is None else from_us(row["run_at"])
 
+    async def wait_for_work(self, timeout_s: float) -> bool:
+        """Wait timeout_s and return False: one server owns an SQLite file, and it wakes its
+        own dispatcher directly whenever it makes work due."""
+        await asyncio.sleep(timeout_s)
+        return False
+
     # --- workers -------------------------------------------------------------------------
 
     async def register_worker(self, info: WorkerInfo) -> None:
@@ -335,9 +351,10 @@ class SqliteStore:
     def _connect_reader(self) -> sqlite3.Connection:
         return self._connect(reader=True)
 
-    def _migrate(self, migrations: list[Migration]) -> str | None:
+    def _migrate(self, migrations: list[Migration]) -> tuple[str | None, int]:
         """Apply the migrations the file lacks, each in its own transaction; return the
-        newest job id, so new ids keep increasing."""
+        newest job id (so new ids keep increasing) and how many migrations were applied."""
+        applied = 0
         if not self.path.parent.is_dir():
             raise InvalidInput(f"cannot create the database {self.path}: no such directory")
         conn = self._connect(reader=False)
@@ -359,12 +376,13 @@ class SqliteStore:
                             "applied_at": to_us(self._clock.now_utc()),
                         }
                         conn.execute(self._queries["record_migration"], params)
+                        applied += 1
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
             row = conn.execute(self._queries["last_job_id"]).fetchone()
-            return None if row is None else row["id"]
+            return (None if row is None else row["id"]), applied
         finally:
             conn.close()
 

@@ -12,7 +12,9 @@ from rota.errors import InvalidInput
 from rota.settings import Settings
 from rota.tasks.builtin import builtin_registry
 from rota.tasks.registry import TaskRegistry, find_registries
+from rota.worker.capture import capturing
 from rota.worker.connection import write_stderr
+from rota.worker.periodic import with_periodic
 from rota.worker.runtime import Worker
 
 EXIT_OK = 0
@@ -50,7 +52,9 @@ def run_worker(settings: Settings) -> int:
     except InvalidInput as exc:
         write_stderr(f"rota worker: error: {exc}")
         return EXIT_USAGE
-    return asyncio.run(_run(worker))
+    main = _run(worker)
+    with capturing():
+        return asyncio.run(with_periodic(main, registry.periodic, settings.server, write_stderr))
 
 
 async def _run(worker: Worker) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ class ResourceSampler:
 
     def __init__(self, disk_path: Path | None = None) -> None:
         self._disk_path = str(disk_path or Path.cwd())
+        self._host = socket.gethostname()
         # The first non-blocking cpu_percent() call only sets the baseline; prime it now.
         psutil.cpu_percent(interval=None)
         self._nvml: Any = _open_nvml()
@@ -28,20 +30,29 @@ class ResourceSampler:
     def sample(self) -> dict[str, JSON]:
         """Return the figures as the heartbeat's `resources` map."""
         memory = psutil.virtual_memory()
+        disk: dict[str, JSON] = {"disk_percent": None}
         try:
-            disk_percent: float | None = psutil.disk_usage(self._disk_path).percent
+            usage = psutil.disk_usage(self._disk_path)
+            disk = {
+                "disk_percent": usage.percent,
+                "disk_used_bytes": usage.used,
+                "disk_total_bytes": usage.total,
+            }
         except OSError:
-            disk_percent = None
+            pass
         try:
             load_avg: list[float] | None = [round(x, 2) for x in os.getloadavg()]
         except (AttributeError, OSError):  # not every platform has a load average
             load_avg = None
         return {
+            # Workers on one machine share its figures; the host names that machine.
+            "host": self._host,
+            "cpu_count": psutil.cpu_count(),
             "cpu_percent": psutil.cpu_percent(interval=None),
             "memory_percent": memory.percent,
             "memory_used_bytes": memory.total - memory.available,
             "memory_total_bytes": memory.total,
-            "disk_percent": disk_percent,
+            **disk,
             "load_avg": load_avg,
             "gpus": self._gpus(),
         }

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rota.server.api import health, jobs, queues, workers
+from rota.server.api import (
+    events,
+    health,
+    jobs,
+    queues,
+    schedule_preview,
+    schedules,
+    system,
+    workers,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -12,7 +21,7 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Return a router holding every resource of the REST API (without the prefix)."""
     router = APIRouter()
-    for module in (jobs, workers, queues, health):
+    for module in (jobs, workers, queues, health, system, events, schedule_preview, schedules):
         router.include_router(module.router)
     return router
 

@@ -45,6 +45,7 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
     now = await hub.store.now()
     jobs = await hub.store.submit([item.to_spec(now) for item in submissions])
     hub.dispatcher.wake()
+    hub.activity.submitted(jobs, now)
     if bulk:
         return [job.to_dict() for job in jobs]
     return jobs[0].to_dict()
@@ -112,6 +113,7 @@ async def update_job(job_id: str, request: Request, hub: HubDep) -> dict[str, An
     patch = parse_patch(parse_json(await request.body()))
     job = await hub.store.update(job_id, patch.to_changes(await hub.store.now()))
     hub.dispatcher.wake()
+    hub.activity.changed(job)
     return job.to_dict()
 
 
@@ -125,6 +127,7 @@ async def cancel_job(job_id: str, hub: HubDep) -> dict[str, Any]:
         await holder.send({"type": "cancel", "job_id": job_id, "reason": "cancelled by request"})
         hub.dispatcher.wake()
     hub.waiters.notify(job_id)
+    hub.activity.cancelled(job)
     return job.to_dict()
 
 
@@ -133,4 +136,5 @@ async def retry_job(job_id: str, hub: HubDep) -> dict[str, Any]:
     """Put a failed, cancelled or expired job back to pending, due now."""
     job = await hub.store.retry(job_id)
     hub.dispatcher.wake()
+    hub.activity.changed(job)
     return job.to_dict()

@@ -1,0 +1,89 @@
+"""Server-sent events: a live stream of job and worker changes for the dashboard.
+
+Each notice is an SSE message whose `event` is its kind (job, progress, worker, refresh)
+and whose `data` is JSON. Notices come from this server's own activity; changes made
+through other servers show up as a `refresh` hint, sent when the store's event watermark
+moves. A comment line every few seconds keeps proxies from closing an idle stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from rota.server.events import Notice
+from rota.server.state import Hub, hub_of
+from rota.store.insights import Insights
+
+router = APIRouter(tags=["events"])
+HubDep = Annotated[Hub, Depends(hub_of)]
+logger = logging.getLogger("rota.server.events")
+
+WATERMARK_POLL_S = 1.0
+KEEPALIVE_S = 15.0
+RECONNECT_MS = 2000
+
+
+@router.get(
+    "/events",
+    summary="Stream job and worker changes (server-sent events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(hub: HubDep) -> StreamingResponse:
+    """Stream notices until the client goes away or the server stops."""
+    return StreamingResponse(
+        _stream(hub),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+def format_message(notice: Notice) -> str:
+    """Return one SSE message for the notice."""
+    data = json.dumps(notice.data, separators=(",", ":"))
+    return f"event: {notice.kind}\ndata: {data}\n\n"
+
+
+async def _stream(hub: Hub) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    store = hub.store
+    insights = store if isinstance(store, Insights) else None
+    with hub.activity.events.subscribe() as subscription:
+        watermark = await _watermark(insights)
+        yield f"retry: {RECONNECT_MS}\n\n"
+        yield format_message(Notice(kind="hello", data={"server": hub.server_name}))
+        spoke_at = checked_at = loop.time()
+        while not subscription.closed:
+            notice = await subscription.get(max(0.0, checked_at + WATERMARK_POLL_S - loop.time()))
+            if notice is not None:
+                if subscription.closed:
+                    break
+                yield format_message(notice)
+                spoke_at = loop.time()
+            if loop.time() - checked_at >= WATERMARK_POLL_S:
+                checked_at = loop.time()
+                latest = await _watermark(insights)
+                if latest != watermark:
+                    watermark = latest
+                    yield format_message(Notice(kind="refresh", data={"watermark": latest}))
+                    spoke_at = loop.time()
+            if loop.time() - spoke_at >= KEEPALIVE_S:
+                yield ": keep-alive\n\n"
+                spoke_at = loop.time()
+
+
+async def _watermark(insights: Insights | None) -> int:
+    if insights is None:
+        return 0
+    try:
+        return await insights.event_watermark()
+    except Exception as exc:  # the store is down: the stream lives on, without hints
+        logger.warning("reading the event watermark failed: %r", exc)
+        return -1

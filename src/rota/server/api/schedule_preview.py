@@ -1,0 +1,35 @@
+"""A draft schedule's next fire times, for the dashboard's create and edit form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from rota.errors import InvalidInput
+from rota.scheduling.planner import first_fire_at
+from rota.server.api.schedule_schemas import parse_create
+from rota.server.api.schemas import parse_json
+from rota.server.state import Hub, hub_of
+
+router = APIRouter(tags=["schedules"])
+HubDep = Annotated[Hub, Depends(hub_of)]
+
+
+@router.post("/schedules/preview", summary="Show when a draft schedule would fire")
+async def preview_schedule(
+    request: Request, hub: HubDep, count: Annotated[int, Query(ge=1, le=50)] = 5
+) -> dict[str, Any]:
+    """Return the next `count` fire times after now of the schedule the body describes
+    (the body of a create; nothing is stored)."""
+    data = parse_json(await request.body())
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    spec = parse_create({"name": "preview", **data})
+    trigger = spec.trigger()
+    times: list[str] = []
+    moment = first_fire_at(trigger, await hub.store.now())
+    while moment is not None and len(times) < count:
+        times.append(moment.isoformat())
+        moment = trigger.next_after(moment)
+    return {"next_fire_times": times}

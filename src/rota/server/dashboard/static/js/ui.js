@@ -1,0 +1,112 @@
+// Small DOM and formatting helpers shared by every view.
+
+/** Build an element: h("td", {class: "num"}, "3"). Children may be nodes, text or arrays. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+/** Build an SVG element. */
+export function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  append(el, children);
+  return el;
+}
+
+export function badge(state) {
+  return h("span", { class: `badge ${state}` }, state);
+}
+
+export function link(href, text, attrs = {}) {
+  return h("a", { href, "data-link": true, ...attrs }, text);
+}
+
+export function shortId(id) {
+  return id ? id.slice(-12) : "";
+}
+
+export function ageSeconds(iso, now = Date.now()) {
+  return iso ? Math.max(0, (now - Date.parse(iso)) / 1000) : null;
+}
+
+/** Format a span of seconds compactly: 850 ms, 12 s, 4 min, 3 h, 2 d. */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
+  const abs = Math.abs(seconds);
+  if (abs < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (abs < 60) return `${seconds.toFixed(abs < 10 ? 1 : 0)} s`;
+  if (abs < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  if (abs < 86400) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86400)} d ${Math.round((seconds % 86400) / 3600)} h`;
+}
+
+export function ago(iso) {
+  const seconds = ageSeconds(iso);
+  return seconds === null ? "–" : `${duration(seconds)} ago`;
+}
+
+/** Say when a moment is relative to now: "in 4.0 s" ahead, "12 s ago" behind. */
+export function relative(iso) {
+  if (!iso) return "–";
+  const seconds = (Date.parse(iso) - Date.now()) / 1000;
+  return seconds > 0 ? `in ${duration(seconds)}` : `${duration(-seconds)} ago`;
+}
+
+export function time(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+export function bytes(n) {
+  if (n === null || n === undefined) return "–";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${n.toFixed(n < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
+}
+
+export function percent(value) {
+  return value === null || value === undefined ? "–" : `${Math.round(value)}%`;
+}
+
+export function meter(fraction, label) {
+  const width = Math.max(0, Math.min(1, fraction || 0)) * 100;
+  return h("div", { class: "meter" },
+    h("div", { class: "progress" }, h("div", { style: `width:${width}%` })),
+    h("span", {}, label ?? `${Math.round(width)}%`));
+}
+
+export function json(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+export function toast(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  const el = h("div", { class: `toast ${kind}`, role: "status" }, message);
+  box.append(el);
+  setTimeout(() => el.remove(), kind === "error" ? 7000 : 3500);
+}
+
+export function empty(text) {
+  return h("div", { class: "empty" }, text);
+}

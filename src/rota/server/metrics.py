@@ -1,0 +1,164 @@
+"""Prometheus metrics of one server: counters of what it processed, gauges read at scrape.
+
+Each app has its own CollectorRegistry, so two apps in one process never share figures.
+Counters count transitions this server handled; a cluster total is the sum over servers.
+Gauges (queue depth, oldest due age, workers) come from the store at scrape time, so they
+are the same on every server: the signals an autoscaler such as KEDA reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from rota.jobs import Job, JobState
+from rota.store.base import QueueStats, WorkerInfo
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENESS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+RUN_TIME_BUCKETS_S = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+_LABELS = ("queue", "task")
+
+
+class Metrics:
+    """The server's collectors, and the hooks that update them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+
+        def counter(name: str, text: str) -> Counter:
+            return Counter(name, text, _LABELS, registry=self.registry)
+
+        self.submitted = counter("rota_jobs_submitted", "Jobs submitted through this server.")
+        self.started = counter("rota_jobs_started", "Jobs this server handed to a worker.")
+        self.succeeded = counter("rota_jobs_succeeded", "Jobs that succeeded.")
+        self.failed = counter("rota_jobs_failed", "Jobs that failed for good.")
+        self.retried = counter("rota_jobs_retried", "Failed attempts scheduled to run again.")
+        self.expired = counter("rota_jobs_expired", "Jobs whose deadline passed unstarted.")
+        self.reaped = counter("rota_jobs_reaped", "Attempts whose lease expired.")
+        self.cancelled = counter("rota_jobs_cancelled", "Jobs cancelled through this server.")
+        self.lateness = Histogram(
+            "rota_job_lateness_seconds",
+            "How late jobs started after their run_at (started_at - run_at).",
+            ("queue",),
+            buckets=LATENESS_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.run_time = Histogram(
+            "rota_job_run_seconds",
+            "How long attempts ran, from start to their outcome.",
+            ("queue", "task"),
+            buckets=RUN_TIME_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.queue_pending = Gauge(
+            "rota_queue_pending", "Pending jobs, due or not.", ("queue",), registry=self.registry
+        )
+        self.queue_due = Gauge(
+            "rota_queue_due",
+            "Pending jobs whose run_at has come.",
+            ("queue",),
+            registry=self.registry,
+        )
+        self.queue_running = Gauge(
+            "rota_queue_running", "Running jobs.", ("queue",), registry=self.registry
+        )
+        self.queue_oldest_due_age = Gauge(
+            "rota_queue_oldest_due_age_seconds",
+            "How long the oldest due job of the queue has waited (0 when none is due).",
+            ("queue",),
+            registry=self.registry,
+        )
+        self.workers_online = Gauge(
+            "rota_workers_online",
+            "Workers online or draining, cluster-wide.",
+            registry=self.registry,
+        )
+        self.workers_connected = Gauge(
+            "rota_workers_connected", "Workers connected to this server.", registry=self.registry
+        )
+        self.worker_slots = Gauge(
+            "rota_worker_slots",
+            "Job slots of online workers, cluster-wide.",
+            registry=self.registry,
+        )
+
+    # --- hooks -----------------------------------------------------------------------
+
+    def jobs_submitted(self, jobs: Iterable[Job]) -> None:
+        """Count new submissions."""
+        for job in jobs:
+            self.submitted.labels(job.queue, job.task).inc()
+
+    def jobs_started(self, jobs: Iterable[Job]) -> None:
+        """Count hand-outs and observe how late each started."""
+        for job in jobs:
+            self.started.labels(job.queue, job.task).inc()
+            if job.started_at is not None:
+                late_s = (job.started_at - job.run_at).total_seconds()
+                self.lateness.labels(job.queue).observe(max(0.0, late_s))
+
+    def job_settled(self, job: Job, *, released: bool = False) -> None:
+        """Count a worker's outcome for an attempt (a release counts as nothing)."""
+        if released:
+            return
+        labels = (job.queue, job.task)
+        if job.state is JobState.SUCCEEDED:
+            self.succeeded.labels(*labels).inc()
+        elif job.state is JobState.FAILED:
+            self.failed.labels(*labels).inc()
+        elif job.state is JobState.PENDING:
+            self.retried.labels(*labels).inc()
+        if job.started_at is not None:
+            ended_at = job.finished_at or job.updated_at
+            self.run_time.labels(*labels).observe(
+                max(0.0, (ended_at - job.started_at).total_seconds())
+            )
+
+    def jobs_reaped(self, jobs: Iterable[Job]) -> None:
+        """Count attempts lost with their lease, as retries or final failures."""
+        for job in jobs:
+            self.reaped.labels(job.queue, job.task).inc()
+            if job.state is JobState.FAILED:
+                self.failed.labels(job.queue, job.task).inc()
+            elif job.state is JobState.PENDING:
+                self.retried.labels(job.queue, job.task).inc()
+
+    def jobs_expired(self, jobs: Iterable[Job]) -> None:
+        """Count jobs whose deadline passed before they started."""
+        for job in jobs:
+            self.expired.labels(job.queue, job.task).inc()
+
+    def job_cancelled(self, job: Job) -> None:
+        """Count a cancellation."""
+        self.cancelled.labels(job.queue, job.task).inc()
+
+    # --- scrape ----------------------------------------------------------------------
+
+    def render(self, queues: list[QueueStats], workers: list[WorkerInfo], connected: int) -> bytes:
+        """Set the gauges from the store's figures and return the exposition text."""
+        for gauge in (
+            self.queue_pending,
+            self.queue_due,
+            self.queue_running,
+            self.queue_oldest_due_age,
+        ):
+            gauge.clear()  # a queue that emptied out disappears rather than going stale
+        for queue in queues:
+            self.queue_pending.labels(queue.queue).set(queue.pending)
+            self.queue_due.labels(queue.queue).set(queue.due)
+            self.queue_running.labels(queue.queue).set(queue.running)
+            self.queue_oldest_due_age.labels(queue.queue).set(queue.oldest_due_age_s or 0.0)
+        online = [worker for worker in workers if worker.state != "offline"]
+        self.workers_online.set(len(online))
+        self.worker_slots.set(sum(worker.capacity for worker in online))
+        self.workers_connected.set(connected)
+        return generate_latest(self.registry)
