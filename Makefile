@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit e2e clean
+.PHONY: run test lint typecheck unit e2e browser bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Rota needs Python 3.11 or newer")'
@@ -15,11 +15,19 @@ $(STAMP): pyproject.toml
 
 ## run: install, then start the embedded server, two workers and the dashboard
 run: $(STAMP)
-	$(BIN)/rota dev --workers 2
+	$(BIN)/rota dev --workers 2 --demo
 
 ## test: install, then lint, type-check and run every test
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser lint typecheck
 	$(BIN)/pytest
+
+## browser: Debian's Chromium for the dashboard's browser tests (skipped if present)
+browser:
+	@if [ -z "$$ROTA_TEST_CHROMIUM" ]; then scripts/install-chromium; fi
+
+## bench: end-to-end throughput, median of 3 runs, on a temporary SQLite file
+bench: $(STAMP)
+	$(BIN)/rota bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -112,3 +112,30 @@ def test_dev_restarts_a_worker_that_dies(tmp_path: Path) -> None:
     text = output.decode(errors="replace")
     assert "worker dev-1 was killed by SIGKILL; restarting in 1s" in text
     assert dev.returncode == 0, text
+
+
+def test_dev_demo_makes_jobs_flow(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    command = [sys.executable, "-m", "rota.cli.main", "dev", "--port", str(port), "--demo"]
+    dev = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        with Client(f"http://127.0.0.1:{port}") as client:
+            _wait_workers(client, 2)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            tasks: set[str] = set()
+            while time.monotonic() < deadline and not {"rota.sha256", "rota.sleep"} <= tasks:
+                time.sleep(0.5)
+                done = client.list_jobs(state="succeeded", limit=100)["jobs"]
+                tasks = {str(job["task"]) for job in done}
+            assert {"rota.sha256", "rota.sleep"} <= tasks, tasks
+            assert client.get_schedule("demo-every-15s")["cron"] == "*/15 * * * * *"
+        dev.send_signal(signal.SIGINT)
+        output, _ = dev.communicate(timeout=60)
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
+    assert dev.returncode == 0, output.decode(errors="replace")

@@ -19,6 +19,7 @@ import typer
 from rich.markup import escape
 
 from rota.cli.common import EXIT_FAILURE, error_line
+from rota.cli.demo import start_demo
 from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
 from rota.clock import SYSTEM_CLOCK
@@ -53,6 +54,9 @@ def dev(
         float | None,
         typer.Option(min=0, help="Seconds workers get to finish jobs when stopping (default: 30)."),
     ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Submit a trickle of demo jobs, to watch the dashboard live.")
+    ] = False,
 ) -> None:
     """Run a server on an SQLite file and local workers; Ctrl-C drains and stops them."""
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
@@ -76,6 +80,7 @@ def dev(
         server=server,
         workers=children,
         drain_timeout_s=(drain_grace if drain_grace is not None else DEFAULT_DRAIN_GRACE_S) + 5,
+        demo=demo,
     )
     if host != connect_host:
         stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
@@ -127,6 +132,7 @@ class Supervisor:
     server: Child
     workers: list[Child]
     drain_timeout_s: float
+    demo: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     signals: int = 0
 
@@ -159,6 +165,9 @@ class Supervisor:
         self._banner(db)
         for worker in self.workers:
             worker.start()
+        if self.demo:
+            start_demo(self.url, self.stop)
+            stderr().print("[dim]demo: submitting a few jobs every second[/]")
         while not self.stop.wait(TICK_S):
             code = self.server.exit_code()
             if code is not None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rota.cli import dev, jobs, server, submit, worker, workers
+from rota.cli import bench, dev, jobs, schedules, server, submit, worker, workers
 from rota.cli.common import CliState, RotaGroup
 from rota.client import DEFAULT_URL
 
@@ -53,9 +53,12 @@ def options(
 
 app.command("dev")(dev.dev)
 app.command("server")(server.server)
+app.command("migrate")(server.migrate)
+app.command("bench")(bench.bench)
 app.command("worker")(worker.worker)
 app.command("submit")(submit.submit)
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
 app.command("queues")(workers.queues)
 
