@@ -29,7 +29,7 @@ class Settings(BaseModel):
     lease_s: float = Field(30.0, gt=0, description="how long a claim lasts without a heartbeat")
     heartbeat_s: float = Field(5.0, gt=0, description="how often workers send a heartbeat")
     disconnect_grace_s: float = Field(
-        3.0, ge=0, description="how long a closed worker connection keeps its leases"
+        2.0, ge=0, description="how long a closed worker connection keeps its leases"
     )
     reaper_interval_s: float = Field(0.5, gt=0)
     retention_s: float = Field(7 * 86400, gt=0, description="keep finished jobs this long")
