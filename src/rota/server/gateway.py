@@ -1,7 +1,9 @@
 """The WebSocket endpoint workers connect to: a hello/welcome handshake, then a message loop.
 
-Each worker holds one connection. Its messages are handled in order, one at a time, so an
-`ack` always follows the store change it confirms.
+Each worker holds one connection. Its messages are handled in order, except the final words
+on jobs (result, failure, release): those settle concurrently, so one worker's outcomes share
+the store's commits instead of queueing behind each other's. An `ack` always follows the store
+change it confirms.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_INTERNAL_ERROR = 1011
 
+SETTLING = frozenset({"result", "failure", "release"})
+"""Messages about different jobs that need no order among themselves."""
+
 
 class _Closed(Exception):
     """The connection is over: the worker left or we closed it."""
@@ -76,6 +81,7 @@ class WorkerConnection:
             "release": self._release,
             "drain": self._drain,
         }
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
         """Run the handshake and the message loop; clean up when the connection ends."""
@@ -97,6 +103,8 @@ class WorkerConnection:
             # Closing makes the worker reconnect and send again what was not acked.
             await session.close(CLOSE_INTERNAL_ERROR, "server error")
         finally:
+            # Outcomes already received are recorded before the worker counts as gone.
+            await asyncio.gather(*self._settling, return_exceptions=True)
             await self._leave(session)
 
     # --- frames --------------------------------------------------------------------
@@ -230,10 +238,23 @@ class WorkerConnection:
             kind = message["type"]
             if kind == "hello":
                 await self._refuse(CLOSE_POLICY_VIOLATION, "a second hello", session)
+            if kind in SETTLING:
+                task = asyncio.create_task(self._settle_guarded(session, message))
+                self._settling.add(task)
+                task.add_done_callback(self._settling.discard)
+                continue
             try:
                 await self._handlers[kind](session, message)
             except ProtocolError as exc:
                 await self._refuse(CLOSE_POLICY_VIOLATION, exc.message, session)
+
+    async def _settle_guarded(self, session: WorkerSession, message: Payload) -> None:
+        try:
+            await self._handlers[message["type"]](session, message)
+        except Exception:
+            logger.exception("worker %s: recording a %s failed", session.name, message["type"])
+            # Closing makes the worker reconnect and send again what was not acked.
+            await session.close(CLOSE_INTERNAL_ERROR, "server error")
 
     async def _heartbeat(self, session: WorkerSession, message: Payload) -> None:
         leases = leases_of(message["running"])
