@@ -251,6 +251,11 @@ class Dispatcher:
             if len(jobs) < limit:
                 exhausted.add(session.name)
             if jobs:
+                # The turn passes only to a worker that got something: one that found
+                # nothing to run must not cost the next worker its turn.
+                self._last_round_robin = session.sequence
+                # Jobs may have arrived since others came up empty: ask them again.
+                exhausted.clear()
                 handed += await self._hand_over(session, jobs)
 
     def _pick(self, candidates: list[WorkerSession]) -> tuple[WorkerSession, int]:
@@ -259,8 +264,7 @@ class Dispatcher:
             ordered = sorted(candidates, key=lambda session: session.sequence)
             after = [s for s in ordered if s.sequence > self._last_round_robin]
             chosen = (after or ordered)[0]
-            self._last_round_robin = chosen.sequence
-            return chosen, 1 if len(candidates) > 1 else chosen.free_slots
+            return chosen, 1  # one at a time, so the turn really passes
         ordered = sorted(candidates, key=lambda session: (session.load, session.last_given))
         chosen = ordered[0]
         if len(ordered) == 1:
