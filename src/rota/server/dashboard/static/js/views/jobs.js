@@ -44,8 +44,13 @@ export default {
       const search = query({ ...filters, limit: limit === 50 ? "" : limit });
       history.replaceState({}, "", `/jobs${search}`);
     }
+    let latest = 0;
     async function load() {
-      page = await get(`/jobs${query(params())}`);
+      // A live refresh and a click can overlap: only the newest request may draw.
+      const ticket = ++latest;
+      const fetched = await get(`/jobs${query(params())}`);
+      if (ticket !== latest) return;
+      page = fetched;
       draw();
     }
     async function restart() {
