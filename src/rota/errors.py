@@ -105,6 +105,12 @@ class TimeoutExpired(RotaError, TimeoutError):
     """The wait ended before the job finished."""
 
 
+class StoreClosed(RotaError):
+    """The store is not open."""
+
+    status_code = 503
+
+
 class ServerUnavailable(RotaError, ConnectionError):
     """The Rota server cannot be reached."""
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import InvalidInput
+from rota.errors import InvalidInput, StoreClosed
 from rota.jobs import Event, Job, JobSpec, Lease
 from rota.store import postgres_ops as ops
 from rota.store.base import (
@@ -28,6 +28,7 @@ from rota.store.base import (
     Store,
     WorkerInfo,
 )
+from rota.store.common import JobIds, dump_json, page_params, to_page
 from rota.store.postgres_conn import Connection, ConnectionRunner
 from rota.store.postgres_insights import PostgresInsights
 from rota.store.postgres_listen import Listener
@@ -35,17 +36,12 @@ from rota.store.postgres_rows import aware, log_columns, row_to_job, row_to_work
 from rota.store.postgres_schedules import PostgresScheduleVerbs
 from rota.store.postgres_sql import Statements, load_compiled
 from rota.store.queries import load_migrations
-from rota.store.sqlite_rows import JobIds, dump_json
-from rota.store.sqlite_writer import StoreClosed
 from rota.types import JSON, JobId
 
 T = TypeVar("T")
 
 _SQL_PACKAGE = "rota.store.sql.postgres"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
-_MAX_PAGE = 1000
-# Sorts after every job id (ids are lowercase hex and dashes): "no cursor yet".
-_AFTER_EVERY_ID = "~"
 
 
 class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
@@ -180,16 +176,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
         """Return one page of jobs matching the query, newest first."""
-        if not 1 <= query.limit <= _MAX_PAGE:
-            raise InvalidInput(f"limit must be between 1 and {_MAX_PAGE}")
-        params: dict[str, Any] = {
-            "state": None if query.state is None else str(query.state),
-            "queue": query.queue,
-            "task": query.task,
-            "worker": query.worker,
-            "before": _AFTER_EVERY_ID if query.cursor is None else query.cursor,
-            "limit": query.limit + 1,
-        }
+        params = page_params(query)
         # Drive the query by the most selective filter that has an index of its own.
         name = "list_jobs"
         if query.search is not None:
@@ -200,9 +187,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
                     name = f"list_jobs_by_{field}"
                     break
         rows = await self._run(lambda c: self._q.all(c, name, **params), read=True)
-        jobs = [row_to_job(row) for row in rows[: query.limit]]
-        next_cursor = jobs[-1].id if len(rows) > query.limit else None
-        return JobPage(jobs=jobs, next_cursor=next_cursor)
+        return to_page([row_to_job(row) for row in rows], query.limit)
 
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
         """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""

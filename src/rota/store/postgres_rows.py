@@ -15,8 +15,8 @@ from rota.errors import InvalidInput, StaleLease
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.retry import Backoff
 from rota.store.base import WorkerInfo
+from rota.store.common import JobIds, spec_params, to_us
 from rota.store.postgres_conn import Record
-from rota.store.sqlite_rows import JobIds, spec_params, to_us
 
 
 @overload

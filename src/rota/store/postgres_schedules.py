@@ -19,10 +19,10 @@ from rota.ids import new_job_id
 from rota.jobs import Job, JobState
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import postgres_ops as ops
+from rota.store.common import JobIds, dump_json
 from rota.store.postgres_conn import Connection, Record
 from rota.store.postgres_rows import aware, submit_columns
 from rota.store.postgres_sql import Statements, load_compiled
-from rota.store.sqlite_rows import JobIds, dump_json
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import InvalidInput, JobNotFound
+from rota.errors import InvalidInput, JobNotFound, StoreClosed
 from rota.ids import new_lease_token
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.store import sqlite_ops as ops
@@ -28,19 +28,12 @@ from rota.store.base import (
     Store,
     WorkerInfo,
 )
+from rota.store.common import JobIds, dump_json, from_us, page_params, to_page, to_us
 from rota.store.queries import Migration, load_migrations, load_queries
 from rota.store.sqlite_insights import SqliteInsights
-from rota.store.sqlite_rows import (
-    JobIds,
-    dump_json,
-    from_us,
-    row_to_event,
-    row_to_job,
-    row_to_worker,
-    to_us,
-)
+from rota.store.sqlite_rows import row_to_event, row_to_job, row_to_worker
 from rota.store.sqlite_schedules import SqliteScheduleVerbs
-from rota.store.sqlite_writer import SqliteReaders, SqliteWriter, StoreClosed
+from rota.store.sqlite_writer import SqliteReaders, SqliteWriter
 from rota.types import JSON, JobId
 
 P = ParamSpec("P")
@@ -50,9 +43,6 @@ _SQL_PACKAGE = "rota.store.sql.sqlite"
 _BUSY_TIMEOUT_MS = 10_000
 _READERS = 4
 _MAX_BATCH = 512
-_MAX_PAGE = 1000
-# Sorts after every job id (ids are lowercase hex and dashes): "no cursor yet".
-_AFTER_EVERY_ID = "~"
 
 
 class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
@@ -123,17 +113,7 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
         """Return one page of jobs matching the query, newest first."""
-        if not 1 <= query.limit <= _MAX_PAGE:
-            raise InvalidInput(f"limit must be between 1 and {_MAX_PAGE}")
-        params: dict[str, Any] = {
-            "state": None if query.state is None else str(query.state),
-            "queue": query.queue,
-            "task": query.task,
-            "worker": query.worker,
-            "search": query.search,
-            "before": _AFTER_EVERY_ID if query.cursor is None else query.cursor,
-            "limit": query.limit + 1,
-        }
+        params = page_params(query) | {"search": query.search}
         # Drive the query by the filter likely to be most selective that has an index.
         if query.search is not None:
             name = "search_jobs"
@@ -150,9 +130,7 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         else:
             name = "list_jobs"
         rows = await self._read_all(name, params)
-        jobs = [row_to_job(row) for row in rows[: query.limit]]
-        next_cursor = jobs[-1].id if len(rows) > query.limit else None
-        return JobPage(jobs=jobs, next_cursor=next_cursor)
+        return to_page([row_to_job(row) for row in rows], query.limit)
 
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
         """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rota.store.common import from_us, to_us
 from rota.store.insights import (
     MAX_LATENESS_SAMPLES,
     Lateness,
@@ -15,7 +16,6 @@ from rota.store.insights import (
     lateness_of,
 )
 from rota.store.queries import load_queries
-from rota.store.sqlite_rows import from_us, to_us
 from rota.store.sqlite_writer import SqliteReaders
 
 _SQL_PACKAGE = "rota.store.sql.sqlite"

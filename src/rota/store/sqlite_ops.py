@@ -12,15 +12,8 @@ from rota.errors import InvalidInput, InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Event, Job, JobSpec, Lease
 from rota.retry import delay_s
 from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
-from rota.store.sqlite_rows import (
-    JobIds,
-    dump_json,
-    event_params,
-    json_list,
-    row_to_job,
-    spec_params,
-    to_us,
-)
+from rota.store.common import JobIds, dump_json, spec_params, to_us
+from rota.store.sqlite_rows import event_params, json_list, row_to_job
 from rota.types import JSON
 
 Queries = Mapping[str, str]

@@ -15,22 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from rota.clock import Clock
-from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound
+from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound, StoreClosed
 from rota.ids import new_job_id
 from rota.jobs import Job, JobState
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import sqlite_ops as ops
+from rota.store.common import JobIds, dump_json, from_us, maybe_from_us, to_us
 from rota.store.queries import load_queries
-from rota.store.sqlite_rows import (
-    JobIds,
-    dump_json,
-    event_params,
-    from_us,
-    maybe_from_us,
-    row_to_job,
-    to_us,
-)
-from rota.store.sqlite_writer import SqliteReaders, SqliteWriter, StoreClosed
+from rota.store.sqlite_rows import event_params, row_to_job
+from rota.store.sqlite_writer import SqliteReaders, SqliteWriter
 
 Queries = Mapping[str, str]
 _SQL_PACKAGE = "rota.store.sql.sqlite"

@@ -19,18 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from rota.errors import RotaError
+from rota.errors import StoreClosed
 
 T = TypeVar("T")
 
 Operation = Callable[[sqlite3.Connection], T]
 """Work done with a connection; for writes, inside the current transaction."""
-
-
-class StoreClosed(RotaError):
-    """The store is not open."""
-
-    status_code = 503
 
 
 @dataclass(slots=True)

@@ -1,0 +1,150 @@
+"""What both store backends share: moments as microseconds, JSON text, the validation of
+a job spec, strictly increasing job ids, and the shape of a page of jobs."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rota.errors import InvalidInput
+from rota.ids import new_job_id
+from rota.jobs import Job, JobSpec
+from rota.retry import Backoff
+from rota.store.base import JobPage, JobQuery
+from rota.types import JSON
+
+MAX_PAGE = 1000
+AFTER_EVERY_ID = "~"
+"""Sorts after every job id (ids are hex and dashes): the cursor of a first page."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_us(moment: datetime) -> int:
+    """Return an aware datetime as integer microseconds since the epoch."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(f"{moment.isoformat()} has no time zone; give an aware datetime")
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def from_us(value: int) -> datetime:
+    """Return the aware UTC datetime of integer microseconds since the epoch."""
+    return EPOCH + timedelta(microseconds=value)
+
+
+def maybe_from_us(value: int | None) -> datetime | None:
+    """Return from_us(value), or None for None."""
+    return None if value is None else from_us(value)
+
+
+def dump_json(value: JSON, what: str) -> str:
+    """Return compact JSON text, or raise InvalidInput naming what could not be encoded."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what} is not JSON: {exc}") from None
+
+
+def dump_backoff(policy: Backoff) -> str:
+    """Return a backoff policy as JSON text."""
+    return dump_json(
+        {
+            "base_s": policy.base_s,
+            "factor": policy.factor,
+            "max_s": policy.max_s,
+            "jitter": policy.jitter,
+        },
+        "backoff",
+    )
+
+
+def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str, Any]:
+    """Return the insert_job parameters of a spec, or raise InvalidInput saying what is wrong."""
+    where = f"job {index}"
+    if not isinstance(spec.task, str) or not spec.task:
+        raise InvalidInput(f"{where}: the task name must be a non-empty string")
+    if not isinstance(spec.queue, str) or not spec.queue:
+        raise InvalidInput(f"{where}: the queue must be a non-empty string")
+    if not _is_int(spec.priority):
+        raise InvalidInput(f"{where}: priority must be an integer")
+    if not _is_int(spec.max_attempts) or spec.max_attempts < 1:
+        raise InvalidInput(f"{where}: max_attempts must be an integer of at least 1")
+    if spec.timeout_s is not None and not (
+        _is_number(spec.timeout_s) and spec.timeout_s > 0 and math.isfinite(spec.timeout_s)
+    ):
+        raise InvalidInput(f"{where}: timeout_s must be a positive number of seconds")
+    if not isinstance(spec.args, list):
+        raise InvalidInput(f"{where}: args must be a list")
+    if not isinstance(spec.kwargs, dict) or not all(isinstance(k, str) for k in spec.kwargs):
+        raise InvalidInput(f"{where}: kwargs must be a mapping with string keys")
+    if not isinstance(spec.backoff, Backoff):
+        raise InvalidInput(f"{where}: backoff must be a Backoff")
+    return {
+        "id": job_id,
+        "task": spec.task,
+        "args": dump_json(spec.args, f"{where}: args"),
+        "kwargs": dump_json(spec.kwargs, f"{where}: kwargs"),
+        "queue": spec.queue,
+        "priority": spec.priority,
+        "run_at": now_us if spec.run_at is None else to_us(spec.run_at),
+        "target": spec.target,
+        "max_attempts": spec.max_attempts,
+        "backoff": dump_backoff(spec.backoff),
+        "timeout_s": None if spec.timeout_s is None else float(spec.timeout_s),
+        "deadline_at": None if spec.deadline_at is None else to_us(spec.deadline_at),
+        "idempotency_key": spec.idempotency_key,
+        "schedule_id": spec.schedule_id,
+        "now": now_us,
+    }
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class JobIds:
+    """Issues job ids that increase strictly, so id order is submission order.
+
+    UUIDv7 ids made in the same millisecond differ only by random bits; when a new id does
+    not sort after the last one, the last one plus one is used instead (still a valid v7).
+    """
+
+    def __init__(self, last: str | None = None) -> None:
+        self._last = last or ""
+
+    def next(self, now: datetime) -> str:
+        """Return a new id, later than every id issued before, stamped with `now`."""
+        candidate = new_job_id(to_us(now) // 1000)
+        if candidate <= self._last:
+            candidate = str(uuid.UUID(int=uuid.UUID(self._last).int + 1))
+        self._last = candidate
+        return candidate
+
+
+def page_params(query: JobQuery) -> dict[str, Any]:
+    """Return the list query's parameters (one row more than the page, to see if another
+    follows), or raise InvalidInput for a limit out of range."""
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    return {
+        "state": None if query.state is None else str(query.state),
+        "queue": query.queue,
+        "task": query.task,
+        "worker": query.worker,
+        "before": AFTER_EVERY_ID if query.cursor is None else query.cursor,
+        "limit": query.limit + 1,
+    }
+
+
+def to_page(jobs: list[Job], limit: int) -> JobPage:
+    """Return the page of the first `limit` jobs, with a cursor if more were found."""
+    page = jobs[:limit]
+    return JobPage(jobs=page, next_cursor=page[-1].id if len(jobs) > limit else None)
