@@ -15,6 +15,7 @@ from rota.client_schedules import ScheduleMethods
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
+from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.retry import Backoff
 from rota.types import JSON, JobId, Payload
 
@@ -114,7 +115,7 @@ class AsyncClient(ScheduleMethods):
 
     async def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[JobData]:
         """Submit several jobs at once, all or none; each item is a JobSubmit body."""
-        body = [{key: _jsonable(value) for key, value in item.items()} for item in jobs]
+        body = [{key: _jsonable(key, value) for key, value in item.items()} for item in jobs]
         created: list[JobData] = await self._request("POST", "/jobs", json=body)
         return created
 
@@ -159,8 +160,8 @@ class AsyncClient(ScheduleMethods):
     ) -> JobData:
         """Change a pending job's time, priority or arguments, and return it."""
         body = _drop_none(
-            run_at=_moment(run_at, "run_at"),
-            delay=_seconds(delay),
+            run_at=wire_moment(run_at, "run_at"),
+            delay=wire_span(delay, "delay"),
             priority=priority,
             args=list(args) if args is not None else None,
             kwargs=dict(kwargs) if kwargs is not None else None,
@@ -317,11 +318,11 @@ def job_body(
         _drop_none(
             queue=queue,
             priority=priority,
-            delay=_seconds(delay),
-            run_at=_moment(run_at, "run_at"),
+            delay=wire_span(delay, "delay"),
+            run_at=wire_moment(run_at, "run_at"),
             max_attempts=max_attempts,
-            timeout=_seconds(timeout),
-            deadline=_moment(deadline, "deadline"),
+            timeout=wire_span(timeout, "timeout", positive=True, max_s=MAX_TIMEOUT_S),
+            deadline=wire_moment(deadline, "deadline"),
             idempotency_key=idempotency_key,
             target=target,
             backoff=_backoff(backoff),
@@ -332,20 +333,6 @@ def job_body(
 
 def _drop_none(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _seconds(value: float | timedelta | None) -> float | None:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return value
-
-
-def _moment(value: datetime | str | None, name: str) -> str | None:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidInput(f"{name} must be an aware datetime (with a time zone)")
-        return value.isoformat()
-    return value
 
 
 def _backoff(value: Backoff | None) -> dict[str, float] | None:
@@ -359,11 +346,11 @@ def _backoff(value: Backoff | None) -> dict[str, float] | None:
     }
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(name: str, value: Any) -> Any:
     if isinstance(value, datetime):
-        return _moment(value, "a time")
+        return wire_moment(value, name)
     if isinstance(value, timedelta):
-        return value.total_seconds()
+        return wire_span(value, name)
     if isinstance(value, Backoff):
         return _backoff(value)
     if isinstance(value, tuple):

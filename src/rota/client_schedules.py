@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota.errors import InvalidInput
+from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.types import JSON, Payload
 
 ScheduleData = dict[str, Any]
@@ -46,21 +47,21 @@ def schedule_body(
     values: dict[str, Any] = {
         "name": name,
         "cron": cron,
-        "interval": _seconds(interval),
+        "interval": wire_span(interval, "interval", positive=True),
         "tz": tz,
         "queue": queue,
         "priority": priority,
         "target": target,
         "max_attempts": max_attempts,
-        "timeout": _seconds(timeout),
-        "jitter": _seconds(jitter),
-        "start_at": _moment(start_at, "start_at"),
-        "end_at": _moment(end_at, "end_at"),
+        "timeout": wire_span(timeout, "timeout", positive=True, max_s=MAX_TIMEOUT_S),
+        "jitter": wire_span(jitter, "jitter"),
+        "start_at": wire_moment(start_at, "start_at"),
+        "end_at": wire_moment(end_at, "end_at"),
         "paused": paused,
         "misfire": misfire,
         "misfire_limit": misfire_limit,
         "overlap": overlap,
-        "deadline": _seconds(deadline),
+        "deadline": wire_span(deadline, "deadline"),
     }
     body.update({key: value for key, value in values.items() if value is not None})
     return body
@@ -109,7 +110,7 @@ class ScheduleMethods:
 
     async def update_schedule(self, ref: str, /, **changes: Any) -> ScheduleData:
         """Change fields of a schedule (the SchedulePatch body's names) and return it."""
-        body = {key: _jsonable(value) for key, value in changes.items()}
+        body = {key: _jsonable(key, value) for key, value in changes.items()}
         schedule: ScheduleData = await self._request("PATCH", f"/schedules/{ref}", json=body)
         return schedule
 
@@ -134,25 +135,11 @@ class ScheduleMethods:
         return job
 
 
-def _seconds(value: float | timedelta | None) -> float | None:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return None if value is None else float(value)
-
-
-def _moment(value: datetime | str | None, name: str) -> str | None:
+def _jsonable(name: str, value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            raise InvalidInput(f"{name} must be an aware datetime (with a time zone)")
-        return value.isoformat()
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _moment(value, "a time")
+        return wire_moment(value, name)
     if isinstance(value, timedelta):
-        return value.total_seconds()
+        return wire_span(value, name)
     if isinstance(value, tuple):
         return list(value)
     return value

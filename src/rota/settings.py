@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rota.errors import InvalidInput
+from rota.moments import MAX_SPAN_S
 
 ENV_PREFIX = "ROTA_"
 DEFAULT_CONFIG_FILE = "rota.toml"
@@ -26,13 +27,19 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8077, ge=0, le=65535)
     dispatch_policy: Literal["least-loaded", "round-robin"] = "least-loaded"
-    lease_s: float = Field(30.0, gt=0, description="how long a claim lasts without a heartbeat")
-    heartbeat_s: float = Field(5.0, gt=0, description="how often workers send a heartbeat")
-    disconnect_grace_s: float = Field(
-        2.0, ge=0, description="how long a closed worker connection keeps its leases"
+    lease_s: float = Field(
+        30.0, gt=0, le=MAX_SPAN_S, description="how long a claim lasts without a heartbeat"
     )
-    reaper_interval_s: float = Field(0.5, gt=0)
-    retention_s: float = Field(7 * 86400, gt=0, description="keep finished jobs this long")
+    heartbeat_s: float = Field(
+        5.0, gt=0, le=MAX_SPAN_S, description="how often workers send a heartbeat"
+    )
+    disconnect_grace_s: float = Field(
+        2.0, ge=0, le=MAX_SPAN_S, description="how long a closed worker connection keeps its leases"
+    )
+    reaper_interval_s: float = Field(0.5, gt=0, le=MAX_SPAN_S)
+    retention_s: float = Field(
+        7 * 86400, gt=0, le=MAX_SPAN_S, description="keep finished jobs this long"
+    )
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_bulk: int = Field(10_000, gt=0)
     strict_tasks: bool = Field(
@@ -50,7 +57,7 @@ class Settings(BaseModel):
     tags: list[str] = Field(default_factory=list)
     imports: list[str] = Field(default_factory=list)
     allow_shell: bool = False
-    drain_grace_s: float = Field(30.0, ge=0)
+    drain_grace_s: float = Field(30.0, ge=0, le=MAX_SPAN_S)
 
     @field_validator("server", "queues", "tags", "imports", mode="before")
     @classmethod

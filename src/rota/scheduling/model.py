@@ -8,7 +8,6 @@ is still running when the next one comes (overlap). See docs/schedules.md.
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any, Final
 
 from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec, JobState
+from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
 from rota.scheduling.cron import CronExpression
 from rota.scheduling.triggers import CronTrigger, IntervalTrigger, Trigger, parse_timezone
 from rota.tasks.registry import validate_task_name
@@ -89,10 +89,16 @@ class ScheduleSpec:
             raise InvalidInput(f"task: {exc.message}") from None
         if (self.cron is None) == (self.interval_s is None):
             raise InvalidInput("give exactly one of cron and interval_s, not both and not neither")
-        for name in ("jitter_s", "timeout_s", "deadline_s"):
-            value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
-                raise InvalidInput(f"{name}: must be a non-negative number of seconds")
+        for name in ("jitter_s", "deadline_s"):
+            if getattr(self, name) is not None:
+                check_span(getattr(self, name), name)
+        if self.interval_s is not None:
+            check_span(self.interval_s, "interval_s", positive=True)
+        if self.timeout_s is not None:
+            check_span(self.timeout_s, "timeout_s", positive=True, max_s=MAX_TIMEOUT_S)
+        for name in ("start_at", "end_at"):
+            if getattr(self, name) is not None:
+                check_moment(getattr(self, name), name)
         if not 1 <= self.misfire_limit <= MAX_MISFIRE_LIMIT:
             raise InvalidInput(f"misfire_limit: must be between 1 and {MAX_MISFIRE_LIMIT}")
         if self.max_attempts < 1:

@@ -4,7 +4,6 @@ a job spec, strictly increasing job ids, and the shape of a page of jobs."""
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from rota.errors import InvalidInput
 from rota.ids import new_job_id
 from rota.jobs import Job, JobSpec
+from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
 from rota.retry import Backoff
 from rota.store.base import JobPage, JobQuery
 from rota.types import JSON
@@ -73,10 +73,11 @@ def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str
         raise InvalidInput(f"{where}: priority must be an integer")
     if not _is_int(spec.max_attempts) or spec.max_attempts < 1:
         raise InvalidInput(f"{where}: max_attempts must be an integer of at least 1")
-    if spec.timeout_s is not None and not (
-        _is_number(spec.timeout_s) and spec.timeout_s > 0 and math.isfinite(spec.timeout_s)
-    ):
-        raise InvalidInput(f"{where}: timeout_s must be a positive number of seconds")
+    if spec.timeout_s is not None:
+        check_span(spec.timeout_s, f"{where}: timeout_s", positive=True, max_s=MAX_TIMEOUT_S)
+    for name in ("run_at", "deadline_at"):
+        if getattr(spec, name) is not None:
+            check_moment(getattr(spec, name), f"{where}: {name}")
     if not isinstance(spec.args, list):
         raise InvalidInput(f"{where}: args must be a list")
     if not isinstance(spec.kwargs, dict) or not all(isinstance(k, str) for k in spec.kwargs):
@@ -104,10 +105,6 @@ def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class JobIds:

@@ -10,12 +10,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
-    StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -34,12 +32,12 @@ from rota.scheduling.model import (
     Overlap,
     ScheduleSpec,
 )
-from rota.server.api.schemas import MAX_DELAY_S, MAX_TIMEOUT_S, Priority, QueueName, ShortText
+from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeconds
+from rota.server.api.schemas import Priority, QueueName, ShortText
 from rota.server.errors import describe_validation_errors
 from rota.tasks import validate_task_name
 
 ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
-Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_DELAY_S)]
 # Wire names -> ScheduleSpec field names.
 _RENAMED = {"interval": "interval_s", "jitter": "jitter_s", "timeout": "timeout_s"}
 _RENAMED["deadline"] = "deadline_s"
@@ -54,8 +52,8 @@ class _ScheduleFields(BaseModel):
     cron: StrictStr | None = Field(
         None, description="5 or 6 fields (seconds first), or @hourly, @daily, ..."
     )
-    interval: StrictFloat | None = Field(
-        None, gt=0, le=MAX_DELAY_S, description="seconds of real time between occurrences"
+    interval: PositiveSeconds | None = Field(
+        None, description="seconds of real time between occurrences"
     )
     tz: StrictStr | None = Field(None, description="IANA time zone of the cron expression")
     args: list[Any] | None = None
@@ -64,10 +62,10 @@ class _ScheduleFields(BaseModel):
     priority: Priority | None = None
     target: ShortText | None = Field(None, description="a worker name or tag")
     max_attempts: StrictInt | None = Field(None, ge=1, le=1000)
-    timeout: StrictFloat | None = Field(None, gt=0, le=MAX_TIMEOUT_S, description="seconds")
+    timeout: TimeoutSeconds | None = Field(None, description="seconds")
     jitter: Seconds | None = Field(None, description="random delay of up to this many seconds")
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: Moment | None = None
+    end_at: Moment | None = None
     paused: StrictBool | None = None
     misfire: Literal["skip", "once", "all"] | None = Field(
         None, description="after downtime: skip, once (the default) or all"

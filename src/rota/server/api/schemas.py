@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,20 +23,18 @@ from pydantic import (
 
 from rota.errors import InvalidInput, MalformedBody
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec
+from rota.moments import after
 from rota.retry import DEFAULT_BACKOFF, Backoff
+from rota.server.api.fields import BackoffBaseSeconds, Moment, Seconds, TimeoutSeconds
 from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
 
 QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
-MAX_DELAY_S = 10 * 365 * 86400.0
-"""Ten years: anything later is a mistake, and stays clear of datetime's range."""
-MAX_TIMEOUT_S = 365 * 86400.0
 
 QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
 Priority = Annotated[StrictInt, Field(ge=-1000, le=1000)]
 ShortText = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
-DelaySeconds = Annotated[StrictFloat, Field(ge=0, le=MAX_DELAY_S)]
 
 
 class BackoffBody(BaseModel):
@@ -45,9 +42,9 @@ class BackoffBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="Backoff")
 
-    base_s: StrictFloat = Field(DEFAULT_BACKOFF.base_s, ge=0, le=86400)
+    base_s: BackoffBaseSeconds = DEFAULT_BACKOFF.base_s
     factor: StrictFloat = Field(DEFAULT_BACKOFF.factor, ge=1, le=100)
-    max_s: StrictFloat = Field(DEFAULT_BACKOFF.max_s, ge=0, le=MAX_DELAY_S)
+    max_s: Seconds = DEFAULT_BACKOFF.max_s
     jitter: StrictFloat = Field(DEFAULT_BACKOFF.jitter, ge=0, le=1)
 
     def to_backoff(self) -> Backoff:
@@ -65,11 +62,11 @@ class JobSubmit(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     queue: QueueName = DEFAULT_QUEUE
     priority: Priority = Field(0, description="higher runs first")
-    run_at: AwareDatetime | None = Field(None, description="ISO 8601 with an offset")
-    delay: DelaySeconds | None = Field(None, description="seconds from now; not with run_at")
+    run_at: Moment | None = None
+    delay: Seconds | None = Field(None, description="seconds from now; not with run_at")
     max_attempts: StrictInt = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=1000)
-    timeout: StrictFloat | None = Field(None, gt=0, le=MAX_TIMEOUT_S, description="seconds")
-    deadline: AwareDatetime | None = Field(None, description="expire unless started by then")
+    timeout: TimeoutSeconds | None = Field(None, description="seconds")
+    deadline: Moment | None = Field(None, description="expire unless started by then")
     idempotency_key: ShortText | None = None
     target: ShortText | None = Field(None, description="a worker name or tag")
     backoff: BackoffBody | None = None
@@ -98,7 +95,7 @@ class JobSubmit(BaseModel):
             max_attempts=self.max_attempts,
             backoff=self.backoff.to_backoff() if self.backoff else DEFAULT_BACKOFF,
             timeout_s=self.timeout,
-            deadline_at=self.deadline.astimezone(UTC) if self.deadline else None,
+            deadline_at=self.deadline,
             idempotency_key=self.idempotency_key,
         )
 
@@ -108,8 +105,8 @@ class JobPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="JobPatch")
 
-    run_at: AwareDatetime | None = None
-    delay: DelaySeconds | None = None
+    run_at: Moment | None = None
+    delay: Seconds | None = None
     priority: Priority | None = None
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
@@ -134,9 +131,9 @@ class JobPatch(BaseModel):
 
 def _start_time(run_at: datetime | None, delay_s: float | None, now: datetime) -> datetime | None:
     if run_at is not None:
-        return run_at.astimezone(UTC)
+        return run_at  # in UTC already: Moment converts it
     if delay_s is not None:
-        return now + timedelta(seconds=delay_s)
+        return after(now, delay_s)
     return None
 
 
