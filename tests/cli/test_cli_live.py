@@ -87,6 +87,34 @@ def test_submit_sends_the_job_options(rota: RotaCommand) -> None:
     assert again.stdout.strip() == job["id"]
 
 
+def test_submit_at_a_local_time_the_clock_skips_runs_when_the_gap_ends(
+    rota: RotaCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    result = rota("submit", "rota.echo", "hi", "--at", "2027-03-28T02:30")
+    assert result.exit_code == 0, result.stderr
+    assert rota.job(result.stdout.strip())["run_at"] == "2027-03-28T01:00:00+00:00"
+    assert result.stderr.startswith(
+        "rota: read 2027-03-28T02:30 as Europe/Berlin time: 2027-03-28T03:00:00+02:00 "
+        "(the clock skips 2027-03-28T02:30 there"
+    )
+
+
+def test_schedule_start_and_end_are_read_in_the_local_zone(
+    rota: RotaCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    result = rota(
+        "schedules", "add", "s", "rota.echo", "--every", "60",
+        "--start", "2027-03-28T02:30", "--end", "2027-10-31T02:30", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    schedule = json.loads(result.stdout)
+    assert schedule["start_at"] == "2027-03-28T01:00:00+00:00"
+    assert schedule["end_at"] == "2027-10-31T00:30:00+00:00"  # the first 02:30 of two
+    assert result.stderr.count("as Europe/Berlin time") == 2
+
+
 def test_submit_of_an_unknown_task_is_one_error_line(rota: RotaCommand) -> None:
     result = rota("submit", "no.such.task")
     assert result.exit_code == 1

@@ -9,8 +9,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from rota.cli.common import parse_duration, parse_kwargs, parse_moment, parse_value
+from rota.cli.common import parse_kwargs, parse_value
 from rota.cli.main import app
+from rota.cli.times import local_zone, parse_duration, parse_moment
 
 COMMANDS = [
     [],
@@ -95,6 +96,36 @@ def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text, "--delay") == seconds
 
 
+BERLIN = {"TZ": "Europe/Berlin"}
+
+
+@pytest.mark.parametrize(
+    ("text", "meant", "note"),
+    [
+        ("2027-03-28T02:30", "2027-03-28T03:00:00+02:00", "the clock skips 2027-03-28T02:30"),
+        ("2027-10-31T02:30", "2027-10-31T02:30:00+02:00", "occurs twice there"),
+        ("2027-06-01T12:00", "2027-06-01T12:00:00+02:00", "+02:00"),
+    ],
+)
+def test_a_naive_time_is_read_in_the_local_zone_by_the_schedules_rule(
+    text: str, meant: str, note: str
+) -> None:
+    said: list[str] = []
+    moment = parse_moment(text, "--at", environ=BERLIN, say=said.append)
+    assert moment is not None and moment.isoformat() == meant
+    [line] = said
+    assert line.startswith(f"read {text} as Europe/Berlin time: {meant}")
+    assert note in line
+
+
+def test_the_zone_comes_from_tz_or_the_system() -> None:
+    assert local_zone({"TZ": ":Europe/Berlin"}).name == "Europe/Berlin"
+    assert local_zone({"TZ": ""}).name == "UTC"
+    assert local_zone({"TZ": "/usr/share/zoneinfo/Asia/Tokyo"}).zone is not None
+    assert local_zone({"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}).zone is None  # a POSIX rule
+    assert local_zone({}).zone is not None
+
+
 def test_a_time_without_offset_is_local_time() -> None:
     moment = parse_moment("2030-01-31T09:00:00", "--at")
     assert moment is not None and moment.tzinfo is not None
@@ -112,6 +143,15 @@ def test_a_time_without_offset_is_local_time() -> None:
         (["submit", "rota.echo", "-k", "1x=2"], "--kwarg"),
         (["submit", "rota.echo", "--delay", "soon"], "--delay"),
         (["submit", "rota.echo", "--at", "tomorrow"], "--at"),
+        (["submit", "rota.echo", "--at", "9999-12-31T23:59:59-01:00"], "--at"),
+        (["submit", "rota.echo", "--deadline", "0001-01-01T00:30:00+01:00"], "--deadline"),
+        (["submit", "rota.echo", "--delay", "99999999999999d"], "--delay"),
+        (["submit", "rota.echo", "--timeout", "1" + "0" * 400], "--timeout"),
+        (["schedules", "add", "s", "rota.echo", "--every", "1" + "0" * 400], "--every"),
+        (
+            ["schedules", "add", "s", "rota.echo", "--every", "1", "--start", "9999-12-31"],
+            "--start",
+        ),
         (["submit", "rota.echo", "--delay", "5", "--at", "2030-01-01T00:00:00Z"], "not both"),
         (["jobs", "ls", "--state", "sleeping"], "--state"),
         (["jobs", "ls", "--limit", "0"], "--limit"),

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 
 from tests.e2e.conftest import ROTA, Cluster
 
 
-def rota(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+def rota(
+    cluster: Cluster, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [ROTA, "--server", cluster.url, *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -51,3 +55,23 @@ def test_jobs_commands(cluster: Cluster) -> None:
     missing = rota(cluster, "jobs", "show", "0190f5c2-0000-7000-8000-000000000000")
     assert missing.returncode == 1
     assert missing.stderr.startswith("rota: error:") and "Traceback" not in missing.stderr
+
+
+def test_submit_at_a_skipped_local_time_says_the_zone_and_runs_after_the_gap(
+    cluster: Cluster,
+) -> None:
+    cluster.start_server()
+    cluster.start_worker("w1")
+    submitted = rota(
+        cluster,
+        "submit",
+        "rota.echo",
+        "hi",
+        "--at",
+        "2027-03-28T02:30",
+        env={"TZ": "Europe/Berlin"},
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    job = cluster.job(submitted.stdout.strip())
+    assert job["run_at"] == "2027-03-28T01:00:00+00:00"  # 03:00 in Berlin, when the gap ends
+    assert "read 2027-03-28T02:30 as Europe/Berlin time" in submitted.stderr

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NoReturn
 
 import typer
@@ -163,37 +161,6 @@ def parse_kwargs(pairs: Sequence[str]) -> dict[str, JSON]:
             )
         kwargs[key] = parse_value(value)
     return kwargs
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str | None, option: str) -> float | None:
-    """Return seconds from "90", "1.5s", "10m", "2h" or "1d" (None stays None)."""
-    if text is None:
-        return None
-    match = _DURATION.match(text)
-    if match is None:
-        raise typer.BadParameter(
-            f"{text!r} is not a duration: use seconds or a unit, like 90, 10m, 2h",
-            param_hint=option,
-        )
-    return float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
-
-
-def parse_moment(text: str | None, option: str) -> datetime | None:
-    """Return an aware datetime from ISO 8601 text; without an offset it is local time."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 time like 2030-01-31T09:00:00+01:00",
-            param_hint=option,
-        ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def split_list(values: Sequence[str] | None) -> list[str] | None:

@@ -8,8 +8,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rota.cli.common import open_client, parse_duration, parse_kwargs, parse_moment, parse_value
+from rota.cli.common import open_client, parse_kwargs, parse_value
 from rota.cli.output import age, print_json, stdout
+from rota.cli.times import parse_duration, parse_moment
 from rota.types import Payload
 
 app = typer.Typer(help="Run tasks on a cron expression or an interval.", no_args_is_help=True)

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from rota.cli.common import open_client, parse_duration, parse_kwargs, parse_moment, parse_value
+from rota.cli.common import open_client, parse_kwargs, parse_value
 from rota.cli.jobs import wait_and_show
 from rota.cli.output import print_json, stderr
+from rota.cli.times import parse_duration, parse_moment
 
 
 def submit(

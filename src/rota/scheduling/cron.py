@@ -22,7 +22,14 @@ from typing import Final
 from rota.errors import InvalidInput
 from rota.scheduling.cron_parse import ALIASES, CronExpression
 
-__all__ = ["ALIASES", "SEARCH_YEARS", "CronExpression", "fire_times", "next_fire_at"]
+__all__ = [
+    "ALIASES",
+    "SEARCH_YEARS",
+    "CronExpression",
+    "fire_times",
+    "next_fire_at",
+    "wall_time_instant",
+]
 
 # The Gregorian calendar repeats every 400 years (to the weekday), so an expression with no
 # match in 400 years has none at all: `0 0 30 2 *` is reported rather than searched forever.
@@ -70,6 +77,24 @@ def fire_times(expr: CronExpression, after: datetime, tz: tzinfo, count: int) ->
         moment = next_fire_at(expr, moment, tz)
         times.append(moment)
     return times
+
+
+def wall_time_instant(wall: datetime, tz: tzinfo) -> datetime:
+    """Return the instant (aware, UTC) a local wall time names in a zone, by the fixed-time rule.
+
+    A wall time that occurs once is that instant; one that occurs twice (the clock is set
+    back) is its first pass; one the clock skips (set forward) is the first instant after
+    the gap. `wall` is naive. This is the rule fixed-time cron schedules follow, so a time
+    typed by a person lands where such a schedule would fire.
+    """
+    if wall.tzinfo is not None:
+        raise InvalidInput("a wall time is naive: it has no UTC offset")
+    whole = wall.replace(microsecond=0)
+    instant_s = _fixed_instant(whole, tz)
+    moment = _EPOCH_UTC + timedelta(seconds=instant_s)
+    if _wall_s(instant_s, tz) == _wall_seconds(whole):
+        moment += timedelta(microseconds=wall.microsecond)  # not skipped: keep the fraction
+    return moment
 
 
 def _first_second_after(after: datetime) -> int:
