@@ -11,6 +11,7 @@ from typing import Any, Final
 import msgpack
 
 from rota.errors import ProtocolError
+from rota.safe_text import excerpt
 from rota.types import Payload
 
 PROTOCOL_VERSION: Final = 1
@@ -80,14 +81,14 @@ def decode(frame: bytes, *, allowed: frozenset[str] | None = None) -> Payload:
         raise ProtocolError("a message must be a msgpack map")
     _check(message)
     if allowed is not None and message["type"] not in allowed:
-        raise ProtocolError(f"unexpected message type {message['type']!r}")
+        raise ProtocolError(f"unexpected message type {excerpt(message['type'])}")
     return message
 
 
 def _check(message: Payload) -> None:
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in _FIELDS:
-        raise ProtocolError(f"unknown message type {kind!r}")
+        raise ProtocolError(f"unknown message type {excerpt(kind)}")
     for name, expected in _FIELDS[kind].items():
         if name not in message:
             raise ProtocolError(f"{kind} message lacks {name!r}")

@@ -144,6 +144,35 @@ def test_parse_errors_name_the_field_and_the_reason(text: str, message: str) -> 
 
 
 @pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1" * 4301 + " * * * *", "is longer than 1000 characters"),
+        ("0" * 900 + "60 * * * *", "value '0000000000000000000000000000000000000000…' (902"),
+        (
+            "1" * 900 + " * * * *",
+            "value '1111111111111111111111111111111111111111…' (900 characters)",
+        ),
+        ("*/" + "7" * 900 + " * * * *", "step '777777"),
+        (
+            "0 0 * * " + "x" * 900,
+            "value 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' (900 characters)",
+        ),
+        ("@" + "y" * 900, "unknown cron alias '@yyyy"),
+        ("* " * 400, "got 400 in '* * * *"),
+    ],
+)
+def test_long_input_is_refused_with_a_short_excerpt(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        CronExpression.parse(text)
+    assert message in str(caught.value)
+    assert len(str(caught.value)) < 250
+
+
+def test_leading_zeros_do_not_count_against_a_number() -> None:
+    assert CronExpression.parse("0" * 900 + "7 * * * *").minutes == (7,)
+
+
+@pytest.mark.parametrize(
     ("text", "fixed"),
     [
         ("30 2 * * *", True),

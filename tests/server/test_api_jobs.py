@@ -190,3 +190,17 @@ async def test_openapi_describes_the_bodies(client: httpx.AsyncClient) -> None:
     assert {"JobSubmit", "JobPatch"} <= set(schema["components"]["schemas"])
     assert "/api/v1/jobs" in schema["paths"]
     assert "requestBody" in schema["paths"]["/api/v1/jobs"]["post"]
+
+
+async def test_long_ids_and_names_are_refused_with_a_short_message(
+    client: httpx.AsyncClient,
+) -> None:
+    for response in (
+        await client.get("/api/v1/jobs/" + "x" * 10_000),
+        await client.delete("/api/v1/jobs/" + "x" * 10_000),
+        await client.post("/api/v1/workers/" + "w" * 10_000 + "/drain"),
+        await client.post("/api/v1/jobs", json={"task": "t" * 100_000}),
+        await client.post("/api/v1/jobs", json={"task": "rota.echo", "queue": "q" * 100_000}),
+    ):
+        assert response.status_code == 422, response.text
+        assert len(response.text) < 300, response.text

@@ -59,6 +59,50 @@ async def test_bad_schedules_are_refused_clearly(
     assert (await client.get(BASE)).json()["schedules"] == []
 
 
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"cron": "1" * 4301 + " * * * *"}, "cron: "),
+        ({"cron": "1" * 900 + " * * * *"}, "cron: cron field 1 (minute) value '1111"),
+        ({"cron": "x" * 100_000}, "cron: "),
+        ({"tz": "Europe/" + "x" * 100_000}, "tz: "),
+        ({"tz": "x" * 99}, "tz: unknown time zone 'xxxx"),
+        ({"task": "a" * 100_000}, "task: invalid task name 'aaaa"),
+        ({"name": "a b" * 50_000}, "name: "),
+    ],
+)
+async def test_long_input_is_a_422_with_a_short_message_on_every_route(
+    client: httpx.AsyncClient, fields: dict[str, Any], words: str
+) -> None:
+    responses = [
+        await client.post(BASE, json=body(**fields)),
+        await client.post(f"{BASE}/preview", json=body(**fields)),
+    ]
+    if "name" not in fields:
+        responses.append(await client.put(f"{BASE}/nightly", json=body(**fields)))
+    for response in responses:
+        assert response.status_code == 422, response.text
+        message = response.json()["error"]["message"]
+        assert message.startswith(words), message
+        assert len(message) < 300, message
+    assert (await client.get(BASE)).json()["schedules"] == []
+    assert (await client.post(BASE, json=body())).status_code == 201
+    patch = {key: value for key, value in fields.items() if key != "name"}
+    if patch:
+        patched = await client.patch(f"{BASE}/nightly", json=patch)
+        assert patched.status_code == 422, patched.text
+        assert len(patched.text) < 300
+
+
+async def test_a_name_in_the_body_unlike_the_path_is_quoted_short(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.put(f"{BASE}/nightly", json=body(name="n" * 100_000))
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert message.startswith("name: the body says 'nnnn") and len(message) < 200, message
+
+
 async def test_duplicate_name_is_a_conflict(client: httpx.AsyncClient) -> None:
     assert (await client.post(BASE, json=body())).status_code == 201
     response = await client.post(BASE, json=body(cron="@hourly"))

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from rota.client import DEFAULT_URL
 from rota.errors import InvalidInput, RotaError, ServerUnavailable
+from rota.safe_text import excerpt
 from rota.sync import Client
 from rota.types import JSON
 
@@ -157,7 +158,8 @@ def parse_kwargs(pairs: Sequence[str]) -> dict[str, JSON]:
         key = key.strip()
         if not sep or not key.isidentifier():
             raise typer.BadParameter(
-                f"{pair!r} is not key=value with a Python name as key", param_hint="--kwarg"
+                f"{excerpt(pair)} is not key=value with a Python name as key",
+                param_hint="--kwarg",
             )
         kwargs[key] = parse_value(value)
     return kwargs

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from rota.moments import moment_problem, span_problem
+from rota.safe_text import excerpt
 from rota.scheduling.cron import wall_time_instant
 
 LOCALTIME = Path("/etc/localtime")
@@ -49,7 +50,7 @@ def parse_duration(text: str | None, option: str) -> float | None:
     match = _DURATION.match(text)
     if match is None:
         raise typer.BadParameter(
-            f"{text!r} is not a duration: use seconds or a unit, like 90, 10m, 2h",
+            f"{excerpt(text)} is not a duration: use seconds or a unit, like 90, 10m, 2h",
             param_hint=option,
         )
     seconds = float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
@@ -78,7 +79,7 @@ def parse_moment(
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 time like 2030-01-31T09:00:00+01:00",
+            f"{excerpt(text)} is not an ISO 8601 time like 2030-01-31T09:00:00+01:00",
             param_hint=option,
         ) from None
     line = None

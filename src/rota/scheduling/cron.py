@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
 from rota.errors import InvalidInput
+from rota.safe_text import excerpt
 from rota.scheduling.cron_parse import ALIASES, CronExpression
 
 __all__ = [
@@ -61,7 +62,7 @@ def next_fire_at(expr: CronExpression, after: datetime, tz: tzinfo) -> datetime:
         found_s = None  # the search ran into the end of the calendar (year 9999)
     if found_s is None:
         raise InvalidInput(
-            f"cron expression '{expr.text}' never fires: nothing matches it "
+            f"cron expression {excerpt(expr.text)} never fires: nothing matches it "
             f"within {SEARCH_YEARS} years in time zone {tz}"
         )
     return _EPOCH_UTC + timedelta(seconds=found_s)

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from rota.errors import InvalidInput
+from rota.safe_text import excerpt
 
 ALIASES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -37,6 +38,12 @@ MONTH_NAMES: Final[Mapping[str, int]] = MappingProxyType(
         )
     }
 )
+MAX_CRON_CHARS: Final = 1000
+"""Longer than any expression that lists every value of every field (about 530 characters)."""
+# A number with more digits than this is out of range in every field; int() is never asked
+# to read it (Python refuses more than 4300 digits, and reading many is slow).
+_MAX_DIGITS: Final = 4
+
 DAY_NAMES: Final[Mapping[str, int]] = MappingProxyType(
     {name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 )
@@ -93,6 +100,10 @@ class CronExpression:
         """
         if not isinstance(text, str):
             raise InvalidInput("cron expression must be a string")
+        if len(text) > MAX_CRON_CHARS:
+            raise InvalidInput(
+                f"cron expression {excerpt(text)} is longer than {MAX_CRON_CHARS} characters"
+            )
         stripped = text.strip()
         if not stripped:
             raise InvalidInput("cron expression is empty")
@@ -101,13 +112,13 @@ class CronExpression:
             alias = ALIASES.get(stripped.lower())
             if alias is None:
                 known = ", ".join(ALIASES)
-                raise InvalidInput(f"unknown cron alias '{stripped}' (known: {known})")
+                raise InvalidInput(f"unknown cron alias {excerpt(stripped)} (known: {known})")
             source = alias
         parts = source.split()
         if len(parts) not in (5, 6):
             raise InvalidInput(
                 f"cron expression must have 5 fields (minute hour day-of-month month "
-                f"day-of-week) or 6 with seconds first, got {len(parts)} in '{stripped}'"
+                f"day-of-week) or 6 with seconds first, got {len(parts)} in {excerpt(stripped)}"
             )
         specs = _FIVE_FIELDS if len(parts) == 5 else (_SECOND, *_FIVE_FIELDS)
         values = [
@@ -216,7 +227,7 @@ def _parse_field(text: str, spec: _FieldSpec, position: int) -> tuple[int, ...]:
     values: set[int] = set()
     for item in text.split(","):
         if not item:
-            raise InvalidInput(f"{label} '{text}' has an empty list item")
+            raise InvalidInput(f"{label} {excerpt(text)} has an empty list item")
         values.update(_parse_item(item, spec, label))
     return tuple(sorted(values))
 
@@ -231,7 +242,7 @@ def _parse_item(item: str, spec: _FieldSpec, label: str) -> range:
         return range(spec.low, spec.high + 1, step)
     start_text, dash, end_text = base.partition("-")
     if dash and not (start_text and end_text):
-        raise InvalidInput(f"{label} range '{base}' is missing a value")
+        raise InvalidInput(f"{label} range {excerpt(base)} is missing a value")
     start = _parse_value(start_text, spec, label)
     if dash:
         end = _parse_value(end_text, spec, label)
@@ -240,7 +251,7 @@ def _parse_item(item: str, spec: _FieldSpec, label: str) -> range:
             end = 7
         if start > end:
             raise InvalidInput(
-                f"{label} range '{base}' is backwards: its start must not be above its end"
+                f"{label} range {excerpt(base)} is backwards: its start must not be above its end"
             )
     else:
         # `a/n` means from a to the field's maximum in steps of n; a bare `a` is just a.
@@ -253,11 +264,11 @@ def _parse_step(text: str, spec: _FieldSpec, label: str) -> int:
     if "/" in text:
         raise InvalidInput(f"{label} has more than one '/' in one item")
     if not _is_digits(text):
-        raise InvalidInput(f"{label} step '{text}' is not a whole number")
-    step = int(text)
+        raise InvalidInput(f"{label} step {excerpt(text)} is not a whole number")
     span = spec.high - spec.low + 1
-    if not 1 <= step <= span:
-        raise InvalidInput(f"{label} step {step} is out of range 1-{span}")
+    step = _number(text)
+    if step is None or not 1 <= step <= span:
+        raise InvalidInput(f"{label} step {_shown(text)} is out of range 1-{span}")
     return step
 
 
@@ -267,15 +278,26 @@ def _parse_value(text: str, spec: _FieldSpec, label: str) -> int:
         number = spec.names.get(text.lower())
         if number is None:
             kind = "month" if spec.name == "month" else "day"
-            raise InvalidInput(f"{label} value '{text}' is not a {kind} name")
+            raise InvalidInput(f"{label} value {excerpt(text)} is not a {kind} name")
         return number
     if not _is_digits(text):
         kind = "a number or a name" if spec.names else "a number"
-        raise InvalidInput(f"{label} value '{text}' is not {kind}")
-    value = int(text)
-    if not spec.low <= value <= spec.high:
-        raise InvalidInput(f"{label} value {value} is out of range {spec.low}-{spec.high}")
+        raise InvalidInput(f"{label} value {excerpt(text)} is not {kind}")
+    value = _number(text)
+    if value is None or not spec.low <= value <= spec.high:
+        raise InvalidInput(f"{label} value {_shown(text)} is out of range {spec.low}-{spec.high}")
     return value
+
+
+def _number(digits: str) -> int | None:
+    """Return the value of ASCII digits, or None when it has too many to be in any field."""
+    significant = digits.lstrip("0") or "0"
+    return int(significant) if len(significant) <= _MAX_DIGITS else None
+
+
+def _shown(digits: str) -> str:
+    """Return a number as typed, or an excerpt of it when it is long."""
+    return digits if len(digits) <= _MAX_DIGITS else excerpt(digits)
 
 
 def _is_digits(text: str) -> bool:

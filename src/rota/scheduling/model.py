@@ -16,6 +16,7 @@ from typing import Any, Final
 from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec, JobState
 from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
+from rota.safe_text import excerpt
 from rota.scheduling.cron import CronExpression
 from rota.scheduling.triggers import CronTrigger, IntervalTrigger, Trigger, parse_timezone
 from rota.tasks.registry import validate_task_name
@@ -81,7 +82,7 @@ class ScheduleSpec:
         """Return the spec if it is valid; else raise InvalidInput saying which field is wrong."""
         if not isinstance(self.name, str) or not SCHEDULE_NAME.match(self.name):
             raise InvalidInput(
-                f"name: {self.name!r} is not 1-100 letters, digits or any of _ . : -"
+                f"name: {excerpt(self.name)} is not 1-100 letters, digits or any of _ . : -"
             )
         try:
             validate_task_name(self.task)

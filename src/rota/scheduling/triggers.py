@@ -11,10 +11,20 @@ from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rota.errors import InvalidInput
+from rota.safe_text import excerpt
 from rota.scheduling.cron import CronExpression, next_fire_at
 
-__all__ = ["CronTrigger", "IntervalTrigger", "OnceTrigger", "Trigger", "parse_timezone"]
+__all__ = [
+    "MAX_TIMEZONE_CHARS",
+    "CronTrigger",
+    "IntervalTrigger",
+    "OnceTrigger",
+    "Trigger",
+    "parse_timezone",
+]
 
+MAX_TIMEZONE_CHARS: Final = 100
+"""Longer than any IANA zone name (the longest are about 30 characters)."""
 _EPOCH_UTC: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
 
@@ -33,14 +43,14 @@ def parse_timezone(name: str) -> ZoneInfo:
 
     Raises InvalidInput "unknown time zone 'X'" for anything else.
     """
-    if not isinstance(name, str) or not name:
-        raise InvalidInput(f"unknown time zone {name!r}")
+    if not isinstance(name, str) or not name or len(name) > MAX_TIMEZONE_CHARS:
+        raise InvalidInput(f"unknown time zone {excerpt(name)}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         # ValueError: not a normalised relative key ("../x", "/etc/x") or not a zone file;
         # OSError: a directory of zones such as "Europe".
-        raise InvalidInput(f"unknown time zone {name!r}") from None
+        raise InvalidInput(f"unknown time zone {excerpt(name)}") from None
 
 
 def _to_utc(moment: datetime, what: str) -> datetime:

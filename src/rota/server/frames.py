@@ -10,6 +10,7 @@ from typing import Any
 
 from rota.errors import ProtocolError
 from rota.jobs import Event
+from rota.safe_text import excerpt
 from rota.types import JobId, LeaseToken, Payload
 
 WORKER_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,200}$")
@@ -22,7 +23,7 @@ def worker_details(hello: Payload) -> tuple[str, list[str], list[str], list[str]
     """Return a hello's name, queues, tags, tasks and capacity, or raise ProtocolError."""
     name = hello["name"]
     if not WORKER_NAME.match(name):
-        raise ProtocolError(f"worker name {name!r} must match {WORKER_NAME.pattern}")
+        raise ProtocolError(f"worker name {excerpt(name)} must match {WORKER_NAME.pattern}")
     queues, tags, tasks = hello["queues"], hello["tags"], hello["tasks"]
     for field, values in (("queues", queues), ("tags", tags), ("tasks", tasks)):
         if not all(isinstance(value, str) and 0 < len(value) <= 200 for value in values):

@@ -19,6 +19,7 @@ from fastapi import APIRouter, WebSocket
 from rota.errors import InvalidTransition, JobNotFound, ProtocolError, StaleLease
 from rota.jobs import Job, Lease
 from rota.protocol import PROTOCOL_VERSION, WEBSOCKET_PATH, WORKER_MESSAGES, decode, encode
+from rota.safe_text import excerpt
 from rota.server.dispatcher import RunningJob, WorkerSession
 from rota.server.frames import (
     MAX_TEXT_CHARS,
@@ -259,7 +260,8 @@ class WorkerConnection:
     async def _heartbeat(self, session: WorkerSession, message: Payload) -> None:
         leases = leases_of(message["running"])
         if message["state"] not in ("online", "draining"):
-            raise ProtocolError(f"heartbeat.state {message['state']!r} is not online or draining")
+            state = excerpt(message["state"])
+            raise ProtocolError(f"heartbeat.state {state} is not online or draining")
         tokens = [token for _, token in leases]
         valid = (
             await self._store.extend(session.name, tokens, self._hub.settings.lease_s)

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from rota.clock import Clock
 from rota.errors import UnknownTask
+from rota.safe_text import excerpt
 from rota.server.activity import Activity
 from rota.server.dispatcher import Dispatcher
 from rota.server.reaper import Reaper
@@ -62,7 +63,8 @@ class TaskCatalog:
                 if len(listed) > MAX_NAMES_IN_MESSAGE:
                     shown += f", ... {len(listed) - MAX_NAMES_IN_MESSAGE} more"
                 raise UnknownTask(
-                    f"{label}unknown task {name!r}: no worker has registered it (known: {shown})"
+                    f"{label}unknown task {excerpt(name)}: no worker has registered it "
+                    f"(known: {shown})"
                 )
 
 

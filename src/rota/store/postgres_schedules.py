@@ -17,6 +17,7 @@ from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound
 from rota.ids import new_job_id
 from rota.jobs import Job, JobState
+from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import postgres_ops as ops
 from rota.store.common import JobIds, dump_json
@@ -198,4 +199,4 @@ async def _get(conn: Connection, sql: Statements, ref: str) -> Schedule:
         row = await sql.row(conn, name, ref=ref)
         if row is not None:
             return row_to_schedule(row)
-    raise ScheduleNotFound(f"no schedule has the id or name {ref!r}")
+    raise ScheduleNotFound(f"no schedule has the id or name {excerpt(ref)}")

@@ -18,6 +18,7 @@ from rota.clock import Clock
 from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound, StoreClosed
 from rota.ids import new_job_id
 from rota.jobs import Job, JobState
+from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import sqlite_ops as ops
 from rota.store.common import JobIds, dump_json, from_us, maybe_from_us, to_us
@@ -135,7 +136,7 @@ def _get(conn: sqlite3.Connection, q: Queries, ref: str) -> Schedule:
         rows = conn.execute(q[name], {"ref": ref}).fetchall()
         if rows:
             return row_to_schedule(rows[0])
-    raise ScheduleNotFound(f"no schedule has the id or name {ref!r}")
+    raise ScheduleNotFound(f"no schedule has the id or name {excerpt(ref)}")
 
 
 def _create(

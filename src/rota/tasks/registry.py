@@ -12,6 +12,7 @@ from typing import Any
 
 from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
+from rota.safe_text import excerpt
 
 TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 MAX_TASK_NAME = 200
@@ -20,7 +21,9 @@ MAX_TASK_NAME = 200
 def validate_task_name(name: str) -> str:
     """Return the name if it is a dotted Python-style identifier, else raise InvalidInput."""
     if len(name) > MAX_TASK_NAME or not TASK_NAME.match(name):
-        raise InvalidInput(f"invalid task name {name!r}: use dotted identifiers like 'app.add'")
+        raise InvalidInput(
+            f"invalid task name {excerpt(name)}: use dotted identifiers like 'app.add'"
+        )
     return name
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from rota.jobs import JobState
 from rota.server.api.schemas import (
@@ -19,6 +19,7 @@ from rota.store.base import JobQuery
 
 router = APIRouter(tags=["jobs"])
 HubDep = Annotated[Hub, Depends(hub_of)]
+JobIdPath = Annotated[str, Path(max_length=100, description="the job's id")]
 
 MAX_WAIT_S = 60.0
 
@@ -78,7 +79,7 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="Show a job")
-async def get_job(job_id: str, hub: HubDep) -> dict[str, Any]:
+async def get_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     """Return the job."""
     job = await hub.store.get_job(job_id)
     return job.to_dict()
@@ -86,7 +87,7 @@ async def get_job(job_id: str, hub: HubDep) -> dict[str, Any]:
 
 @router.get("/jobs/{job_id}/events", summary="Show a job's execution log")
 async def job_events(
-    job_id: str,
+    job_id: JobIdPath,
     hub: HubDep,
     after: Annotated[int, Query(ge=0, description="only events after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
@@ -98,7 +99,7 @@ async def job_events(
 
 @router.get("/jobs/{job_id}/result", summary="Wait for a job to finish")
 async def job_result(
-    job_id: str,
+    job_id: JobIdPath,
     hub: HubDep,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds")] = 0,
 ) -> dict[str, Any]:
@@ -108,7 +109,7 @@ async def job_result(
 
 
 @router.patch("/jobs/{job_id}", openapi_extra=PATCH_BODY, summary="Change a pending job")
-async def update_job(job_id: str, request: Request, hub: HubDep) -> dict[str, Any]:
+async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> dict[str, Any]:
     """Change run_at, priority, args or kwargs of a pending job (409 otherwise)."""
     patch = parse_patch(parse_json(await request.body()))
     job = await hub.store.update(job_id, patch.to_changes(await hub.store.now()))
@@ -118,7 +119,7 @@ async def update_job(job_id: str, request: Request, hub: HubDep) -> dict[str, An
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a job")
-async def cancel_job(job_id: str, hub: HubDep) -> dict[str, Any]:
+async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     """Cancel a pending or running job; a running job's worker is told to stop it."""
     job = await hub.store.cancel(job_id)
     holder = hub.dispatcher.holder_of(job_id)
@@ -132,7 +133,7 @@ async def cancel_job(job_id: str, hub: HubDep) -> dict[str, Any]:
 
 
 @router.post("/jobs/{job_id}/retry", summary="Run a finished job again")
-async def retry_job(job_id: str, hub: HubDep) -> dict[str, Any]:
+async def retry_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     """Put a failed, cancelled or expired job back to pending, due now."""
     job = await hub.store.retry(job_id)
     hub.dispatcher.wake()

@@ -25,6 +25,8 @@ from pydantic import (
 
 from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
+from rota.safe_text import excerpt
+from rota.scheduling.cron_parse import MAX_CRON_CHARS
 from rota.scheduling.model import (
     DEFAULT_MISFIRE_LIMIT,
     MAX_MISFIRE_LIMIT,
@@ -32,6 +34,7 @@ from rota.scheduling.model import (
     Overlap,
     ScheduleSpec,
 )
+from rota.scheduling.triggers import MAX_TIMEZONE_CHARS
 from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeconds
 from rota.server.api.schemas import Priority, QueueName, ShortText
 from rota.server.errors import describe_validation_errors
@@ -49,13 +52,15 @@ class _ScheduleFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: StrictStr | None = Field(None, description="the registered task name")
-    cron: StrictStr | None = Field(
+    cron: Annotated[StrictStr, StringConstraints(max_length=MAX_CRON_CHARS)] | None = Field(
         None, description="5 or 6 fields (seconds first), or @hourly, @daily, ..."
     )
     interval: PositiveSeconds | None = Field(
         None, description="seconds of real time between occurrences"
     )
-    tz: StrictStr | None = Field(None, description="IANA time zone of the cron expression")
+    tz: Annotated[StrictStr, StringConstraints(max_length=MAX_TIMEZONE_CHARS)] | None = Field(
+        None, description="IANA time zone of the cron expression"
+    )
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
     queue: QueueName | None = None
@@ -168,7 +173,9 @@ def parse_create(data: Any, *, name: str | None = None) -> ScheduleSpec:
         raise InvalidInput("the body must be a JSON object")
     if name is not None:
         if data.setdefault("name", name) != name:
-            raise InvalidInput(f"name: the body says {data['name']!r}, the path {name!r}")
+            raise InvalidInput(
+                f"name: the body says {excerpt(data['name'])}, the path {excerpt(name)}"
+            )
     try:
         body = _CREATE.validate_python(data)
     except ValidationError as exc:

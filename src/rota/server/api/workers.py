@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 
 from rota.errors import WorkerNotFound
+from rota.safe_text import excerpt
 from rota.server.state import Hub, hub_of
 
 router = APIRouter(tags=["workers"])
@@ -25,11 +26,13 @@ async def list_workers(hub: HubDep) -> dict[str, Any]:
     status_code=status.HTTP_202_ACCEPTED,
     summary="Ask a worker to drain",
 )
-async def drain_worker(name: str, hub: HubDep) -> dict[str, Any]:
+async def drain_worker(
+    name: Annotated[str, Path(max_length=200, description="the worker's name")], hub: HubDep
+) -> dict[str, Any]:
     """Send the worker no more jobs and ask it to finish what it runs, then stop."""
     session = hub.dispatcher.get(name)
     if session is None:
-        raise WorkerNotFound(f"no worker named {name!r} is connected to this server")
+        raise WorkerNotFound(f"no worker named {excerpt(name)} is connected to this server")
     session.draining = True
     sent = await session.send({"type": "drain"})
     return {"worker": name, "state": "draining", "told": sent}

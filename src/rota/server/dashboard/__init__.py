@@ -14,6 +14,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from rota.safe_text import excerpt
+
 STATIC_DIR = Path(__file__).parent / "static"
 PAGES = ("", "jobs", "schedules", "workers", "submit")
 """The first path segments the app draws; anything else is a 404."""
@@ -45,7 +47,7 @@ def router() -> APIRouter:
     async def static(path: str) -> FileResponse:
         file = await asyncio.to_thread(_locate, path)
         if file is None:
-            raise HTTPException(404, f"no file {path!r} in the dashboard")
+            raise HTTPException(404, f"no file {excerpt(path)} in the dashboard")
         return FileResponse(file, media_type=_TYPES[file.suffix], headers=_NO_CACHE)
 
     async def page() -> FileResponse:
