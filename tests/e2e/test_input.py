@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+
 import pytest
 
 from tests.e2e.conftest import Cluster
@@ -68,3 +71,18 @@ def test_unknown_job_is_404(server: Cluster) -> None:
         response = server.request(method, path)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["error"]["type"] == "JobNotFound"
+
+
+def test_a_client_gone_mid_body_leaves_no_error_in_the_server_log(server: Cluster) -> None:
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:
+            raw.sendall(
+                b"POST /api/v1/jobs HTTP/1.1\r\nHost: rota.test\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                b'{"task": "rota.echo", "args": ['
+            )
+    assert server.count_jobs() == 1
+    assert server.server is not None
+    server.kill(server.server, signal.SIGTERM)  # the server finishes every request first
+    log = (server.tmp_path / f"server-{server.port}.log").read_text()
+    assert "Traceback" not in log and "ERROR" not in log, log

@@ -42,8 +42,8 @@ def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK)
         docs_url="/docs",
     )
     app.state.hub = hub
-    install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)  # last: its last resort wraps every middleware
     app.include_router(api_router(), prefix=API_PREFIX)
     # Probes also answer at the root, where orchestrators look for them by default.
     app.include_router(health.router, include_in_schema=False)

@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rota.errors import RotaError
 
@@ -95,11 +97,55 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
-    logger.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    return _internal_error(request.method, request.url.path, exc)
+
+
+def _internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:
+    # A 500 is our bug: its traceback is logged once, here, at ERROR.
+    logger.error("unexpected error in %s %s", method, path, exc_info=exc)
     return error_response(500, "InternalError", "the server failed; its log says why")
 
 
+class LastResortMiddleware:
+    """Answer what no handler did, so the connection stays usable and the log stays quiet.
+
+    Starlette's own last resort answers 500 and then raises again, which makes the server
+    close the keep-alive connection (the client's next request on it is reset) and log the
+    traceback a second time. Here an unexpected error is answered with the standard 500 body
+    and not raised again. A client that goes away while its request body is read
+    (ClientDisconnect) is the client's business: it is logged at DEBUG and left unanswered.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except ClientDisconnect:
+            logger.debug("%s %s: the client went away", scope["method"], scope["path"])
+        except Exception as exc:
+            if started:
+                raise  # half a response is out: only closing the connection can end it
+            response = _internal_error(scope["method"], scope["path"], exc)
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every error the app raises answer with the standard error body."""
-    for kind in (RotaError, RequestValidationError, HTTPException, Exception):
+    """Make every error the app raises answer with the standard error body.
+
+    Call it after adding every other middleware: its last resort must wrap them all.
+    """
+    for kind in (RotaError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, _handle)
+    app.add_middleware(LastResortMiddleware)
