@@ -87,6 +87,32 @@ async def test_a_reaped_lease_is_stale_even_after_a_new_claim(
     assert done.result == "from the live one" and done.worker == "w2"
 
 
+async def test_success_after_an_expired_lease_clears_the_stale_error(
+    store: Store, clock: ManualClock
+) -> None:
+    job = await submit_one(store, backoff=NO_JITTER)
+    await claim_one(store, "w1", lease_s=5)
+    clock.advance(5)
+    [reaped] = await store.reap()
+    assert "expired" in (reaped.error or "")
+    clock.advance(10)
+    second = await claim_one(store, "w2")
+    failed = await store.fail(lease_of(second), error="boom", traceback="Traceback: boom")
+    assert (failed.error, failed.traceback) == ("boom", "Traceback: boom")
+    clock.advance(20)
+    done = await store.complete(lease_of(await claim_one(store, "w3")), "ok")
+    assert (done.state, done.result, done.error, done.traceback) == (
+        JobState.SUCCEEDED,
+        "ok",
+        None,
+        None,
+    )
+    assert await store.get_job(job.id) == done
+    kinds = [(event.kind, event.message) for event in await store.events(job.id)]
+    assert ("reaped", "the lease held by worker w1 expired") in kinds
+    assert any(kind == "retrying" and "boom" in (text or "") for kind, text in kinds)
+
+
 async def test_fail_retries_after_the_backoff(store: Store, clock: ManualClock) -> None:
     await submit_one(store, backoff=NO_JITTER)
     job = await claim_one(store)

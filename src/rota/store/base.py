@@ -202,7 +202,8 @@ class Store(Protocol):
         ...
 
     async def complete(self, lease: Lease, result: JSON) -> Job:
-        """Mark the job succeeded with its result. StaleLease unless the token is current."""
+        """Mark the job succeeded with its result, clearing the error and traceback an
+        earlier attempt left (its events keep them). StaleLease unless the token is current."""
         ...
 
     async def fail(

@@ -134,10 +134,13 @@ WITH touched AS (
 SELECT count(*) FROM touched;
 
 -- name: complete
+-- An earlier attempt's error and traceback go: the job succeeded (its events keep them).
 WITH done AS (
     UPDATE jobs
     SET state = 'succeeded',
         result = :result::text::json,
+        error = NULL,
+        traceback = NULL,
         progress = 1.0,
         lease_token = NULL,
         lease_expires_at = NULL,

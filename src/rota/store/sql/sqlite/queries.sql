@@ -91,9 +91,12 @@ SET lease_expires_at = min(lease_expires_at, :lease_expires_at), updated_at = :n
 WHERE worker = :worker AND state = 'running';
 
 -- name: complete
+-- An earlier attempt's error and traceback go: the job succeeded (its events keep them).
 UPDATE jobs
 SET state = 'succeeded',
     result = :result,
+    error = NULL,
+    traceback = NULL,
     progress = 1.0,
     lease_token = NULL,
     lease_expires_at = NULL,
