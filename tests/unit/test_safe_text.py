@@ -21,4 +21,4 @@ def test_any_value_is_quoted_even_one_whose_str_raises() -> None:
             raise RuntimeError("no")
 
     assert excerpt(12) == "'12'"
-    assert excerpt(Broken()) == "'<str() failed: RuntimeError>'"
+    assert excerpt(Broken()) == "'<str() failed: RuntimeError: no>'"

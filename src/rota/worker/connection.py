@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rota import protocol
 from rota.errors import InvalidInput, ProtocolError
+from rota.safe_text import safe_str
 from rota.types import Payload
 
 FIRST_DELAY_S = 0.1
@@ -154,5 +155,5 @@ class Connector:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = safe_str(exc) or type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__

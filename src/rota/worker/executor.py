@@ -16,7 +16,6 @@ import asyncio
 import contextvars
 import inspect
 import json
-import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 from rota import protocol
 from rota.context import JobContext, set_current_job
 from rota.errors import ProtocolError
+from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON, Payload
 from rota.worker.isolated import ChildCall, ChildOutcome, IsolatedRun
@@ -239,11 +239,7 @@ def _finished(result: object) -> Outcome:
 
 
 def _raised(exc: BaseException) -> Outcome:
-    return Outcome.failure(
-        f"{type(exc).__name__}: {exc}",
-        traceback="".join(traceback.format_exception(exc)),
-        retryable=True,
-    )
+    return Outcome.failure(describe_exception(exc), traceback=format_traceback(exc), retryable=True)
 
 
 def _timed_out(order: JobOrder, timeout_s: float | None) -> Outcome:

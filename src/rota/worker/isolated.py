@@ -11,13 +11,13 @@ import importlib
 import json
 import multiprocessing
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from rota.context import JobContext, set_current_job
+from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskRegistry, find_registries
 
 # The child starts a fresh interpreter: nothing of the worker's state (sockets, threads,
@@ -145,8 +145,7 @@ def child_main(connection: Connection, call: ChildCall) -> None:
         set_current_job(context)
         result = fn(*json.loads(call.args_json), **json.loads(call.kwargs_json))
     except BaseException as exc:
-        detail = "".join(traceback.format_exception(exc))
-        send(["error", f"{type(exc).__name__}: {exc}", detail, True])
+        send(["error", describe_exception(exc), format_traceback(exc), True])
         return
     try:
         text = json.dumps(result, allow_nan=False)

@@ -16,6 +16,7 @@ from rota import protocol
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.context import JobContext
 from rota.errors import ProtocolError
+from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
 from rota.tasks.registry import TaskRegistry
 from rota.types import Payload
@@ -168,7 +169,7 @@ class Worker:
             except (ConnectionClosed, OSError, TimeoutError, ProtocolError, SessionRefused) as exc:
                 self._report(f"lost connection to {link.url}: {_describe(exc)}")
             except Exception as exc:  # a bug in one session must not end the worker
-                self._report(f"session with {link.url} failed: {type(exc).__name__}: {exc}")
+                self._report(f"session with {link.url} failed: {describe_exception(exc)}")
             finally:
                 self._link = None
                 await link.close()
@@ -276,7 +277,11 @@ class Worker:
         except asyncio.CancelledError:
             return  # whoever cancelled it decided what to tell the server
         except Exception as exc:  # a bug of ours must still end the attempt, not the worker
-            outcome = Outcome.failure(f"worker error: {type(exc).__name__}: {exc}", retryable=True)
+            outcome = Outcome.failure(
+                f"worker error: {describe_exception(exc)}",
+                traceback=format_traceback(exc),
+                retryable=True,
+            )
         if self._running.get(job.order.job_id) is not job:
             return  # cancelled, stale or released while it ran: its outcome is not wanted
         del self._running[job.order.job_id]
@@ -381,5 +386,5 @@ class Worker:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = safe_str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
