@@ -55,6 +55,13 @@ class ScheduleChanged(RotaError):
     status_code = 409
 
 
+class IdempotencyConflict(RotaError):
+    """The idempotency key is held by a job submitted with a different task, arguments or
+    options."""
+
+    status_code = 409
+
+
 class InvalidTransition(RotaError, ValueError):
     """The job is not in a state that allows this."""
 

@@ -55,25 +55,9 @@ def test_submit_prints_the_id_and_parses_arguments(rota: RotaCommand) -> None:
 
 
 def test_submit_sends_the_job_options(rota: RotaCommand) -> None:
-    result = rota(
-        "submit",
-        "rota.echo",
-        "--queue",
-        "mail",
-        "--priority",
-        "5",
-        "--delay",
-        "10m",
-        "--max-attempts",
-        "7",
-        "--timeout",
-        "30",
-        "--key",
-        "k-1",
-        "--target",
-        "device:kitchen",
-        "--json",
-    )
+    options = ["--queue", "mail", "--priority", "5", "--delay", "10m", "--max-attempts", "7"]
+    options += ["--timeout", "30", "--key", "k-1", "--target", "device:kitchen"]
+    result = rota("submit", "rota.echo", *options, "--json")
     assert result.exit_code == 0, result.stderr
     job = json.loads(result.stdout)
     assert (job["queue"], job["priority"], job["max_attempts"]) == ("mail", 5, 7)
@@ -83,8 +67,11 @@ def test_submit_sends_the_job_options(rota: RotaCommand) -> None:
         "device:kitchen",
     )
     assert job["run_at"] > job["created_at"]
-    again = rota("submit", "rota.echo", "--key", "k-1")
+    again = rota("submit", "rota.echo", *options)
     assert again.stdout.strip() == job["id"]
+    other = rota("submit", "rota.echo", "other", "--key", "k-1")
+    assert other.exit_code == 1
+    assert other.stderr.startswith("rota: error: idempotency_key 'k-1' is held by job " + job["id"])
 
 
 def test_submit_at_a_local_time_the_clock_skips_runs_when_the_gap_ends(

@@ -12,6 +12,7 @@ import pytest
 
 from rota import AsyncClient, Client, JobState
 from rota.errors import (
+    IdempotencyConflict,
     InvalidInput,
     InvalidTransition,
     JobNotFound,
@@ -71,9 +72,11 @@ async def test_run_at_and_deadline_are_sent_as_iso_times(live_server: LiveServer
 
 async def test_idempotency_key_returns_the_first_job(live_server: LiveServer) -> None:
     async with AsyncClient(live_server.url) as client:
-        first = await client.submit("rota.echo", [1], idempotency_key="once")
-        second = await client.submit("rota.echo", [2], idempotency_key="once")
+        first = await client.submit("rota.echo", [1], idempotency_key="once", delay=60)
+        second = await client.submit("rota.echo", [1], idempotency_key="once", delay=60)
         assert second["id"] == first["id"]
+        with pytest.raises(IdempotencyConflict, match=first["id"]):
+            await client.submit("rota.echo", [2], idempotency_key="once")
         found = await client.list_jobs(q="once")
         assert [j["id"] for j in found["jobs"]] == [first["id"]]
 

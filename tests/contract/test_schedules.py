@@ -72,6 +72,24 @@ async def test_a_round_is_written_once_even_when_replayed(store: Store, clock: M
     assert len(await jobs_of(store)) == 1
 
 
+async def test_an_occurrence_written_again_after_an_edit_is_no_conflict(
+    store: Store, clock: ManualClock
+) -> None:
+    schedule = await admin.create(store, every(args=[1]))
+    clock.advance(59)
+    firing = plan(schedule, clock.now_utc(), lookahead_s=3, grace_s=1, rng=random.Random())
+    assert firing is not None
+    [written] = await store.fire_schedule(firing) or []
+    changed = await store.get_schedule(schedule.id)
+    edited = replace(changed.spec, args=[2], priority=7)
+    # The same occurrence key with other options: the scheduler must not be stopped by it.
+    occurrence = edited.job_spec(schedule.id, written.run_at, written.run_at)
+    assert occurrence.idempotency_key == written.idempotency_key
+    again = replace(firing, version=changed.version, jobs=[occurrence])
+    assert await store.fire_schedule(again) == [written]
+    assert len(await jobs_of(store)) == 1
+
+
 async def test_two_stores_racing_never_write_an_occurrence_twice(
     store: Store, open_store: OpenStore, clock: ManualClock
 ) -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from rota.clock import ManualClock
-from rota.errors import InvalidInput, JobNotFound
+from rota.errors import IdempotencyConflict, InvalidInput, JobNotFound
 from rota.jobs import JobState
 from rota.retry import Backoff
 from rota.store import JobQuery, Store, WorkerInfo
@@ -84,12 +84,54 @@ async def test_invalid_spec_is_refused(store: Store) -> None:
         await store.submit([spec(task="")])
 
 
-async def test_idempotency_key_returns_the_first_job(store: Store) -> None:
-    first = await submit_one(store, idempotency_key="k1", args=[1])
-    again = await submit_one(store, idempotency_key="k1", args=[2])
+async def test_idempotency_key_returns_the_first_job_of_the_same_submission(
+    store: Store, clock: ManualClock
+) -> None:
+    first = await submit_one(store, idempotency_key="k1", args=[1], timeout_s=5)
+    # A retry computes its run_at and deadline again: times are not part of "the same".
+    later = clock.now_utc() + timedelta(seconds=30)
+    again = await submit_one(
+        store, idempotency_key="k1", args=[1], timeout_s=5.0, run_at=later, deadline_at=later
+    )
     assert again == first and again.args == [1]
     assert len((await store.list_jobs(JobQuery())).jobs) == 1
     assert len(await store.events(first.id)) == 1  # one submitted event, not two
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"args": [2]},
+        {"kwargs": {"x": 1}},
+        {"task": "tests.other"},
+        {"queue": "elsewhere"},
+        {"priority": 5},
+        {"target": "w9"},
+        {"max_attempts": 9},
+        {"timeout_s": 6},
+        {"backoff": Backoff(base_s=2)},
+    ],
+)
+async def test_idempotency_key_of_another_submission_is_a_conflict(
+    store: Store, other: dict[str, object]
+) -> None:
+    first = await submit_one(store, idempotency_key="k1", args=[1], timeout_s=5)
+    with pytest.raises(IdempotencyConflict) as caught:
+        await submit_one(store, **{"idempotency_key": "k1", "args": [1], "timeout_s": 5, **other})
+    assert caught.value.status_code == 409
+    assert f"idempotency_key 'k1' is held by job {first.id}" in caught.value.message
+    assert [job.id for job in (await store.list_jobs(JobQuery())).jobs] == [first.id]
+
+
+async def test_a_conflict_in_a_bulk_stores_nothing_of_it(store: Store) -> None:
+    first = await submit_one(store, idempotency_key="old", args=[1])
+    with pytest.raises(IdempotencyConflict):
+        await store.submit([spec(idempotency_key="new"), spec(idempotency_key="old", args=[2])])
+    with pytest.raises(IdempotencyConflict):
+        await store.submit(
+            [spec(), spec(idempotency_key="twice", args=[1]), spec(idempotency_key="twice")]
+        )
+    assert [job.id for job in (await store.list_jobs(JobQuery())).jobs] == [first.id]
 
 
 async def test_keys_repeated_in_one_bulk_make_one_job(store: Store) -> None:

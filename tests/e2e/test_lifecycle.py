@@ -62,9 +62,17 @@ def test_cancel_a_pending_and_a_running_job(cluster: Cluster) -> None:
 def test_the_same_idempotency_key_returns_the_same_job(cluster: Cluster) -> None:
     cluster.start_server()
     first = cluster.submit({"task": "rota.echo", "args": [1], "idempotency_key": "order-17"})
-    second = cluster.submit({"task": "rota.echo", "args": [2], "idempotency_key": "order-17"})
+    second = cluster.submit({"task": "rota.echo", "args": [1], "idempotency_key": "order-17"})
     assert first["id"] == second["id"]
-    assert second["args"] == [1], "the second submission must not change the first job"
+    other = cluster.request(
+        "POST",
+        "/api/v1/jobs",
+        json={"task": "rota.echo", "args": [2], "idempotency_key": "order-17"},
+    )
+    assert other.status_code == 409, other.text
+    assert other.json()["error"]["type"] == "IdempotencyConflict"
+    assert first["id"] in other.json()["error"]["message"]
+    assert cluster.job(first["id"])["args"] == [1], "the other submission must not change it"
     assert cluster.count_jobs() == 1
 
 

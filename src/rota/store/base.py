@@ -136,7 +136,10 @@ class Store(Protocol):
     async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
         """Insert jobs as pending, all or none, and return them in order.
 
-        A spec whose idempotency_key already names a job returns that job unchanged.
+        A spec whose idempotency_key already names a job returns that job unchanged when it
+        is the same submission (store.common.fingerprint: task, arguments and options, not
+        its times); otherwise IdempotencyConflict, and nothing of the batch is stored. A
+        schedule's occurrence (schedule_id set) always returns the job its key names.
         A spec without run_at is due now. Writes a `submitted` event per new job.
         """
         ...

@@ -1,18 +1,20 @@
 """What both store backends share: moments as microseconds, JSON text, the validation of
-a job spec, strictly increasing job ids, and the shape of a page of jobs."""
+a job spec and its fingerprint, strictly increasing job ids, and the shape of a page of jobs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rota.errors import InvalidInput
+from rota.errors import IdempotencyConflict, InvalidInput
 from rota.ids import new_job_id
 from rota.jobs import Job, JobSpec
 from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
 from rota.retry import Backoff
+from rota.safe_text import excerpt
 from rota.store.base import JobPage, JobQuery
 from rota.types import JSON
 
@@ -99,8 +101,49 @@ def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str
         "deadline_at": None if spec.deadline_at is None else to_us(spec.deadline_at),
         "idempotency_key": spec.idempotency_key,
         "schedule_id": spec.schedule_id,
+        "fingerprint": fingerprint(spec),  # after args and kwargs: they are JSON by now
         "now": now_us,
     }
+
+
+def fingerprint(spec: JobSpec) -> str:
+    """Return what makes two submissions under one idempotency key the same, as a hash.
+
+    The same means: task, args, kwargs, queue, priority, target, max_attempts, backoff and
+    timeout. When the job runs (run_at, a delay, deadline) is left out, so a client that
+    retries a submission and computes its times again still gets its job back.
+    """
+    policy = spec.backoff
+    canonical = {
+        "task": spec.task,
+        "args": spec.args,
+        "kwargs": spec.kwargs,
+        "queue": spec.queue,
+        "priority": spec.priority,
+        "target": spec.target,
+        "max_attempts": spec.max_attempts,
+        "backoff": [float(policy.base_s), float(policy.factor), float(policy.max_s)],
+        "jitter": float(policy.jitter),
+        "timeout_s": None if spec.timeout_s is None else float(spec.timeout_s),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_same_submission(spec: JobSpec, holder: Job, held: str | None) -> None:
+    """Raise IdempotencyConflict unless `spec` is the same submission as the one that made
+    `holder`, whose stored fingerprint is `held`.
+
+    A schedule's occurrence is never a conflict (its key names the fire time, and an edit of
+    the schedule must not stop the scheduler); nor is a job stored before fingerprints were.
+    """
+    if spec.schedule_id is not None or held is None or held == fingerprint(spec):
+        return
+    raise IdempotencyConflict(
+        f"idempotency_key {excerpt(spec.idempotency_key)} is held by job "
+        f"{holder.id}, submitted with a different task, arguments or options; send the same "
+        "submission to get that job, or use another key"
+    )
 
 
 def _is_int(value: object) -> bool:

@@ -163,12 +163,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             return []
         id_time = (self._clock or SYSTEM_CLOCK).now_utc()  # stamps ids only, never a lease
         columns, planned = submit_columns(specs, self._ids, id_time)
-        keys = sorted({spec.idempotency_key for spec in specs if spec.idempotency_key})
-        new, by_key = await self._run(lambda c: ops.submit(c, self._q, columns, keys))
-        return [
-            by_key[spec.idempotency_key] if spec.idempotency_key else new[str(job_id)]
-            for spec, job_id in zip(specs, planned, strict=True)
-        ]
+        return await self._run(lambda c: ops.submit(c, self._q, columns, specs, planned))
 
     async def get_job(self, job_id: JobId) -> Job:
         """Return the job, or raise JobNotFound."""

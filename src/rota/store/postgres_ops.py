@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from rota.errors import InvalidTransition, JobNotFound
-from rota.jobs import Event, Job, Lease
+from rota.jobs import Event, Job, JobSpec, Lease
 from rota.retry import delay_s
+from rota.store.common import check_same_submission
 from rota.store.postgres_conn import Connection
 from rota.store.postgres_rows import row_to_event, row_to_job, stale_lease
 from rota.store.postgres_sql import Statements
@@ -44,17 +45,39 @@ async def migrate(
 
 
 async def submit(
-    conn: Connection, sql: Statements, columns: dict[str, list[Any]], keys: Sequence[str]
-) -> tuple[dict[str, Job], dict[str, Job]]:
-    """Insert the new jobs in one statement; return them by id, and the jobs of every given
-    idempotency key (new or already taken) by key."""
-    new = {row["id"]: row_to_job(row) for row in await sql.all(conn, "submit", **columns)}
-    by_key = {job.idempotency_key: job for job in new.values() if job.idempotency_key}
-    taken = [key for key in keys if key not in by_key]
-    if taken:
-        for row in await sql.all(conn, "get_jobs_by_key", keys=taken):
-            by_key[row["idempotency_key"]] = row_to_job(row)
-    return new, by_key
+    conn: Connection,
+    sql: Statements,
+    columns: dict[str, list[Any]],
+    specs: Sequence[JobSpec],
+    planned: Sequence[str | None],
+) -> list[Job]:
+    """Insert the new jobs in one statement and return the job of every spec, in order: its
+    new job, or the job its idempotency key already names. IdempotencyConflict (and nothing
+    inserted) when a key's job was submitted differently."""
+    async with conn.transaction():
+        rows = await sql.all(conn, "submit", **columns)
+        new = {row["id"]: row_to_job(row) for row in rows}
+        by_key = {
+            row["idempotency_key"]: (new[row["id"]], row["fingerprint"])
+            for row in rows
+            if row["idempotency_key"] is not None
+        }
+        keys = sorted({spec.idempotency_key for spec in specs if spec.idempotency_key})
+        taken = [key for key in keys if key not in by_key]
+        if taken:
+            for row in await sql.all(conn, "get_jobs_by_key", keys=taken):
+                by_key[row["idempotency_key"]] = (row_to_job(row), row["fingerprint"])
+        jobs = []
+        for spec, job_id in zip(specs, planned, strict=True):
+            key = spec.idempotency_key
+            if key is None:
+                jobs.append(new[str(job_id)])
+                continue
+            holder, held = by_key[key]
+            if holder.id != job_id:  # inserted by an earlier spec, or before this batch
+                check_same_submission(spec, holder, held)
+            jobs.append(holder)
+        return jobs
 
 
 async def leased(

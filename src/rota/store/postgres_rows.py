@@ -123,6 +123,7 @@ _SUBMIT_COLUMNS = (
     "deadlines",
     "keys",
     "schedule_ids",
+    "fingerprints",
 )
 
 
@@ -162,6 +163,7 @@ def submit_columns(
             ("deadlines", spec.deadline_at),
             ("keys", key),
             ("schedule_ids", params["schedule_id"]),
+            ("fingerprints", params["fingerprint"]),
         ):
             columns[column].append(value)
         planned.append(job_id)

@@ -148,7 +148,6 @@ class PostgresScheduleVerbs:
         sql = await self._sq()
         id_time = (self._clock or SYSTEM_CLOCK).now_utc()  # stamps ids only
         columns, planned = submit_columns(firing.jobs, self._ids, id_time)
-        keys = sorted({spec.idempotency_key for spec in firing.jobs if spec.idempotency_key})
         params = {
             "id": firing.schedule_id,
             "version": firing.version,
@@ -164,11 +163,7 @@ class PostgresScheduleVerbs:
                     return None  # another server (or an edit) got there first
                 if not firing.jobs:
                     return []
-                new, by_key = await ops.submit(conn, sql, columns, keys)
-                jobs = [
-                    by_key[spec.idempotency_key] if spec.idempotency_key else new[str(job_id)]
-                    for spec, job_id in zip(firing.jobs, planned, strict=True)
-                ]
+                jobs = await ops.submit(conn, sql, columns, firing.jobs, planned)
                 await sql.all(conn, "set_last_job", id=firing.schedule_id, job_id=jobs[-1].id)
                 return jobs
 

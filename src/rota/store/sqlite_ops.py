@@ -12,7 +12,7 @@ from rota.errors import InvalidInput, InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Event, Job, JobSpec, Lease
 from rota.retry import delay_s
 from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
-from rota.store.common import JobIds, dump_json, spec_params, to_us
+from rota.store.common import JobIds, check_same_submission, dump_json, spec_params, to_us
 from rota.store.sqlite_rows import event_params, json_list, row_to_job
 from rota.types import JSON
 
@@ -28,25 +28,28 @@ def _one(conn: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> Any:
 def submit(
     conn: sqlite3.Connection, q: Queries, ids: JobIds, specs: Sequence[JobSpec], now: datetime
 ) -> list[Job]:
-    """Insert the new jobs, returning existing ones for known idempotency keys."""
+    """Insert the new jobs, returning existing ones for known idempotency keys (or raising
+    IdempotencyConflict when a key's job was submitted differently)."""
     now_us = to_us(now)
     jobs: list[Job] = []
-    by_key: dict[str, Job] = {}
+    by_key: dict[str, tuple[Job, str | None]] = {}
     for index, spec in enumerate(specs):
         key = spec.idempotency_key
         if key is not None:
             if key not in by_key:
                 row = _one(conn, q["get_job_by_key"], {"key": key})
                 if row is not None:
-                    by_key[key] = row_to_job(row)
+                    by_key[key] = (row_to_job(row), row["fingerprint"])
             if key in by_key:
-                jobs.append(by_key[key])
+                holder, held = by_key[key]
+                check_same_submission(spec, holder, held)
+                jobs.append(holder)
                 continue
         params = spec_params(index, spec, ids.next(now), now_us)
         job = row_to_job(_one(conn, q["insert_job"], params))
         conn.execute(q["insert_event"], event_params(job, "submitted", now_us))
         if key is not None:
-            by_key[key] = job
+            by_key[key] = (job, params["fingerprint"])
         jobs.append(job)
     return jobs
 

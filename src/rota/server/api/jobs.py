@@ -33,7 +33,9 @@ MAX_WAIT_S = 60.0
 async def submit_jobs(request: Request, hub: HubDep) -> Any:
     """Submit a job object (answered with the job) or a list of them (answered with a list).
 
-    A submission whose idempotency key names an existing job returns that job.
+    A submission whose idempotency key names an existing job returns that job when it is
+    the same submission (same task, arguments and options; its times are not compared),
+    else 409 IdempotencyConflict naming the job that holds the key.
     """
     submissions, bulk = parse_submissions(
         parse_json(await request.body()), max_bulk=hub.settings.max_bulk

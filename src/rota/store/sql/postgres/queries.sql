@@ -44,21 +44,21 @@ WITH spec AS (
         :ids::text[], :tasks::text[], :args::text[], :kwargs::text[], :queues::text[],
         :priorities::bigint[], :run_ats::timestamptz[], :targets::text[],
         :max_attempts::integer[], :backoffs::text[], :timeouts::double precision[],
-        :deadlines::timestamptz[], :keys::text[], :schedule_ids::text[]
+        :deadlines::timestamptz[], :keys::text[], :schedule_ids::text[], :fingerprints::text[]
     ) WITH ORDINALITY AS s (
         id, task, args, kwargs, queue, priority, run_at, target, max_attempts, backoff,
-        timeout_s, deadline_at, idempotency_key, schedule_id, position
+        timeout_s, deadline_at, idempotency_key, schedule_id, fingerprint, position
     )
 ), inserted AS (
     INSERT INTO jobs (
         id, task, args, kwargs, queue, priority, state, run_at, target, max_attempts,
-        backoff, timeout_s, deadline_at, idempotency_key, schedule_id, attempt, created_at,
-        updated_at
+        backoff, timeout_s, deadline_at, idempotency_key, schedule_id, fingerprint, attempt,
+        created_at, updated_at
     )
     SELECT id, task, args::json, kwargs::json, queue, priority, 'pending',
            coalesce(run_at, coalesce(:now, now())), target, max_attempts, backoff::json,
-           timeout_s, deadline_at, idempotency_key, schedule_id, 0, coalesce(:now, now()),
-           coalesce(:now, now())
+           timeout_s, deadline_at, idempotency_key, schedule_id, fingerprint, 0,
+           coalesce(:now, now()), coalesce(:now, now())
     FROM spec
     ORDER BY position
     ON CONFLICT (idempotency_key) DO NOTHING

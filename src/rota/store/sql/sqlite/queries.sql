@@ -19,10 +19,12 @@ SELECT max(id) AS id FROM jobs;
 -- name: insert_job
 INSERT INTO jobs (
     id, task, args, kwargs, queue, priority, state, run_at, target, max_attempts, backoff,
-    timeout_s, deadline_at, idempotency_key, schedule_id, attempt, created_at, updated_at
+    timeout_s, deadline_at, idempotency_key, schedule_id, fingerprint, attempt, created_at,
+    updated_at
 ) VALUES (
     :id, :task, :args, :kwargs, :queue, :priority, 'pending', :run_at, :target, :max_attempts,
-    :backoff, :timeout_s, :deadline_at, :idempotency_key, :schedule_id, 0, :now, :now
+    :backoff, :timeout_s, :deadline_at, :idempotency_key, :schedule_id, :fingerprint, 0, :now,
+    :now
 )
 RETURNING *;
 
