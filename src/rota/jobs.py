@@ -102,7 +102,11 @@ class Job:
     idempotency_key: str | None
     schedule_id: str | None
     attempt: int
-    """How many times the job has been claimed in its current round (0 before the first)."""
+    """How many times the job has been claimed, over all its rounds (0 before the first):
+    each attempt has a number of its own, even across manual retries."""
+    prior_attempts: int = 0
+    """The claims made before the current round began. A manual retry starts a round of
+    `max_attempts` fresh claims, numbered on from `attempt`."""
     lease_token: str | None
     lease_expires_at: datetime | None
     worker: str | None
@@ -118,7 +122,17 @@ class Job:
     @property
     def attempts_left(self) -> int:
         """Return how many more claims the job may have before it fails for good."""
-        return max(0, self.max_attempts - self.attempt)
+        return max(0, self.last_attempt - self.attempt)
+
+    @property
+    def last_attempt(self) -> int:
+        """Return the number of the last attempt the current round may make."""
+        return self.prior_attempts + self.max_attempts
+
+    @property
+    def round_attempt(self) -> int:
+        """Return the current attempt's place in its round (1 for its first claim)."""
+        return self.attempt - self.prior_attempts
 
     def to_dict(self) -> dict[str, Any]:
         """Return the job as JSON-ready data (times in ISO 8601, the lease token left out)."""

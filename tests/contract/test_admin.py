@@ -49,16 +49,48 @@ async def test_retry_starts_a_fresh_round(store: Store, clock: ManualClock) -> N
     clock.advance(60)
     retried = await store.retry(job.id)
     assert retried.state is JobState.PENDING
-    assert (retried.attempt, retried.error, retried.traceback, retried.result) == (
-        0,
-        None,
-        None,
-        None,
-    )
+    assert (retried.error, retried.traceback, retried.result) == (None, None, None)
+    # Attempts keep counting: the new round's first claim is attempt 2, with one claim left.
+    assert (retried.attempt, retried.prior_attempts, retried.attempts_left) == (1, 1, 1)
     assert retried.run_at == clock.now_utc()
     assert retried.finished_at is None
     again = await claim_one(store)
-    assert again.id == job.id and again.attempt == 1
+    assert again.id == job.id and (again.attempt, again.attempts_left) == (2, 0)
+
+
+async def test_every_attempt_keeps_its_own_number_across_retries(
+    store: Store, clock: ManualClock
+) -> None:
+    policy = Backoff(base_s=10, factor=2, max_s=300, jitter=0)
+    job = await submit_one(store, max_attempts=3, backoff=policy)
+    for _ in range(3):
+        claimed = await claim_one(store)
+        await store.fail(lease_of(claimed), error=f"boom {claimed.attempt}")
+        clock.advance(1000)
+    assert (await store.get_job(job.id)).state is JobState.FAILED
+    retried = await store.retry(job.id)
+    assert (retried.attempt, retried.attempts_left, retried.last_attempt) == (3, 3, 6)
+    fourth = await claim_one(store)
+    assert (fourth.attempt, fourth.round_attempt) == (4, 1)
+    failed = await store.fail(lease_of(fourth), error="boom 4")
+    # The backoff counts within the round: the first retry of a round waits base_s.
+    assert failed.state is JobState.PENDING
+    assert failed.run_at == clock.now_utc() + timedelta(seconds=10)
+    clock.advance(10)
+    fifth = await claim_one(store)
+    await store.release(lease_of(fifth))  # a release gives the claim back: still 4 made
+    assert (await store.get_job(job.id)).attempt == 4
+    events = await store.events(job.id)
+    started = [(event.attempt, event.message) for event in events if event.kind == "started"]
+    assert started == [
+        (1, "attempt 1 of 3"),
+        (2, "attempt 2 of 3"),
+        (3, "attempt 3 of 3"),
+        (4, "attempt 4 of 6"),
+        (5, "attempt 5 of 6"),
+    ]
+    failures = [event.attempt for event in events if event.kind in ("retrying", "failed")]
+    assert failures == [1, 2, 3, 4]
 
 
 async def test_retry_cancelled_and_expired_jobs(store: Store, clock: ManualClock) -> None:

@@ -96,6 +96,23 @@ def test_cancel_then_retry_from_the_job_page(cluster: Cluster, page: Page) -> No
     assert cluster.job(job["id"])["result"] == "niaga"
 
 
+def test_attempts_of_every_round_are_listed_each_with_its_number(
+    cluster: Cluster, page: Page, console: Console
+) -> None:
+    fast = {"base_s": 0.01, "max_s": 0.01, "jitter": 0}
+    job = cluster.submit({"task": "rota.fail", "args": ["no"], "max_attempts": 2, "backoff": fast})
+    assert cluster.wait_finished(job["id"])["state"] == "failed"
+    page.goto(f"{cluster.url}/jobs/{job['id']}")
+    expect(page.get_by_test_id("attempts").locator("tbody tr")).to_have_count(2)
+    page.get_by_test_id("retry").click()
+    expect(page.get_by_test_id("state")).to_have_text("failed", timeout=20_000)
+    expect(page.get_by_test_id("attempt")).to_have_text("4 of 4", timeout=20_000)
+    rows = page.get_by_test_id("attempts").locator("tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.locator("td:first-child")).to_have_text(["1", "2", "3", "4"])
+    assert console.errors == []
+
+
 def test_bulk_cancel_and_retry_of_a_selection(cluster: Cluster, page: Page) -> None:
     jobs = cluster.submit([{"task": "rota.echo", "queue": "held", "args": [n]} for n in range(6)])
     page.goto(cluster.url + "/jobs?queue=held")

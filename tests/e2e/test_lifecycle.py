@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import signal
+import subprocess
 import time
 from datetime import datetime
 
-from tests.e2e.conftest import Cluster, wait_for
+from tests.e2e.conftest import ROTA, Cluster, wait_for
 
 
 def test_a_raising_job_is_retried_with_backoff_then_fails_with_its_traceback(
@@ -88,6 +89,31 @@ def test_retry_requeues_a_failed_job(cluster: Cluster) -> None:
     assert done["state"] == "failed"
     kinds = [event["kind"] for event in cluster.events(job["id"])]
     assert kinds.count("started") == 2 and "retried" in kinds
+
+
+def test_every_attempt_keeps_its_number_across_a_retry(cluster: Cluster) -> None:
+    cluster.start_server()
+    cluster.start_worker("w1")
+    fast = {"base_s": 0.01, "max_s": 0.01, "jitter": 0}
+    job = cluster.submit({"task": "e2e.boom", "args": ["no"], "max_attempts": 3, "backoff": fast})
+    assert cluster.wait_finished(job["id"])["state"] == "failed"
+    retried = cluster.request("POST", f"/api/v1/jobs/{job['id']}/retry").json()
+    assert (retried["attempt"], retried["prior_attempts"]) == (3, 3)
+    done = cluster.wait_finished(job["id"])
+    assert (done["state"], done["attempt"]) == ("failed", 6)
+    started = [
+        (e["attempt"], e["message"]) for e in cluster.events(job["id"]) if e["kind"] == "started"
+    ]
+    assert started == [(n, f"attempt {n} of {3 if n <= 3 else 6}") for n in range(1, 7)]
+    logs = subprocess.run(
+        [ROTA, "--server", cluster.url, "jobs", "logs", job["id"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert logs.count("attempt 1 of 3") == 1, logs
+    assert "#4 started" in logs and "attempt 4 of 6" in logs, logs
 
 
 def test_sigterm_drains_finishing_short_jobs_and_releasing_long_ones(cluster: Cluster) -> None:

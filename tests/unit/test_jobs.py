@@ -17,6 +17,7 @@ from rota.jobs import (
     check_transition,
 )
 from rota.retry import Backoff
+from rota.server.dispatcher import job_message
 
 ALLOWED = {
     ("pending", "running"),
@@ -108,6 +109,14 @@ def test_to_dict_has_every_field_but_the_token() -> None:
 )
 def test_attempts_left(max_attempts: int, attempt: int, left: int) -> None:
     assert make_job(max_attempts=max_attempts, attempt=attempt).attempts_left == left
+
+
+def test_a_retried_round_counts_on_from_the_attempts_before_it() -> None:
+    job = make_job(max_attempts=3, attempt=4, prior_attempts=3)
+    assert (job.round_attempt, job.last_attempt, job.attempts_left) == (1, 6, 2)
+    assert job.to_dict()["prior_attempts"] == 3
+    # The worker is told the last number `attempt` reaches, as the task sees both.
+    assert (job_message(job)["attempt"], job_message(job)["max_attempts"]) == (4, 6)
 
 
 def test_event_to_dict() -> None:

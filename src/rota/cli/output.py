@@ -83,12 +83,18 @@ def progress_text(job: Payload) -> str:
     progress = job.get("progress")
     if progress is not None:
         parts.append(f"{float(progress) * 100:.0f}%")
-    attempt, max_attempts = job.get("attempt"), job.get("max_attempts")
-    if attempt:
-        parts.append(f"attempt {attempt}/{max_attempts}")
+    if job.get("attempt"):
+        parts.append(f"attempt {attempt_text(job)}")
     if job.get("worker"):
         parts.append(f"on {escape(str(job['worker']))}")
     return " · ".join(parts)
+
+
+def attempt_text(job: Payload) -> str:
+    """Return "attempt/last": the attempt's number and the last one its round may reach
+    (attempts keep counting across manual retries, each of which adds a round)."""
+    last = int(job.get("prior_attempts") or 0) + int(job.get("max_attempts") or 0)
+    return f"{job.get('attempt')}/{last}"
 
 
 def jobs_table(jobs: Iterable[Payload]) -> Table:
@@ -109,7 +115,7 @@ def jobs_table(jobs: Iterable[Payload]) -> Table:
             styled_state(str(job["state"])),
             escape(str(job["queue"])),
             str(job["priority"]),
-            f"{job['attempt']}/{job['max_attempts']}",
+            attempt_text(job),
             escape(str(job.get("worker") or "-")),
             age(job.get("created_at")),
         )
@@ -123,6 +129,7 @@ _DETAIL_FIELDS = (
     "target",
     "attempt",
     "max_attempts",
+    "prior_attempts",
     "worker",
     "progress",
     "timeout_s",
@@ -141,7 +148,7 @@ def show_job(console: Console, job: Payload, events: list[Payload] | None = None
     console.print(f"[bold]{job['id']}[/]  {styled_state(str(job['state']))}")
     for name in _DETAIL_FIELDS:
         value = job.get(name)
-        if value is None:
+        if value is None or (name == "prior_attempts" and not value):
             continue
         if name.endswith("_at"):
             value = f"{value}  ({age(value)})"

@@ -113,7 +113,7 @@ def job_message(job: Job) -> Payload:
         "args": job.args,
         "kwargs": job.kwargs,
         "attempt": job.attempt,
-        "max_attempts": job.max_attempts,
+        "max_attempts": job.last_attempt,  # the last number `attempt` reaches this round
         "timeout_s": job.timeout_s,
         "queue": job.queue,
     }

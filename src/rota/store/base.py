@@ -165,7 +165,9 @@ class Store(Protocol):
 
     async def retry(self, job_id: JobId) -> Job:
         """Put a failed, cancelled or expired job back to pending, due now, with a fresh
-        round of attempts (attempt back to 0). InvalidTransition for any other state."""
+        round of max_attempts claims: prior_attempts = attempt, and attempts keep counting
+        from there, so every attempt keeps its own number in the execution log.
+        InvalidTransition for any other state."""
         ...
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
@@ -188,9 +190,10 @@ class Store(Protocol):
         A job is eligible when its queue is one of the worker's, its task is one the
         worker has (when `tasks` is given), its target is None, the worker's name or one of
         its tags, and its deadline has not passed. Order: priority (higher first), then
-        run_at, then submission order. Each claim increments `attempt`, sets a fresh
-        lease_token, worker, started_at and lease_expires_at = now + lease_s, and writes a
-        `started` event. No two callers ever claim the same job.
+        run_at, then submission order. Each claim increments `attempt` (never reset, not
+        even by a manual retry), sets a fresh lease_token, worker, started_at and
+        lease_expires_at = now + lease_s, and writes a `started` event ("attempt N of M",
+        M being the last attempt of the round). No two callers ever claim the same job.
         """
         ...
 

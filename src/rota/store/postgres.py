@@ -211,7 +211,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         return await self._run(lambda c: ops.change(c, self._q, "cancel", job_id))
 
     async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, attempt 0."""
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round."""
         return await self._run(lambda c: ops.change(c, self._q, "retry", job_id))
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:

@@ -163,7 +163,7 @@ async def _after_failed_attempt(
     # The caller holds the row lock, so the fenced update below always finds the row.
     params = {"id": job.id, "token": job.lease_token, "error": error, "traceback": traceback}
     if retryable and job.attempts_left > 0:
-        wait_s = delay_s(max(job.attempt, 1), job.backoff)
+        wait_s = delay_s(max(job.round_attempt, 1), job.backoff)
         message = f"retrying in {wait_s:.1f}s after: {error}"
         row = await sql.row(conn, "retry_later", delay_s=wait_s, message=message, **params)
     else:

@@ -55,6 +55,7 @@ def row_to_job(row: Record) -> Job:
         idempotency_key=row["idempotency_key"],
         schedule_id=row["schedule_id"],
         attempt=row["attempt"],
+        prior_attempts=row["prior_attempts"],
         lease_token=row["lease_token"],
         lease_expires_at=row["lease_expires_at"],
         worker=row["worker"],

@@ -141,7 +141,7 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         return await self._write(ops.change, "cancel", job_id, self._clock.now_utc())
 
     async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, attempt 0."""
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round."""
         return await self._write(ops.change, "retry", job_id, self._clock.now_utc())
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:

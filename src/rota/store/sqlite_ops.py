@@ -80,7 +80,7 @@ def acquire(
     conn.executemany(
         q["insert_event"],
         [
-            event_params(job, "started", now_us, f"attempt {job.attempt} of {job.max_attempts}")
+            event_params(job, "started", now_us, f"attempt {job.attempt} of {job.last_attempt}")
             for job in jobs
         ],
     )
@@ -196,7 +196,7 @@ def _after_failed_attempt(
     now_us = to_us(now)
     params: dict[str, Any] = {"id": job.id, "error": error, "traceback": traceback, "now": now_us}
     if retryable and job.attempts_left > 0:
-        wait_s = delay_s(max(job.attempt, 1), job.backoff)
+        wait_s = delay_s(max(job.round_attempt, 1), job.backoff)
         params["run_at"] = now_us + round(wait_s * 1_000_000)
         after = row_to_job(_one(conn, q["retry_later"], params))
         message = f"retrying in {wait_s:.1f}s after: {error}"

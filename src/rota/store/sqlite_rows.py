@@ -33,6 +33,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
         idempotency_key=row["idempotency_key"],
         schedule_id=row["schedule_id"],
         attempt=row["attempt"],
+        prior_attempts=row["prior_attempts"],
         lease_token=row["lease_token"],
         lease_expires_at=maybe_from_us(row["lease_expires_at"]),
         worker=row["worker"],

@@ -107,7 +107,7 @@ WITH picked AS MATERIALIZED (
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
     SELECT id, attempt, updated_at, 'started', worker,
-           'attempt ' || attempt || ' of ' || max_attempts
+           'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
     FROM claimed
     ORDER BY priority DESC, run_at, seq
 )
@@ -197,7 +197,7 @@ WITH released AS (
     UPDATE jobs
     SET state = 'pending',
         run_at = coalesce(:now, now()),
-        attempt = greatest(attempt - 1, 0),
+        attempt = greatest(attempt - 1, prior_attempts),
         lease_token = NULL,
         lease_expires_at = NULL,
         progress = NULL,
@@ -281,11 +281,12 @@ WITH cancelled AS (
 SELECT * FROM cancelled;
 
 -- name: retry
+-- A new round of max_attempts claims; attempts keep counting, so each keeps its number.
 WITH retried AS (
     UPDATE jobs
     SET state = 'pending',
         run_at = coalesce(:now, now()),
-        attempt = 0,
+        prior_attempts = attempt,
         result = NULL,
         error = NULL,
         traceback = NULL,

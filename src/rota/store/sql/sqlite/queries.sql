@@ -137,7 +137,7 @@ RETURNING *;
 UPDATE jobs
 SET state = 'pending',
     run_at = :now,
-    attempt = max(attempt - 1, 0),
+    attempt = max(attempt - 1, prior_attempts),
     lease_token = NULL,
     lease_expires_at = NULL,
     progress = NULL,
@@ -173,10 +173,11 @@ WHERE id = :id AND state IN ('pending', 'running')
 RETURNING *;
 
 -- name: retry
+-- A new round of max_attempts claims; attempts keep counting, so each keeps its number.
 UPDATE jobs
 SET state = 'pending',
     run_at = :now,
-    attempt = 0,
+    prior_attempts = attempt,
     result = NULL,
     error = NULL,
     traceback = NULL,

@@ -30,7 +30,7 @@ export default {
       const fields = h("dl", { class: "fields" },
         ...pair("Id", h("span", { class: "mono" }, job.id)),
         ...pair("Task", job.task), ...pair("Queue", job.queue), ...pair("Priority", job.priority),
-        ...pair("Attempt", `${job.attempt} of ${job.max_attempts}`), ...pair("Worker", job.worker || "–"),
+        ...pair("Attempt", h("span", { "data-testid": "attempt" }, `${job.attempt} of ${(job.prior_attempts || 0) + job.max_attempts}`)), ...pair("Worker", job.worker || "–"),
         ...pair("Run at", `${time(job.run_at)} (${ago(job.run_at)})`),
         ...pair("Created", time(job.created_at)), ...pair("Started", time(job.started_at)),
         ...pair("Finished", time(job.finished_at)),
@@ -77,7 +77,7 @@ export default {
         byAttempt.set(e.attempt, a);
       }
       const list = [...byAttempt.values()].filter((a) => a.started);
-      return h("div", { class: "panel" }, h("h2", {}, "Attempts"), list.length === 0 ? empty("Not started yet.") : h("table", {},
+      return h("div", { class: "panel" }, h("h2", {}, "Attempts"), list.length === 0 ? empty("Not started yet.") : h("table", { "data-testid": "attempts" },
         h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Worker"), h("th", {}, "Started"), h("th", {}, "Ended"), h("th", {}, "Took"), h("th", {}, "Outcome"))),
         h("tbody", {}, list.map((a) => h("tr", {}, h("td", {}, a.attempt), h("td", {}, a.worker || "–"), h("td", {}, time(a.started)),
           h("td", {}, time(a.ended)), h("td", {}, a.ended ? duration((Date.parse(a.ended) - Date.parse(a.started)) / 1000) : "–"),

@@ -79,7 +79,7 @@ export default {
             onchange: (e) => { e.target.checked ? selected.add(j.id) : selected.delete(j.id); drawSelection(); } })),
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })),
           h("td", {}, j.task), h("td", {}, badge(j.state)), h("td", {}, j.queue),
-          h("td", { class: "num" }, `${j.attempt}/${j.max_attempts}`), h("td", {}, j.worker || "–"),
+          h("td", { class: "num" }, `${j.attempt}/${(j.prior_attempts || 0) + j.max_attempts}`), h("td", {}, j.worker || "–"),
           h("td", {}, relative(j.run_at)),
           h("td", {}, ago(j.updated_at)))))));
       const first = (cursors.length - 1) * limit + 1;
