@@ -8,8 +8,9 @@ accepted moment plus several accepted spans plus a day of time-zone offset is st
 datetime: the arithmetic done later (backoff, deadlines, jitter, next fire times, time-zone
 conversion) can never overflow.
 
-The server's request models, the schedule definition, the store, the Python client and the
-CLI all check through these functions, so each refuses the same values with the same words.
+The server's request models, the schedule definition, the settings, the Python client and
+the CLI all check through these functions, so each refuses the same values with the same
+words; triggers never fire past LATEST_AT.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rota.errors import InvalidInput
+from rota.moments import LATEST_AT
 from rota.scheduling import (
     CronExpression,
     CronTrigger,
@@ -189,3 +190,13 @@ def test_triggers_are_values() -> None:
     )
     with pytest.raises(AttributeError):
         OnceTrigger(datetime(2024, 1, 1, tzinfo=UTC)).at = datetime(2025, 1, 1, tzinfo=UTC)  # type: ignore[misc]
+
+
+def test_no_trigger_fires_after_the_end_of_the_accepted_range() -> None:
+    near_end = LATEST_AT - timedelta(days=1)
+    cron = CronTrigger(CronExpression.parse("0 0 * * *"), ZoneInfo("UTC"), start_at=near_end)
+    assert cron.next_after(near_end) == LATEST_AT
+    assert cron.next_after(LATEST_AT) is None
+    interval = IntervalTrigger(3600 * 24 * 365, start_at=near_end)
+    assert interval.next_after(near_end) is None
+    assert interval.next_after(near_end - timedelta(seconds=1)) == near_end

@@ -192,6 +192,9 @@ async def test_openapi_describes_the_bodies(client: httpx.AsyncClient) -> None:
     assert "requestBody" in schema["paths"]["/api/v1/jobs"]["post"]
 
 
+MISSING = "0190f5c2-0000-7000-8000-000000000000"
+
+
 async def test_long_ids_and_names_are_refused_with_a_short_message(
     client: httpx.AsyncClient,
 ) -> None:
@@ -201,6 +204,7 @@ async def test_long_ids_and_names_are_refused_with_a_short_message(
         await client.post("/api/v1/workers/" + "w" * 10_000 + "/drain"),
         await client.post("/api/v1/jobs", json={"task": "t" * 100_000}),
         await client.post("/api/v1/jobs", json={"task": "rota.echo", "queue": "q" * 100_000}),
+        await client.get(f"/api/v1/jobs/{MISSING}/events", params={"after": 10**30}),
     ):
         assert response.status_code == 422, response.text
         assert len(response.text) < 300, response.text

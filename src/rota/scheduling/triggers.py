@@ -11,6 +11,7 @@ from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rota.errors import InvalidInput
+from rota.moments import LATEST_AT
 from rota.safe_text import excerpt
 from rota.scheduling.cron import CronExpression, next_fire_at
 
@@ -73,7 +74,8 @@ def _check_window(start_at: datetime | None, end_at: datetime | None) -> None:
 class CronTrigger:
     """Fires at the times a cron expression names, read in a time zone.
 
-    Fire times are never before `start_at` and never after `end_at` (both inclusive).
+    Fire times are never before `start_at` and never after `end_at` (both inclusive), nor
+    after the end of the range of times Rota accepts (rota.moments.LATEST_AT).
     """
 
     expr: CronExpression
@@ -94,12 +96,14 @@ class CronTrigger:
         if self.start_at is not None and moment < self.start_at:
             # Strictly after a moment just before start_at: start_at itself may fire.
             moment = self.start_at - _ONE_MICROSECOND
-        if self.end_at is not None and moment >= self.end_at:
+        if moment >= self._last_at:
             return None
         fire_at = next_fire_at(self.expr, moment, self.tz)
-        if self.end_at is not None and fire_at > self.end_at:
-            return None
-        return fire_at
+        return None if fire_at > self._last_at else fire_at
+
+    @property
+    def _last_at(self) -> datetime:
+        return LATEST_AT if self.end_at is None else min(self.end_at, LATEST_AT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,8 @@ class IntervalTrigger:
 
     Fire times are `start_at + k * interval_s` for k = 0, 1, 2, ...; without `start_at`
     they are anchored at the Unix epoch (so every server computes the same grid). None
-    after `end_at` (inclusive). The interval is kept to the microsecond.
+    after `end_at` (inclusive), or after rota.moments.LATEST_AT. The interval is kept to
+    the microsecond.
     """
 
     interval_s: float
@@ -137,6 +142,9 @@ class IntervalTrigger:
     def next_after(self, after: datetime) -> datetime | None:
         """Return the first grid point strictly after `after` within the window, or None."""
         moment = _to_utc(after, "after")
+        last_at = LATEST_AT if self.end_at is None else min(self.end_at, LATEST_AT)
+        if moment >= last_at:
+            return None
         anchor = self.start_at if self.start_at is not None else _EPOCH_UTC
         if self.start_at is not None and moment < self.start_at:
             fire_at = self.start_at
@@ -145,9 +153,7 @@ class IntervalTrigger:
             elapsed_us = (moment - anchor) // _ONE_MICROSECOND
             steps = elapsed_us // self._interval_us + 1
             fire_at = anchor + timedelta(microseconds=steps * self._interval_us)
-        if self.end_at is not None and fire_at > self.end_at:
-            return None
-        return fire_at
+        return None if fire_at > last_at else fire_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 from rota.errors import IdempotencyConflict, InvalidInput
 from rota.ids import new_job_id
 from rota.jobs import Job, JobSpec
-from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
+from rota.moments import MAX_TIMEOUT_S, check_span
 from rota.retry import Backoff
 from rota.safe_text import excerpt
 from rota.store.base import JobPage, JobQuery
@@ -77,9 +77,6 @@ def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str
         raise InvalidInput(f"{where}: max_attempts must be an integer of at least 1")
     if spec.timeout_s is not None:
         check_span(spec.timeout_s, f"{where}: timeout_s", positive=True, max_s=MAX_TIMEOUT_S)
-    for name in ("run_at", "deadline_at"):
-        if getattr(spec, name) is not None:
-            check_moment(getattr(spec, name), f"{where}: {name}")
     if not isinstance(spec.args, list):
         raise InvalidInput(f"{where}: args must be a list")
     if not isinstance(spec.kwargs, dict) or not all(isinstance(k, str) for k in spec.kwargs):

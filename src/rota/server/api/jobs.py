@@ -91,7 +91,7 @@ async def get_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
 async def job_events(
     job_id: JobIdPath,
     hub: HubDep,
-    after: Annotated[int, Query(ge=0, description="only events after this id")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="only events after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> dict[str, Any]:
     """Return the job's events in order, after the given event id."""
