@@ -205,6 +205,8 @@ async def test_long_ids_and_names_are_refused_with_a_short_message(
         await client.post("/api/v1/jobs", json={"task": "t" * 100_000}),
         await client.post("/api/v1/jobs", json={"task": "rota.echo", "queue": "q" * 100_000}),
         await client.get(f"/api/v1/jobs/{MISSING}/events", params={"after": 10**30}),
+        await client.post("/api/v1/jobs", json={"task": "rota.echo", "u" * 100_000: 1}),
+        await client.post("/api/v1/schedules", json={"name": "s", "v" * 100_000: 1}),
     ):
         assert response.status_code == 422, response.text
         assert len(response.text) < 300, response.text

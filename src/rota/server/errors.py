@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rota.errors import RotaError
+from rota.safe_text import EXCERPT_CHARS, excerpt
 
 logger = logging.getLogger("rota.server")
 
@@ -55,8 +56,11 @@ def _format_location(location: Sequence[Any]) -> str:
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
+            continue
+        name = str(part)
+        if len(name) > EXCERPT_CHARS:  # a field name the client made up: quote it short
+            name = excerpt(name)
+        text += f".{name}" if text else name
     return text
 
 
