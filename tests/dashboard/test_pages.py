@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
 from tests.dashboard.conftest import Console, screenshot
 from tests.e2e.conftest import Cluster, wait_for
@@ -235,3 +236,42 @@ def test_drain_button_drains_the_worker(cluster: Cluster, page: Page, console: C
     assert drainee.wait(timeout=30) == 0, "a drained worker finishes and exits cleanly"
     expect(page.locator("[data-worker=drainee] .badge")).to_have_text("offline", timeout=10_000)
     assert console.errors == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("2027-03-28T02:30:00", "2027-03-28T01:00:00+00:00"),  # skipped: when the gap ends
+        ("2027-10-31T02:30:00", "2027-10-31T00:30:00+00:00"),  # repeated: the first pass
+        ("2027-07-01T12:00:00", "2027-07-01T10:00:00+00:00"),
+    ],
+)
+def test_a_local_run_at_is_read_by_the_schedules_rule(
+    cluster: Cluster, browser: Browser, typed: str, meant: str
+) -> None:
+    job = cluster.submit({"task": "rota.echo", "delay": 3600})
+    context = browser.new_context(timezone_id="Europe/Berlin")
+    try:
+        page = context.new_page()
+        page.goto(f"{cluster.url}/jobs/{job['id']}")
+        page.locator("input[name=run_at]").fill(typed)
+        page.get_by_test_id("save").click()
+        wait_for(lambda: cluster.job(job["id"])["run_at"] == meant, 10, f"run_at {meant}")
+    finally:
+        context.close()
+
+
+def test_the_run_at_field_shows_the_offset_of_run_at_not_of_today(
+    cluster: Cluster, browser: Browser
+) -> None:
+    # One of the two differs from today's offset in Berlin, whatever today is.
+    winter = cluster.submit({"task": "rota.echo", "run_at": "2030-01-15T12:00:00Z"})
+    summer = cluster.submit({"task": "rota.echo", "run_at": "2030-07-15T12:00:00Z"})
+    context = browser.new_context(timezone_id="Europe/Berlin")
+    try:
+        page = context.new_page()
+        for job, shown in ((winter, "2030-01-15T13:00"), (summer, "2030-07-15T14:00")):
+            page.goto(f"{cluster.url}/jobs/{job['id']}")
+            expect(page.locator("input[name=run_at]")).to_have_value(re.compile(f"^{shown}"))
+    finally:
+        context.close()

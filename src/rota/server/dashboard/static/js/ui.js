@@ -77,6 +77,30 @@ export function time(iso) {
   return today ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
+/** The value of a datetime-local input showing an instant in the browser's zone, at the
+ * offset of that instant (not of today: the two differ across a daylight saving change). */
+export function localInput(iso) {
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+}
+
+/** The instant a datetime-local value names in the browser's zone, by the rule schedules
+ * and the CLI follow: a wall time the clock skips means the first instant after the gap
+ * (a wall time the clock repeats already means its first pass). */
+export function fromLocalInput(value) {
+  const d = new Date(value);
+  const wall = value.length === 16 ? `${value}:00` : value.slice(0, 19);
+  if (localInput(d.toISOString()) === wall) return d;
+  // Skipped: the browser moved it by the gap; find the change of offset near it.
+  const offset = (t) => new Date(t).getTimezoneOffset();
+  let low = d.getTime() - 6 * 3600e3, high = d.getTime() + 6 * 3600e3;
+  while (high - low > 1000) {
+    const middle = Math.floor((low + high) / 2000) * 1000;
+    if (offset(middle) === offset(low)) low = middle; else high = middle;
+  }
+  return new Date(high);
+}
+
 export function bytes(n) {
   if (n === null || n === undefined) return "–";
   const units = ["B", "KB", "MB", "GB", "TB"];

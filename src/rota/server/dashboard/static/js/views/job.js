@@ -1,6 +1,6 @@
 // Job detail: fields, args, outcome, progress, attempts, execution log and actions.
 import { api, get } from "../api.js";
-import { ago, badge, duration, empty, h, json, link, meter, time, toast } from "../ui.js";
+import { ago, badge, duration, empty, fromLocalInput, h, json, link, localInput, meter, time, toast } from "../ui.js";
 
 export default {
   title: "Job",
@@ -55,14 +55,13 @@ export default {
         attempts(), log());
     }
     function editor() {
-      const local = new Date(Date.parse(job.run_at) - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19);
-      const runAt = h("input", { type: "datetime-local", step: 1, name: "run_at", value: local });
+      const runAt = h("input", { type: "datetime-local", step: 1, name: "run_at", value: localInput(job.run_at) });
       const priority = h("input", { type: "number", name: "priority", value: job.priority, min: -1000, max: 1000 });
       return h("div", { class: "panel" }, h("h2", {}, "Change this pending job"),
         h("form", { class: "form", onsubmit: (e) => {
           e.preventDefault();
           const changes = { priority: Number(priority.value) };
-          if (runAt.value) changes.run_at = new Date(runAt.value).toISOString();
+          if (runAt.value) changes.run_at = fromLocalInput(runAt.value).toISOString();
           act("Change", "PATCH", `/jobs/${id}`, changes);
         } }, h("label", {}, "Run at (local time)"), runAt, h("label", {}, "Priority"), priority,
           h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "save" }, "Save"))));
