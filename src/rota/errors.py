@@ -19,6 +19,12 @@ class InvalidInput(RotaError, ValueError):
     status_code = 422
 
 
+class InvalidValue(InvalidInput):
+    """The value cannot be carried by a job (see rota.values for what can)."""
+
+    status_code = 422
+
+
 class MalformedBody(InvalidInput):
     """The request body is not well-formed JSON."""
 
