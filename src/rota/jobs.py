@@ -10,6 +10,7 @@ from typing import Any
 from rota.errors import InvalidTransition
 from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.types import JSON, JobId
+from rota.values import readable
 
 
 class JobState(enum.StrEnum):
@@ -57,6 +58,7 @@ def check_transition(source: JobState, target: JobState) -> None:
 
 
 DEFAULT_QUEUE = "default"
+_VALUES = frozenset({"args", "kwargs", "result"})
 DEFAULT_MAX_ATTEMPTS = 3
 
 
@@ -135,7 +137,11 @@ class Job:
         return self.attempt - self.prior_attempts
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the job as JSON-ready data (times in ISO 8601, the lease token left out)."""
+        """Return the job as JSON-ready data (times in ISO 8601, the lease token left out).
+
+        Args, kwargs and result are shown as rota.values.readable makes them, so a value
+        stored before today's checks (a lone surrogate, deep nesting) can still be read.
+        """
         data: dict[str, Any] = {}
         for name in self.__slots__:
             if name == "lease_token":
@@ -143,6 +149,8 @@ class Job:
             value = getattr(self, name)
             if isinstance(value, datetime):
                 value = value.isoformat()
+            elif name in _VALUES:
+                value = readable(value)
             elif isinstance(value, Backoff):
                 value = {
                     "base_s": value.base_s,

@@ -21,6 +21,7 @@ from rota.scheduling.cron import CronExpression
 from rota.scheduling.triggers import CronTrigger, IntervalTrigger, Trigger, parse_timezone
 from rota.tasks.registry import validate_task_name
 from rota.types import JSON
+from rota.values import readable
 
 SCHEDULE_NAME: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 DEFAULT_MISFIRE_LIMIT: Final = 100
@@ -221,6 +222,7 @@ class Schedule:
         """Return the schedule as JSON-ready data: its spec's fields and its state."""
         data: dict[str, Any] = {"id": self.id, "name": self.name, "paused": self.spec.paused}
         data.update(self.spec.definition())
+        data["args"], data["kwargs"] = readable(data["args"]), readable(data["kwargs"])
         for key in ("next_fire_at", "last_fire_at", "created_at", "updated_at"):
             moment = getattr(self, key)
             data[key] = None if moment is None else moment.isoformat()

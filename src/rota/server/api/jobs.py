@@ -16,6 +16,7 @@ from rota.server.api.schemas import (
 )
 from rota.server.state import Hub, hub_of
 from rota.store.base import JobQuery
+from rota.values import check_arguments
 
 router = APIRouter(tags=["jobs"])
 HubDep = Annotated[Hub, Depends(hub_of)]
@@ -114,6 +115,13 @@ async def job_result(
 async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> dict[str, Any]:
     """Change run_at, priority, args or kwargs of a pending job (409 otherwise)."""
     patch = parse_patch(parse_json(await request.body()))
+    if (patch.args is None) != (patch.kwargs is None):
+        # Args and kwargs share one size limit: measure the new half with the stored one.
+        current = await hub.store.get_job(job_id)
+        check_arguments(
+            current.args if patch.args is None else patch.args,
+            current.kwargs if patch.kwargs is None else patch.kwargs,
+        )
     job = await hub.store.update(job_id, patch.to_changes(await hub.store.now()))
     hub.dispatcher.wake()
     hub.activity.changed(job)

@@ -39,6 +39,7 @@ from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeco
 from rota.server.api.schemas import Priority, QueueName, ShortText
 from rota.server.errors import describe_validation_errors
 from rota.tasks import validate_task_name
+from rota.values import check_arguments
 
 ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
 # Wire names -> ScheduleSpec field names.
@@ -126,6 +127,9 @@ class ScheduleCreate(_ScheduleFields):
             "misfire_limit": DEFAULT_MISFIRE_LIMIT,
         }
         values.update({k: v for k, v in self.changes().items() if v is not None})
+        values["args"], values["kwargs"] = check_arguments(
+            values.get("args", []), values.get("kwargs", {})
+        )
         return ScheduleSpec(**values).validate()
 
 
@@ -153,6 +157,10 @@ class SchedulePatch(_ScheduleFields):
                 raise InvalidInput(f"{_wire(name)}: may not be null")
         if changes.get("cron", 0) is None and changes.get("interval_s", 0) is None:
             raise InvalidInput("give one of cron and interval: a schedule needs one")
+        if "args" in changes:
+            changes["args"], _ = check_arguments(changes["args"], {})
+        if "kwargs" in changes:
+            _, changes["kwargs"] = check_arguments([], changes["kwargs"])
         return changes
 
 

@@ -21,6 +21,7 @@ from rota.server.api.schedule_schemas import (
 )
 from rota.server.api.schemas import parse_json
 from rota.server.state import Hub, hub_of
+from rota.values import check_arguments
 
 router = APIRouter(tags=["schedules"])
 HubDep = Annotated[Hub, Depends(hub_of)]
@@ -77,6 +78,10 @@ async def get_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
 async def update_schedule(ref: Ref, request: Request, hub: HubDep) -> dict[str, Any]:
     """Change any field but the name. Occurrences already written keep their options."""
     changes = parse_patch(parse_json(await request.body()))
+    if ("args" in changes) != ("kwargs" in changes):
+        # Args and kwargs share one size limit: measure the new half with the stored one.
+        spec = (await hub.store.get_schedule(ref)).spec
+        check_arguments(changes.get("args", spec.args), changes.get("kwargs", spec.kwargs))
     if "task" in changes and hub.settings.strict_tasks:
         await hub.tasks.check([("", changes["task"])])
     schedule = await admin.change(hub.store, ref, **changes)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,12 +30,24 @@ from rota.server.api.fields import BackoffBaseSeconds, Moment, Seconds, TimeoutS
 from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
+from rota.values import MAX_DEPTH, check_arguments, text_problem
 
 QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 Priority = Annotated[StrictInt, Field(ge=-1000, le=1000)]
-ShortText = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable)
+]
 
 
 class BackoffBody(BaseModel):
@@ -115,7 +128,7 @@ class JobPatch(BaseModel):
     def _something_to_change(self) -> JobPatch:
         if self.run_at is not None and self.delay is not None:
             raise ValueError("run_at and delay: give one of them, not both")
-        if all(value is None for value in self.model_dump().values()):
+        if all(getattr(self, name) is None for name in type(self).model_fields):
             raise ValueError("nothing to change: give run_at, delay, priority, args or kwargs")
         return self
 
@@ -149,7 +162,9 @@ def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
-        raise MalformedBody("the request body is nested too deeply") from None
+        raise MalformedBody(
+            f"the request body is nested too deeply; a value may be nested {MAX_DEPTH} levels"
+        ) from None
     except UnicodeDecodeError:
         raise MalformedBody("the request body is not UTF-8 text") from None
     except ValueError as exc:  # JSONDecodeError, and our refusals of NaN and infinities
@@ -168,32 +183,46 @@ def _finite_float(text: str) -> float:
 
 
 def parse_submissions(data: Any, *, max_bulk: int) -> tuple[list[JobSubmit], bool]:
-    """Return the submitted jobs and whether the body was a list (a bulk submission)."""
+    """Return the submitted jobs and whether the body was a list (a bulk submission).
+
+    Raises InvalidInput naming the field at fault; InvalidValue when arguments break the
+    rules of rota.values. Any bad item refuses the whole body.
+    """
     if isinstance(data, list):
         if not data:
             raise InvalidInput("the list of jobs is empty")
         if len(data) > max_bulk:
             raise InvalidInput(f"a bulk submission holds at most {max_bulk} jobs, not {len(data)}")
         try:
-            return _SUBMIT_MANY.validate_python(data), True
+            jobs = _SUBMIT_MANY.validate_python(data)
         except ValidationError as exc:
             raise InvalidInput(describe_validation_errors(exc.errors(), prefix="jobs")) from None
+        for index, job in enumerate(jobs):
+            job.args, job.kwargs = check_arguments(job.args, job.kwargs, where=f"jobs[{index}].")
+        return jobs, True
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a job object or a list of job objects")
     try:
-        return [_SUBMIT_ONE.validate_python(data)], False
+        job = _SUBMIT_ONE.validate_python(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_errors(exc.errors())) from None
+    job.args, job.kwargs = check_arguments(job.args, job.kwargs)
+    return [job], False
 
 
 def parse_patch(data: Any) -> JobPatch:
-    """Return the validated changes to a job."""
+    """Return the validated changes to a job (InvalidValue for arguments rota.values refuses)."""
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object")
     try:
-        return _PATCH.validate_python(data)
+        patch = _PATCH.validate_python(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_errors(exc.errors())) from None
+    if patch.args is not None:
+        patch.args, _ = check_arguments(patch.args, {})
+    if patch.kwargs is not None:
+        _, patch.kwargs = check_arguments([], patch.kwargs)
+    return patch
 
 
 def openapi_components() -> dict[str, Any]:
