@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as json_module
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from rota.jobs import JobState
 from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.retry import Backoff
 from rota.types import JSON, JobId, Payload
+from rota.values import check_arguments
 
 DEFAULT_URL = "http://127.0.0.1:8077"
 API_PREFIX = "/api/v1"
@@ -116,6 +118,10 @@ class AsyncClient(ScheduleMethods):
     async def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[JobData]:
         """Submit several jobs at once, all or none; each item is a JobSubmit body."""
         body = [{key: _jsonable(key, value) for key, value in item.items()} for item in jobs]
+        for index, item in enumerate(body):
+            item["args"], item["kwargs"] = check_arguments(
+                item.get("args", []), item.get("kwargs", {}), where=f"jobs[{index}]."
+            )
         created: list[JobData] = await self._request("POST", "/jobs", json=body)
         return created
 
@@ -163,8 +169,8 @@ class AsyncClient(ScheduleMethods):
             run_at=wire_moment(run_at, "run_at"),
             delay=wire_span(delay, "delay"),
             priority=priority,
-            args=list(args) if args is not None else None,
-            kwargs=dict(kwargs) if kwargs is not None else None,
+            args=check_arguments(args, {})[0] if args is not None else None,
+            kwargs=check_arguments([], kwargs)[1] if kwargs is not None else None,
         )
         job: JobData = await self._request("PATCH", f"/jobs/{job_id}", json=body)
         return job
@@ -262,10 +268,12 @@ class AsyncClient(ScheduleMethods):
         timeout_s: float | None = None,
     ) -> Any:
         try:
+            content = None if json is None else _json_bytes(json)
             response = await self._http.request(
                 method,
                 path,
-                json=json,
+                content=content,
+                headers={"content-type": "application/json"} if content is not None else None,
                 params=params,
                 timeout=timeout_s if timeout_s is not None else self.timeout_s,
             )
@@ -313,7 +321,8 @@ def job_body(
     """Return the JobSubmit body for one job; options left as None are left out."""
     if isinstance(args, str | bytes | Mapping):
         raise InvalidInput("args must be a list of arguments, not a single value")
-    body: Payload = {"task": task, "args": list(args), "kwargs": dict(kwargs or {})}
+    checked_args, checked_kwargs = check_arguments(list(args), dict(kwargs or {}))
+    body: Payload = {"task": task, "args": checked_args, "kwargs": checked_kwargs}
     body.update(
         _drop_none(
             queue=queue,
@@ -329,6 +338,17 @@ def job_body(
         )
     )
     return body
+
+
+def _json_bytes(body: JSON) -> bytes:
+    """Return the JSON text of a request body; the server judges every value in it.
+
+    ASCII-only, so text that UTF-8 cannot encode still reaches the server, which names it.
+    """
+    try:
+        return json_module.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"the request cannot be sent as JSON: {exc}") from None
 
 
 def _drop_none(**values: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rota.errors import InvalidInput
 from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.types import JSON, Payload
+from rota.values import check_arguments
 
 ScheduleData = dict[str, Any]
 """A schedule as the API returns it: `Schedule.to_dict()`, plus `next_fire_times`."""
@@ -43,7 +44,8 @@ def schedule_body(
     """
     if isinstance(args, str | bytes | Mapping):
         raise InvalidInput("args must be a list of arguments, not a single value")
-    body: Payload = {"task": task, "args": list(args), "kwargs": dict(kwargs or {})}
+    checked_args, checked_kwargs = check_arguments(list(args), dict(kwargs or {}))
+    body: Payload = {"task": task, "args": checked_args, "kwargs": checked_kwargs}
     values: dict[str, Any] = {
         "name": name,
         "cron": cron,
@@ -111,6 +113,10 @@ class ScheduleMethods:
     async def update_schedule(self, ref: str, /, **changes: Any) -> ScheduleData:
         """Change fields of a schedule (the SchedulePatch body's names) and return it."""
         body = {key: _jsonable(key, value) for key, value in changes.items()}
+        if "args" in body:
+            body["args"], _ = check_arguments(body["args"], {})
+        if "kwargs" in body:
+            _, body["kwargs"] = check_arguments([], body["kwargs"])
         schedule: ScheduleData = await self._request("PATCH", f"/schedules/{ref}", json=body)
         return schedule
 
