@@ -6,6 +6,7 @@ docs/protocol.md describes every message; `decode` checks that a frame is one of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgpack
@@ -61,12 +62,38 @@ SERVER_MESSAGES: Final = frozenset({"welcome", "jobs", "cancel", "ack", "leases"
 
 
 def encode(message: Payload) -> bytes:
-    """Return the frame for a message, checking it first."""
+    """Return the frame for a message, checking it first (ProtocolError if it cannot be
+    encoded or exceeds MAX_FRAME_BYTES)."""
     _check(message)
-    data: bytes = msgpack.packb(message, use_bin_type=True, datetime=False)
+    try:
+        data: bytes = msgpack.packb(message, use_bin_type=True, datetime=False)
+    except (TypeError, ValueError, OverflowError) as exc:  # UnicodeEncodeError is a ValueError
+        kind = message["type"]
+        raise ProtocolError(f"a {kind} message cannot be encoded: {_plain(exc)}") from None
     if len(data) > MAX_FRAME_BYTES:
         raise ProtocolError(f"a {message['type']} frame of {len(data)} bytes exceeds the limit")
     return data
+
+
+def encode_item(value: Any) -> bytes:
+    """Return the msgpack of one item of a message (a `jobs` entry), or raise ProtocolError."""
+    try:
+        data: bytes = msgpack.packb(value, use_bin_type=True, datetime=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError(f"cannot be encoded: {_plain(exc)}") from None
+    return data
+
+
+def jobs_frame(items: Sequence[bytes]) -> bytes:
+    """Return the `jobs` frame carrying these entries, each encoded once by encode_item."""
+    packer = msgpack.Packer(use_bin_type=True)
+    head: bytes = packer.pack_map_header(2) + packer.pack("type") + packer.pack("jobs")
+    head += packer.pack("jobs") + packer.pack_array_header(len(items))
+    return head + b"".join(items)
+
+
+JOBS_FRAME_OVERHEAD: Final = len(jobs_frame([])) + 4
+"""The bytes of a `jobs` frame besides its entries (its array header takes at most 5)."""
 
 
 def decode(frame: bytes, *, allowed: frozenset[str] | None = None) -> Payload:
@@ -83,6 +110,11 @@ def decode(frame: bytes, *, allowed: frozenset[str] | None = None) -> Payload:
     if allowed is not None and message["type"] not in allowed:
         raise ProtocolError(f"unexpected message type {excerpt(message['type'])}")
     return message
+
+
+def _plain(exc: Exception) -> str:
+    """Return an exception's text in ASCII: it may quote the very character that failed."""
+    return ascii(str(exc))[1:-1]
 
 
 def _check(message: Payload) -> None:

@@ -17,7 +17,7 @@ from rota.jobs import (
     check_transition,
 )
 from rota.retry import Backoff
-from rota.server.dispatcher import job_message
+from rota.server.handout import job_message
 
 ALLOWED = {
     ("pending", "running"),

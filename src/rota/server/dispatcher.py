@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rota.errors import JobNotFound, StaleLease
+from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
 from rota.protocol import encode
+from rota.server.handout import pack_jobs
 from rota.store.base import AcquireRequest, Store
 from rota.types import JobId, LeaseToken, Payload
 
@@ -81,7 +82,10 @@ class WorkerSession:
 
     async def send(self, message: Payload) -> bool:
         """Send one message; return False (and mark the session closed) if the socket is gone."""
-        frame = encode(message)
+        return await self.send_frame(encode(message))
+
+    async def send_frame(self, frame: bytes) -> bool:
+        """Send one encoded frame; return False (and mark the session closed) if it failed."""
         async with self._write_lock:
             if self.closed:
                 return False
@@ -104,21 +108,6 @@ class WorkerSession:
         return self.running.pop(job_id, None) is not None
 
 
-def job_message(job: Job) -> Payload:
-    """Return the entry of a `jobs` frame that hands this running job to a worker."""
-    return {
-        "job_id": job.id,
-        "token": job.lease_token,
-        "task": job.task,
-        "args": job.args,
-        "kwargs": job.kwargs,
-        "attempt": job.attempt,
-        "max_attempts": job.last_attempt,  # the last number `attempt` reaches this round
-        "timeout_s": job.timeout_s,
-        "queue": job.queue,
-    }
-
-
 class Dispatcher:
     """Keeps this server's worker sessions and matches due jobs to their free slots."""
 
@@ -129,9 +118,11 @@ class Dispatcher:
         policy: Policy,
         lease_s: float,
         on_started: Callable[[list[Job]], None] | None = None,
+        on_failed: Callable[[Job], None] | None = None,
     ) -> None:
         self._store = store
         self._on_started = on_started
+        self._on_failed = on_failed
         self._policy = policy
         self._lease_s = lease_s
         self._sessions: dict[str, WorkerSession] = {}
@@ -279,17 +270,43 @@ class Dispatcher:
         for job in jobs:
             if job.lease_token is not None:
                 session.running[job.id] = RunningJob(token=job.lease_token, attempt=job.attempt)
-        frame = {"type": "jobs", "jobs": [job_message(job) for job in jobs]}
-        if self._sessions.get(session.name) is session and await session.send(frame):
-            if self._on_started is not None:
-                self._on_started(jobs)
-            return len(jobs)
-        # The socket went away between acquire and send: give the jobs straight back.
+        handout = pack_jobs(jobs)
+        for job, reason in handout.refused:
+            await self._fail_alone(session, job, reason)
+        handed = 0
+        for index, (frame, batch) in enumerate(handout.frames):
+            if self._sessions.get(session.name) is session and await session.send_frame(frame):
+                if self._on_started is not None:
+                    self._on_started(batch)
+                handed += len(batch)
+                continue
+            # The socket went away between acquire and send: give the rest straight back.
+            for _, unsent in handout.frames[index:]:
+                await self._give_back(session, unsent)
+            break
+        if handout.refused or handed < len(jobs):
+            self.wake()
+        return handed
+
+    async def _give_back(self, session: WorkerSession, jobs: list[Job]) -> None:
         for job in jobs:
             session.forget(job.id)
             if job.lease_token is None:
                 continue
             with contextlib.suppress(StaleLease, JobNotFound):
                 await self._store.release(Lease(job_id=job.id, token=job.lease_token))
-        self.wake()
-        return 0
+
+    async def _fail_alone(self, session: WorkerSession, job: Job, reason: str) -> None:
+        """Fail a job that cannot be sent, for good; the others of its batch go on."""
+        session.forget(job.id)
+        if job.lease_token is None:
+            return
+        logger.warning("job %s failed: %s", job.id, reason)
+        try:
+            failed = await self._store.fail(
+                Lease(job_id=job.id, token=job.lease_token), error=reason, retryable=False
+            )
+        except (StaleLease, JobNotFound, InvalidTransition):
+            return
+        if self._on_failed is not None:
+            self._on_failed(failed)

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from rota.clock import Clock
 from rota.errors import UnknownTask
+from rota.jobs import Job
 from rota.safe_text import excerpt
 from rota.server.activity import Activity
 from rota.server.dispatcher import Dispatcher
@@ -82,6 +83,7 @@ class Hub:
             policy=settings.dispatch_policy,
             lease_s=settings.lease_s,
             on_started=self.activity.started,
+            on_failed=self._failed_at_dispatch,
         )
         self.waiters = Waiters()
         self.tasks = TaskCatalog(store, clock)
@@ -94,6 +96,11 @@ class Hub:
             on_reaped=self.activity.reaped,
         )
         self.scheduler = Scheduler(store=store, on_written=self.dispatcher.wake)
+
+    def _failed_at_dispatch(self, job: Job) -> None:
+        """Tell waiters and watchers of a job the dispatcher failed (it could not be sent)."""
+        self.activity.settled(job, "failure")
+        self.waiters.notify(job.id)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
