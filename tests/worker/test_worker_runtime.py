@@ -77,7 +77,9 @@ async def test_unknown_task_bad_arguments_and_bad_results_are_not_retryable(
     assert "'b'" in bad_args["error"]
     await server.push_jobs(job("j3", "t.not_json"))
     not_json = await server.wait_message("failure", "j3")
-    assert not_json["error"] == "result of type object is not JSON serialisable"
+    assert not_json["error"].startswith(
+        "the task's result cannot be sent: result: a value of type object is not JSON"
+    )
     assert not_json["retryable"] is False
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -75,6 +77,46 @@ def not_json() -> object:
     return object()
 
 
+UNDECODABLE_NAME = b"caf\xe9.txt"
+"""A file name in Latin-1: os.fsdecode turns its \\xe9 into the lone surrogate \\udce9."""
+
+
+def surrogate_result() -> list[str]:
+    return [os.fsdecode(UNDECODABLE_NAME)]
+
+
+async def async_surrogate_result() -> dict[str, str]:
+    return {"name": os.fsdecode(UNDECODABLE_NAME)}
+
+
+def isolated_surrogate_result() -> str:
+    return os.fsdecode(UNDECODABLE_NAME)
+
+
+def surrogate_error() -> None:
+    raise FileNotFoundError(f"no such file: {os.fsdecode(UNDECODABLE_NAME)}")
+
+
+def unencodable_output() -> str:
+    """Print, log and report text that UTF-8 cannot encode; it must arrive escaped."""
+    name = os.fsdecode(UNDECODABLE_NAME)
+    print(f"printed {name}")
+    logging.getLogger("user.code").warning("logged %s", name)
+    current_job().log(f"job.log {name}\x00")
+    current_job().progress(0.5, f"progress {name}")
+    return "done"
+
+
+def isolated_output() -> str:
+    """Print, log and job.log from a child process."""
+    print("printed in the child")
+    print("to stderr", file=sys.stderr)
+    logging.getLogger("user.code").warning("logged in the child")
+    current_job().log("job.log in the child")
+    print(f"odd {os.fsdecode(UNDECODABLE_NAME)}", end="")  # no newline: flushed at the end
+    return "done"
+
+
 registry = TaskRegistry()
 _IN_PROCESS: list[Callable[..., Any]] = [
     add,
@@ -85,8 +127,18 @@ _IN_PROCESS: list[Callable[..., Any]] = [
     stubborn,
     chatty,
     not_json,
+    surrogate_result,
+    async_surrogate_result,
+    surrogate_error,
+    unencodable_output,
 ]
-_ISOLATED: list[Callable[..., Any]] = [isolated_sleep, isolated_add, isolated_boom]
+_ISOLATED: list[Callable[..., Any]] = [
+    isolated_sleep,
+    isolated_add,
+    isolated_boom,
+    isolated_surrogate_result,
+    isolated_output,
+]
 for fn in _IN_PROCESS:
     registry.add(TaskDef(name=f"t.{fn.__name__}", fn=fn))
 for fn in _ISOLATED:

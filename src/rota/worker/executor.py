@@ -21,16 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from rota import protocol
 from rota.context import JobContext, set_current_job
-from rota.errors import ProtocolError
+from rota.errors import InvalidValue, ProtocolError
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON, Payload
+from rota.values import MAX_ERROR_CHARS, MAX_TRACEBACK_CHARS, check_result, safe_text
 from rota.worker.isolated import ChildCall, ChildOutcome, IsolatedRun
-
-# Room left in a frame for the rest of a result message.
-MAX_RESULT_BYTES = protocol.MAX_FRAME_BYTES - 64 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,14 +87,22 @@ class Outcome:
         return cls(ok=False, error=error, traceback=traceback, retryable=retryable)
 
     def message(self, order: JobOrder) -> Payload:
-        """Return the `result` or `failure` message reporting this outcome."""
+        """Return the `result` or `failure` message reporting this outcome.
+
+        An error's text is escaped where it cannot be encoded (an exception quoting a file
+        name with a non-UTF-8 byte) and shortened, so the failure always reaches the server.
+        """
         if self.ok:
             return {"type": "result", **order.lease, "result": self.result}
         return {
             "type": "failure",
             **order.lease,
-            "error": self.error,
-            "traceback": self.traceback,
+            "error": safe_text(self.error, MAX_ERROR_CHARS),
+            "traceback": (
+                None
+                if self.traceback is None
+                else safe_text(self.traceback, MAX_TRACEBACK_CHARS, keep_end=True)
+            ),
             "retryable": self.retryable,
         }
 
@@ -223,19 +228,12 @@ class Executor:
 
 
 def _finished(result: object) -> Outcome:
+    # Tuples become lists, as the server will see them; what cannot travel fails the attempt
+    # for good, since running it again would give the same result.
     try:
-        text = json.dumps(result, allow_nan=False)
-    except (TypeError, ValueError):
-        return Outcome.failure(
-            f"result of type {type(result).__name__} is not JSON serialisable", retryable=False
-        )
-    if len(text) > MAX_RESULT_BYTES:
-        return Outcome.failure(
-            f"result of {len(text)} bytes exceeds the limit of {MAX_RESULT_BYTES}",
-            retryable=False,
-        )
-    # The round trip turns tuples into lists and keys into strings, as the server will see them.
-    return Outcome(ok=True, result=json.loads(text))
+        return Outcome(ok=True, result=check_result(result))
+    except InvalidValue as exc:
+        return Outcome.failure(f"the task's result cannot be sent: {exc.message}", retryable=False)
 
 
 def _raised(exc: BaseException) -> Outcome:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import multiprocessing
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from rota.context import JobContext, set_current_job
+from rota.errors import InvalidValue
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskRegistry, find_registries
+from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, check_result, safe_text
+from rota.worker.capture import capturing
 
 # The child starts a fresh interpreter: nothing of the worker's state (sockets, threads,
 # the event loop) leaks into it, and the same code runs on every platform.
@@ -125,33 +129,42 @@ class IsolatedRun:
 
 
 def child_main(connection: Connection, call: ChildCall) -> None:
-    """Run the task in the child process and send everything back as JSON."""
+    """Run the task in the child process and send everything back as JSON.
+
+    What the task prints or logs, and what it passes to current_job().log, goes to the job's
+    execution log as it does for a task run in the worker's own process.
+    """
     send_lock = threading.Lock()
 
     def send(message: list[Any]) -> None:
-        with send_lock:
+        with send_lock:  # ASCII JSON: text UTF-8 cannot encode still crosses; the worker escapes it
             connection.send_bytes(json.dumps(message).encode())
 
+    context = JobContext(
+        job_id=call.job_id,
+        task=call.task,
+        attempt=call.attempt,
+        max_attempts=call.max_attempts,
+        on_progress=lambda fraction, text: send(
+            ["progress", fraction, None if text is None else safe_text(text, MAX_PROGRESS_CHARS)]
+        ),
+        on_log=lambda text, stream: send(["log", safe_text(text, MAX_LOG_LINE_CHARS), stream]),
+    )
+    set_current_job(context)
+    with capturing():
+        try:
+            fn = _find_task(call)
+            result = fn(*json.loads(call.args_json), **json.loads(call.kwargs_json))
+        except BaseException as exc:
+            send(["error", describe_exception(exc), format_traceback(exc), True])
+            return
+        finally:
+            sys.stdout.flush()  # a last line printed without a newline
+            sys.stderr.flush()
     try:
-        fn = _find_task(call)
-        context = JobContext(
-            job_id=call.job_id,
-            task=call.task,
-            attempt=call.attempt,
-            max_attempts=call.max_attempts,
-            on_progress=lambda fraction, text: send(["progress", fraction, text]),
-            on_log=lambda text, stream: send(["log", text, stream]),
-        )
-        set_current_job(context)
-        result = fn(*json.loads(call.args_json), **json.loads(call.kwargs_json))
-    except BaseException as exc:
-        send(["error", describe_exception(exc), format_traceback(exc), True])
-        return
-    try:
-        text = json.dumps(result, allow_nan=False)
-    except (TypeError, ValueError):
-        message = f"result of type {type(result).__name__} is not JSON serialisable"
-        send(["error", message, None, False])
+        text = json.dumps(check_result(result), allow_nan=False)
+    except InvalidValue as exc:
+        send(["error", f"the task's result cannot be sent: {exc.message}", None, False])
         return
     send(["result", text])
     connection.close()

@@ -20,6 +20,7 @@ from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
 from rota.tasks.registry import TaskRegistry
 from rota.types import Payload
+from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, safe_text
 from rota.worker.connection import Connector, Link, write_stderr
 from rota.worker.executor import Executor, JobOrder, Outcome
 from rota.worker.outbox import LogBuffer, Outbox
@@ -30,7 +31,7 @@ LOG_BATCH_S = 0.05
 FLUSH_TIMEOUT_S = 5.0
 STOP_FLUSH_S = 0.5
 MIN_HEARTBEAT_S = 0.01
-MAX_LINE_CHARS = 8 * 1024
+MAX_STREAM_CHARS = 20
 
 
 class SessionRefused(Exception):
@@ -300,13 +301,15 @@ class Worker:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(callback, *args)
 
+        # Text that cannot be encoded is escaped, never dropped (rota.values.safe_text).
         def on_progress(fraction: float | None, text: str | None) -> None:
-            text = None if text is None else str(text)[:MAX_LINE_CHARS]
+            text = None if text is None else safe_text(text, MAX_PROGRESS_CHARS)
             call_in_loop(self._send_progress, order.job_id, order.token, fraction, text)
 
         def on_log(text: str, stream: str) -> None:
             at = self._clock.now_utc().timestamp()
-            line = str(text)[:MAX_LINE_CHARS]
+            line = safe_text(text, MAX_LOG_LINE_CHARS)
+            stream = safe_text(stream, MAX_STREAM_CHARS)
             call_in_loop(self._add_log, order.job_id, order.token, at, stream, line)
 
         return JobContext(
