@@ -1,8 +1,9 @@
-"""Checks on worker messages beyond the protocol's types: names, limits, log lines, JSON."""
+"""Checks on worker messages beyond the protocol's types: names, limits, log lines.
+
+Values (results, resources) and texts are judged by rota.values, as everywhere else."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from datetime import UTC, datetime
@@ -12,11 +13,11 @@ from rota.errors import ProtocolError
 from rota.jobs import Event
 from rota.safe_text import excerpt
 from rota.types import JobId, LeaseToken, Payload
+from rota.values import MAX_LOG_LINE_CHARS, safe_text, text_problem
 
 WORKER_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,200}$")
 MAX_CAPACITY = 10_000
 MAX_LEASES = 100_000
-MAX_TEXT_CHARS = 64 * 1024
 
 
 def worker_details(hello: Payload) -> tuple[str, list[str], list[str], list[str], int]:
@@ -26,7 +27,10 @@ def worker_details(hello: Payload) -> tuple[str, list[str], list[str], list[str]
         raise ProtocolError(f"worker name {excerpt(name)} must match {WORKER_NAME.pattern}")
     queues, tags, tasks = hello["queues"], hello["tags"], hello["tasks"]
     for field, values in (("queues", queues), ("tags", tags), ("tasks", tasks)):
-        if not all(isinstance(value, str) and 0 < len(value) <= 200 for value in values):
+        if not all(
+            isinstance(value, str) and 0 < len(value) <= 200 and text_problem(value) is None
+            for value in values
+        ):
             raise ProtocolError(f"hello.{field} must be a list of short strings")
     if not queues:
         raise ProtocolError("hello.queues must name at least one queue")
@@ -57,7 +61,7 @@ def log_event(line: Any, *, job_id: JobId, attempt: int, worker: str, now: datet
     if not isinstance(line, dict) or not isinstance(line.get("message"), str):
         raise ProtocolError("each log line must be a map with a message")
     stream = line.get("stream", "log")
-    text = line["message"][:MAX_TEXT_CHARS]
+    text = safe_text(line["message"], MAX_LOG_LINE_CHARS)
     if stream in ("stdout", "stderr"):
         text = f"[{stream}] {text}"
     at = line.get("at")
@@ -71,12 +75,3 @@ def log_event(line: Any, *, job_id: JobId, attempt: int, worker: str, now: datet
 def is_number(value: Any) -> bool:
     """Tell whether the value is an int or a float (never a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def json_safe(value: Any) -> bool:
-    """Tell whether the value can be stored as JSON (msgpack can carry more)."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return True

@@ -16,29 +16,29 @@ from typing import NoReturn
 
 from fastapi import APIRouter, WebSocket
 
-from rota.errors import InvalidTransition, JobNotFound, ProtocolError, StaleLease
+from rota.errors import InvalidTransition, InvalidValue, JobNotFound, ProtocolError, StaleLease
 from rota.jobs import Job, Lease
 from rota.protocol import PROTOCOL_VERSION, WEBSOCKET_PATH, WORKER_MESSAGES, decode, encode
 from rota.safe_text import excerpt
 from rota.server.dispatcher import RunningJob, WorkerSession
-from rota.server.frames import (
-    MAX_TEXT_CHARS,
-    is_number,
-    json_safe,
-    leases_of,
-    log_event,
-    worker_details,
-)
+from rota.server.frames import is_number, leases_of, log_event, worker_details
 from rota.server.state import Hub
 from rota.store.base import WorkerInfo
 from rota.types import JobId, LeaseToken, Payload
+from rota.values import (
+    MAX_ERROR_CHARS,
+    MAX_PROGRESS_CHARS,
+    MAX_TRACEBACK_CHARS,
+    check_result,
+    check_value,
+    safe_text,
+)
 
 logger = logging.getLogger("rota.server.gateway")
 router = APIRouter()
 
 HELLO_TIMEOUT_S = 10.0
 MAX_LOG_LINES = 1000
-MAX_MESSAGE_CHARS = 1000
 
 # WebSocket close codes (RFC 6455).
 CLOSE_NORMAL = 1000
@@ -279,8 +279,8 @@ class WorkerConnection:
                     session.forget(job_id)
                     self._dispatcher.wake()
         session.draining = session.draining or message["state"] == "draining"
-        if json_safe(message["resources"]):
-            session.resources = message["resources"]
+        with contextlib.suppress(InvalidValue):  # keep the last figures that could be stored
+            session.resources = check_value(message["resources"], "resources")
         await self._store.worker_seen(
             session.name,
             running=len(leases),
@@ -298,7 +298,7 @@ class WorkerConnection:
                 raise ProtocolError("progress.progress must be a number or nil")
             progress = min(1.0, max(0.0, float(progress)))
         text = message.get("message")
-        text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else None
+        text = safe_text(text, MAX_PROGRESS_CHARS) if isinstance(text, str) else None
         lease = Lease(job_id=message["job_id"], token=message["token"])
         try:
             await self._store.report_progress(lease, progress, text)
@@ -336,22 +336,24 @@ class WorkerConnection:
         return job.attempt
 
     async def _result(self, session: WorkerSession, message: Payload) -> None:
-        result = message.get("result")
-        if json_safe(result):
-            await self._settle(session, message, lambda lease: self._store.complete(lease, result))
+        try:
+            result = check_result(message.get("result"))
+        except InvalidValue as exc:
+            error = f"the task's result cannot be stored: {exc.message}"
+            await self._settle(
+                session,
+                message,
+                lambda lease: self._store.fail(lease, error=error, retryable=False),
+            )
             return
-        await self._settle(
-            session,
-            message,
-            lambda lease: self._store.fail(
-                lease, error="the task's result cannot be stored as JSON", retryable=False
-            ),
-        )
+        await self._settle(session, message, lambda lease: self._store.complete(lease, result))
 
     async def _failure(self, session: WorkerSession, message: Payload) -> None:
-        error = message["error"][:MAX_TEXT_CHARS]
+        error = safe_text(message["error"], MAX_ERROR_CHARS)
         trace = message.get("traceback")
-        trace = trace[-MAX_TEXT_CHARS:] if isinstance(trace, str) else None
+        trace = (
+            safe_text(trace, MAX_TRACEBACK_CHARS, keep_end=True) if isinstance(trace, str) else None
+        )
         retryable = message["retryable"]
         await self._settle(
             session,
