@@ -58,6 +58,12 @@ def record(value: int, seconds: float = 0.0) -> int:
     return value
 
 
+@app.task(name="e2e.undecodable_name")
+def undecodable_name() -> str:
+    """Return what os.fsdecode makes of a Latin-1 file name: a lone surrogate inside."""
+    return os.fsdecode(b"caf\xe9.txt")
+
+
 @app.periodic(interval=3600, name="e2e-hourly", paused=True)
 def hourly() -> str:
     """Declared in code: every worker importing this module registers the schedule (paused,
