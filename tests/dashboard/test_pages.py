@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from rota.jobs import JobSpec
+from rota.store.factory import open_store
 from tests.dashboard.conftest import Console, screenshot
 from tests.e2e.conftest import Cluster, wait_for
 
@@ -275,3 +280,37 @@ def test_the_run_at_field_shows_the_offset_of_run_at_not_of_today(
             expect(page.locator("input[name=run_at]")).to_have_value(re.compile(f"^{shown}"))
     finally:
         context.close()
+
+
+def test_jobs_stored_with_odd_values_still_show(
+    cluster: Cluster, page: Page, console: Console
+) -> None:
+    """A job an older version stored with a lone surrogate and 252 levels of nesting: the
+    list and the job page show it (escaped, the deep part replaced by a note)."""
+    deep: Any = "bottom"
+    for _ in range(252):
+        deep = [deep]
+
+    async def store_old_job() -> str:
+        store = open_store(str(cluster.db))
+        await store.open()
+        try:
+            spec = JobSpec(
+                task="rota.echo",
+                queue="old",
+                args=["caf\udce9", deep],
+                run_at=datetime.now(UTC) + timedelta(days=1),
+            )
+            [job] = await store.submit([spec])
+            return job.id
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as thread:  # Playwright's loop runs in this one
+        job_id = thread.submit(asyncio.run, store_old_job()).result()
+    page.goto(cluster.url + "/jobs?queue=old")
+    expect(page.locator("[data-job]")).to_have_count(1)
+    page.goto(f"{cluster.url}/jobs/{job_id}")
+    arguments = page.locator("pre", has_text="nested deeper than 64 levels: not shown")
+    expect(arguments).to_contain_text('"caf\\\\udce9"')  # the escape, shown as JSON
+    assert console.errors == []
