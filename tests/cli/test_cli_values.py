@@ -20,6 +20,14 @@ def test_an_argument_that_cannot_be_sent_is_one_clear_error(rota: RotaCommand) -
     assert result.stderr.strip() == (
         "rota: error: args[0]: string contains a lone surrogate (\\udce9) at index 3"
     )
+    deep = rota("submit", "rota.echo", "[" * 100_000 + "]" * 100_000)
+    assert deep.exit_code != 0
+    assert (
+        deep.stderr.strip()
+        == "rota: error: [[[[[[[[[[[[[[[[[[[[...: nested too deeply to read as JSON"
+    )
+    too_deep = rota("submit", "rota.echo", "[" * 100 + "]" * 100)
+    assert too_deep.stderr.strip().endswith("nested deeper than 64 levels")
     assert json.loads(rota("jobs", "ls", "--json").stdout)["jobs"] == []
 
 

@@ -142,11 +142,14 @@ def open_client(ctx: typer.Context, *, timeout_s: float = 10.0) -> Iterator[Clie
 
 
 def parse_value(text: str) -> JSON:
-    """Return the text parsed as JSON when it parses, else the text itself."""
+    """Return the text parsed as JSON when it parses, else the text itself (InvalidInput
+    when it is nested too deeply for the parser)."""
     try:
         value: JSON = json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise InvalidInput(f"{text[:20]}...: nested too deeply to read as JSON") from None
     return value
 
 
