@@ -9,7 +9,10 @@ import pytest
 import worker_sample_tasks
 from worker_fake_server import FakeServer, WorkerRun, job, make_registry
 
+from rota import protocol
+from rota.values import MAX_LOG_LINE_CHARS
 from rota.worker.capture import capturing
+from rota.worker.outbox import MAX_BUFFERED_LINES, LogBuffer
 
 Start = Callable[..., WorkerRun]
 ESCAPED = "caf\\udce9.txt"
@@ -88,3 +91,17 @@ async def test_the_output_of_an_isolated_task_is_captured(
         ("log", "job.log in the child"),
         ("stdout", f"odd {ESCAPED}"),
     ]
+
+
+def test_a_full_log_buffer_goes_out_in_messages_that_fit_a_frame() -> None:
+    """1,000 lines of 8 KiB emoji (32 KiB of UTF-8 each) would make a 32 MB message."""
+    buffer = LogBuffer()
+    for number in range(MAX_BUFFERED_LINES):
+        buffer.add(float(number), "stdout", "\U0001f600" * MAX_LOG_LINE_CHARS)
+    sent: list[float] = []
+    while buffer:
+        lines = buffer.take()
+        message = {"type": "log", "job_id": "j", "token": "t", "lines": lines}
+        assert len(protocol.encode(message)) <= protocol.MAX_FRAME_BYTES
+        sent += [line["at"] for line in lines]
+    assert sent == [float(number) for number in range(MAX_BUFFERED_LINES)]

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from rota.types import JSON, Payload
 
 MAX_BUFFERED_LINES = 1000
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""The most text one `log` message carries: 1,000 lines of 8 KiB in a script of four bytes a
+character would not fit a frame; the rest waits for the next message."""
 
 
 class Outbox:
@@ -54,8 +57,16 @@ class LogBuffer:
             self._dropped += 1
 
     def take(self) -> list[dict[str, JSON]]:
-        """Return the buffered lines (and empty the buffer)."""
-        lines, self._lines = self._lines, []
+        """Return the oldest buffered lines, as many as fit one `log` message (at least one),
+        and keep the rest; call again while the buffer is not empty."""
+        size = 0
+        count = 0
+        for line in self._lines:
+            size += _utf8_bound(line["message"])
+            if count and size > MAX_MESSAGE_BYTES:
+                break
+            count += 1
+        lines, self._lines = self._lines[:count], self._lines[count:]
         if self._dropped and lines:
             note = f"[{self._dropped} earlier log lines were dropped while disconnected]"
             lines.insert(0, {"at": lines[0]["at"], "stream": "log", "message": note})
@@ -64,3 +75,8 @@ class LogBuffer:
 
     def __bool__(self) -> bool:
         return bool(self._lines)
+
+
+def _utf8_bound(text: str) -> int:
+    """Return at most how many bytes the text takes in UTF-8 (cheaply: 4 per non-ASCII)."""
+    return len(text) if text.isascii() else 4 * len(text)

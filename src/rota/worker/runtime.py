@@ -354,7 +354,7 @@ class Worker:
             self._send_logs(job)
 
     def _send_logs(self, job: _Job) -> None:
-        if job.logs and self._link is not None:
+        while job.logs and self._link is not None:  # in messages that each fit a frame
             self._link.post({"type": "log", **job.order.lease, "lines": job.logs.take()})
 
     def _put_outbox(self, message: Payload) -> None:
