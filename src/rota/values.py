@@ -14,14 +14,18 @@ which is I-JSON (RFC 7493) with limits:
   (such as the '\\udcff' that os.fsdecode makes of a file name's non-UTF-8 byte). Python's
   json reads them from "\\ud800" escapes, but msgpack, the database drivers and every JSON
   answer encode UTF-8 and fail on them.
-- At most MAX_DEPTH (64) lists and dicts nested in each argument, keyword argument or
-  result. Real arguments rarely go past ten levels; 64 keeps every recursive stage (Python's
-  JSON and FastAPI encoders, msgpack's limit of 511, pydantic, the browser) far from its
-  own limit, however deep the answer that embeds the value.
-- Size, as compact UTF-8 JSON: args and kwargs together at most MAX_ARGUMENTS_BYTES, a
-  result at most MAX_RESULT_BYTES (4 MiB each). msgpack takes at most 2.25 times as many
-  bytes as that JSON (a float: 4 bytes as "0.0," and 9 in msgpack), so one job, or one
-  result, always fits a worker frame of 16 MiB with room to spare.
+- At most MAX_DEPTH (64) levels of lists and dicts, counted in a job's arguments as the job
+  holds them, {"args": [...], "kwargs": {...}} (so each argument may itself hold 62), and in
+  a result. Real arguments rarely go past ten levels; 64 keeps every recursive stage
+  (Python's JSON and FastAPI encoders, msgpack, pydantic, the browser) far
+  from its own limit, however deep the answer that embeds the value.
+- Size, as compact UTF-8 JSON: that {"args": [...], "kwargs": {...}} at most
+  MAX_ARGUMENTS_BYTES, a result at most MAX_RESULT_BYTES (4 MiB each). msgpack takes at most
+  2.25 times as many bytes as that JSON (a float: 4 bytes as "0.0," and 9 in msgpack), so
+  one job, or one result, always fits a worker frame of 16 MiB with room to spare.
+
+Counting args and kwargs as one document means a task that returns them as it got them
+(rota.echo) always has a result within the limits: whatever is accepted can run.
 
 A refusal is InvalidValue (HTTP 422) naming where the value sits: `args[0]`, `kwargs.a.b`,
 `jobs[3].args[1]["a key"]`, `result`.
@@ -56,6 +60,8 @@ _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHOWN_PARTS: Final = 8
 _SHOWN_KEY_CHARS: Final = 40
 _TOO_DEEP: Final = f"[nested deeper than {MAX_DEPTH} levels: not shown]"
+_ARGUMENTS_FRAME: Final = len('{"args":,"kwargs":}')
+"""The bytes the document {"args": [...], "kwargs": {...}} adds to its two values."""
 
 
 class _Refused(Exception):
@@ -95,10 +101,10 @@ def check_arguments(
         raise InvalidValue(f"{where}args: must be a list of arguments")
     if not isinstance(kwargs, Mapping):
         raise InvalidValue(f"{where}kwargs: must be an object of named arguments")
-    # The list of arguments and the object of named ones are not levels of any argument.
-    checked_args = _check(args, f"{where}args", -1)
-    checked_kwargs = _check(kwargs, f"{where}kwargs", -1)
-    size = json_size(checked_args) + json_size(checked_kwargs)
+    # Both sit one level inside the document {"args": [...], "kwargs": {...}}.
+    checked_args = _check(args, f"{where}args", 1)
+    checked_kwargs = _check(kwargs, f"{where}kwargs", 1)
+    size = json_size(checked_args) + json_size(checked_kwargs) + _ARGUMENTS_FRAME
     if size > MAX_ARGUMENTS_BYTES:
         raise InvalidValue(
             f"{where}args, {where}kwargs: together {size:,} bytes of JSON, over the limit of "
@@ -116,15 +122,6 @@ def check_result(value: object) -> JSON:
             f"result: {size:,} bytes of JSON, over the limit of {MAX_RESULT_BYTES:,}"
         )
     return checked
-
-
-def check_text(value: str, field: str) -> str:
-    """Return a name-like text (a key, a target) if every store can keep it, else raise
-    InvalidValue naming the field (see text_problem)."""
-    problem = text_problem(value)
-    if problem is not None:
-        raise InvalidValue(f"{field}: {problem}")
-    return value
 
 
 def text_problem(value: str) -> str | None:
@@ -171,9 +168,10 @@ def safe_text(text: object, limit: int, *, keep_end: bool = False) -> str:
 def readable(value: JSON) -> JSON:
     """Return a stored value in a form every reader can show: the value itself when it obeys
     the rules, else a copy whose lone surrogates are escaped (in strings and keys) and whose
-    parts nested deeper than MAX_DEPTH (plus one: the list that holds the args) are replaced
-    by a note. For values stored before the rules were checked; reading must never fail."""
-    return _readable(value, -1)
+    parts nested deeper than MAX_DEPTH (counted from the value itself, more leniently than
+    the checks) are replaced by a note. For values stored before the rules were checked:
+    reading must never fail."""
+    return _readable(value, 0)
 
 
 def _walk(value: object, depth: int) -> JSON:

@@ -19,10 +19,10 @@ from rota.values import (
     MAX_SAFE_INTEGER,
     check_arguments,
     check_result,
-    check_text,
     check_value,
     readable,
     safe_text,
+    text_problem,
 )
 
 
@@ -53,7 +53,7 @@ class Size(enum.IntEnum):
         ([{1: "one"}], "args[0]: a key of type int; keys must be strings"),
         ([b"bytes"], "args[0]: a value of type bytes is not JSON"),
         ([{"s"}], "args[0]: a value of type set is not JSON"),
-        ([nested(MAX_DEPTH + 1)], "args[0][0][0][0][0][0][0][0]...: nested deeper than 64"),
+        ([nested(MAX_DEPTH - 1)], "args[0][0][0][0][0][0][0][0]...: nested deeper than 64"),
     ],
 )
 def test_refusals_name_where_the_value_sits(value: Any, message: str) -> None:
@@ -66,10 +66,13 @@ def test_refusals_name_where_the_value_sits(value: Any, message: str) -> None:
     caught.value.message.encode("utf-8")  # the message itself can always be sent
 
 
-def test_every_argument_may_be_nested_max_depth_levels() -> None:
-    deepest = nested(MAX_DEPTH)
+def test_levels_count_in_the_job_and_in_the_result() -> None:
+    """{"args": [x]} is two levels: x may hold 62, and echoed back as {"args": [x]} the
+    result is as deep as what was accepted."""
+    deepest = nested(MAX_DEPTH - 2)
     assert check_arguments([deepest], {"k": deepest}) == ([deepest], {"k": deepest})
-    assert check_result(deepest) == deepest
+    assert check_result({"args": [deepest], "kwargs": {"k": deepest}})
+    assert check_result(nested(MAX_DEPTH)) == nested(MAX_DEPTH)
     with pytest.raises(InvalidValue, match=r"^result.* nested deeper than 64"):
         check_result(nested(MAX_DEPTH + 1))
 
@@ -96,31 +99,33 @@ def test_args_must_be_a_list_and_kwargs_an_object() -> None:
 
 
 def test_size_limits_count_compact_utf8_json() -> None:
-    # Each "é" takes two bytes; '["…"]' and '{}' take six more: this is the limit exactly.
-    exact = "\u00e9" * ((MAX_ARGUMENTS_BYTES - 6) // 2)
+    # {"args":["…"],"kwargs":{}} takes 25 bytes besides the text: this is the limit exactly.
+    exact = "x" * (MAX_ARGUMENTS_BYTES - 25)
     check_arguments([exact], {})
     with pytest.raises(InvalidValue, match="together 4,194,305 bytes of JSON, over the limit"):
         check_arguments([exact + "x"], {})
+    # An "é" takes two bytes.
+    with pytest.raises(InvalidValue, match="together 4,194,305 bytes"):
+        check_arguments(["\u00e9" * ((MAX_ARGUMENTS_BYTES - 24) // 2)], {})
+    echoed = {"args": [exact], "kwargs": {}}
+    assert check_result(echoed) is echoed  # what rota.echo returns fits too
     with pytest.raises(InvalidValue, match=r"^result: .* over the limit of 4,194,304"):
         check_result("x" * MAX_RESULT_BYTES)
 
 
 def test_a_job_at_the_limits_always_fits_one_frame() -> None:
     """msgpack's worst case: floats take 9 bytes where JSON writes "0.0," in 4."""
-    floats = [0.0] * ((MAX_ARGUMENTS_BYTES - 2) // 4)
+    floats = [0.0] * ((MAX_ARGUMENTS_BYTES - 24) // 4)
     args, _ = check_arguments(floats, {})
     assert len(json.dumps(args, separators=(",", ":"))) <= MAX_ARGUMENTS_BYTES
     packed = msgpack.packb({"type": "jobs", "jobs": [{"args": args, "kwargs": {}}]})
     assert len(packed) < MAX_FRAME_BYTES - 1024 * 1024
 
 
-@pytest.mark.parametrize("text", ["ok \u00e9", "a\ud800", "a\x00b"])
-def test_names_that_a_store_cannot_keep_are_refused(text: str) -> None:
-    if text == "ok \u00e9":
-        assert check_text(text, "target") == text
-        return
-    with pytest.raises(InvalidValue, match=r"^target: text contains a"):
-        check_text(text, "target")
+def test_names_that_a_store_cannot_keep_are_refused() -> None:
+    assert text_problem("ok \u00e9") is None
+    assert text_problem("a\ud800") == "text contains a lone surrogate (\\ud800) at index 1"
+    assert text_problem("a\x00b") == "text contains a NUL character at index 1"
 
 
 def test_safe_text_escapes_and_shortens_but_never_fails() -> None:
