@@ -126,8 +126,14 @@ async def test_arguments_over_the_size_limit_are_refused(
         assert await stored_jobs(http) == []
         fits = await send(http, "POST", JOBS, {"task": "rota.echo", "args": [half]})
         assert fits.status_code == 201
-        grown = await send(http, "PATCH", f"{JOBS}/{fits.json()['id']}", {"kwargs": {"k": half}})
-        refusal(grown, "together")
+        path = f"{JOBS}/{fits.json()['id']}"
+        refusal(await send(http, "PATCH", path, {"kwargs": {"k": half}}), "together")
+        both = {"args": [half], "kwargs": {"k": half}}
+        refusal(await send(http, "PATCH", path, both), "together")
+        created = await send(http, "POST", SCHEDULES, schedule(args=[half]))
+        assert created.status_code == 201, created.text
+        for patch in ({"kwargs": {"k": half}}, both):
+            refusal(await send(http, "PATCH", f"{SCHEDULES}/nightly", patch), "together")
 
 
 async def test_patch_refuses_bad_arguments_and_keeps_the_job(client: httpx.AsyncClient) -> None:

@@ -157,10 +157,12 @@ class SchedulePatch(_ScheduleFields):
                 raise InvalidInput(f"{_wire(name)}: may not be null")
         if changes.get("cron", 0) is None and changes.get("interval_s", 0) is None:
             raise InvalidInput("give one of cron and interval: a schedule needs one")
-        if "args" in changes:
-            changes["args"], _ = check_arguments(changes["args"], {})
-        if "kwargs" in changes:
-            _, changes["kwargs"] = check_arguments([], changes["kwargs"])
+        if "args" in changes or "kwargs" in changes:
+            args, kwargs = check_arguments(changes.get("args", []), changes.get("kwargs", {}))
+            if "args" in changes:
+                changes["args"] = args
+            if "kwargs" in changes:
+                changes["kwargs"] = kwargs
         return changes
 
 

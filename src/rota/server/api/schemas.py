@@ -218,10 +218,14 @@ def parse_patch(data: Any) -> JobPatch:
         patch = _PATCH.validate_python(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_errors(exc.errors())) from None
-    if patch.args is not None:
-        patch.args, _ = check_arguments(patch.args, {})
-    if patch.kwargs is not None:
-        _, patch.kwargs = check_arguments([], patch.kwargs)
+    if patch.args is not None or patch.kwargs is not None:
+        args, kwargs = check_arguments(
+            [] if patch.args is None else patch.args, {} if patch.kwargs is None else patch.kwargs
+        )
+        if patch.args is not None:
+            patch.args = args
+        if patch.kwargs is not None:
+            patch.kwargs = kwargs
     return patch
 
 
