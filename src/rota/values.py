@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, cast
 
 from rota.errors import InvalidValue
+from rota.safe_text import safe_str
 from rota.types import JSON
 
 MAX_DEPTH: Final = 64
@@ -148,13 +149,10 @@ def safe_text(text: object, limit: int, *, keep_end: bool = False) -> str:
 
     Lone surrogates become backslash escapes ('\\udcff'), as do NUL characters ('\\x00');
     longer text keeps its start (or, with keep_end, its end, as for a traceback). Anything
-    not a str is shown with str(), or repr() if that fails.
+    not a str is shown as rota.safe_text.safe_str shows it.
     """
     if not isinstance(text, str):
-        try:
-            text = str(text)
-        except Exception:  # a __str__ may raise anything
-            text = object.__repr__(text)
+        text = safe_str(text)
     text = text[-limit:] if keep_end else text[:limit]
     if not text.isascii() and _SURROGATE.search(text):
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")

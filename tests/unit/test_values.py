@@ -139,7 +139,7 @@ def test_safe_text_escapes_and_shortens_but_never_fails() -> None:
         def __str__(self) -> str:
             raise RuntimeError("no")
 
-    assert safe_text(Unprintable(), 100).startswith("<")
+    assert safe_text(Unprintable(), 100) == "<str() failed: RuntimeError: no>"
     safe_text("\ud800\x00" * 10, 15).encode("utf-8")
 
 
