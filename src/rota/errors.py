@@ -74,6 +74,10 @@ class InvalidTransition(RotaError, ValueError):
     status_code = 409
 
 
+class JobStopping(InvalidTransition):
+    """The job's last attempt is still stopping on its worker; try again once it stopped."""
+
+
 class StaleLease(RotaError):
     """The lease token is no longer valid: the job was reaped, cancelled or claimed again."""
 
@@ -112,6 +116,17 @@ class JobCancelled(RotaError):
 
 class JobExpired(RotaError):
     """The job's deadline passed before it could start."""
+
+
+class TaskInterrupted(BaseException):
+    """The task was asked to stop: its job was cancelled or timed out, or its worker drains.
+
+    A worker raises it inside a sync task's thread. Like KeyboardInterrupt it is not an
+    Exception, so `except Exception:` in a task does not swallow it; clean up in `finally:`.
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip().splitlines()[0])
 
 
 class TimeoutExpired(RotaError, TimeoutError):

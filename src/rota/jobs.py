@@ -120,6 +120,15 @@ class Job:
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    stop_requested_at: datetime | None = None
+    """When the running attempt was asked to stop (cancelled, timed out, drained) while its
+    code still runs; None once the code stopped and the lease ended."""
+
+    @property
+    def stopping(self) -> bool:
+        """Tell whether an attempt's code was asked to stop and its worker still holds the
+        lease: until it stops, the job can be neither retried nor leased again."""
+        return self.stop_requested_at is not None
 
     @property
     def attempts_left(self) -> int:
@@ -160,6 +169,7 @@ class Job:
                 }
             data[name] = value
         data["state"] = str(self.state)
+        data["stopping"] = self.stopping
         return data
 
 
@@ -172,7 +182,7 @@ class Event:
     at: datetime
     kind: str
     """submitted, started, succeeded, retrying, failed, cancelled, expired, released,
-    reaped, retried, updated, progress, log."""
+    reaped, retried, updated, progress, log, stopping, stopped."""
     worker: str | None = None
     message: str | None = None
     id: int | None = None

@@ -99,9 +99,12 @@ def test_to_dict_is_json_and_hides_the_lease_token() -> None:
     assert data["lease_expires_at"] == AT.isoformat()
 
 
-def test_to_dict_has_every_field_but_the_token() -> None:
+def test_to_dict_has_every_field_but_the_token_and_says_if_it_is_stopping() -> None:
     data = make_job().to_dict()
-    assert set(data) == set(Job.__slots__) - {"lease_token"}
+    assert set(data) == set(Job.__slots__) - {"lease_token"} | {"stopping"}
+    assert data["stopping"] is False and data["stop_requested_at"] is None
+    stopping = make_job(stop_requested_at=AT).to_dict()
+    assert stopping["stopping"] is True and stopping["stop_requested_at"] == AT.isoformat()
 
 
 @pytest.mark.parametrize(

@@ -157,8 +157,12 @@ class Store(Protocol):
         ...
 
     async def cancel(self, job_id: JobId) -> Job:
-        """Cancel a pending or running job; its lease token becomes stale at once.
+        """Cancel a pending or running job, and write a `cancelled` event.
 
+        A running job is cancelled at once, but its worker keeps the lease until the
+        attempt's code has stopped: the job is stopping (stop_requested_at = now) until the
+        worker releases the lease or the lease expires. Meanwhile the token can extend the
+        lease and release it, but no longer complete, fail or report progress.
         Raises InvalidTransition for a finished job, JobNotFound for an unknown id.
         """
         ...
@@ -167,6 +171,7 @@ class Store(Protocol):
         """Put a failed, cancelled or expired job back to pending, due now, with a fresh
         round of max_attempts claims: prior_attempts = attempt, and attempts keep counting
         from there, so every attempt keeps its own number in the execution log.
+        JobStopping while the last attempt's code is still stopping (its lease is held);
         InvalidTransition for any other state."""
         ...
 
@@ -197,14 +202,18 @@ class Store(Protocol):
         """
         ...
 
-    async def extend(self, worker: str, tokens: Sequence[str], lease_s: float) -> set[str]:
+    async def extend(
+        self, worker: str, tokens: Sequence[str], lease_s: float
+    ) -> dict[str, JobState]:
         """Extend, in one statement, the leases the worker holds with these tokens to now +
-        lease_s, and return the tokens that were still valid (the rest are stale)."""
+        lease_s. Return the state of each valid lease's job by token: running, or cancelled
+        (cancelled while it ran: the worker must stop its code, then release the lease).
+        Tokens left out are stale."""
         ...
 
     async def expire_leases_of(self, worker: str, grace_s: float) -> int:
-        """Bring every lease the worker holds to expire within grace_s (its connection
-        closed); return how many leases that touched."""
+        """Bring every lease the worker holds (running or stopping) to expire within
+        grace_s (its connection closed); return how many leases that touched."""
         ...
 
     async def complete(self, lease: Lease, result: JSON) -> Job:
@@ -221,8 +230,18 @@ class Store(Protocol):
         ...
 
     async def release(self, lease: Lease) -> Job:
-        """Give a running job back unrun (a draining worker): pending, due now, and the
-        attempt does not count. StaleLease unless the token is current."""
+        """End a lease whose attempt's code has stopped on the worker, and return the job.
+
+        A running job goes back unrun (a draining worker): pending, due now, and the attempt
+        does not count (`released` event). A job cancelled while it ran stays cancelled and
+        stops stopping (`stopped` event). StaleLease unless the token is held.
+        """
+        ...
+
+    async def report_stopping(self, lease: Lease, message: str) -> Job:
+        """Record that the worker asked the attempt's code to stop (a timeout, a drain) or
+        that it has not stopped yet: stop_requested_at = now unless already set, and a
+        `stopping` event with the message. The lease stays held. StaleLease unless held."""
         ...
 
     async def report_progress(
@@ -236,8 +255,9 @@ class Store(Protocol):
         ...
 
     async def reap(self) -> list[Job]:
-        """Treat every expired lease as a failed attempt (retried with backoff, or failed
-        after the last attempt) and return the jobs it changed. Safe to run on every server."""
+        """Treat every expired lease of a running job as a failed attempt (retried with
+        backoff, or failed after the last attempt), end every expired lease of a stopping
+        cancelled job, and return the jobs it changed. Safe to run on every server."""
         ...
 
     async def expire_overdue(self) -> list[Job]:
@@ -279,8 +299,8 @@ class Store(Protocol):
     # --- retention ---------------------------------------------------------------------
 
     async def purge(self, finished_before: datetime) -> int:
-        """Delete finished jobs (and their events) that finished before the given time,
-        and offline workers not seen since then; return how many jobs were deleted."""
+        """Delete finished jobs (and their events) that finished before the given time and
+        hold no lease, and offline workers not seen since then; return how many jobs went."""
         ...
 
     # --- schedules ---------------------------------------------------------------------

@@ -9,9 +9,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rota.errors import IdempotencyConflict, InvalidInput
+from rota.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidTransition,
+    JobStopping,
+    StaleLease,
+)
 from rota.ids import new_job_id
-from rota.jobs import Job, JobSpec
+from rota.jobs import Job, JobSpec, JobState, Lease
 from rota.moments import MAX_TIMEOUT_S, check_span
 from rota.retry import Backoff
 from rota.safe_text import excerpt
@@ -185,3 +191,40 @@ def to_page(jobs: list[Job], limit: int) -> JobPage:
     """Return the page of the first `limit` jobs, with a cursor if more were found."""
     page = jobs[:limit]
     return JobPage(jobs=page, next_cursor=page[-1].id if len(jobs) > limit else None)
+
+
+_ACTIONS = {"cancel": "cancelled", "retry": "retried", "update_job": "changed"}
+
+
+def refusal(verb: str, job: Job) -> InvalidTransition:
+    """Return the error saying why the job refused `verb` (cancel, retry or update_job)."""
+    if verb == "retry" and job.state.finished and job.stopping:
+        return JobStopping(
+            f"job {job.id} is still stopping on worker {job.worker}: the code of its last "
+            "attempt has not stopped yet; retry it once it has"
+        )
+    return InvalidTransition(f"a {job.state} job cannot be {_ACTIONS[verb]}")
+
+
+def stale_lease(lease: Lease, job: Job | None) -> StaleLease:
+    """Return the StaleLease error for a lease whose job is now `job` (None: no such job)."""
+    if job is None:
+        return StaleLease(f"the lease on job {lease.job_id} is stale: no such job")
+    if job.state is JobState.RUNNING:
+        return StaleLease(f"the lease on job {lease.job_id} is stale: the job was claimed again")
+    return StaleLease(f"the lease on job {lease.job_id} is stale: the job is {job.state}")
+
+
+def cancelled_message(job: Job) -> str | None:
+    """Return the message of a `cancelled` event: who still has to stop the job's code."""
+    if not job.stopping:
+        return None
+    return (
+        f"worker {job.worker} was asked to stop attempt {job.attempt}; it holds the lease "
+        "until the code has stopped"
+    )
+
+
+def stopped_message(job: Job) -> str:
+    """Return the message of a `stopped` event: the code of a cancelled attempt ended."""
+    return f"the code of attempt {job.attempt} stopped on worker {job.worker}; the lease ended"

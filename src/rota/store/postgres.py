@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed
-from rota.jobs import Event, Job, JobSpec, Lease
+from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.store import postgres_ops as ops
 from rota.store.base import (
     AcquireRequest,
@@ -207,11 +207,13 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         )
 
     async def cancel(self, job_id: JobId) -> Job:
-        """Cancel a pending or running job; its lease token becomes stale at once."""
-        return await self._run(lambda c: ops.change(c, self._q, "cancel", job_id))
+        """Cancel a pending or running job; a running job stays stopping until its worker
+        releases the lease (its code stopped) or the lease expires."""
+        return await self._run(lambda c: ops.cancel(c, self._q, job_id))
 
     async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, for a new round."""
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round;
+        JobStopping while its last attempt's code is still stopping."""
         return await self._run(lambda c: ops.change(c, self._q, "retry", job_id))
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
@@ -258,13 +260,16 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         rows = await self._run(lambda c: self._q.all(c, "acquire", **params))
         return [row_to_job(row) for row in rows]
 
-    async def extend(self, worker: str, tokens: Sequence[str], lease_s: float) -> set[str]:
-        """Extend the worker's leases to now + lease_s; return the tokens still valid."""
+    async def extend(
+        self, worker: str, tokens: Sequence[str], lease_s: float
+    ) -> dict[str, JobState]:
+        """Extend the worker's leases to now + lease_s; return the state of each valid one's
+        job by token (running, or cancelled: stop its code)."""
         if not tokens:
-            return set()
+            return {}
         params = {"worker": worker, "tokens": list(tokens), "lease_s": float(lease_s)}
         rows = await self._run(lambda c: self._q.all(c, "extend", **params))
-        return {row["lease_token"] for row in rows}
+        return {row["lease_token"]: JobState(row["state"]) for row in rows}
 
     async def expire_leases_of(self, worker: str, grace_s: float) -> int:
         """Bring every lease the worker holds to expire within grace_s."""
@@ -288,8 +293,15 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         )
 
     async def release(self, lease: Lease) -> Job:
-        """Give a running job back unrun: pending, due now, the attempt not counted."""
-        return await self._run(lambda c: ops.leased(c, self._q, "release", lease))
+        """Give a running job back unrun (pending, due now, the attempt not counted), or end
+        the lease of a job cancelled while it ran, whose code has stopped."""
+        return await self._run(lambda c: ops.release(c, self._q, lease))
+
+    async def report_stopping(self, lease: Lease, message: str) -> Job:
+        """Mark the attempt stopping (its code was asked to stop) and log why."""
+        return await self._run(
+            lambda c: ops.leased(c, self._q, "report_stopping", lease, message=message)
+        )
 
     async def report_progress(
         self, lease: Lease, progress: float | None, message: str | None = None

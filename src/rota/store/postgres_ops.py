@@ -10,17 +10,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from rota.errors import InvalidTransition, JobNotFound
-from rota.jobs import Event, Job, JobSpec, Lease
+from rota.errors import JobNotFound
+from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.retry import delay_s
-from rota.store.common import check_same_submission
+from rota.store.common import (
+    cancelled_message,
+    check_same_submission,
+    refusal,
+    stopped_message,
+)
 from rota.store.postgres_conn import Connection
 from rota.store.postgres_rows import row_to_event, row_to_job, stale_lease
 from rota.store.postgres_sql import Statements
 from rota.store.queries import Migration
 from rota.types import JobId
-
-_ACTIONS = {"cancel": "cancelled", "retry": "retried", "update_job": "changed"}
 
 
 async def migrate(
@@ -110,7 +113,43 @@ async def change(
     current = await sql.row(conn, "get_job", id=job_id)
     if current is None:
         raise JobNotFound(f"no job has the id {job_id}")
-    raise InvalidTransition(f"a {current['state']} job cannot be {_ACTIONS[name]}")
+    raise refusal(name, row_to_job(current))
+
+
+async def cancel(conn: Connection, sql: Statements, job_id: JobId) -> Job:
+    """Cancel a pending or running job, and log it; a running job keeps its lease until its
+    worker says the attempt's code stopped."""
+    async with conn.transaction():
+        job = await change(conn, sql, "cancel", job_id)
+        await _log(conn, sql, job, "cancelled", cancelled_message(job))
+        return job
+
+
+async def release(conn: Connection, sql: Statements, lease: Lease) -> Job:
+    """Give a running job back unrun, or end the lease of a job cancelled while it ran whose
+    code has stopped; StaleLease, saying why, if the token is not held."""
+    row = await sql.row(conn, "release", id=lease.job_id, token=lease.token)
+    if row is not None:
+        return row_to_job(row)
+    async with conn.transaction():
+        row = await sql.row(conn, "end_stopped_lease", id=lease.job_id, token=lease.token)
+        if row is None:
+            raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
+        job = row_to_job(row)
+        await _log(conn, sql, job, "stopped", stopped_message(job))
+        return job
+
+
+async def _log(conn: Connection, sql: Statements, job: Job, kind: str, message: str | None) -> None:
+    await sql.all(
+        conn,
+        "insert_event",
+        job_id=job.id,
+        attempt=job.attempt,
+        kind=kind,
+        worker=job.worker,
+        message=message,
+    )
 
 
 async def fail(
@@ -138,15 +177,14 @@ async def reap(conn: Connection, sql: Statements) -> list[Job]:
         for row in await sql.all(conn, "expired_leases"):
             job = row_to_job(row)
             who = job.worker or "unknown"
-            await sql.all(
-                conn,
-                "insert_event",
-                job_id=job.id,
-                attempt=job.attempt,
-                kind="reaped",
-                worker=job.worker,
-                message=f"the lease held by worker {who} expired",
-            )
+            await _log(conn, sql, job, "reaped", f"the lease held by worker {who} expired")
+            if job.state is not JobState.RUNNING:
+                # A job cancelled while it ran: its code is presumed gone with its worker.
+                params = {"id": job.id, "token": job.lease_token}
+                ended = await sql.row(conn, "end_stopped_lease", **params)
+                if ended is not None:  # we hold the row lock: it is always found
+                    changed.append(row_to_job(ended))
+                continue
             error = f"the lease expired: worker {who} stopped answering before the job finished"
             changed.append(await _after_failed_attempt(conn, sql, job, error, None, True))
     return changed

@@ -16,6 +16,7 @@ from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.retry import Backoff
 from rota.store.base import WorkerInfo
 from rota.store.common import JobIds, spec_params, to_us
+from rota.store.common import stale_lease as common_stale_lease
 from rota.store.postgres_conn import Record
 
 
@@ -67,6 +68,7 @@ def row_to_job(row: Record) -> Job:
         updated_at=row["updated_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        stop_requested_at=row["stop_requested_at"],
     )
 
 
@@ -102,11 +104,7 @@ def row_to_worker(row: Record) -> WorkerInfo:
 
 def stale_lease(lease: Lease, row: Record | None) -> StaleLease:
     """Return the StaleLease error for a lease whose job is now `row` (None: no such job)."""
-    if row is None:
-        return StaleLease(f"the lease on job {lease.job_id} is stale: no such job")
-    if row["state"] == JobState.RUNNING:
-        return StaleLease(f"the lease on job {lease.job_id} is stale: the job was claimed again")
-    return StaleLease(f"the lease on job {lease.job_id} is stale: the job is {row['state']}")
+    return common_stale_lease(lease, None if row is None else row_to_job(row))
 
 
 _SUBMIT_COLUMNS = (

@@ -137,11 +137,13 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         return await self._write(ops.update, job_id, changes, self._clock.now_utc())
 
     async def cancel(self, job_id: JobId) -> Job:
-        """Cancel a pending or running job; its lease token becomes stale at once."""
-        return await self._write(ops.change, "cancel", job_id, self._clock.now_utc())
+        """Cancel a pending or running job; a running job stays stopping until its worker
+        releases the lease (its code stopped) or the lease expires."""
+        return await self._write(ops.cancel, job_id, self._clock.now_utc())
 
     async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, for a new round."""
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round;
+        JobStopping while its last attempt's code is still stopping."""
         return await self._write(ops.change, "retry", job_id, self._clock.now_utc())
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
@@ -203,10 +205,13 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         """Claim up to `limit` due pending jobs the worker may run, and return them running."""
         return await self._write(ops.acquire, request, self._clock.now_utc())
 
-    async def extend(self, worker: str, tokens: Sequence[str], lease_s: float) -> set[str]:
-        """Extend the worker's leases to now + lease_s; return the tokens still valid."""
+    async def extend(
+        self, worker: str, tokens: Sequence[str], lease_s: float
+    ) -> dict[str, JobState]:
+        """Extend the worker's leases to now + lease_s; return the state of each valid one's
+        job by token (running, or cancelled: stop its code)."""
         if not tokens:
-            return set()
+            return {}
         now = self._clock.now_utc()
         return await self._write(ops.extend, worker, list(tokens), lease_s, now)
 
@@ -228,8 +233,13 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         )
 
     async def release(self, lease: Lease) -> Job:
-        """Give a running job back unrun: pending, due now, the attempt not counted."""
+        """Give a running job back unrun (pending, due now, the attempt not counted), or end
+        the lease of a job cancelled while it ran, whose code has stopped."""
         return await self._write(ops.release, lease, self._clock.now_utc())
+
+    async def report_stopping(self, lease: Lease, message: str) -> Job:
+        """Mark the attempt stopping (its code was asked to stop) and log why."""
+        return await self._write(ops.report_stopping, lease, message, self._clock.now_utc())
 
     async def report_progress(
         self, lease: Lease, progress: float | None, message: str | None = None

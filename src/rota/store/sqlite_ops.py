@@ -6,13 +6,23 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from rota.errors import InvalidInput, InvalidTransition, JobNotFound, StaleLease
-from rota.jobs import Event, Job, JobSpec, Lease
+from rota.errors import InvalidInput, JobNotFound
+from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.retry import delay_s
 from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
-from rota.store.common import JobIds, check_same_submission, dump_json, spec_params, to_us
+from rota.store.common import (
+    JobIds,
+    cancelled_message,
+    check_same_submission,
+    dump_json,
+    refusal,
+    spec_params,
+    stale_lease,
+    stopped_message,
+    to_us,
+)
 from rota.store.sqlite_rows import event_params, json_list, row_to_job
 from rota.types import JSON
 
@@ -94,10 +104,10 @@ def extend(
     tokens: Sequence[str],
     lease_s: float,
     now: datetime,
-) -> set[str]:
-    """Extend the worker's leases; return the tokens that were valid."""
+) -> dict[str, JobState]:
+    """Extend the worker's leases; return the state of each valid one's job by token."""
     if not tokens:
-        return set()
+        return {}
     now_us = to_us(now)
     params = {
         "worker": worker,
@@ -105,7 +115,7 @@ def extend(
         "now": now_us,
         "lease_expires_at": now_us + round(lease_s * 1_000_000),
     }
-    return {row["lease_token"] for row in conn.execute(q["extend"], params)}
+    return {row["lease_token"]: JobState(row["state"]) for row in conn.execute(q["extend"], params)}
 
 
 def expire_leases_of(
@@ -126,12 +136,7 @@ def leased(conn: sqlite3.Connection, q: Queries, lease: Lease) -> Job:
     if row is not None:
         return row_to_job(row)
     row = _one(conn, q["get_job"], {"id": lease.job_id})
-    if row is None:
-        raise StaleLease(f"the lease on job {lease.job_id} is stale: no such job")
-    job = row_to_job(row)
-    if job.state == "running":
-        raise StaleLease(f"the lease on job {job.id} is stale: the job was claimed again")
-    raise StaleLease(f"the lease on job {job.id} is stale: the job is {job.state}")
+    raise stale_lease(lease, None if row is None else row_to_job(row))
 
 
 def complete(
@@ -169,7 +174,8 @@ def fail(
 
 
 def reap(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[Job]:
-    """Treat every expired lease as a failed attempt."""
+    """Treat every expired lease of a running job as a failed attempt; end those of
+    stopping cancelled jobs."""
     now_us = to_us(now)
     jobs = [row_to_job(row) for row in conn.execute(q["expired_leases"], {"now": now_us})]
     changed = []
@@ -179,6 +185,11 @@ def reap(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[Job]:
             q["insert_event"],
             event_params(job, "reaped", now_us, f"the lease held by worker {who} expired"),
         )
+        if job.state is not JobState.RUNNING:
+            # A job cancelled while it ran: its code is presumed gone with its worker.
+            params = {"id": job.id, "token": job.lease_token, "now": now_us}
+            changed.append(row_to_job(_one(conn, q["end_stopped_lease"], params)))
+            continue
         error = f"the lease expired: worker {who} stopped answering before the job finished"
         changed.append(_after_failed_attempt(conn, q, job, now, error, None, True))
     return changed
@@ -208,13 +219,44 @@ def _after_failed_attempt(
 
 
 def release(conn: sqlite3.Connection, q: Queries, lease: Lease, now: datetime) -> Job:
-    """Give the leased job back unrun."""
+    """Give the leased job back unrun, or end the lease of a cancelled job whose code stopped."""
     now_us = to_us(now)
-    row = _one(conn, q["release"], {"id": lease.job_id, "token": lease.token, "now": now_us})
+    params = {"id": lease.job_id, "token": lease.token, "now": now_us}
+    row = _one(conn, q["release"], params)
+    if row is not None:
+        job = row_to_job(row)
+        conn.execute(q["insert_event"], event_params(job, "released", now_us))
+        return job
+    row = _one(conn, q["end_stopped_lease"], params)
+    if row is None:
+        leased(conn, q, lease)  # raises StaleLease with the reason
+    job = row_to_job(row)
+    conn.execute(q["insert_event"], event_params(job, "stopped", now_us, stopped_message(job)))
+    return job
+
+
+def report_stopping(
+    conn: sqlite3.Connection, q: Queries, lease: Lease, message: str, now: datetime
+) -> Job:
+    """Mark the leased job stopping and log why."""
+    now_us = to_us(now)
+    params = {"id": lease.job_id, "token": lease.token, "now": now_us}
+    row = _one(conn, q["report_stopping"], params)
     if row is None:
         leased(conn, q, lease)
     job = row_to_job(row)
-    conn.execute(q["insert_event"], event_params(job, "released", now_us))
+    conn.execute(q["insert_event"], event_params(job, "stopping", now_us, message))
+    return job
+
+
+def cancel(conn: sqlite3.Connection, q: Queries, job_id: str, now: datetime) -> Job:
+    """Cancel a pending or running job; a running one keeps its lease until its code stopped."""
+    now_us = to_us(now)
+    row = _one(conn, q["cancel"], {"id": job_id, "now": now_us})
+    if row is None:
+        _refuse(conn, q, "cancel", job_id)
+    job = row_to_job(row)
+    conn.execute(q["insert_event"], event_params(job, "cancelled", now_us, cancelled_message(job)))
     return job
 
 
@@ -291,16 +333,18 @@ def change(
     now_us = to_us(now)
     row = _one(conn, q[verb], {"id": job_id, "now": now_us, **(params or {})})
     if row is None:
-        existing = _one(conn, q["get_job"], {"id": job_id})
-        if existing is None:
-            raise JobNotFound(f"no job has the id {job_id}")
-        state = existing["state"]
-        action = {"cancel": "cancelled", "retry": "retried", "update_job": "changed"}[verb]
-        raise InvalidTransition(f"a {state} job cannot be {action}")
+        _refuse(conn, q, verb, job_id)
     job = row_to_job(row)
     kind = {"cancel": "cancelled", "retry": "retried", "update_job": "updated"}[verb]
     conn.execute(q["insert_event"], event_params(job, kind, now_us, message))
     return job
+
+
+def _refuse(conn: sqlite3.Connection, q: Queries, verb: str, job_id: str) -> NoReturn:
+    existing = _one(conn, q["get_job"], {"id": job_id})
+    if existing is None:
+        raise JobNotFound(f"no job has the id {job_id}")
+    raise refusal(verb, row_to_job(existing))
 
 
 def update(

@@ -45,6 +45,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
         updated_at=from_us(row["updated_at"]),
         started_at=maybe_from_us(row["started_at"]),
         finished_at=maybe_from_us(row["finished_at"]),
+        stop_requested_at=maybe_from_us(row["stop_requested_at"]),
     )
 
 

@@ -100,6 +100,7 @@ WITH picked AS MATERIALIZED (
         worker = :worker::text,
         started_at = coalesce(:now, now()),
         progress = NULL,
+        stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
     FROM picked
     WHERE jobs.id = picked.id
@@ -114,13 +115,14 @@ WITH picked AS MATERIALIZED (
 SELECT * FROM claimed ORDER BY priority DESC, run_at, seq;
 
 -- name: extend
+-- A lease is held by a running job, or by a job cancelled while it ran whose code is still
+-- stopping; both are extended, and the state tells the worker which must stop.
 UPDATE jobs
 SET lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_s),
     updated_at = coalesce(:now, now())
 WHERE lease_token = ANY(:tokens::text[])
-  AND state = 'running'
   AND worker = :worker
-RETURNING lease_token;
+RETURNING lease_token, state;
 
 -- name: expire_leases_of
 WITH touched AS (
@@ -128,7 +130,7 @@ WITH touched AS (
     SET lease_expires_at = least(
             lease_expires_at, coalesce(:now, now()) + make_interval(secs => :grace_s)),
         updated_at = coalesce(:now, now())
-    WHERE worker = :worker AND state = 'running'
+    WHERE worker = :worker AND lease_token IS NOT NULL
     RETURNING 1
 )
 SELECT count(*) FROM touched;
@@ -144,6 +146,7 @@ WITH done AS (
         progress = 1.0,
         lease_token = NULL,
         lease_expires_at = NULL,
+        stop_requested_at = NULL,
         finished_at = coalesce(:now, now()),
         updated_at = coalesce(:now, now())
     WHERE id = :id AND state = 'running' AND lease_token = :token
@@ -164,6 +167,7 @@ WITH retried AS (
         traceback = :traceback,
         lease_token = NULL,
         lease_expires_at = NULL,
+        stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
     WHERE id = :id AND state = 'running' AND lease_token = :token
     RETURNING *
@@ -181,6 +185,7 @@ WITH failed AS (
         traceback = :traceback,
         lease_token = NULL,
         lease_expires_at = NULL,
+        stop_requested_at = NULL,
         finished_at = coalesce(:now, now()),
         updated_at = coalesce(:now, now())
     WHERE id = :id AND state = 'running' AND lease_token = :token
@@ -200,6 +205,7 @@ WITH released AS (
         attempt = greatest(attempt - 1, prior_attempts),
         lease_token = NULL,
         lease_expires_at = NULL,
+        stop_requested_at = NULL,
         progress = NULL,
         updated_at = coalesce(:now, now())
     WHERE id = :id AND state = 'running' AND lease_token = :token
@@ -209,6 +215,30 @@ WITH released AS (
     SELECT id, attempt, updated_at, 'released', worker FROM released
 )
 SELECT released.*, pg_notify(:channel::text, queue) AS notified FROM released;
+
+-- name: end_stopped_lease
+-- The code of an attempt cancelled while it ran has stopped (or its lease ran out): the
+-- lease ends and the job, cancelled already, may be retried.
+UPDATE jobs
+SET lease_token = NULL,
+    lease_expires_at = NULL,
+    stop_requested_at = NULL,
+    updated_at = coalesce(:now, now())
+WHERE id = :id AND state = 'cancelled' AND lease_token = :token
+RETURNING *;
+
+-- name: report_stopping
+WITH marked AS (
+    UPDATE jobs
+    SET stop_requested_at = coalesce(stop_requested_at, :now, now()),
+        updated_at = coalesce(:now, now())
+    WHERE id = :id AND state IN ('running', 'cancelled') AND lease_token = :token
+    RETURNING *
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'stopping', worker, :message FROM marked
+)
+SELECT * FROM marked;
 
 -- name: report_progress
 WITH reported AS (
@@ -240,7 +270,7 @@ ORDER BY line.position;
 -- name: expired_leases
 -- SKIP LOCKED: a lease another server is reaping right now is its business, not ours.
 SELECT * FROM jobs
-WHERE state = 'running' AND lease_expires_at <= coalesce(:now, now())
+WHERE lease_token IS NOT NULL AND lease_expires_at <= coalesce(:now, now())
 ORDER BY lease_expires_at, id
 FOR UPDATE SKIP LOCKED;
 
@@ -265,20 +295,14 @@ WITH overdue AS MATERIALIZED (
 SELECT * FROM expired ORDER BY id;
 
 -- name: cancel
-WITH cancelled AS (
-    UPDATE jobs
-    SET state = 'cancelled',
-        lease_token = NULL,
-        lease_expires_at = NULL,
-        finished_at = coalesce(:now, now()),
-        updated_at = coalesce(:now, now())
-    WHERE id = :id AND state IN ('pending', 'running')
-    RETURNING *
-), logged AS (
-    INSERT INTO events (job_id, attempt, at, kind, worker)
-    SELECT id, attempt, updated_at, 'cancelled', worker FROM cancelled
-)
-SELECT * FROM cancelled;
+-- A running job keeps its lease: its worker holds it until the attempt's code stopped.
+UPDATE jobs
+SET state = 'cancelled',
+    stop_requested_at = CASE WHEN lease_token IS NULL THEN NULL ELSE coalesce(:now, now()) END,
+    finished_at = coalesce(:now, now()),
+    updated_at = coalesce(:now, now())
+WHERE id = :id AND state IN ('pending', 'running')
+RETURNING *;
 
 -- name: retry
 -- A new round of max_attempts claims; attempts keep counting, so each keeps its number.
@@ -297,7 +321,7 @@ WITH retried AS (
         started_at = NULL,
         finished_at = NULL,
         updated_at = coalesce(:now, now())
-    WHERE id = :id AND state IN ('failed', 'cancelled', 'expired')
+    WHERE id = :id AND state IN ('failed', 'cancelled', 'expired') AND lease_token IS NULL
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker)
@@ -408,6 +432,7 @@ SELECT min(run_at) FROM jobs WHERE state = 'pending' AND run_at > coalesce(:now,
 WITH purged AS (
     DELETE FROM jobs
     WHERE finished_at < :before AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+      AND lease_token IS NULL
     RETURNING 1
 )
 SELECT count(*) FROM purged;

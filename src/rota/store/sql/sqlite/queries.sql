@@ -58,6 +58,7 @@ SET state = 'running',
     worker = :worker,
     started_at = :now,
     progress = NULL,
+    stop_requested_at = NULL,
     updated_at = :now
 WHERE id IN (
     SELECT chosen.id
@@ -80,17 +81,18 @@ WHERE id IN (
 RETURNING *;
 
 -- name: extend
+-- A lease is held by a running job, or by a job cancelled while it ran whose code is still
+-- stopping; both are extended, and the state tells the worker which must stop.
 UPDATE jobs INDEXED BY jobs_lease_token
 SET lease_expires_at = :lease_expires_at, updated_at = :now
 WHERE lease_token IN (SELECT value FROM json_each(:tokens))
-  AND state = 'running'
   AND worker = :worker
-RETURNING lease_token;
+RETURNING lease_token, state;
 
 -- name: expire_leases_of
-UPDATE jobs INDEXED BY jobs_running_by_worker
+UPDATE jobs INDEXED BY jobs_leased_by_worker
 SET lease_expires_at = min(lease_expires_at, :lease_expires_at), updated_at = :now
-WHERE worker = :worker AND state = 'running';
+WHERE worker = :worker AND lease_token IS NOT NULL;
 
 -- name: complete
 -- An earlier attempt's error and traceback go: the job succeeded (its events keep them).
@@ -102,6 +104,7 @@ SET state = 'succeeded',
     progress = 1.0,
     lease_token = NULL,
     lease_expires_at = NULL,
+    stop_requested_at = NULL,
     finished_at = :now,
     updated_at = :now
 WHERE id = :id AND state = 'running' AND lease_token = :token
@@ -116,6 +119,7 @@ SET state = 'pending',
     traceback = :traceback,
     lease_token = NULL,
     lease_expires_at = NULL,
+    stop_requested_at = NULL,
     updated_at = :now
 WHERE id = :id
 RETURNING *;
@@ -127,6 +131,7 @@ SET state = 'failed',
     traceback = :traceback,
     lease_token = NULL,
     lease_expires_at = NULL,
+    stop_requested_at = NULL,
     finished_at = :now,
     updated_at = :now
 WHERE id = :id
@@ -140,9 +145,27 @@ SET state = 'pending',
     attempt = max(attempt - 1, prior_attempts),
     lease_token = NULL,
     lease_expires_at = NULL,
+    stop_requested_at = NULL,
     progress = NULL,
     updated_at = :now
 WHERE id = :id AND state = 'running' AND lease_token = :token
+RETURNING *;
+
+-- name: end_stopped_lease
+-- The code of an attempt cancelled while it ran has stopped (or its lease ran out): the
+-- lease ends and the job, cancelled already, may be retried.
+UPDATE jobs
+SET lease_token = NULL,
+    lease_expires_at = NULL,
+    stop_requested_at = NULL,
+    updated_at = :now
+WHERE id = :id AND state = 'cancelled' AND lease_token = :token
+RETURNING *;
+
+-- name: report_stopping
+UPDATE jobs
+SET stop_requested_at = coalesce(stop_requested_at, :now), updated_at = :now
+WHERE id = :id AND state IN ('running', 'cancelled') AND lease_token = :token
 RETURNING *;
 
 -- name: report_progress
@@ -153,7 +176,7 @@ RETURNING attempt, worker;
 
 -- name: expired_leases
 SELECT * FROM jobs INDEXED BY jobs_lease_expiry
-WHERE state = 'running' AND lease_expires_at <= :now
+WHERE lease_token IS NOT NULL AND lease_expires_at <= :now
 ORDER BY lease_expires_at, id;
 
 -- name: expire_overdue
@@ -163,10 +186,10 @@ WHERE state = 'pending' AND deadline_at IS NOT NULL AND deadline_at <= :now
 RETURNING *;
 
 -- name: cancel
+-- A running job keeps its lease: its worker holds it until the attempt's code stopped.
 UPDATE jobs
 SET state = 'cancelled',
-    lease_token = NULL,
-    lease_expires_at = NULL,
+    stop_requested_at = CASE WHEN lease_token IS NULL THEN NULL ELSE :now END,
     finished_at = :now,
     updated_at = :now
 WHERE id = :id AND state IN ('pending', 'running')
@@ -188,7 +211,7 @@ SET state = 'pending',
     started_at = NULL,
     finished_at = NULL,
     updated_at = :now
-WHERE id = :id AND state IN ('failed', 'cancelled', 'expired')
+WHERE id = :id AND state IN ('failed', 'cancelled', 'expired') AND lease_token IS NULL
 RETURNING *;
 
 -- name: update_job
@@ -289,7 +312,8 @@ SELECT min(run_at) AS run_at FROM jobs INDEXED BY jobs_pending_run_at WHERE stat
 
 -- name: purge_jobs
 DELETE FROM jobs INDEXED BY jobs_finished
-WHERE finished_at < :before AND state IN ('succeeded', 'failed', 'cancelled', 'expired');
+WHERE finished_at < :before AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+  AND lease_token IS NULL;
 
 -- name: purge_workers
 DELETE FROM workers WHERE state = 'offline' AND coalesce(last_seen_at, 0) < :before;
