@@ -15,7 +15,8 @@ from rota.errors import ProtocolError
 from rota.safe_text import excerpt
 from rota.types import Payload
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+"""2: a job's code must have stopped before its lease is released (`stopping`, `unleased`)."""
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
 WEBSOCKET_PATH: Final = "/api/v1/workers/connect"
 
@@ -38,6 +39,7 @@ _FIELDS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "result": {"job_id": str, "token": str},
     "failure": {"job_id": str, "token": str, "error": str, "retryable": bool},
     "release": {"job_id": str, "token": str},
+    "stopping": {"job_id": str, "token": str, "message": str},
     # server -> worker
     "welcome": {
         "version": int,
@@ -56,7 +58,7 @@ _FIELDS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
 }
 
 WORKER_MESSAGES: Final = frozenset(
-    {"hello", "heartbeat", "progress", "log", "result", "failure", "release", "drain"}
+    {"hello", "heartbeat", "progress", "log", "result", "failure", "release", "stopping", "drain"}
 )
 SERVER_MESSAGES: Final = frozenset({"welcome", "jobs", "cancel", "ack", "leases", "drain", "error"})
 

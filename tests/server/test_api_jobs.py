@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rota.store.base import Store
+from rota.jobs import Lease
+from rota.store.base import AcquireRequest, Store
 from tests.server.test_api_submit import JOBS, assert_error
 
 UNKNOWN_ID = "01a20000-0000-7000-8000-000000000000"
@@ -119,6 +120,29 @@ async def test_retry_brings_a_cancelled_job_back_and_refuses_a_pending_one(
     await client.delete(f"{JOBS}/{job['id']}")
     retried = await client.post(f"{JOBS}/{job['id']}/retry")
     assert retried.status_code == 200
+    assert retried.json()["state"] == "pending"
+
+
+async def test_retry_while_the_cancelled_attempt_is_stopping_is_409(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    job = await submit(client)
+    [running] = await store.acquire(AcquireRequest(worker="w1", queues=["default"]))
+    cancelled = await client.delete(f"{JOBS}/{job['id']}")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "cancelled" and cancelled.json()["stopping"] is True
+    refused = await client.post(f"{JOBS}/{job['id']}/retry")
+    assert_error(refused, 409, "JobStopping", "still stopping on worker w1")
+    shown = (await client.get(f"{JOBS}/{job['id']}")).json()
+    assert shown["stopping"] is True and shown["stop_requested_at"] is not None
+    listed = (await client.get(JOBS, params={"state": "cancelled"})).json()["jobs"]
+    assert [(j["id"], j["stopping"]) for j in listed] == [(job["id"], True)]
+
+    # The worker says the attempt's code stopped: now the job may run again.
+    await store.release(Lease(job_id=job["id"], token=running.lease_token or ""))
+    assert (await client.get(f"{JOBS}/{job['id']}")).json()["stopping"] is False
+    retried = await client.post(f"{JOBS}/{job['id']}/retry")
+    assert retried.status_code == 200, retried.text
     assert retried.json()["state"] == "pending"
 
 

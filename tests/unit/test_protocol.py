@@ -30,7 +30,13 @@ HELLO: dict[str, Any] = {
 
 EXAMPLES: list[dict[str, Any]] = [
     HELLO,
-    {"type": "heartbeat", "running": [], "state": "online", "resources": {"cpu_percent": 1.5}},
+    {
+        "type": "heartbeat",
+        "running": [],
+        "unleased": 1,
+        "state": "online",
+        "resources": {"cpu_percent": 1.5},
+    },
     {"type": "progress", "job_id": "j", "token": "t", "progress": 0.5, "message": None},
     {
         "type": "log",
@@ -48,6 +54,7 @@ EXAMPLES: list[dict[str, Any]] = [
         "retryable": True,
     },
     {"type": "release", "job_id": "j", "token": "t"},
+    {"type": "stopping", "job_id": "j", "token": "t", "message": "timed out after 2s"},
     {
         "type": "welcome",
         "version": 1,
@@ -118,7 +125,7 @@ def test_bool_is_not_an_int() -> None:
     with pytest.raises(ProtocolError, match="capacity"):
         decode(raw({**HELLO, "capacity": True}))
     with pytest.raises(ProtocolError, match="heartbeat_s"):
-        encode({**EXAMPLES[7], "heartbeat_s": True})
+        encode({**EXAMPLES[8], "heartbeat_s": True})
 
 
 def test_oversize_frames_are_refused() -> None:

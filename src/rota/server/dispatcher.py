@@ -30,10 +30,13 @@ ERROR_PAUSE_S = 0.5
 
 @dataclass(slots=True)
 class RunningJob:
-    """A job a session's worker runs, as far as this server knows."""
+    """A job a session's worker runs, as far as this server knows: its lease is held until
+    the worker says the attempt's code stopped, even after the job was cancelled."""
 
     token: LeaseToken
     attempt: int | None
+    cancel_sent: bool = False
+    """Whether this server told the worker to stop it (the job was cancelled)."""
 
 
 class WorkerSession:
@@ -56,6 +59,8 @@ class WorkerSession:
         self.tasks = list(tasks) if tasks is not None else None
         self.capacity = capacity
         self.running: dict[JobId, RunningJob] = {}
+        self.unleased = 0
+        """Slots the worker says are taken by code still stopping after its lease was lost."""
         self.draining = False
         self.closed = False
         self.resources: dict[str, Any] = {}
@@ -69,16 +74,22 @@ class WorkerSession:
         self._write_lock = asyncio.Lock()
 
     @property
+    def busy(self) -> int:
+        """Return how many slots are taken: by leases held (running or stopping attempts)
+        and by code still stopping after its lease was lost."""
+        return len(self.running) + self.unleased
+
+    @property
     def free_slots(self) -> int:
         """Return how many more jobs the worker may be sent now."""
         if self.draining or self.closed:
             return 0
-        return max(0, self.capacity - len(self.running))
+        return max(0, self.capacity - self.busy)
 
     @property
     def load(self) -> float:
         """Return the share of the worker's capacity in use."""
-        return len(self.running) / self.capacity
+        return self.busy / self.capacity
 
     async def send(self, message: Payload) -> bool:
         """Send one message; return False (and mark the session closed) if the socket is gone."""
@@ -261,7 +272,7 @@ class Dispatcher:
         if len(ordered) == 1:
             return chosen, chosen.free_slots
         # Fill the least-loaded worker up to the next one's load, then compare again.
-        level = math.ceil(ordered[1].load * chosen.capacity) - len(chosen.running)
+        level = math.ceil(ordered[1].load * chosen.capacity) - chosen.busy
         return chosen, max(1, min(level, chosen.free_slots))
 
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:

@@ -39,6 +39,7 @@ def job_notice(job: Job) -> Notice:
             "worker": job.worker,
             "attempt": job.attempt,
             "progress": job.progress,
+            "stopping": job.stopping,
             "updated_at": job.updated_at.isoformat(),
         },
     )

@@ -56,6 +56,15 @@ def leases_of(value: list[Any]) -> list[tuple[JobId, LeaseToken]]:
     return leases
 
 
+def unleased_of(message: Payload) -> int:
+    """Return a hello's or heartbeat's `unleased` count (0 when absent), or raise
+    ProtocolError: slots taken by code that is stopping after its lease was lost."""
+    value = message.get("unleased", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_CAPACITY:
+        raise ProtocolError(f"{message['type']}.unleased must be an integer of 0 or more")
+    return value
+
+
 def log_event(line: Any, *, job_id: JobId, attempt: int, worker: str, now: datetime) -> Event:
     """Return the execution-log event for one line a task logged."""
     if not isinstance(line, dict) or not isinstance(line.get("message"), str):

@@ -20,8 +20,9 @@ from rota.errors import InvalidTransition, InvalidValue, JobNotFound, ProtocolEr
 from rota.jobs import Job, Lease
 from rota.protocol import PROTOCOL_VERSION, WEBSOCKET_PATH, WORKER_MESSAGES, decode, encode
 from rota.safe_text import excerpt
-from rota.server.dispatcher import RunningJob, WorkerSession
-from rota.server.frames import is_number, leases_of, log_event, worker_details
+from rota.server.dispatcher import WorkerSession
+from rota.server.frames import is_number, leases_of, log_event, unleased_of, worker_details
+from rota.server.leases import renew, tell_to_stop
 from rota.server.state import Hub
 from rota.store.base import WorkerInfo
 from rota.types import JobId, LeaseToken, Payload
@@ -80,6 +81,7 @@ class WorkerConnection:
             "result": self._result,
             "failure": self._failure,
             "release": self._release,
+            "stopping": self._stopping,
             "drain": self._drain,
         }
         self._settling: set[asyncio.Task[None]] = set()
@@ -158,6 +160,7 @@ class WorkerConnection:
         try:
             name, queues, tags, tasks, capacity = worker_details(hello)
             leases = leases_of(hello["running"])
+            unleased = unleased_of(hello)
         except ProtocolError as exc:
             await self._refuse(CLOSE_POLICY_VIOLATION, exc.message)
         hub, store = self._hub, self._store
@@ -179,18 +182,16 @@ class WorkerConnection:
                     tags=tags,
                     tasks=tasks,
                     capacity=capacity,
-                    running=len(leases),
+                    running=len(leases) + unleased,
                     state="online",
                     server=hub.server_name,
                     connected_at=now,
                     last_seen_at=now,
                 )
             )
-            tokens = [token for _, token in leases]
-            valid = await store.extend(name, tokens, hub.settings.lease_s) if tokens else set()
-            for job_id, token in leases:
-                if token in valid:
-                    session.running[job_id] = RunningJob(token=token, attempt=None)
+            renewal = await renew(
+                store, session, leases, unleased=unleased, lease_s=hub.settings.lease_s
+            )
             # Welcome goes out before the session joins, so `jobs` never precedes it.
             await session.send(
                 {
@@ -199,9 +200,10 @@ class WorkerConnection:
                     "server": hub.server_name,
                     "heartbeat_s": hub.settings.heartbeat_s,
                     "lease_s": hub.settings.lease_s,
-                    "stale": [job_id for job_id, token in leases if token not in valid],
+                    "stale": renewal.stale,
                 }
             )
+            await tell_to_stop(session, renewal.to_stop, "cancelled while it was away")
             previous = self._dispatcher.add(session)
         if previous is not None:
             logger.warning("worker %s connected again; closing its older connection", name)
@@ -262,34 +264,29 @@ class WorkerConnection:
         if message["state"] not in ("online", "draining"):
             state = excerpt(message["state"])
             raise ProtocolError(f"heartbeat.state {state} is not online or draining")
-        tokens = [token for _, token in leases]
-        valid = (
-            await self._store.extend(session.name, tokens, self._hub.settings.lease_s)
-            if tokens
-            else set()
-        )
-        stale: list[JobId] = []
-        for job_id, token in leases:
-            if token in valid:
-                session.running.setdefault(job_id, RunningJob(token=token, attempt=None))
-            else:
-                stale.append(job_id)
-                held = session.running.get(job_id)
-                if held is not None and held.token == token:
-                    session.forget(job_id)
-                    self._dispatcher.wake()
+        unleased, lease_s = unleased_of(message), self._hub.settings.lease_s
+        renewal = await renew(self._store, session, leases, unleased=unleased, lease_s=lease_s)
+        if renewal.freed:
+            self._dispatcher.wake()
+        await tell_to_stop(session, renewal.to_stop, "cancelled")
         session.draining = session.draining or message["state"] == "draining"
         with contextlib.suppress(InvalidValue):  # keep the last figures that could be stored
             session.resources = check_value(message["resources"], "resources")
         await self._store.worker_seen(
             session.name,
-            running=len(leases),
+            running=len(leases) + unleased,
             state="draining" if session.draining else "online",
             resources=session.resources,
         )
-        self._hub.activity.worker(session.name, "seen", running=len(leases))
-        if stale:
-            await session.send({"type": "leases", "stale": stale})
+        self._hub.activity.worker(session.name, "seen", running=len(leases) + unleased)
+        if renewal.stale:
+            await session.send({"type": "leases", "stale": renewal.stale})
+
+    async def _stopping(self, session: WorkerSession, message: Payload) -> None:
+        lease = Lease(job_id=message["job_id"], token=message["token"])
+        with contextlib.suppress(StaleLease, JobNotFound):  # late, about an attempt now over
+            text = safe_text(message["message"], MAX_PROGRESS_CHARS)
+            self._hub.activity.changed(await self._store.report_stopping(lease, text))
 
     async def _progress(self, session: WorkerSession, message: Payload) -> None:
         progress = message.get("progress")
@@ -379,6 +376,11 @@ class WorkerConnection:
             self._hub.activity.settled(await change(lease), message["type"])
         except (StaleLease, JobNotFound, InvalidTransition) as exc:
             ack.update(ok=False, error=exc.message)
+            if message["type"] != "release":
+                # Refused, as the job was cancelled meanwhile; but its code has stopped (a
+                # worker reports only then), so the lease the job still holds ends.
+                with contextlib.suppress(StaleLease, JobNotFound, InvalidTransition):
+                    self._hub.activity.changed(await self._store.release(lease))
         held = session.running.get(lease.job_id)
         if held is not None and held.token == lease.token:
             session.forget(lease.job_id)
@@ -390,7 +392,7 @@ class WorkerConnection:
         session.draining = True
         await self._store.worker_seen(
             session.name,
-            running=len(session.running),
+            running=session.busy,
             state="draining",
             resources=session.resources,
         )

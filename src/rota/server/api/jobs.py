@@ -130,13 +130,18 @@ async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> dict[s
 
 @router.delete("/jobs/{job_id}", summary="Cancel a job")
 async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
-    """Cancel a pending or running job; a running job's worker is told to stop it."""
+    """Cancel a pending or running job at once.
+
+    A running job's worker is told to stop its code; the job shows `stopping: true`, and
+    its worker keeps the lease and the slot, until the code has stopped.
+    """
     job = await hub.store.cancel(job_id)
     holder = hub.dispatcher.holder_of(job_id)
-    if holder is not None:
-        holder.forget(job_id)
+    held = None if holder is None else holder.running.get(job_id)
+    if holder is not None and held is not None and job.stopping:
+        # Through another server, the worker learns of it from its next heartbeat.
+        held.cancel_sent = True
         await holder.send({"type": "cancel", "job_id": job_id, "reason": "cancelled by request"})
-        hub.dispatcher.wake()
     hub.waiters.notify(job_id)
     hub.activity.cancelled(job)
     return job.to_dict()
@@ -144,7 +149,10 @@ async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/retry", summary="Run a finished job again")
 async def retry_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
-    """Put a failed, cancelled or expired job back to pending, due now."""
+    """Put a failed, cancelled or expired job back to pending, due now.
+
+    409 while the code of its last attempt is still stopping on a worker (`stopping`).
+    """
     job = await hub.store.retry(job_id)
     hub.dispatcher.wake()
     hub.activity.changed(job)

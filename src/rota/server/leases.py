@@ -1,0 +1,63 @@
+"""What a worker's slots hold, as its hello and heartbeats tell: the leases it names are
+extended and counted, stale ones are named back, and jobs cancelled while it ran them
+(through any server) are to be stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rota.jobs import JobState
+from rota.server.dispatcher import RunningJob, WorkerSession
+from rota.store.base import Store
+from rota.types import JobId, LeaseToken
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Renewal:
+    """The outcome of a worker's report of what it runs."""
+
+    stale: list[JobId]
+    """Named leases that are gone (reaped, or the job moved on): the worker drops them."""
+    to_stop: list[JobId]
+    """Jobs cancelled while the worker ran them, that it was not told of yet."""
+    freed: bool
+    """Whether slots this server counted as taken are free now."""
+
+
+async def renew(
+    store: Store,
+    session: WorkerSession,
+    leases: Sequence[tuple[JobId, LeaseToken]],
+    *,
+    unleased: int,
+    lease_s: float,
+) -> Renewal:
+    """Extend the leases the worker names and count them against its slots, with the slots
+    it says code still takes after losing its lease (`unleased`)."""
+    tokens = [token for _, token in leases]
+    states = await store.extend(session.name, tokens, lease_s) if tokens else {}
+    freed = unleased < session.unleased
+    session.unleased = unleased
+    stale: list[JobId] = []
+    for job_id, token in leases:
+        if token in states:
+            session.running.setdefault(job_id, RunningJob(token=token, attempt=None))
+            continue
+        stale.append(job_id)
+        held = session.running.get(job_id)
+        if held is not None and held.token == token:
+            session.forget(job_id)
+            freed = True
+    to_stop: list[JobId] = []
+    for job_id, held in session.running.items():
+        if states.get(held.token) is JobState.CANCELLED and not held.cancel_sent:
+            held.cancel_sent = True
+            to_stop.append(job_id)
+    return Renewal(stale=stale, to_stop=to_stop, freed=freed)
+
+
+async def tell_to_stop(session: WorkerSession, job_ids: Sequence[JobId], reason: str) -> None:
+    """Send the worker a `cancel` for each job: it stops the code, then releases the lease."""
+    for job_id in job_ids:
+        await session.send({"type": "cancel", "job_id": job_id, "reason": reason})
