@@ -58,6 +58,12 @@ class Settings(BaseModel):
     imports: list[str] = Field(default_factory=list)
     allow_shell: bool = False
     drain_grace_s: float = Field(30.0, ge=0, le=MAX_SPAN_S)
+    stop_grace_s: float = Field(
+        10.0,
+        gt=0,
+        le=MAX_SPAN_S,
+        description="how long a job's code asked to stop may take before it is reported",
+    )
 
     @field_validator("server", "queues", "tags", "imports", mode="before")
     @classmethod

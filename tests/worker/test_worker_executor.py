@@ -32,15 +32,19 @@ async def test_async_task_times_out(server: FakeServer, start_worker: Start) -> 
     assert failure["retryable"] is True
 
 
-async def test_sync_task_times_out_and_its_thread_is_left(
+async def test_a_sync_task_past_its_timeout_is_reported_once_its_thread_stopped(
     server: FakeServer, start_worker: Start
 ) -> None:
     start_worker(_registry())
     await server.wait_connected()
-    await server.push_jobs(job("j1", "t.stubborn", 0.5, timeout_s=0.05))
+    # One 0.5 s sleep: the interrupt lands when it returns, and only then does the job end.
+    await server.push_jobs(job("j1", "t.chunked", "timeout", 30, step=0.5, timeout_s=0.05))
+    stopping = await server.wait_message("stopping", "j1")
+    assert "did not finish within 0.05s" in stopping["message"]
+    assert "timeout" not in worker_sample_tasks.STOPPED
     failure = await server.wait_message("failure", "j1")
-    assert failure["error"].startswith("TimeoutError: task 't.stubborn' did not finish")
-    await asyncio.sleep(0.6)  # the thread finished on its own; its result is not reported
+    assert "timeout" in worker_sample_tasks.STOPPED, "reported before the thread stopped"
+    assert failure["error"] == "TimeoutError: task 't.chunked' did not finish within 0.05s"
     assert not server.of_type("result", "j1")
 
 

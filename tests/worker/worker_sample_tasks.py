@@ -117,6 +117,62 @@ def isolated_output() -> str:
     return "done"
 
 
+STARTED: dict[str, float] = {}
+"""When each `chunked` run began, by key (time.monotonic())."""
+STOPPED: dict[str, float] = {}
+"""When each `chunked`, `careless` or `swallower` run left its code, by key."""
+
+
+def chunked(key: str, seconds: float, step: float = 0.05) -> str:
+    """Sleep in steps of plain time.sleep, recording in STARTED and STOPPED when it begins
+    and when it leaves its code."""
+    STARTED[key] = time.monotonic()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(step)
+        return "done"
+    finally:
+        STOPPED[key] = time.monotonic()
+
+
+def careless(key: str, seconds: float) -> str:
+    """Catch every Exception, as careless code does: an interrupt must still stop it."""
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.01)
+            except Exception:
+                pass
+        return "done"
+    finally:
+        STOPPED[key] = time.monotonic()
+
+
+def swallower(key: str, seconds: float) -> str:
+    """Swallow even interrupts until `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.01)
+        except BaseException:
+            pass
+    STOPPED[key] = time.monotonic()
+    return "swallowed"
+
+
+async def async_stubborn(seconds: float) -> str:
+    """Ignore cancellation until `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.sleep(left)
+        except asyncio.CancelledError:
+            continue
+    return "stubborn"
+
+
 registry = TaskRegistry()
 _IN_PROCESS: list[Callable[..., Any]] = [
     add,
@@ -131,6 +187,10 @@ _IN_PROCESS: list[Callable[..., Any]] = [
     async_surrogate_result,
     surrogate_error,
     unencodable_output,
+    chunked,
+    careless,
+    swallower,
+    async_stubborn,
 ]
 _ISOLATED: list[Callable[..., Any]] = [
     isolated_sleep,

@@ -44,6 +44,14 @@ def worker(
         float | None,
         typer.Option(help="Seconds to finish running jobs after SIGTERM (default: 30).", min=0),
     ] = None,
+    stop_grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a job's code may take to stop once asked (cancel, timeout, drain) "
+            "before it is reported as stuck (default: 10).",
+            min=0.001,
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -59,6 +67,7 @@ def worker(
             "tags": tags,
             "allow_shell": True if allow_shell else None,
             "drain_grace_s": drain_grace,
+            "stop_grace_s": stop_grace,
         },
         config_path=config,
     )

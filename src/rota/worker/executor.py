@@ -1,23 +1,19 @@
 """Runs one job: finds its task, checks its arguments, applies the timeout, captures the outcome.
 
-Where each kind of task runs:
-- async tasks on the worker's event loop, under asyncio.timeout; a cancel cancels them.
-- sync tasks in a thread pool sized to the worker's concurrency. Python cannot stop a
-  thread, so a timeout fails the attempt at once and sets the job's `cancelled` flag, but
-  the thread is left to finish (and holds its pool slot until it does). Long sync tasks
-  should call current_job().check_cancelled() now and then; tasks that must be stoppable
-  by force are declared isolated=True.
-- isolated sync tasks in a child process, which is killed at the timeout or on cancel.
+An attempt is over only when its code has stopped (worker/code.py says where each kind of
+code runs and how it is stopped). Its timeout counts from the moment its code starts.
+When the timeout passes, or the attempt is asked to stop (a cancel, a drain), its code is
+interrupted, and interrupted again each time it outlives the stop grace; the attempt keeps
+its slot until the code has really stopped, and only then reports its outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import functools
 import inspect
 import json
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +23,15 @@ from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON, Payload
 from rota.values import MAX_ERROR_CHARS, MAX_TRACEBACK_CHARS, check_result, safe_text
+from rota.worker.code import AsyncCode, Code, ThreadCode
 from rota.worker.isolated import ChildCall, ChildOutcome, IsolatedRun
+
+STOP_GRACE_S = 10.0
+"""How long code asked to stop may take before it is reported and interrupted again."""
+
+
+def _ignore(message: str) -> None:
+    """Hear nothing."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,123 +112,206 @@ class Outcome:
 
 
 class Executor:
-    """Runs jobs of one worker's registry; one instance per worker."""
+    """Prepares attempts of jobs from one worker's registry; one instance per worker."""
 
     def __init__(
         self,
         registry: TaskRegistry,
         *,
         worker_name: str,
-        concurrency: int,
         allow_shell: bool,
         imports: Sequence[str] = (),
+        stop_grace_s: float = STOP_GRACE_S,
     ) -> None:
         self._registry = registry
         self._worker_name = worker_name
         self._allow_shell = allow_shell
         self._imports = tuple(imports)
-        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="rota-task")
+        self._stop_grace_s = stop_grace_s
 
-    def shutdown(self) -> None:
-        """Stop taking work; threads still running a task are left to finish."""
-        self._threads.shutdown(wait=False, cancel_futures=True)
+    def attempt(
+        self,
+        order: JobOrder,
+        context: JobContext,
+        *,
+        on_stopping: Callable[[str], None] = _ignore,
+    ) -> Attempt:
+        """Return the attempt of an order, its code not started yet (see Attempt.run).
 
-    async def run(self, order: JobOrder, context: JobContext) -> Outcome:
-        """Run one attempt and return its outcome; cancelling the caller stops the task."""
+        `on_stopping` hears, in words, when the attempt itself asks its code to stop (the
+        timeout passed) and each time that code has not stopped within the stop grace.
+        """
         task = self._registry.get(order.task)
         if task is None:
-            return Outcome.failure(
-                f"worker {self._worker_name} has no task {order.task!r}", retryable=False
+            return Attempt.refused(
+                f"worker {self._worker_name} has no task {order.task!r}", context=context
             )
         if task.needs_shell and not self._allow_shell:
-            return Outcome.failure(
+            return Attempt.refused(
                 f"task {order.task!r} is refused: worker {self._worker_name} does not allow "
                 "shell tasks; start it with --allow-shell (or ROTA_ALLOW_SHELL=true)",
-                retryable=False,
+                context=context,
             )
         try:
             inspect.signature(task.fn).bind(*order.args, **order.kwargs)
         except TypeError as exc:
-            return Outcome.failure(f"TypeError: {exc}", retryable=False)
-        timeout_s = order.timeout_s if order.timeout_s is not None else task.timeout_s
+            return Attempt.refused(f"TypeError: {exc}", context=context)
         reset = set_current_job(context)
         try:
-            if task.is_async:
-                return await self._run_async(task, order, timeout_s)
-            if task.isolated:
-                return await self._run_isolated(task, order, context, timeout_s)
-            return await self._run_thread(task, order, context, timeout_s)
+            code, finish = self._code(task, order, context)
         finally:
             reset.var.reset(reset)
-
-    async def _run_async(self, task: TaskDef, order: JobOrder, timeout_s: float | None) -> Outcome:
-        try:
-            async with asyncio.timeout(timeout_s) as scope:
-                result = await task.fn(*order.args, **order.kwargs)
-        except TimeoutError as exc:
-            if scope.expired():
-                return _timed_out(order, timeout_s)
-            return _raised(exc)
-        except Exception as exc:
-            return _raised(exc)
-        return _finished(result)
-
-    async def _run_thread(
-        self, task: TaskDef, order: JobOrder, context: JobContext, timeout_s: float | None
-    ) -> Outcome:
-        # copy_context() carries the JobContext into the thread, so current_job() works there.
-        call = contextvars.copy_context().run
-        future = self._threads.submit(call, task.fn, *order.args, **order.kwargs)
-        try:
-            async with asyncio.timeout(timeout_s) as scope:
-                result = await asyncio.wrap_future(future)
-        except TimeoutError as exc:
-            if scope.expired():
-                context.cancelled.set()
-                return _timed_out(order, timeout_s)
-            return _raised(exc)
-        except asyncio.CancelledError:
-            context.cancelled.set()
-            future.cancel()
-            raise
-        except Exception as exc:
-            return _raised(exc)
-        return _finished(result)
-
-    async def _run_isolated(
-        self, task: TaskDef, order: JobOrder, context: JobContext, timeout_s: float | None
-    ) -> Outcome:
-        call = ChildCall(
-            imports=self._imports,
-            module=task.fn.__module__,
-            qualname=task.fn.__qualname__,
-            task=task.name,
-            args_json=json.dumps(order.args),
-            kwargs_json=json.dumps(order.kwargs),
-            job_id=order.job_id,
-            attempt=order.attempt,
-            max_attempts=order.max_attempts,
+        return Attempt(
+            code,
+            finish,
+            order=order,
+            context=context,
+            timeout_s=order.timeout_s if order.timeout_s is not None else task.timeout_s,
+            stop_grace_s=self._stop_grace_s,
+            on_stopping=on_stopping,
         )
-        child = IsolatedRun(call, context)
-        future = self._threads.submit(child.run)
-        try:
-            async with asyncio.timeout(timeout_s) as scope:
-                outcome: ChildOutcome = await asyncio.wrap_future(future)
-        except TimeoutError:
-            child.kill()
-            if scope.expired():
-                return _timed_out(order, timeout_s)
-            raise
-        except BaseException:
-            child.kill()
-            raise
-        if outcome.result_json is not None:
-            return _finished(json.loads(outcome.result_json))
-        return Outcome.failure(
-            outcome.error or "the task's process failed",
-            traceback=outcome.traceback,
-            retryable=outcome.retryable,
+
+    def _code(
+        self, task: TaskDef, order: JobOrder, context: JobContext
+    ) -> tuple[Code, Callable[[Any], Outcome]]:
+        name = f"rota-job {order.job_id}"
+        if task.is_async:
+            return AsyncCode(lambda: task.fn(*order.args, **order.kwargs), name=name), _finished
+        if not task.isolated:
+            call = functools.partial(task.fn, *order.args, **order.kwargs)
+            return ThreadCode(call, name=name), _finished
+        child = IsolatedRun(
+            ChildCall(
+                imports=self._imports,
+                module=task.fn.__module__,
+                qualname=task.fn.__qualname__,
+                task=task.name,
+                args_json=json.dumps(order.args),
+                kwargs_json=json.dumps(order.kwargs),
+                job_id=order.job_id,
+                attempt=order.attempt,
+                max_attempts=order.max_attempts,
+            ),
+            context,
+            on_started=lambda: code.mark_started(),
         )
+        code = ThreadCode(child.run, name=name, interrupt=child.kill)
+        return code, _from_child
+
+
+class Attempt:
+    """One attempt of a job: its code from its start until it has really stopped.
+
+    The timeout counts from the moment the code starts. Asked to stop (by the timeout or by
+    stop()), the code is interrupted, and again after each stop grace it outlives; run()
+    returns only once it has stopped, so the attempt holds its slot until then.
+    """
+
+    def __init__(
+        self,
+        code: Code | None,
+        finish: Callable[[Any], Outcome],
+        *,
+        order: JobOrder | None = None,
+        context: JobContext,
+        timeout_s: float | None = None,
+        stop_grace_s: float = STOP_GRACE_S,
+        on_stopping: Callable[[str], None] = _ignore,
+        refused: Outcome | None = None,
+    ) -> None:
+        self._code = code
+        self._finish = finish
+        self._order = order
+        self._context = context
+        self._timeout_s = timeout_s
+        self._stop_grace_s = stop_grace_s
+        self._on_stopping = on_stopping
+        self._refused = refused
+        self._stop_reason: str | None = None
+        self._stop_requested = asyncio.Event()
+        self._started = False
+
+    @classmethod
+    def refused(cls, error: str, *, context: JobContext) -> Attempt:
+        """Return an attempt that runs no code and fails at once, for good."""
+        outcome = Outcome.failure(error, retryable=False)
+        return cls(None, _finished, context=context, refused=outcome)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Return why the code was asked to stop, or None if it was not."""
+        return self._stop_reason
+
+    def stop(self, reason: str) -> None:
+        """Ask the code to stop (once; later calls change nothing); run() returns once it has.
+
+        A code that has not started yet never starts.
+        """
+        if self._stop_reason is not None:
+            return
+        self._stop_reason = reason
+        self._context.cancelled.set()  # what cooperative tasks check
+        self._stop_requested.set()
+        if self._code is not None and self._started:
+            self._code.interrupt()
+
+    async def run(self) -> Outcome:
+        """Start the code and return its outcome once it has stopped."""
+        if self._code is None:
+            return self._refused or Outcome.failure("nothing to run", retryable=False)
+        if self._stop_reason is not None:
+            reason = self._stop_reason
+            return Outcome.failure(f"stopped before it started: {reason}", retryable=True)
+        code = self._code
+        self._started = True
+        code.start()
+        ended = asyncio.ensure_future(code.wait())
+        try:
+            timed_out = await self._run_until_told(code, ended)
+            while not ended.done():
+                await self._wait_for_stop(code, ended)
+        finally:
+            ended.cancel()  # only the waiting: the code itself is not touched
+        if timed_out and self._order is not None:
+            return _timed_out(self._order, self._timeout_s)
+        try:
+            value = ended.result()
+        except BaseException as exc:  # the task's own exception, whatever its kind
+            return _raised(exc)
+        return self._finish(value)
+
+    async def _run_until_told(self, code: Code, ended: asyncio.Future[Any]) -> bool:
+        """Wait until the code ends or is asked to stop; return True if it timed out."""
+        told = asyncio.ensure_future(self._stop_requested.wait())
+        started = asyncio.ensure_future(code.started.wait())
+        try:
+            await asyncio.wait([ended, told, started], return_when=asyncio.FIRST_COMPLETED)
+            if ended.done() or told.done():
+                return False
+            # The timeout counts from the start of the task's code, not from the hand-over.
+            done, _ = await asyncio.wait(
+                [ended, told], timeout=self._timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if done:
+                return False
+            self.stop(f"it did not finish within its timeout of {self._timeout_s:g}s")
+            self._on_stopping(
+                f"the task did not finish within {self._timeout_s:g}s; stopping its code"
+            )
+            return True
+        finally:
+            told.cancel()
+            started.cancel()
+
+    async def _wait_for_stop(self, code: Code, ended: asyncio.Future[Any]) -> None:
+        done, _ = await asyncio.wait([ended], timeout=self._stop_grace_s)
+        if done:
+            return
+        self._on_stopping(
+            f"its code did not stop within {self._stop_grace_s:g}s of being asked to "
+            f"({self._stop_reason}); its slot stays taken until it does"
+        )
+        code.interrupt()
 
 
 def _finished(result: object) -> Outcome:
@@ -238,6 +325,16 @@ def _finished(result: object) -> Outcome:
 
 def _raised(exc: BaseException) -> Outcome:
     return Outcome.failure(describe_exception(exc), traceback=format_traceback(exc), retryable=True)
+
+
+def _from_child(outcome: ChildOutcome) -> Outcome:
+    if outcome.result_json is not None:
+        return _finished(json.loads(outcome.result_json))
+    return Outcome.failure(
+        outcome.error or "the task's process failed",
+        traceback=outcome.traceback,
+        retryable=outcome.retryable,
+    )
 
 
 def _timed_out(order: JobOrder, timeout_s: float | None) -> Outcome:

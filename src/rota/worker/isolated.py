@@ -57,11 +57,21 @@ class ChildOutcome:
 
 
 class IsolatedRun:
-    """One call in a child process; run() blocks (call it in a thread), kill() from anywhere."""
+    """One call in a child process; run() blocks (call it in a thread), kill() from anywhere.
 
-    def __init__(self, call: ChildCall, context: JobContext) -> None:
+    `on_started` is called (from run()'s thread) once the child is about to call the task.
+    """
+
+    def __init__(
+        self,
+        call: ChildCall,
+        context: JobContext,
+        *,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         self._call = call
         self._context = context
+        self._on_started = on_started
         self._lock = threading.Lock()
         self._killed = False
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -117,7 +127,10 @@ class IsolatedRun:
 
     def _handle(self, message: list[Any]) -> ChildOutcome | None:
         kind = message[0]
-        if kind == "progress":
+        if kind == "started":
+            if self._on_started is not None:
+                self._on_started()
+        elif kind == "progress":
             self._context.on_progress(message[1], message[2])
         elif kind == "log":
             self._context.on_log(message[1], message[2])
@@ -154,6 +167,7 @@ def child_main(connection: Connection, call: ChildCall) -> None:
     with capturing():
         try:
             fn = _find_task(call)
+            send(["started"])
             result = fn(*json.loads(call.args_json), **json.loads(call.kwargs_json))
         except BaseException as exc:
             send(["error", describe_exception(exc), format_traceback(exc), True])

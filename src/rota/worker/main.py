@@ -43,8 +43,9 @@ def build_registry(imports: Sequence[str]) -> TaskRegistry:
 def run_worker(settings: Settings) -> int:
     """Run a worker until SIGTERM/SIGINT drains it (a second one stops it); return the exit code.
 
-    0 after a clean drain, 1 if results could not be delivered or it was stopped at once,
-    2 if the settings or imports are wrong.
+    0 after a clean drain, 1 if results could not be delivered, task code would not stop
+    (it ends with the process, its leases unreleased) or it was stopped at once, 2 if the
+    settings or imports are wrong.
     """
     try:
         registry = build_registry(settings.imports)

@@ -1,4 +1,10 @@
-"""The worker's main loop and lifecycle: connect, take jobs, report, drain, stop."""
+"""The worker's main loop and lifecycle: connect, take jobs, report, drain, stop.
+
+An attempt leaves its slot only when its code has stopped (worker/slots.py). A cancel, a
+lost lease, a drain or the timeout asks the code to stop; until it has, the attempt is
+listed in every heartbeat (so its lease holds and the server counts its slot), and only
+then does the worker send its final word on it.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +13,34 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from rota import protocol
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.context import JobContext
 from rota.errors import ProtocolError
 from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
 from rota.tasks.registry import TaskRegistry
 from rota.types import Payload
-from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, safe_text
 from rota.worker.connection import Connector, Link, write_stderr
 from rota.worker.executor import Executor, JobOrder, Outcome
-from rota.worker.outbox import LogBuffer, Outbox
+from rota.worker.outbox import Outbox
+from rota.worker.relay import Relay
 from rota.worker.resources import ResourceSampler
+from rota.worker.slots import Slot, Slots, Then
 
 WELCOME_TIMEOUT_S = 10.0
-LOG_BATCH_S = 0.05
 FLUSH_TIMEOUT_S = 5.0
 STOP_FLUSH_S = 0.5
+STOP_AT_ONCE_WAIT_S = 1.0
+"""How long a stop at once waits for code to stop, so that it can be released."""
 MIN_HEARTBEAT_S = 0.01
-MAX_STREAM_CHARS = 20
 
 
 class SessionRefused(Exception):
     """The server answered with an `error` message."""
-
-
-@dataclass(kw_only=True, slots=True)
-class _Job:
-    order: JobOrder
-    context: JobContext
-    task: asyncio.Task[None] | None = None
-    logs: LogBuffer = field(default_factory=LogBuffer)
 
 
 class Worker:
@@ -64,39 +61,47 @@ class Worker:
         self._report_line = report
         self._connector = Connector(settings.server, report=self._report)
         self._heartbeat_s = settings.heartbeat_s
-        self._running: dict[str, _Job] = {}
+        self._slots = Slots()
         self._outbox = Outbox()
         self._link: Link | None = None
         self._draining = False
         self._drain_requested = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._changed = asyncio.Event()
-        self._log_flush: asyncio.TimerHandle | None = None
+        self._beat_now = asyncio.Event()
+        self._relay = Relay(self._slots, clock, lambda: self._link)
         self._executor = Executor(
             registry,
             worker_name=self.name,
-            concurrency=settings.concurrency,
             allow_shell=settings.allow_shell,
             imports=settings.imports,
+            stop_grace_s=settings.stop_grace_s,
         )
         self._sampler = ResourceSampler()
 
     @property
     def running(self) -> list[str]:
-        """Return the ids of the jobs running now."""
-        return list(self._running)
+        """Return the ids of the jobs whose lease is held here (stopping ones too)."""
+        return self._slots.job_ids()
+
+    @property
+    def busy(self) -> int:
+        """Return how many slots hold code that has not stopped."""
+        return self._slots.busy
 
     def request_drain(self) -> None:
-        """Start draining: take no new jobs, finish or release running ones, then return."""
+        """Start draining: take no new jobs, let running ones finish within the grace, then
+        stop the rest and release each once its code stopped, then return."""
         self._drain_requested.set()
 
     def request_stop(self) -> None:
-        """Stop at once: cancel running jobs, release what can be released, and return."""
+        """Stop at once: stop every job's code, release what stops within a moment, return."""
         self._stop_requested.set()
         self._changed.set()
 
     async def run(self) -> bool:
-        """Run until drained or stopped; return True if everything owed was delivered."""
+        """Run until drained or stopped; return True if everything owed was delivered and
+        no task code is left running (code that would not stop ends with the process)."""
         connection = asyncio.create_task(self._stay_connected(), name="rota-connection")
         try:
             waiters = [
@@ -114,14 +119,15 @@ class Worker:
                 await self._stop_at_once()
             if len(self._outbox):
                 self._report(f"{len(self._outbox)} results could not be delivered")
-            return not self._outbox and not self._stop_requested.is_set()
+            return not (self._outbox or self._slots.busy or self._stop_requested.is_set())
         finally:
             connection.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await connection
-            for job in list(self._running.values()):
-                self._forget(job)
-            self._executor.shutdown()
+            for slot in self._slots.every():  # a child process must not outlive its worker
+                slot.attempt.stop("the worker is exiting")
+                if slot.task is not None:
+                    slot.task.cancel()
             self._sampler.close()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -131,28 +137,43 @@ class Worker:
         if self._link is not None:
             self._link.post({"type": "drain"})
         grace_s = self._settings.drain_grace_s
-        self._report(f"draining: {len(self._running)} running, waiting up to {grace_s:g}s")
-        await self._wait_until(lambda: not self._running, grace_s)
+        self._report(f"draining: {self._slots.busy} running, waiting up to {grace_s:g}s")
+        await self._wait_until(lambda: not self._slots.busy, grace_s)
         if self._stop_requested.is_set():
             return
-        for job in list(self._running.values()):
-            self._release(job)
+        reason = f"the worker is draining and its grace of {grace_s:g}s ran out"
+        for slot in self._slots.leased():
+            if slot.attempt.stop_reason is None:  # one that timed out reports its failure
+                self._stop(slot, reason, then="release", tell=True)
+        stop_grace_s = self._settings.stop_grace_s
+        if not await self._wait_until(lambda: not self._slots.busy, stop_grace_s):
+            if self._stop_requested.is_set():
+                return
+            self._report(
+                f"{self._slots.busy} job(s) did not stop within {stop_grace_s:g}s: leaving "
+                "without releasing them; their leases run out once this process is gone"
+            )
+            return
         await self._wait_until(lambda: not self._outbox, FLUSH_TIMEOUT_S)
 
     async def _stop_at_once(self) -> None:
         self._draining = True
-        for job in list(self._running.values()):
-            self._release(job)
+        for slot in self._slots.leased():
+            if slot.attempt.stop_reason is None:
+                self._stop(slot, "the worker is stopping at once", then="release", tell=True)
+        await self._wait_until(lambda: not self._slots.busy, STOP_AT_ONCE_WAIT_S, stop=False)
         if self._link is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STOP_FLUSH_S):
                     await self._link.flushed()
 
-    async def _wait_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        """Wait until done() holds, the timeout passes or a stop is requested."""
+    async def _wait_until(
+        self, done: Callable[[], bool], timeout_s: float, *, stop: bool = True
+    ) -> bool:
+        """Wait until done() holds, the timeout passes or (with `stop`) a stop is requested."""
         try:
             async with asyncio.timeout(timeout_s):
-                while not done() and not self._stop_requested.is_set():
+                while not done() and not (stop and self._stop_requested.is_set()):
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
@@ -195,7 +216,10 @@ class Worker:
             link.post({"type": "drain"})
         for message in self._outbox:
             link.post(message)
-        self._flush_logs()
+        for slot in self._slots.leased():
+            if slot.stopping_message is not None:
+                link.post(_stopping(slot, slot.stopping_message))
+        self._relay.flush()
         heartbeats = asyncio.create_task(self._heartbeats(link), name="rota-heartbeat")
         try:
             while True:
@@ -212,24 +236,19 @@ class Worker:
             "tags": list(self._settings.tags),
             "tasks": self._registry.names(),
             "capacity": self._settings.concurrency,
-            "running": self._leases(),
+            "running": self._slots.leases(),
+            "unleased": self._slots.unleased,
         }
-
-    def _leases(self) -> list[dict[str, str]]:
-        return [job.order.lease for job in self._running.values()]
 
     async def _heartbeats(self, link: Link) -> None:
         while True:
+            self._beat_now.clear()
             resources = await asyncio.to_thread(self._sampler.sample)
-            link.post(
-                {
-                    "type": "heartbeat",
-                    "running": self._leases(),
-                    "state": "draining" if self._draining else "online",
-                    "resources": resources,
-                }
-            )
-            await asyncio.sleep(self._heartbeat_s)
+            state = "draining" if self._draining else "online"
+            beat = {"running": self._slots.leases(), "unleased": self._slots.unleased}
+            link.post({"type": "heartbeat", **beat, "state": state, "resources": resources})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beat_now.wait(), self._heartbeat_s)
 
     def _handle(self, message: Payload) -> None:
         kind = message["type"]
@@ -237,9 +256,10 @@ class Worker:
             for item in message["jobs"]:
                 self._take(item)
         elif kind == "cancel":
-            job = self._running.get(message["job_id"])
-            if job is not None:
-                self._forget(job)
+            slot = self._slots.get(message["job_id"])
+            if slot is not None:
+                reason = message.get("reason") or "cancelled"
+                self._stop(slot, f"the job was cancelled ({reason})", then="release")
         elif kind == "leases":
             self._drop_stale(message["stale"])
         elif kind == "ack":
@@ -261,131 +281,108 @@ class Worker:
         except ProtocolError as exc:
             self._report(f"ignored a job: {exc}")
             return
-        old = self._running.get(order.job_id)
-        if old is not None:  # the server moved on to a new attempt; the old lease is dead
-            self._forget(old)
-        if self._draining or len(self._running) >= self._settings.concurrency:
+        old = self._slots.get(order.job_id)
+        if old is not None:
+            if old.order.token == order.token:
+                return  # the same hand-out twice
+            self._lose(old, "the server handed out a new attempt of the job")
+        if self._draining or self._slots.busy >= self._settings.concurrency:
             self._put_outbox({"type": "release", **order.lease})
             return
-        loop = asyncio.get_running_loop()
-        job = _Job(order=order, context=self._context_for(order, loop))
-        self._running[order.job_id] = job
-        job.task = asyncio.create_task(self._run_job(job), name=f"rota-job {order.job_id}")
+        context = self._relay.context_for(order, asyncio.get_running_loop())
+        attempt = self._executor.attempt(
+            order,
+            context,
+            on_stopping=lambda message: self._on_stopping(order, message),
+        )
+        slot = Slot(
+            order=order,
+            context=context,
+            attempt=attempt,
+            earlier=self._slots.earlier(order.job_id),
+        )
+        self._slots.add(slot)
+        slot.task = asyncio.create_task(self._run_job(slot), name=f"rota-job {order.job_id}")
 
-    async def _run_job(self, job: _Job) -> None:
+    async def _run_job(self, slot: Slot) -> None:
         try:
-            outcome = await self._executor.run(job.order, job.context)
+            for earlier in slot.earlier:  # never two attempts of one job at once, here either
+                await earlier.stopped.wait()
+            outcome = await slot.attempt.run()  # returns once the code has stopped
         except asyncio.CancelledError:
-            return  # whoever cancelled it decided what to tell the server
+            return  # the worker is exiting
         except Exception as exc:  # a bug of ours must still end the attempt, not the worker
             outcome = Outcome.failure(
                 f"worker error: {describe_exception(exc)}",
                 traceback=format_traceback(exc),
                 retryable=True,
             )
-        if self._running.get(job.order.job_id) is not job:
-            return  # cancelled, stale or released while it ran: its outcome is not wanted
-        del self._running[job.order.job_id]
-        self._send_logs(job)
-        message = outcome.message(job.order)
-        try:
-            protocol.encode(message)
-        except ProtocolError as exc:
-            message = Outcome.failure(str(exc), retryable=False).message(job.order)
-        self._put_outbox(message)
+        self._stopped(slot, outcome)
+
+    def _stopped(self, slot: Slot, outcome: Outcome) -> None:
+        """The attempt's code has stopped: free its slot and give the server the final word."""
+        slot.stopped.set()
+        if self._slots.free(slot):
+            self._beat_now.set()  # the server counts unleased slots: tell it one is free
+        if slot.then != "nothing":
+            self._relay.send_logs(slot)
+        if slot.then == "release":
+            self._put_outbox({"type": "release", **slot.order.lease})
+        elif slot.then == "report":
+            message = outcome.message(slot.order)
+            try:
+                protocol.encode(message)
+            except ProtocolError as exc:
+                message = Outcome.failure(str(exc), retryable=False).message(slot.order)
+            self._put_outbox(message)
         self._changed.set()
 
-    def _context_for(self, order: JobOrder, loop: asyncio.AbstractEventLoop) -> JobContext:
-        def call_in_loop(callback: Callable[..., None], *args: Any) -> None:
-            # Tasks call these from threads too; the loop may be gone if a thread outlived it.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(callback, *args)
+    def _stop(self, slot: Slot, reason: str, *, then: Then, tell: bool = False) -> None:
+        """Ask the slot's code to stop and, once it has, say `then` (unless the lease is gone)."""
+        if slot.then != "nothing":
+            slot.then = then
+        first = slot.attempt.stop_reason is None
+        slot.attempt.stop(reason)
+        if tell and first:
+            self._on_stopping(slot.order, f"{reason}; stopping its code")
 
-        # Text that cannot be encoded is escaped, never dropped (rota.values.safe_text).
-        def on_progress(fraction: float | None, text: str | None) -> None:
-            text = None if text is None else safe_text(text, MAX_PROGRESS_CHARS)
-            call_in_loop(self._send_progress, order.job_id, order.token, fraction, text)
-
-        def on_log(text: str, stream: str) -> None:
-            at = self._clock.now_utc().timestamp()
-            line = safe_text(text, MAX_LOG_LINE_CHARS)
-            stream = safe_text(stream, MAX_STREAM_CHARS)
-            call_in_loop(self._add_log, order.job_id, order.token, at, stream, line)
-
-        return JobContext(
-            job_id=order.job_id,
-            task=order.task,
-            attempt=order.attempt,
-            max_attempts=order.max_attempts,
-            on_progress=on_progress,
-            on_log=on_log,
-        )
-
-    def _current(self, job_id: str, token: str) -> _Job | None:
-        job = self._running.get(job_id)
-        return job if job is not None and job.order.token == token else None
-
-    def _send_progress(
-        self, job_id: str, token: str, fraction: float | None, text: str | None
-    ) -> None:
-        if self._current(job_id, token) is not None and self._link is not None:
-            self._link.post(
-                {
-                    "type": "progress",
-                    "job_id": job_id,
-                    "token": token,
-                    "progress": fraction,
-                    "message": text,
-                }
-            )
-
-    def _add_log(self, job_id: str, token: str, at: float, stream: str, text: str) -> None:
-        job = self._current(job_id, token)
-        if job is None:
-            return
-        job.logs.add(at, stream, text)
-        if self._log_flush is None:
-            loop = asyncio.get_running_loop()
-            self._log_flush = loop.call_later(LOG_BATCH_S, self._flush_logs)
-
-    def _flush_logs(self) -> None:
-        self._log_flush = None
-        for job in self._running.values():
-            self._send_logs(job)
-
-    def _send_logs(self, job: _Job) -> None:
-        while job.logs and self._link is not None:  # in messages that each fit a frame
-            self._link.post({"type": "log", **job.order.lease, "lines": job.logs.take()})
+    def _on_stopping(self, order: JobOrder, message: str) -> None:
+        """Report that an attempt's code is being stopped, or has not stopped in time."""
+        self._report(f"job {order.job_id} (attempt {order.attempt}): {message}")
+        slot = self._slots.current(order.job_id, order.token)
+        if slot is not None:
+            slot.stopping_message = message
+            if self._link is not None:
+                self._link.post(_stopping(slot, message))
 
     def _put_outbox(self, message: Payload) -> None:
         self._outbox.put(message)
         if self._link is not None:
             self._link.post(message)
 
-    def _forget(self, job: _Job) -> None:
-        """Stop a job locally and send nothing more for it."""
-        if self._running.get(job.order.job_id) is job:
-            del self._running[job.order.job_id]
-        job.context.cancelled.set()
-        if job.task is not None:
-            job.task.cancel()
+    def _lose(self, slot: Slot, reason: str) -> None:
+        """The slot's lease is gone: stop its code and say nothing more about it."""
+        self._slots.lose(slot)
+        slot.then = "nothing"
+        slot.attempt.stop(reason)
+        self._beat_now.set()  # the server must count the slot until the code stopped
         self._changed.set()
-
-    def _release(self, job: _Job) -> None:
-        self._forget(job)
-        self._put_outbox({"type": "release", **job.order.lease})
 
     def _drop_stale(self, job_ids: list[Any]) -> None:
         for job_id in job_ids:
-            job = self._running.get(job_id)
-            if job is not None:
-                self._forget(job)
+            slot = self._slots.get(job_id)
+            if slot is not None:
+                self._lose(slot, "its lease is no longer valid")
             self._outbox.drop(job_id)
         if job_ids:
             self._changed.set()
 
     def _report(self, line: str) -> None:
         self._report_line(f"rota worker {self.name}: {line}")
+
+
+def _stopping(slot: Slot, message: str) -> Payload:
+    return {"type": "stopping", **slot.order.lease, "message": message}
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,204 @@
+"""Stopping a task's code: interrupts in threads, cancelled coroutines, and attempts that
+end only once their code has stopped, with the timeout counted from the code's start."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from rota.context import JobContext
+from rota.errors import TaskInterrupted
+from rota.worker.code import AsyncCode, ThreadCode
+from rota.worker.executor import Attempt, JobOrder, Outcome
+
+
+def _context() -> JobContext:
+    return JobContext(
+        job_id="j1",
+        task="t.x",
+        attempt=1,
+        max_attempts=1,
+        on_progress=lambda fraction, text: None,
+        on_log=lambda text, stream: None,
+    )
+
+
+ORDER = JobOrder(
+    job_id="j1",
+    token="t",
+    task="t.x",
+    args=[],
+    kwargs={},
+    attempt=1,
+    max_attempts=1,
+    timeout_s=None,
+    queue="default",
+)
+
+
+def _attempt(code: Any, **options: Any) -> Attempt:
+    return Attempt(
+        code,
+        lambda value: Outcome(ok=True, result=value),
+        order=ORDER,
+        context=_context(),
+        **options,
+    )
+
+
+async def test_an_interrupt_stops_a_python_loop_and_runs_its_finally() -> None:
+    cleaned = threading.Event()
+
+    def loop_forever() -> None:
+        try:
+            while True:
+                time.sleep(0.01)
+        finally:
+            cleaned.set()
+
+    code = ThreadCode(loop_forever, name="t")
+    code.start()
+    await code.started.wait()
+    code.interrupt()
+    with pytest.raises(TaskInterrupted):
+        await code.wait()
+    assert cleaned.is_set()
+
+
+async def test_an_interrupt_lands_once_a_long_c_call_returns() -> None:
+    after: list[str] = []
+
+    def one_long_sleep() -> None:
+        time.sleep(0.3)  # the interrupt cannot land inside this C call
+        while True:
+            after.append("looping")
+            time.sleep(0.01)
+
+    code = ThreadCode(one_long_sleep, name="t")
+    code.start()
+    await code.started.wait()
+    code.interrupt()
+    with pytest.raises(TaskInterrupted):
+        await code.wait()
+    assert len(after) <= 1  # stopped at the first bytecodes after the sleep returned
+
+
+async def test_interrupts_around_the_return_never_lose_the_end_of_the_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    escaped: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    outcomes = set()
+    for round_ in range(200):
+        code = ThreadCode(lambda round_=round_: round_ * 2, name="t")
+        code.start()
+        ended = asyncio.ensure_future(code.wait())
+        while not ended.done():  # interrupt as often as possible around the return
+            code.interrupt()
+            await asyncio.sleep(0)
+        try:
+            assert ended.result() == round_ * 2
+            outcomes.add("returned")
+        except TaskInterrupted:
+            outcomes.add("interrupted")  # asked in time: it stopped, and said so
+    assert not escaped, "an interrupt escaped the code's thread"
+    assert "returned" in outcomes
+
+
+async def test_a_thread_of_its_own_starts_even_when_others_are_stuck() -> None:
+    release = threading.Event()
+    stuck = [ThreadCode(release.wait, name=f"stuck-{i}") for i in range(4)]
+    for code in stuck:
+        code.start()
+    fresh = ThreadCode(lambda: "ran", name="fresh")
+    fresh.start()
+    assert await asyncio.wait_for(fresh.wait(), 5) == "ran"
+    release.set()
+    for code in stuck:
+        assert await code.wait() is True
+
+
+async def test_a_cancelled_coroutine_ends_as_interrupted() -> None:
+    code = AsyncCode(lambda: asyncio.sleep(30), name="t")
+    code.start()
+    await code.started.wait()
+    code.interrupt()
+    with pytest.raises(TaskInterrupted):
+        await code.wait()
+
+
+class FakeCode:
+    """Starts `start_after_s` after start(), runs `run_s`, obeys interrupts or not."""
+
+    def __init__(self, *, start_after_s: float = 0.0, run_s: float, obey: bool = True) -> None:
+        self.started = asyncio.Event()
+        self.interrupts = 0
+        self.ran = False
+        self._obey = obey
+        self._start_after_s = start_after_s
+        self._run_s = run_s
+        self._loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[Any] = self._loop.create_future()
+
+    def start(self) -> None:
+        self._loop.call_later(self._start_after_s, self._begin)
+
+    def _begin(self) -> None:
+        self.started.set()
+        self._loop.call_later(self._run_s, self._end)
+
+    def _end(self) -> None:
+        self.ran = True
+        if not self._done.done():
+            self._done.set_result("value")
+
+    def interrupt(self) -> None:
+        self.interrupts += 1
+        if self._obey and self.started.is_set() and not self._done.done():
+            self._done.set_exception(TaskInterrupted())
+
+    async def wait(self) -> Any:
+        return await asyncio.shield(self._done)
+
+
+async def test_the_timeout_counts_from_when_the_code_starts() -> None:
+    late = FakeCode(start_after_s=0.4, run_s=0.1)
+    outcome = await _attempt(late, timeout_s=0.3).run()
+    assert outcome.ok and outcome.result == "value"
+
+
+async def test_a_timed_out_attempt_ends_only_once_its_code_stopped() -> None:
+    heard: list[str] = []
+    deaf = FakeCode(run_s=0.5, obey=False)
+    attempt = _attempt(deaf, timeout_s=0.05, stop_grace_s=0.1, on_stopping=heard.append)
+    outcome = await attempt.run()
+    assert deaf.ran, "the attempt ended before its code did"
+    assert outcome.error == "TimeoutError: task 't.x' did not finish within 0.05s"
+    assert "did not finish within 0.05s" in heard[0]
+    assert any("did not stop within 0.1s" in line for line in heard[1:])
+    assert deaf.interrupts >= 2  # asked again after each stop grace
+
+
+async def test_stop_ends_the_attempt_once_the_code_obeys() -> None:
+    code = FakeCode(run_s=30)
+    attempt = _attempt(code)
+    running = asyncio.ensure_future(attempt.run())
+    await code.started.wait()
+    attempt.stop("cancelled")
+    outcome = await running
+    assert not outcome.ok and "TaskInterrupted" in outcome.error
+    assert attempt.stop_reason == "cancelled"
+
+
+async def test_an_attempt_stopped_before_it_started_never_runs_its_code() -> None:
+    code = FakeCode(run_s=0.01)
+    attempt = _attempt(code)
+    attempt.stop("cancelled")
+    outcome = await attempt.run()
+    assert not outcome.ok and "before it started" in outcome.error
+    await asyncio.sleep(0.05)
+    assert not code.started.is_set()
