@@ -151,6 +151,28 @@ def test_jobs_ls_show_cancel_retry_and_logs(rota: RotaCommand) -> None:
     assert kinds == ["submitted", "cancelled", "retried"]
 
 
+def test_a_job_whose_code_is_stopping_is_shown_and_not_retried(rota: RotaCommand) -> None:
+    job_id = rota.submit("rota.echo", "held", "--queue", "held")
+    store = rota.live.store
+    request = AcquireRequest(worker="w9", queues=["held"])
+    [running] = rota.live.run(store.acquire(request))
+    cancelled = rota("jobs", "cancel", job_id)
+    assert cancelled.exit_code == 0 and f"cancelled {job_id} (cancelled)" in cancelled.stdout
+
+    assert "cancelled stopping" in rota("jobs", "ls", "--queue", "held").stdout
+    shown = rota("jobs", "show", job_id)
+    assert "still running on worker w9" in shown.stdout, shown.stdout
+    refused = rota("jobs", "retry", job_id)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("rota: error: ")
+    assert "still stopping on worker w9" in refused.stderr, refused.stderr
+
+    rota.live.run(store.release(Lease(job_id=job_id, token=running.lease_token or "")))
+    assert "stopping" not in rota("jobs", "ls", "--queue", "held").stdout
+    retried = rota("jobs", "retry", job_id)
+    assert retried.exit_code == 0, retried.stderr
+
+
 def test_jobs_show_of_a_missing_job(rota: RotaCommand) -> None:
     result = rota("jobs", "show", MISSING_ID)
     assert result.exit_code == 1

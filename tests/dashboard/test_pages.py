@@ -119,6 +119,28 @@ def test_attempts_of_every_round_are_listed_each_with_its_number(
     assert console.errors == []
 
 
+def test_a_job_cancelled_while_its_code_runs_shows_stopping_until_it_stopped(
+    cluster: Cluster, page: Page, console: Console
+) -> None:
+    # One 3 s time.sleep: the worker's interrupt lands only when it returns.
+    job = cluster.submit({"task": "dash.chatty", "args": ["stuck", 3]})
+    wait_for(lambda: cluster.job(job["id"])["state"] == "running", what="the job to run")
+    page.goto(f"{cluster.url}/jobs/{job['id']}")
+    page.get_by_test_id("cancel").click()
+    expect(page.get_by_test_id("state")).to_have_text("cancelled")
+    expect(page.get_by_test_id("stopping")).to_have_text("stopping")
+    expect(page.get_by_test_id("stopping-note")).to_contain_text("still running on worker w1")
+    expect(page.get_by_test_id("retry")).to_be_disabled()
+    page.goto(f"{cluster.url}/jobs?state=cancelled")
+    expect(page.locator(f"[data-job='{job['id']}'] .badge.stopping")).to_have_count(1)
+    page.goto(f"{cluster.url}/jobs/{job['id']}")
+    # Once its code stopped, the worker releases it and the page says so by itself.
+    expect(page.get_by_test_id("stopping")).to_have_count(0, timeout=20_000)
+    expect(page.get_by_test_id("retry")).to_be_enabled()
+    assert cluster.job(job["id"])["stopping"] is False
+    assert console.errors == []
+
+
 def test_bulk_cancel_and_retry_of_a_selection(cluster: Cluster, page: Page) -> None:
     jobs = cluster.submit([{"task": "rota.echo", "queue": "held", "args": [n]} for n in range(6)])
     page.goto(cluster.url + "/jobs?queue=held")

@@ -23,6 +23,7 @@ STATE_STYLES = {
     "expired": "dim",
     "online": "green",
     "draining": "yellow",
+    "stopping": "yellow",
     "offline": "dim",
 }
 
@@ -77,9 +78,16 @@ def _span(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
+def job_state(job: Payload) -> str:
+    """Return the job's state as markup, with "stopping" while its last attempt's code still
+    runs after it was asked to stop."""
+    text = styled_state(str(job.get("state")))
+    return f"{text} {styled_state('stopping')}" if job.get("stopping") else text
+
+
 def progress_text(job: Payload) -> str:
     """Return the job's state and progress as one short line of markup."""
-    parts = [styled_state(str(job.get("state")))]
+    parts = [job_state(job)]
     progress = job.get("progress")
     if progress is not None:
         parts.append(f"{float(progress) * 100:.0f}%")
@@ -112,7 +120,7 @@ def jobs_table(jobs: Iterable[Payload]) -> Table:
         table.add_row(
             str(job["id"]),
             escape(str(job["task"])),
-            styled_state(str(job["state"])),
+            job_state(job),
             escape(str(job["queue"])),
             str(job["priority"]),
             attempt_text(job),
@@ -145,7 +153,13 @@ _DETAIL_FIELDS = (
 
 def show_job(console: Console, job: Payload, events: list[Payload] | None = None) -> None:
     """Print one job in full: its fields, arguments, outcome and execution log."""
-    console.print(f"[bold]{job['id']}[/]  {styled_state(str(job['state']))}")
+    console.print(f"[bold]{job['id']}[/]  {job_state(job)}")
+    if job.get("stopping"):
+        console.print(
+            f"  [yellow]the code of attempt {job.get('attempt')} is still running on worker "
+            f"{escape(str(job.get('worker')))}: asked to stop {age(job.get('stop_requested_at'))};"
+            " the job cannot run again until it has stopped[/]"
+        )
     for name in _DETAIL_FIELDS:
         value = job.get(name)
         if value is None or (name == "prior_attempts" and not value):

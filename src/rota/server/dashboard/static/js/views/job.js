@@ -26,7 +26,14 @@ export default {
         ["pending", "running"].includes(job.state) &&
           h("button", { class: "danger", "data-testid": "cancel", onclick: () => act("Cancel", "DELETE", `/jobs/${id}`) }, "Cancel"),
         ["failed", "cancelled", "expired"].includes(job.state) &&
-          h("button", { class: "primary", "data-testid": "retry", onclick: () => act("Retry", "POST", `/jobs/${id}/retry`) }, "Retry"));
+          h("button", { class: "primary", "data-testid": "retry", disabled: job.stopping,
+            title: job.stopping ? `Its last attempt is still stopping on ${job.worker}` : null,
+            onclick: () => act("Retry", "POST", `/jobs/${id}/retry`) }, "Retry"));
+      // Asked to stop, its code still runs: it keeps its worker's slot and its lease until then.
+      const stopping = job.stopping ? h("div", { class: "panel stopping", "data-testid": "stopping-note" },
+        h("strong", {}, "Stopping. "), `The code of attempt ${job.attempt} is still running on worker ${job.worker || "–"}; `,
+        `it was asked to stop ${ago(job.stop_requested_at)}. It keeps its slot and its lease until it has stopped, `,
+        "and the job cannot run again before that.") : null;
       const fields = h("dl", { class: "fields" },
         ...pair("Id", h("span", { class: "mono" }, job.id)),
         ...pair("Task", job.task), ...pair("Queue", job.queue), ...pair("Priority", job.priority),
@@ -48,8 +55,9 @@ export default {
         !job.error && job.state !== "succeeded" ? h("p", { class: "muted" }, "No outcome yet.") : null);
       const inputs = h("div", { class: "panel" }, h("h2", {}, "Arguments"), h("pre", {}, json({ args: job.args, kwargs: job.kwargs })));
       body.replaceChildren(
-        h("h1", {}, `Job`, h("span", { class: "mono muted", style: "font-weight:400" }, job.id), h("span", { "data-testid": "state" }, badge(job.state))),
-        actions,
+        h("h1", {}, `Job`, h("span", { class: "mono muted", style: "font-weight:400" }, job.id), h("span", { "data-testid": "state" }, badge(job.state)),
+          job.stopping ? h("span", { "data-testid": "stopping" }, badge("stopping")) : null),
+        actions, stopping,
         h("div", { class: "grid2" }, h("div", { class: "panel" }, fields), h("div", {}, outcome, inputs)),
         ...(job.state === "pending" ? [editor()] : []),
         attempts(), log());
@@ -72,7 +80,9 @@ export default {
         if (e.attempt < 1) continue;
         const a = byAttempt.get(e.attempt) || { attempt: e.attempt, worker: null, started: null, ended: null, outcome: "running" };
         if (e.kind === "started") Object.assign(a, { worker: e.worker, started: e.at, ended: null, outcome: "running" });
+        if (e.kind === "stopping" && !a.ended) a.outcome = "stopping";
         if (["succeeded", "failed", "retrying", "cancelled", "released", "reaped"].includes(e.kind)) Object.assign(a, { ended: e.at, outcome: e.kind });
+        if (e.kind === "stopped") Object.assign(a, { ended: e.at, outcome: "cancelled, code stopped" });
         byAttempt.set(e.attempt, a);
       }
       const list = [...byAttempt.values()].filter((a) => a.started);

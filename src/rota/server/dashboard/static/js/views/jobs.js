@@ -6,6 +6,8 @@ const STATES = ["", "pending", "running", "succeeded", "failed", "cancelled", "e
 const SIZES = [25, 50, 100, 200, 500];
 const CANCELLABLE = new Set(["pending", "running"]);
 const RETRYABLE = new Set(["failed", "cancelled", "expired"]);
+// A job whose last attempt's code is still stopping cannot run again until it has stopped.
+const retryable = (j) => RETRYABLE.has(j.state) && !j.stopping;
 
 export default {
   title: "Jobs",
@@ -78,7 +80,7 @@ export default {
           h("td", {}, h("input", { type: "checkbox", "aria-label": `select ${j.id}`, checked: selected.has(j.id),
             onchange: (e) => { e.target.checked ? selected.add(j.id) : selected.delete(j.id); drawSelection(); } })),
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })),
-          h("td", {}, j.task), h("td", {}, badge(j.state)), h("td", {}, j.queue),
+          h("td", {}, j.task), h("td", {}, badge(j.state), j.stopping ? [" ", badge("stopping")] : null), h("td", {}, j.queue),
           h("td", { class: "num" }, `${j.attempt}/${(j.prior_attempts || 0) + j.max_attempts}`), h("td", {}, j.worker || "–"),
           h("td", {}, relative(j.run_at)),
           h("td", {}, ago(j.updated_at)))))));
@@ -92,10 +94,10 @@ export default {
       const chosen = page ? page.jobs.filter((j) => selected.has(j.id)) : [];
       count.textContent = selected.size ? `${selected.size} selected` : "";
       cancelButton.disabled = !chosen.some((j) => CANCELLABLE.has(j.state));
-      retryButton.disabled = !chosen.some((j) => RETRYABLE.has(j.state));
+      retryButton.disabled = !chosen.some(retryable);
     }
     async function bulk(action) {
-      const eligible = page.jobs.filter((j) => selected.has(j.id) && (action === "cancel" ? CANCELLABLE : RETRYABLE).has(j.state));
+      const eligible = page.jobs.filter((j) => selected.has(j.id) && (action === "cancel" ? CANCELLABLE.has(j.state) : retryable(j)));
       let done = 0, failed = 0;
       const queue = [...eligible];
       const worker = async () => {
@@ -119,7 +121,7 @@ export default {
         if (kind !== "job" || !page) return false;
         const row = page.jobs.find((j) => j.id === data.id);
         if (!row) return false;
-        Object.assign(row, { state: data.state, worker: data.worker, attempt: data.attempt, updated_at: data.updated_at });
+        Object.assign(row, { state: data.state, stopping: data.stopping, worker: data.worker, attempt: data.attempt, updated_at: data.updated_at });
         draw();
         return !filters.state;  // with a state filter the row may have to leave the page
       },
