@@ -150,6 +150,23 @@ async def test_overlap_skip_waits_for_the_previous_run(store: Store, clock: Manu
     assert (await loop.fire_once())[0] == 1
 
 
+async def test_overlap_skip_waits_for_a_cancelled_run_to_stop(
+    store: Store, clock: ManualClock
+) -> None:
+    await admin.create(store, every(cron=None, interval_s=10, overlap=Overlap.SKIP))
+    loop = scheduler(store)
+    clock.advance(10)
+    assert (await loop.fire_once())[0] == 1
+    job = await claim_one(store)
+    await store.cancel(job.id)  # cancelled, but its code has not stopped yet
+    assert (await store.get_schedule("tick")).last_job_stopping
+    clock.advance(10)
+    assert (await loop.fire_once())[0] == 0
+    await store.release(lease_of(job))  # now it has
+    clock.advance(10)
+    assert (await loop.fire_once())[0] == 1
+
+
 async def test_overlap_skip_is_not_written_ahead(store: Store, clock: ManualClock) -> None:
     await admin.create(store, every(cron=None, interval_s=10, overlap=Overlap.SKIP))
     clock.advance(9)

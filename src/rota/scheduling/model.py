@@ -205,6 +205,8 @@ class Schedule:
     last_job_id: str | None = None
     last_job_state: JobState | None = None
     """The state of the last occurrence's job, as read with the schedule."""
+    last_job_stopping: bool = False
+    """Whether the last occurrence's job was cancelled while its code still runs."""
     fired_count: int = 0
     skipped_count: int = 0
     """Occurrences not run because the previous one was still pending or running."""
@@ -228,6 +230,7 @@ class Schedule:
             data[key] = None if moment is None else moment.isoformat()
         data["last_job_id"] = self.last_job_id
         data["last_job_state"] = None if self.last_job_state is None else str(self.last_job_state)
+        data["last_job_stopping"] = self.last_job_stopping
         data["fired_count"] = self.fired_count
         data["skipped_count"] = self.skipped_count
         data["version"] = self.version

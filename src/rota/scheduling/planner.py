@@ -78,7 +78,9 @@ def plan(
     skipped = 0
     if spec.overlap is Overlap.SKIP and occurrences:
         # One run at a time: at most the latest occurrence, and none while the last one lives.
-        keep = 0 if schedule.last_job_state in _ACTIVE else 1
+        # A cancelled occurrence whose code is still stopping still runs.
+        live = schedule.last_job_state in _ACTIVE or schedule.last_job_stopping
+        keep = 0 if live else 1
         skipped = len(occurrences) - keep
         occurrences = occurrences[len(occurrences) - keep :]
     jobs = [

@@ -119,6 +119,7 @@ def row_to_schedule(row: sqlite3.Row) -> Schedule:
         last_fire_at=maybe_from_us(row["last_fire_at"]),
         last_job_id=row["last_job_id"],
         last_job_state=None if state is None else JobState(state),
+        last_job_stopping=bool(row["last_job_stopping"]),
         fired_count=row["fired_count"],
         skipped_count=row["skipped_count"],
         version=row["version"],

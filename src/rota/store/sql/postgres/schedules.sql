@@ -12,22 +12,26 @@ ON CONFLICT (name) DO NOTHING
 RETURNING id;
 
 -- name: schedule_by_id
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 WHERE s.id = :ref;
 
 -- name: schedule_by_name
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 WHERE s.name = :ref;
 
 -- name: list_schedules
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 ORDER BY s.name;
 
 -- name: due_schedules
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 WHERE NOT s.paused AND s.next_fire_at IS NOT NULL AND s.next_fire_at <= :until
 ORDER BY s.next_fire_at

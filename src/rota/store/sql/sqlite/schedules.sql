@@ -1,5 +1,6 @@
 -- Named queries of the SQLite store for schedules. Moments are INTEGER microseconds (UTC).
--- Every read joins the state of the schedule's last occurrence (for the overlap policy).
+-- Every read joins the state of the schedule's last occurrence, and whether its code is
+-- still stopping (for the overlap policy).
 
 -- name: insert_schedule
 INSERT INTO schedules (
@@ -9,22 +10,26 @@ INSERT INTO schedules (
 );
 
 -- name: schedule_by_id
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 WHERE s.id = :ref;
 
 -- name: schedule_by_name
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 WHERE s.name = :ref;
 
 -- name: list_schedules
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 ORDER BY s.name;
 
 -- name: due_schedules
-SELECT s.*, j.state AS last_job_state
+SELECT s.*, j.state AS last_job_state,
+       j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s INDEXED BY schedules_due
 LEFT JOIN jobs AS j ON j.id = s.last_job_id
 WHERE s.paused = 0 AND s.next_fire_at IS NOT NULL AND s.next_fire_at <= :until
