@@ -51,10 +51,11 @@ def _attempt(code: Any, **options: Any) -> Attempt:
 
 
 async def test_an_interrupt_stops_a_python_loop_and_runs_its_finally() -> None:
-    cleaned = threading.Event()
+    inside, cleaned = threading.Event(), threading.Event()
 
     def loop_forever() -> None:
         try:
+            inside.set()
             while True:
                 time.sleep(0.01)
         finally:
@@ -63,6 +64,7 @@ async def test_an_interrupt_stops_a_python_loop_and_runs_its_finally() -> None:
     code = ThreadCode(loop_forever, name="t")
     code.start()
     await code.started.wait()
+    await asyncio.to_thread(inside.wait, 5)
     code.interrupt()
     with pytest.raises(TaskInterrupted):
         await code.wait()
