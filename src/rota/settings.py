@@ -64,6 +64,10 @@ class Settings(BaseModel):
         le=MAX_SPAN_S,
         description="how long a job's code asked to stop may take before it is reported",
     )
+    exit_when_stuck: bool = Field(
+        False,
+        description="drain and exit when a job's code outlives the stop grace (for supervisors)",
+    )
 
     @field_validator("server", "queues", "tags", "imports", mode="before")
     @classmethod

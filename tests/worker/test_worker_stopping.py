@@ -160,3 +160,17 @@ async def test_drain_leaves_code_that_will_not_stop_unreleased(
     assert "unstoppable" not in STOPPED
     assert not server.of_type("release", "j1")
     assert any("leaving without releasing" in line for line in run.lines)
+
+
+async def test_exit_when_stuck_drains_and_leaves_the_stuck_code_unreleased(
+    server: FakeServer, start_worker: Start
+) -> None:
+    run = start_worker(_registry(), stop_grace_s=0.2, drain_grace_s=0.5, exit_when_stuck=True)
+    await server.wait_connected()
+    await server.push_jobs(job("j1", "t.swallower", "stuck", 3.0, timeout_s=0.05))
+    await server.push_jobs(job("j2", "t.chunked", "healthy", 0.1))
+    assert await run.finish() is False  # it leaves by itself, with code left running
+    assert "stuck" not in STOPPED
+    assert (await server.wait_message("result", "j2"))["result"] == "done"
+    assert not server.of_type("release", "j1") and not server.of_type("failure", "j1")
+    assert any("leave the stuck code behind" in line for line in run.lines)

@@ -66,7 +66,16 @@ def dev(
         label="server",
         argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
     )
-    worker_argv = [*command, "worker", "--server", url, "--concurrency", str(concurrency)]
+    # Workers here are restarted when they exit, so one whose task code will not stop leaves.
+    worker_argv = [
+        *command,
+        "worker",
+        "--server",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--exit-when-stuck",
+    ]
     for module in imports or []:
         worker_argv += ["--import", module]
     if drain_grace is not None:

@@ -52,6 +52,14 @@ def worker(
             min=0.001,
         ),
     ] = None,
+    exit_when_stuck: Annotated[
+        bool,
+        typer.Option(
+            "--exit-when-stuck",
+            help="Drain and exit when a job's code will not stop, so that a supervisor "
+            "restarts the worker and the slot comes back.",
+        ),
+    ] = False,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -68,6 +76,7 @@ def worker(
             "allow_shell": True if allow_shell else None,
             "drain_grace_s": drain_grace,
             "stop_grace_s": stop_grace,
+            "exit_when_stuck": True if exit_when_stuck else None,
         },
         config_path=config,
     )

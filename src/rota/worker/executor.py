@@ -230,6 +230,8 @@ class Attempt:
         self._stop_reason: str | None = None
         self._stop_requested = asyncio.Event()
         self._started = False
+        self.stuck = False
+        """Whether the code, asked to stop, outlived a stop grace."""
 
     @classmethod
     def refused(cls, error: str, *, context: JobContext) -> Attempt:
@@ -307,6 +309,7 @@ class Attempt:
         done, _ = await asyncio.wait([ended], timeout=self._stop_grace_s)
         if done:
             return
+        self.stuck = True
         self._on_stopping(
             f"its code did not stop within {self._stop_grace_s:g}s of being asked to "
             f"({self._stop_reason}); its slot stays taken until it does"

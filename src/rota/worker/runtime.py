@@ -354,6 +354,12 @@ class Worker:
             slot.stopping_message = message
             if self._link is not None:
                 self._link.post(_stopping(slot, message))
+        stuck = slot is not None and slot.attempt.stuck
+        if stuck and self._settings.exit_when_stuck and not self._draining:
+            # The process going is what ends the stuck code: its lease is not released, so
+            # it runs out only once the code is gone. A supervisor starts a fresh worker.
+            self._report("draining, to exit and leave the stuck code behind")
+            self.request_drain()
 
     def _put_outbox(self, message: Payload) -> None:
         self._outbox.put(message)
