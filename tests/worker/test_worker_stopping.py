@@ -3,7 +3,6 @@ in it: cancels, lost leases, timeouts and drains wait for the code to stop."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import worker_sample_tasks
@@ -18,6 +17,11 @@ STOPPED = worker_sample_tasks.STOPPED
 
 def _registry() -> TaskRegistry:
     return make_registry(worker_sample_tasks.registry)
+
+
+async def _started(server: FakeServer, key: str) -> None:
+    """Wait until the task's own code runs (an attempt stopped before that never runs it)."""
+    await server.wait_for(lambda: key in STARTED, what=f"{key} to start")
 
 
 def _beats_naming(server: FakeServer, job_id: str) -> int:
@@ -36,7 +40,7 @@ async def test_a_cancelled_sync_job_is_interrupted_and_released_after_its_code_s
     await server.wait_connected()
     # Each step is one 0.4 s C call: the interrupt lands when the current one returns.
     await server.push_jobs(job("j1", "t.chunked", "cancelled", 30, step=0.4))
-    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await _started(server, "cancelled")
     await server.send({"type": "cancel", "job_id": "j1", "reason": "by request"})
     beats = _beats_naming(server, "j1")
     await server.push_jobs(job("j2", "t.add", 1, 2))  # the slot is still taken
@@ -57,7 +61,7 @@ async def test_except_exception_does_not_swallow_the_interrupt(
     start_worker(_registry())
     await server.wait_connected()
     await server.push_jobs(job("j1", "t.careless", "careless", 30))
-    await asyncio.sleep(0.1)
+    await _started(server, "careless")
     await server.send({"type": "cancel", "job_id": "j1", "reason": "by request"})
     await server.wait_message("release", "j1")
     assert "careless" in STOPPED
@@ -67,10 +71,10 @@ async def test_a_lost_lease_keeps_its_slot_as_unleased_until_the_code_stopped(
     server: FakeServer, start_worker: Start
 ) -> None:
     server.heartbeat_s = 0.05
-    run = start_worker(_registry(), concurrency=2)
+    start_worker(_registry(), concurrency=2)
     await server.wait_connected()
     await server.push_jobs(job("j1", "t.chunked", "lost", 30, step=0.4))
-    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await _started(server, "lost")
     await server.send({"type": "leases", "stale": ["j1"]})
     unleased = await server.wait_for(
         lambda: [m for m in server.of_type("heartbeat") if m["unleased"] == 1 and not m["running"]]
@@ -88,10 +92,10 @@ async def test_a_lost_lease_keeps_its_slot_as_unleased_until_the_code_stopped(
 async def test_the_timeout_counts_from_the_start_of_the_code(
     server: FakeServer, start_worker: Start
 ) -> None:
-    run = start_worker(_registry(), concurrency=2)
+    start_worker(_registry(), concurrency=2)
     await server.wait_connected()
     await server.push_jobs(job("j1", "t.chunked", "first", 30, step=1.0))
-    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await _started(server, "first")
     await server.send({"type": "leases", "stale": ["j1"]})
     # The new attempt waits for the old code (inside a 1 s sleep), far past its own timeout.
     second = {**job("j1", "t.chunked", "second", 0.05, timeout_s=0.25), "token": "t2"}
@@ -137,7 +141,7 @@ async def test_drain_stops_what_outlives_the_grace_and_releases_it_after(
     run = start_worker(_registry(), drain_grace_s=0.2)
     await server.wait_connected()
     await server.push_jobs(job("j1", "t.chunked", "drained", 30, step=0.4))
-    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await _started(server, "drained")
     run.worker.request_drain()
     stopping = await server.wait_message("stopping", "j1")
     assert "draining" in stopping["message"]
@@ -154,7 +158,7 @@ async def test_drain_leaves_code_that_will_not_stop_unreleased(
     run = start_worker(_registry(), drain_grace_s=0.1, stop_grace_s=0.2)
     await server.wait_connected()
     await server.push_jobs(job("j1", "t.swallower", "unstoppable", 2.0))
-    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await _started(server, "unstoppable")
     run.worker.request_drain()
     assert await run.finish() is False  # code is left running: the process must go
     assert "unstoppable" not in STOPPED

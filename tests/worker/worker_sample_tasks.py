@@ -118,7 +118,7 @@ def isolated_output() -> str:
 
 
 STARTED: dict[str, float] = {}
-"""When each `chunked` run began, by key (time.monotonic())."""
+"""When each `chunked`, `careless` or `swallower` run began, by key (time.monotonic())."""
 STOPPED: dict[str, float] = {}
 """When each `chunked`, `careless` or `swallower` run left its code, by key."""
 
@@ -138,6 +138,7 @@ def chunked(key: str, seconds: float, step: float = 0.05) -> str:
 
 def careless(key: str, seconds: float) -> str:
     """Catch every Exception, as careless code does: an interrupt must still stop it."""
+    STARTED[key] = time.monotonic()
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -152,6 +153,7 @@ def careless(key: str, seconds: float) -> str:
 
 def swallower(key: str, seconds: float) -> str:
     """Swallow even interrupts until `seconds` have passed."""
+    STARTED[key] = time.monotonic()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
