@@ -28,6 +28,8 @@ MAX_SPAN_S: Final = 10 * 365 * 86400.0
 MAX_TIMEOUT_S: Final = 365 * 86400.0
 """A year: the longest one attempt of a job may be allowed to run."""
 
+_EARLIEST_WALL: Final = EARLIEST_AT.replace(tzinfo=None) - timedelta(days=2)
+_LATEST_WALL: Final = LATEST_AT.replace(tzinfo=None) + timedelta(days=2)
 _RANGE: Final = (
     f"must be between {EARLIEST_AT:%Y-%m-%dT%H:%M:%SZ} and {LATEST_AT:%Y-%m-%dT%H:%M:%SZ}"
 )
@@ -39,6 +41,18 @@ def moment_problem(moment: datetime) -> str | None:
         return "must be a time with a UTC offset, like 2030-01-31T09:00:00+01:00"
     # Comparing aware datetimes never converts them, so this cannot overflow.
     if not EARLIEST_AT <= moment <= LATEST_AT:
+        return _RANGE
+    return None
+
+
+def wall_time_problem(wall: datetime) -> str | None:
+    """Return why a naive wall time can lie in no zone's accepted range, or None.
+
+    Checked before the wall time is read in a zone: no zone is more than a day from UTC, so
+    a wall time further than that outside the range is refused by its text alone, and reading
+    one near the ends of the calendar (0001-01-01T00:00 east of UTC) can never overflow.
+    """
+    if not _EARLIEST_WALL <= wall.replace(tzinfo=None) <= _LATEST_WALL:
         return _RANGE
     return None
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from rota.cli.common import parse_kwargs, parse_value
@@ -116,6 +117,14 @@ def test_a_naive_time_is_read_in_the_local_zone_by_the_schedules_rule(
     [line] = said
     assert line.startswith(f"read {text} as Europe/Berlin time: {meant}")
     assert note in line
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "UTC", "CET-1"])
+@pytest.mark.parametrize("text", ["0001-01-01T00:00", "9999-12-31T23:59:59", "1969-12-31T12:00"])
+def test_a_naive_time_at_the_ends_of_the_calendar_is_refused_by_range(text: str, zone: str) -> None:
+    # Reading 0001-01-01T00:00 in a zone east of UTC used to overflow (a traceback).
+    with pytest.raises(typer.BadParameter, match="must be between 1970"):
+        parse_moment(text, "--at", environ={"TZ": zone}, say=lambda line: None)
 
 
 def test_the_zone_comes_from_tz_or_the_system() -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from rota.moments import moment_problem, span_problem
+from rota.moments import moment_problem, span_problem, wall_time_problem
 from rota.safe_text import excerpt
 from rota.scheduling.cron import wall_time_instant
 
@@ -84,6 +84,9 @@ def parse_moment(
         ) from None
     line = None
     if moment.tzinfo is None:
+        problem = wall_time_problem(moment)
+        if problem is not None:
+            raise typer.BadParameter(problem, param_hint=option)
         moment, line = _read_local(moment, text, local_zone(environ))
     problem = moment_problem(moment)
     if problem is not None:
