@@ -134,6 +134,21 @@ async def test_a_conflict_in_a_bulk_stores_nothing_of_it(store: Store) -> None:
     assert [job.id for job in (await store.list_jobs(JobQuery())).jobs] == [first.id]
 
 
+async def test_a_key_given_twice_in_one_bulk_names_the_item_not_a_job_never_stored(
+    store: Store,
+) -> None:
+    # The batch is not stored, so the job its first item would have made does not exist:
+    # the conflict names the item of the batch, not that id.
+    with pytest.raises(IdempotencyConflict) as caught:
+        await store.submit(
+            [spec(), spec(idempotency_key="twice", args=[1]), spec(idempotency_key="twice")]
+        )
+    message = caught.value.message
+    assert message.startswith("jobs[2].idempotency_key 'twice' is also given to jobs[1]")
+    assert "held by job" not in message
+    assert (await store.list_jobs(JobQuery())).jobs == []
+
+
 async def test_keys_repeated_in_one_bulk_make_one_job(store: Store) -> None:
     existing = await submit_one(store, idempotency_key="old")
     jobs = await store.submit(

@@ -133,17 +133,31 @@ def fingerprint(spec: JobSpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_same_submission(spec: JobSpec, holder: Job, held: str | None) -> None:
+def check_same_submission(
+    spec: JobSpec, holder: Job, held: str | None, *, batch: tuple[int, int] | None = None
+) -> None:
     """Raise IdempotencyConflict unless `spec` is the same submission as the one that made
     `holder`, whose stored fingerprint is `held`.
+
+    `batch` is (this spec's index, the index of the earlier spec) when `holder` was made by
+    an earlier spec of the same batch: as a conflict stores nothing of the batch, that job
+    will never exist, so the message names the earlier item instead of its id.
 
     A schedule's occurrence is never a conflict (its key names the fire time, and an edit of
     the schedule must not stop the scheduler); nor is a job stored before fingerprints were.
     """
     if spec.schedule_id is not None or held is None or held == fingerprint(spec):
         return
+    key = excerpt(spec.idempotency_key)
+    if batch is not None:
+        index, earlier = batch
+        raise IdempotencyConflict(
+            f"jobs[{index}].idempotency_key {key} is also given to jobs[{earlier}] of the same "
+            "list, with a different task, arguments or options; nothing of the list was "
+            "stored: give each submission its own key"
+        )
     raise IdempotencyConflict(
-        f"idempotency_key {excerpt(spec.idempotency_key)} is held by job "
+        f"idempotency_key {key} is held by job "
         f"{holder.id}, submitted with a different task, arguments or options; send the same "
         "submission to get that job, or use another key"
     )

@@ -70,15 +70,18 @@ async def submit(
         if taken:
             for row in await sql.all(conn, "get_jobs_by_key", keys=taken):
                 by_key[row["idempotency_key"]] = (row_to_job(row), row["fingerprint"])
+        made_by = {job_id: index for index, job_id in enumerate(planned) if job_id is not None}
         jobs = []
-        for spec, job_id in zip(specs, planned, strict=True):
+        for index, (spec, job_id) in enumerate(zip(specs, planned, strict=True)):
             key = spec.idempotency_key
             if key is None:
                 jobs.append(new[str(job_id)])
                 continue
             holder, held = by_key[key]
             if holder.id != job_id:  # inserted by an earlier spec, or before this batch
-                check_same_submission(spec, holder, held)
+                earlier = made_by.get(holder.id)
+                batch = None if earlier is None else (index, earlier)
+                check_same_submission(spec, holder, held, batch=batch)
             jobs.append(holder)
         return jobs
 

@@ -42,24 +42,26 @@ def submit(
     IdempotencyConflict when a key's job was submitted differently)."""
     now_us = to_us(now)
     jobs: list[Job] = []
-    by_key: dict[str, tuple[Job, str | None]] = {}
+    # key -> (its job, the job's fingerprint, the index of the spec that made it in this batch)
+    by_key: dict[str, tuple[Job, str | None, int | None]] = {}
     for index, spec in enumerate(specs):
         key = spec.idempotency_key
         if key is not None:
             if key not in by_key:
                 row = _one(conn, q["get_job_by_key"], {"key": key})
                 if row is not None:
-                    by_key[key] = (row_to_job(row), row["fingerprint"])
+                    by_key[key] = (row_to_job(row), row["fingerprint"], None)
             if key in by_key:
-                holder, held = by_key[key]
-                check_same_submission(spec, holder, held)
+                holder, held, made_by = by_key[key]
+                batch = None if made_by is None else (index, made_by)
+                check_same_submission(spec, holder, held, batch=batch)
                 jobs.append(holder)
                 continue
         params = spec_params(index, spec, ids.next(now), now_us)
         job = row_to_job(_one(conn, q["insert_job"], params))
         conn.execute(q["insert_event"], event_params(job, "submitted", now_us))
         if key is not None:
-            by_key[key] = (job, params["fingerprint"])
+            by_key[key] = (job, params["fingerprint"], index)
         jobs.append(job)
     return jobs
 
