@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import signal
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,4 +168,33 @@ def test_a_slot_stays_busy_until_timed_out_code_stops(cluster: Cluster, variant:
     (run_b,) = runs_of(records, job_b)
     assert run_b.stopped
     assert run_a.last <= run_b.first, "B started while A's code still ran in the only slot"
+    assert_never_twice_at_once(records)
+
+
+def test_a_server_restart_leaves_running_jobs_to_their_workers(cluster: Cluster) -> None:
+    # A server that stops closes every worker's connection; the workers are alive and come
+    # back, so their leases must keep the time their last heartbeat gave them. They used to
+    # be cut to the disconnect grace (2 s), so a restart taking longer re-ran every running
+    # job while its code still ran on its worker.
+    records = cluster.tmp_path / "runs.txt"
+    cluster.start_server(ROTA_LEASE_S="60")
+    cluster.start_worker("a", concurrency=1)
+    cluster.start_worker("b", concurrency=1)
+    job = cluster.submit({**_span("sync", records, 8, step=0.1), "max_attempts": 2})
+    job_id = job["id"]
+    wait_for(lambda: runs_of(records, job_id), 20, "the job's code to start")
+
+    assert cluster.server is not None
+    cluster.kill(cluster.server, signal.SIGTERM)  # returns once the process has exited
+    stopped_at = time.time()
+    with sqlite3.connect(cluster.db) as db:
+        [(expires_us,)] = db.execute("SELECT lease_expires_at FROM jobs").fetchall()
+    # A heartbeat every 5 s renews the lease to 60 s: at least 55 s are left, never 2.
+    assert expires_us / 1e6 - stopped_at > 30
+
+    cluster.start_server()
+    done = cluster.wait_finished(job_id, timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["attempt"] == 1, cluster.events(job_id)
+    assert len(runs_of(records, job_id)) == 1
     assert_never_twice_at_once(records)

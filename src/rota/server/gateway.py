@@ -222,10 +222,16 @@ class WorkerConnection:
         async with self._dispatcher.membership:
             if self._dispatcher.remove(session):
                 try:
-                    # Its jobs may still finish if it reconnects within the grace period.
-                    await self._store.expire_leases_of(
-                        session.name, self._hub.settings.disconnect_grace_s
-                    )
+                    if not self._hub.stopping:
+                        # Its jobs may still finish if it reconnects within the grace period.
+                        # When this server is the one stopping, the worker is alive and
+                        # comes back (here once restarted, or to another server): its
+                        # leases keep the time its last heartbeat gave them, or a restart
+                        # slower than the grace would run its jobs again while their code
+                        # still runs on it.
+                        await self._store.expire_leases_of(
+                            session.name, self._hub.settings.disconnect_grace_s
+                        )
                     await self._store.worker_gone(session.name)
                 except Exception:
                     logger.exception("worker %s left, but recording that failed", session.name)

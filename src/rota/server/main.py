@@ -42,7 +42,8 @@ class _Server(uvicorn.Server):
             self._on_started(_bound_port(self))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Endless responses (event streams) must end first, or uvicorn waits on them forever.
+        # Before uvicorn closes the connections: the hub ends endless responses (event
+        # streams), or uvicorn would wait on them forever, and workers keep their leases.
         self._on_stopping()
         await super().shutdown(sockets=sockets)
 
@@ -77,9 +78,7 @@ async def serve(settings: Settings) -> None:
             )
             sys.stderr.flush()
 
-        server = _Server(
-            config, on_started=announce, on_stopping=app.state.hub.activity.events.close
-        )
+        server = _Server(config, on_started=announce, on_stopping=app.state.hub.begin_stopping)
         with _stop_on_signals(server):
             await server.serve()
     finally:

@@ -96,6 +96,18 @@ class Hub:
             on_reaped=self.activity.reaped,
         )
         self.scheduler = Scheduler(store=store, on_written=self.dispatcher.wake)
+        self.stopping = False
+        """True once the server has begun to shut down (see begin_stopping)."""
+
+    def begin_stopping(self) -> None:
+        """Note that the server is shutting down, before it closes its connections, and end
+        the endless event streams (or the shutdown would wait on them forever).
+
+        The workers whose connections the shutdown closes are alive: they keep their leases
+        (see the gateway), and reconnect to this server once restarted, or to another.
+        """
+        self.stopping = True
+        self.activity.events.close()
 
     def _failed_at_dispatch(self, job: Job) -> None:
         """Tell waiters and watchers of a job the dispatcher failed (it could not be sent)."""
