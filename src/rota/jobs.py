@@ -105,10 +105,11 @@ class Job:
     schedule_id: str | None
     attempt: int
     """How many times the job has been claimed, over all its rounds (0 before the first):
-    each attempt has a number of its own, even across manual retries."""
+    each attempt has a number of its own, even across manual retries and releases."""
     prior_attempts: int = 0
-    """The claims made before the current round began. A manual retry starts a round of
-    `max_attempts` fresh claims, numbered on from `attempt`."""
+    """The claims that do not count against the current round: those made before it began
+    (a manual retry starts a round of `max_attempts` fresh claims, numbered on from
+    `attempt`) and those released unfinished since (each moves the round's start up one)."""
     lease_token: str | None
     lease_expires_at: datetime | None
     worker: str | None

@@ -78,8 +78,9 @@ async def test_every_attempt_keeps_its_own_number_across_retries(
     assert failed.run_at == clock.now_utc() + timedelta(seconds=10)
     clock.advance(10)
     fifth = await claim_one(store)
-    await store.release(lease_of(fifth))  # a release gives the claim back: still 4 made
-    assert (await store.get_job(job.id)).attempt == 4
+    released = await store.release(lease_of(fifth))  # the run keeps its number, 5
+    assert (released.attempt, released.attempts_left, released.last_attempt) == (5, 2, 7)
+    sixth = await claim_one(store)
     events = await store.events(job.id)
     started = [(event.attempt, event.message) for event in events if event.kind == "started"]
     assert started == [
@@ -88,7 +89,9 @@ async def test_every_attempt_keeps_its_own_number_across_retries(
         (3, "attempt 3 of 3"),
         (4, "attempt 4 of 6"),
         (5, "attempt 5 of 6"),
+        (6, "attempt 6 of 7"),
     ]
+    assert sixth.round_attempt == 2
     failures = [event.attempt for event in events if event.kind in ("retrying", "failed")]
     assert failures == [1, 2, 3, 4]
 
@@ -170,7 +173,7 @@ async def test_events_tell_a_whole_life_in_order(store: Store, clock: ManualCloc
         "started",
         "succeeded",
     ]
-    assert [e.attempt for e in events] == [0, 1, 1, 1, 2, 2, 2, 3, 2, 3, 3]
+    assert [e.attempt for e in events] == [0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4]
     assert events[3].message is not None and "boom" in events[3].message
     assert events[4].worker == second.worker == "w2"
     ids = [e.id or 0 for e in events]

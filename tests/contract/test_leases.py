@@ -220,12 +220,33 @@ async def test_release_does_not_count_the_attempt(store: Store, clock: ManualClo
     clock.advance(2)
     released = await store.release(lease_of(claimed))
     assert released.state is JobState.PENDING
-    assert released.attempt == 0 and released.lease_token is None
+    assert released.lease_token is None and released.attempts_left == 1
     assert released.run_at == clock.now_utc()
     with pytest.raises(StaleLease):
         await store.complete(lease_of(claimed), None)
     again = await claim_one(store)
-    assert again.id == job.id and again.attempt == 1
+    assert again.id == job.id and again.attempts_left == 0
+
+
+async def test_a_released_run_keeps_its_number_and_the_next_run_gets_its_own(
+    store: Store,
+) -> None:
+    # A drained job's code may have run for a while: its run stays in the history under its
+    # own number, and the run after it is not labelled "attempt 1 of 3" a second time.
+    job = await submit_one(store, max_attempts=3)
+    claimed = await claim_one(store, "w1")
+    released = await store.release(lease_of(claimed))
+    assert (released.attempt, released.attempts_left) == (1, 3)
+    again = await claim_one(store, "w2")
+    assert (again.attempt, again.round_attempt, again.last_attempt) == (2, 1, 4)
+    events = await store.events(job.id)
+    assert [(e.kind, e.attempt, e.worker) for e in events if e.kind != "submitted"] == [
+        ("started", 1, "w1"),
+        ("released", 1, "w1"),
+        ("started", 2, "w2"),
+    ]
+    started = [e.message for e in events if e.kind == "started"]
+    assert started == ["attempt 1 of 3", "attempt 2 of 4"]
 
 
 async def test_progress_is_stored_and_logged(store: Store) -> None:

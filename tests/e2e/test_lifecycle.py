@@ -134,5 +134,6 @@ def test_sigterm_drains_finishing_short_jobs_and_releasing_long_ones(cluster: Cl
     assert cluster.job(short["id"])["state"] == "succeeded"
     released = cluster.job(long["id"])
     assert released["state"] == "pending", released
-    assert released["attempt"] == 0, "a released attempt does not count"
+    # A released attempt does not count against max_attempts, but keeps its number.
+    assert (released["attempt"], released["prior_attempts"]) == (1, 1), released
     assert "released" in [event["kind"] for event in cluster.events(long["id"])]

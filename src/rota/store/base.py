@@ -233,8 +233,10 @@ class Store(Protocol):
         """End a lease whose attempt's code has stopped on the worker, and return the job.
 
         A running job goes back unrun (a draining worker): pending, due now, and the attempt
-        does not count (`released` event). A job cancelled while it ran stays cancelled and
-        stops stopping (`stopped` event). StaleLease unless the token is held.
+        does not count (`released` event), though it keeps its number: prior_attempts goes up
+        by one, so the next claim is numbered on and attempts_left is unchanged. A job
+        cancelled while it ran stays cancelled and stops stopping (`stopped` event).
+        StaleLease unless the token is held.
         """
         ...
 

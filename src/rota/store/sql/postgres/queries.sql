@@ -197,12 +197,14 @@ WITH failed AS (
 SELECT * FROM failed;
 
 -- name: release
--- The claim does not count: the attempt goes back down.
+-- The claim does not count, yet its run keeps its number (its code may have run for a while,
+-- as in a drain): the round's start moves up by one, so attempts_left is unchanged and the
+-- next claim gets a number of its own.
 WITH released AS (
     UPDATE jobs
     SET state = 'pending',
         run_at = coalesce(:now, now()),
-        attempt = greatest(attempt - 1, prior_attempts),
+        prior_attempts = prior_attempts + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
         stop_requested_at = NULL,

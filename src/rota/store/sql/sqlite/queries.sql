@@ -138,11 +138,13 @@ WHERE id = :id
 RETURNING *;
 
 -- name: release
--- The claim does not count: the attempt goes back down.
+-- The claim does not count, yet its run keeps its number (its code may have run for a while,
+-- as in a drain): the round's start moves up by one, so attempts_left is unchanged and the
+-- next claim gets a number of its own.
 UPDATE jobs
 SET state = 'pending',
     run_at = :now,
-    attempt = max(attempt - 1, prior_attempts),
+    prior_attempts = prior_attempts + 1,
     lease_token = NULL,
     lease_expires_at = NULL,
     stop_requested_at = NULL,
