@@ -13,6 +13,7 @@ import httpx
 
 from rota import errors
 from rota.client_schedules import ScheduleMethods
+from rota.client_urls import check_params, segment
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
@@ -127,7 +128,7 @@ class AsyncClient(ScheduleMethods):
 
     async def get_job(self, job_id: JobId) -> JobData:
         """Return the job (JobNotFound for an unknown id)."""
-        job: JobData = await self._request("GET", f"/jobs/{job_id}")
+        job: JobData = await self._request("GET", f"/jobs/{segment(job_id, 'job id')}")
         return job
 
     async def list_jobs(
@@ -172,23 +173,23 @@ class AsyncClient(ScheduleMethods):
             args=check_arguments(args, {})[0] if args is not None else None,
             kwargs=check_arguments([], kwargs)[1] if kwargs is not None else None,
         )
-        job: JobData = await self._request("PATCH", f"/jobs/{job_id}", json=body)
+        job: JobData = await self._request("PATCH", f"/jobs/{segment(job_id, 'job id')}", json=body)
         return job
 
     async def cancel(self, job_id: JobId) -> JobData:
         """Cancel a pending or running job and return it (InvalidTransition if finished)."""
-        job: JobData = await self._request("DELETE", f"/jobs/{job_id}")
+        job: JobData = await self._request("DELETE", f"/jobs/{segment(job_id, 'job id')}")
         return job
 
     async def retry(self, job_id: JobId) -> JobData:
         """Put a failed, cancelled or expired job back to pending and return it."""
-        job: JobData = await self._request("POST", f"/jobs/{job_id}/retry")
+        job: JobData = await self._request("POST", f"/jobs/{segment(job_id, 'job id')}/retry")
         return job
 
     async def events(self, job_id: JobId, after: int = 0) -> list[Payload]:
         """Return the job's execution log, the events with an id above `after`."""
         body: Payload = await self._request(
-            "GET", f"/jobs/{job_id}/events", params={"after": after}
+            "GET", f"/jobs/{segment(job_id, 'job id')}/events", params={"after": after}
         )
         events: list[Payload] = body["events"]
         return events
@@ -216,7 +217,7 @@ class AsyncClient(ScheduleMethods):
             wait_s = max(0.0, min(remaining, poll_s, MAX_WAIT_S))
             job: JobData = await self._request(
                 "GET",
-                f"/jobs/{job_id}/result",
+                f"/jobs/{segment(job_id, 'job id')}/result",
                 params={"wait": round(wait_s, 3)},
                 timeout_s=wait_s + self.timeout_s,
             )
@@ -237,7 +238,7 @@ class AsyncClient(ScheduleMethods):
 
     async def drain(self, name: str) -> None:
         """Ask a worker to drain: take no new jobs and finish the running ones."""
-        await self._request("POST", f"/workers/{name}/drain")
+        await self._request("POST", f"/workers/{segment(name, 'worker name')}/drain")
 
     async def queues(self) -> list[Payload]:
         """Return depth, running count and oldest due age of every queue."""
@@ -267,6 +268,7 @@ class AsyncClient(ScheduleMethods):
         params: Mapping[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> Any:
+        check_params(params)
         try:
             content = None if json is None else _json_bytes(json)
             response = await self._http.request(

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rota.client_urls import segment
 from rota.errors import InvalidInput
 from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.types import JSON, Payload
@@ -96,7 +97,9 @@ class ScheduleMethods:
     async def put_schedule(self, name: str, task: str, *args: JSON, **options: Any) -> ScheduleData:
         """Create the schedule, or bring the one of that name up to this definition."""
         body = schedule_body(task, args, **options)
-        schedule: ScheduleData = await self._request("PUT", f"/schedules/{name}", json=body)
+        schedule: ScheduleData = await self._request(
+            "PUT", f"/schedules/{segment(name, 'schedule')}", json=body
+        )
         return schedule
 
     async def schedules(self) -> list[ScheduleData]:
@@ -107,7 +110,9 @@ class ScheduleMethods:
 
     async def get_schedule(self, ref: str) -> ScheduleData:
         """Return the schedule (by id or name) with its next 10 fire times."""
-        schedule: ScheduleData = await self._request("GET", f"/schedules/{ref}")
+        schedule: ScheduleData = await self._request(
+            "GET", f"/schedules/{segment(ref, 'schedule')}"
+        )
         return schedule
 
     async def update_schedule(self, ref: str, /, **changes: Any) -> ScheduleData:
@@ -117,27 +122,35 @@ class ScheduleMethods:
             body["args"], _ = check_arguments(body["args"], {})
         if "kwargs" in body:
             _, body["kwargs"] = check_arguments([], body["kwargs"])
-        schedule: ScheduleData = await self._request("PATCH", f"/schedules/{ref}", json=body)
+        schedule: ScheduleData = await self._request(
+            "PATCH", f"/schedules/{segment(ref, 'schedule')}", json=body
+        )
         return schedule
 
     async def delete_schedule(self, ref: str) -> ScheduleData:
         """Remove the schedule and return it as it was."""
-        schedule: ScheduleData = await self._request("DELETE", f"/schedules/{ref}")
+        schedule: ScheduleData = await self._request(
+            "DELETE", f"/schedules/{segment(ref, 'schedule')}"
+        )
         return schedule
 
     async def pause_schedule(self, ref: str) -> ScheduleData:
         """Pause the schedule and return it."""
-        schedule: ScheduleData = await self._request("POST", f"/schedules/{ref}/pause")
+        schedule: ScheduleData = await self._request(
+            "POST", f"/schedules/{segment(ref, 'schedule')}/pause"
+        )
         return schedule
 
     async def resume_schedule(self, ref: str) -> ScheduleData:
         """Resume the schedule and return it."""
-        schedule: ScheduleData = await self._request("POST", f"/schedules/{ref}/resume")
+        schedule: ScheduleData = await self._request(
+            "POST", f"/schedules/{segment(ref, 'schedule')}/resume"
+        )
         return schedule
 
     async def trigger_schedule(self, ref: str) -> Payload:
         """Run the schedule's task now and return the job."""
-        job: Payload = await self._request("POST", f"/schedules/{ref}/trigger")
+        job: Payload = await self._request("POST", f"/schedules/{segment(ref, 'schedule')}/trigger")
         return job
 
 
