@@ -105,9 +105,9 @@ def test_triggers_refuse_naive_datetimes() -> None:
 def test_window_must_not_end_before_it_starts() -> None:
     start_at = datetime(2024, 1, 2, tzinfo=UTC)
     end_at = datetime(2024, 1, 1, tzinfo=UTC)
-    with pytest.raises(InvalidInput, match="end_at must not be before start_at"):
+    with pytest.raises(InvalidInput, match="end_at: must not be before start_at"):
         CronTrigger(CronExpression.parse("@daily"), BERLIN, start_at=start_at, end_at=end_at)
-    with pytest.raises(InvalidInput, match="end_at must not be before start_at"):
+    with pytest.raises(InvalidInput, match="end_at: must not be before start_at"):
         IntervalTrigger(60, start_at=start_at, end_at=end_at)
 
 

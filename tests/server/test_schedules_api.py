@@ -48,6 +48,13 @@ async def test_create_show_with_next_ten_fire_times(client: httpx.AsyncClient) -
         ({"misfire": "sometimes"}, 422, "misfire"),
         ({"name": "has space"}, 422, "name"),
         ({"color": "red"}, 422, "color: unknown field"),
+        # Named by the field at fault, not by the trigger that noticed it:
+        (
+            {"start_at": "2030-01-02T00:00:00Z", "end_at": "2030-01-01T00:00:00Z"},
+            422,
+            "end_at: must not be before start_at",
+        ),
+        ({"interval": 1e-9, "cron": None}, 422, "interval_s: must be at least one microsecond"),
     ],
 )
 async def test_bad_schedules_are_refused_clearly(

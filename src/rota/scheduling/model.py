@@ -181,10 +181,17 @@ class ScheduleSpec:
         return replace(self, **changes)
 
 
+_NAMES_ITS_FIELD: Final = re.compile(r"^(start_at|end_at|interval_s): ")
+
+
 def _field(name: str, build: Any, value: Any) -> Any:
+    """Return build(value); an InvalidInput is said to be about `name`, unless its message
+    names the field at fault already (a trigger's "end_at: must not be before start_at")."""
     try:
         return build(value)
     except InvalidInput as exc:
+        if _NAMES_ITS_FIELD.match(exc.message):
+            raise
         raise InvalidInput(f"{name}: {exc.message}") from None
 
 

@@ -67,7 +67,7 @@ def _optional_utc(moment: datetime | None, what: str) -> datetime | None:
 
 def _check_window(start_at: datetime | None, end_at: datetime | None) -> None:
     if start_at is not None and end_at is not None and end_at < start_at:
-        raise InvalidInput("end_at must not be before start_at")
+        raise InvalidInput("end_at: must not be before start_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +128,9 @@ class IntervalTrigger:
             or not self.interval_s > 0
             or self.interval_s == float("inf")
         ):
-            raise InvalidInput(f"interval_s must be a positive number, got {self.interval_s!r}")
+            raise InvalidInput(f"interval_s: must be a positive number, got {self.interval_s!r}")
         if self._interval_us < 1:
-            raise InvalidInput("interval_s must be at least one microsecond")
+            raise InvalidInput("interval_s: must be at least one microsecond")
         object.__setattr__(self, "start_at", _optional_utc(self.start_at, "start_at"))
         object.__setattr__(self, "end_at", _optional_utc(self.end_at, "end_at"))
         _check_window(self.start_at, self.end_at)
