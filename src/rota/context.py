@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import math
+import numbers
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +25,23 @@ class JobContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def progress(self, fraction: float | None, message: str | None = None) -> None:
-        """Report how far along the job is (0..1), with an optional message."""
-        if fraction is not None and not 0.0 <= fraction <= 1.0:
-            raise ValueError("progress is a fraction between 0 and 1")
+        """Report how far along the job is (0..1), with an optional message.
+
+        TypeError when `fraction` is not a real number (a bool is not one), ValueError when
+        it lies outside 0..1 (NaN included); it is sent as a plain float.
+        """
+        if fraction is not None:
+            if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+                raise TypeError(
+                    "progress: the fraction must be a number from 0 to 1, or None, "
+                    f"not {type(fraction).__name__}"
+                )
+            try:
+                fraction = float(fraction)
+            except OverflowError:
+                fraction = math.nan  # an int too large for a float: refused below
+            if not 0.0 <= fraction <= 1.0:
+                raise ValueError("progress is a fraction between 0 and 1")
         self.on_progress(fraction, message)
 
     def log(self, message: str, stream: str = "log") -> None:
