@@ -168,6 +168,19 @@ async def test_malformed_json_is_refused(client: httpx.AsyncClient, content: byt
     assert await stored_count(client) == 0
 
 
+async def test_an_integer_too_long_to_read_is_refused_in_plain_words(
+    client: httpx.AsyncClient,
+) -> None:
+    # Python's own message named sys.set_int_max_str_digits(), a server setting.
+    content = b'{"task": "rota.echo", "args": [' + b"9" * 5000 + b"]}"
+    response = await client.post(
+        JOBS, content=content, headers={"content-type": "application/json"}
+    )
+    message = assert_error(response, 400, "MalformedBody", "an integer of 5000 digits")
+    assert "sys." not in message
+    assert await stored_count(client) == 0
+
+
 async def test_unknown_task_is_422_naming_the_known_ones(client: httpx.AsyncClient) -> None:
     response = await client.post(JOBS, json={"task": "billing.charge"})
     message = assert_error(response, 422, "UnknownTask", "'billing.charge'", "rota.echo")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -155,12 +155,20 @@ _SUBMIT_MANY = TypeAdapter(list[JobSubmit])
 _PATCH = TypeAdapter(JobPatch)
 
 
+_MAX_INT_DIGITS: Final = 4300
+
+
 def parse_json(body: bytes) -> Any:
     """Return the JSON a request body holds, or raise InvalidInput saying what is wrong."""
     if not body.strip():
         raise MalformedBody("the request body is empty; send a JSON object")
     try:
-        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(
+            body,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_readable_int,
+        )
     except RecursionError:
         raise MalformedBody(
             f"the request body is nested too deeply; a value may be nested {MAX_DEPTH} levels"
@@ -173,6 +181,17 @@ def parse_json(body: bytes) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _readable_int(text: str) -> int:
+    # Python reads at most 4300 digits (sys.get_int_max_str_digits); say so in plain words.
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INT_DIGITS:
+        raise ValueError(
+            f"an integer of {digits} digits is too long to read (integers must lie within "
+            "+-(2**53 - 1); send a longer number as a string)"
+        )
+    return int(text)
 
 
 def _finite_float(text: str) -> float:
