@@ -58,6 +58,11 @@ def check_transition(source: JobState, target: JobState) -> None:
 
 
 DEFAULT_QUEUE = "default"
+QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+"""What a queue's name may be, wherever one is given (a job, a schedule, a worker)."""
+WORKER_NAME_PATTERN = r"^[A-Za-z0-9_.:@-]{1,200}$"
+"""What a worker's name may be (its hello, its settings)."""
+MAX_TAG_CHARS = 200
 _VALUES = frozenset({"args", "kwargs", "result"})
 DEFAULT_MAX_ATTEMPTS = 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,10 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rota.errors import InvalidInput
+from rota.jobs import MAX_TAG_CHARS, QUEUE_PATTERN, WORKER_NAME_PATTERN
 from rota.moments import MAX_SPAN_S
+from rota.safe_text import excerpt
+from rota.values import text_problem
 
 ENV_PREFIX = "ROTA_"
 DEFAULT_CONFIG_FILE = "rota.toml"
+_WORKER_NAME = re.compile(WORKER_NAME_PATTERN)
+_QUEUE_NAME = re.compile(QUEUE_PATTERN)
 
 
 class Settings(BaseModel):
@@ -76,6 +82,38 @@ class Settings(BaseModel):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    # A worker's name, queues and tags are judged here as its server will judge its hello,
+    # so a worker the server would refuse says so at once instead of reconnecting for ever.
+    @field_validator("name")
+    @classmethod
+    def _worker_name(cls, value: str | None) -> str | None:
+        if value is not None and not _WORKER_NAME.match(value):
+            raise ValueError(f"{excerpt(value)} must be 1-200 letters, digits or any of _ . : @ -")
+        return value
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one queue")
+        for queue in value:
+            if not _QUEUE_NAME.match(queue):
+                raise ValueError(
+                    f"queue {excerpt(queue)} must be 1-100 letters, digits or any of _ . : -"
+                )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            problem = text_problem(tag)
+            if problem is not None or len(tag) > MAX_TAG_CHARS:
+                raise ValueError(
+                    f"tag {excerpt(tag)}: {problem or f'longer than {MAX_TAG_CHARS} characters'}"
+                )
+        return value
+
 
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
@@ -106,6 +144,7 @@ def load_settings(
         return Settings.model_validate(merged)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise InvalidInput(f"invalid settings: {problems}") from None

@@ -109,3 +109,37 @@ def test_settings_are_frozen() -> None:
     settings = Settings.model_validate({})
     with pytest.raises(Exception, match="frozen"):
         settings.port = 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"name": "a b"}, "name: "),
+        ({"name": "w\udcff"}, "name: "),
+        ({"name": "x" * 201}, "name: "),
+        ({"queues": ""}, "queues: name at least one queue"),
+        ({"queues": "ok,has space"}, "queues: queue 'has space' "),
+        ({"queues": "q\udcff"}, "queues: queue "),
+        ({"tags": "t\udcff"}, "tags: "),
+        ({"tags": "t" * 201}, "tags: "),
+    ],
+)
+def test_a_worker_name_queue_or_tag_the_server_would_refuse_is_refused_at_once(
+    tmp_path: Path, overrides: dict[str, str], words: str
+) -> None:
+    # The worker used to start, and reconnect for ever to a server refusing its hello.
+    with pytest.raises(InvalidInput, match=r"^invalid settings: ") as caught:
+        load_settings(overrides, environ={"ROTA_CONFIG": str(tmp_path / "absent.toml")})
+    assert words in caught.value.message
+
+
+def test_worker_names_queues_and_tags_as_the_server_takes_them(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"name": "host-1.example:7@x", "queues": "default, fast.lane", "tags": "device:kitchen"},
+        environ={"ROTA_CONFIG": str(tmp_path / "absent.toml")},
+    )
+    assert (settings.name, settings.queues, settings.tags) == (
+        "host-1.example:7@x",
+        ["default", "fast.lane"],
+        ["device:kitchen"],
+    )

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rota.errors import ProtocolError
-from rota.jobs import Event
+from rota.jobs import WORKER_NAME_PATTERN, Event
 from rota.safe_text import excerpt
 from rota.types import JobId, LeaseToken, Payload
 from rota.values import MAX_LOG_LINE_CHARS, safe_text, text_problem
 
-WORKER_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,200}$")
+WORKER_NAME = re.compile(WORKER_NAME_PATTERN)
 MAX_CAPACITY = 10_000
 MAX_LEASES = 100_000
 

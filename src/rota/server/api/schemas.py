@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from rota.errors import InvalidInput, MalformedBody
-from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec
+from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, QUEUE_PATTERN, JobSpec
 from rota.moments import after
 from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.server.api.fields import BackoffBaseSeconds, Moment, Seconds, TimeoutSeconds
@@ -31,8 +31,6 @@ from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
 from rota.values import MAX_DEPTH, check_arguments, text_problem
-
-QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
 
