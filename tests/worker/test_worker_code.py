@@ -185,6 +185,18 @@ async def test_a_timed_out_attempt_ends_only_once_its_code_stopped() -> None:
     assert deaf.interrupts >= 2  # asked again after each stop grace
 
 
+async def test_code_that_will_not_stop_is_reported_once_and_asked_again_quietly() -> None:
+    # It used to be reported after every stop grace: a job stuck for an hour in a C call
+    # filled its execution log with 360 identical 'stopping' events (at the default 10 s).
+    heard: list[str] = []
+    deaf = FakeCode(run_s=0.6, obey=False)
+    attempt = _attempt(deaf, timeout_s=0.05, stop_grace_s=0.1, on_stopping=heard.append)
+    await attempt.run()
+    assert deaf.interrupts >= 3
+    assert [line for line in heard if "did not stop within" in line] == [heard[1]]
+    assert len(heard) == 2
+
+
 async def test_stop_ends_the_attempt_once_the_code_obeys() -> None:
     code = FakeCode(run_s=30)
     attempt = _attempt(code)

@@ -309,12 +309,13 @@ class Attempt:
         done, _ = await asyncio.wait([ended], timeout=self._stop_grace_s)
         if done:
             return
-        self.stuck = True
-        self._on_stopping(
-            f"its code did not stop within {self._stop_grace_s:g}s of being asked to "
-            f"({self._stop_reason}); its slot stays taken until it does"
-        )
-        code.interrupt()
+        if not self.stuck:  # said once: the job's log is not filled with the same line
+            self.stuck = True
+            self._on_stopping(
+                f"its code did not stop within {self._stop_grace_s:g}s of being asked to "
+                f"({self._stop_reason}); its slot stays taken until it does"
+            )
+        code.interrupt()  # asked again after each grace, for code that swallowed a request
 
 
 def _finished(result: object) -> Outcome:
