@@ -101,6 +101,23 @@ async def test_progress_and_log_lines_are_sent(server: FakeServer, start_worker:
     assert kinds.index("result") > max(i for i, k in enumerate(kinds) if k == "log")
 
 
+async def test_a_flood_of_progress_reports_is_sent_as_the_latest_one(
+    server: FakeServer, start_worker: Start
+) -> None:
+    # Each report used to be a message: 300,000 reports in a few seconds queued ahead of the
+    # heartbeats and the result, the lease expired, and the job ran again.
+    start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    await server.push_jobs(job("j1", "t.progress_flood", 50_000))
+    await server.wait_message("result", "j1")
+    progress = server.of_type("progress", "j1")
+    assert 1 <= len(progress) < 1000
+    # The last report is never lost, and comes before the result.
+    assert (progress[-1]["progress"], progress[-1]["message"]) == (1.0, "all done")
+    kinds = [m["type"] for m in server.received if m.get("job_id") == "j1"]
+    assert kinds.index("result") > max(i for i, k in enumerate(kinds) if k == "progress")
+
+
 async def test_capacity_is_respected(server: FakeServer, start_worker: Start) -> None:
     run = start_worker(make_registry(worker_sample_tasks.registry), concurrency=1)
     await server.wait_connected()

@@ -73,6 +73,14 @@ def chatty() -> str:
     return "chatted"
 
 
+def progress_flood(reports: int) -> str:
+    job = current_job()
+    for index in range(reports):
+        job.progress(index / reports, f"step {index}")
+    job.progress(1.0, "all done")
+    return "flooded"
+
+
 def not_json() -> object:
     return object()
 
@@ -184,6 +192,7 @@ _IN_PROCESS: list[Callable[..., Any]] = [
     cooperative,
     stubborn,
     chatty,
+    progress_flood,
     not_json,
     surrogate_result,
     async_surrogate_result,

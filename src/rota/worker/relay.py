@@ -2,7 +2,9 @@
 
 Only attempts whose lease this worker holds are heard (a stopping one too, so the lines it
 writes while it stops are kept); what an attempt says after losing its lease is dropped.
-Log lines are batched for a moment, and kept while the worker is disconnected.
+Log lines are batched for a moment, and kept while the worker is disconnected. Progress
+reports are sent with them: of the reports made in one batch only the latest is sent, so a
+task reporting in a tight loop cannot queue messages ahead of the heartbeats and its result.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Relay:
         # Text that cannot be encoded is escaped, never dropped (rota.values.safe_text).
         def on_progress(fraction: float | None, text: str | None) -> None:
             text = None if text is None else safe_text(text, MAX_PROGRESS_CHARS)
-            call_in_loop(self._send_progress, order.job_id, order.token, fraction, text)
+            call_in_loop(self._note_progress, order.job_id, order.token, fraction, text)
 
         def on_log(text: str, stream: str) -> None:
             at = self._clock.now_utc().timestamp()
@@ -68,24 +70,37 @@ class Relay:
             self.send_logs(slot)
 
     def send_logs(self, slot: Slot) -> None:
-        """Send the slot's waiting log lines, if connected (else they wait)."""
+        """Send the slot's latest progress and its waiting log lines, if connected (else
+        they wait)."""
         link = self._link()
-        while slot.logs and link is not None:  # in messages that each fit a frame
+        if link is None:
+            return
+        if slot.progress is not None:
+            fraction, text = slot.progress
+            slot.progress = None
+            link.post(
+                {"type": "progress", **slot.order.lease, "progress": fraction, "message": text}
+            )
+        while slot.logs:  # in messages that each fit a frame
             link.post({"type": "log", **slot.order.lease, "lines": slot.logs.take()})
 
-    def _send_progress(
+    def _note_progress(
         self, job_id: str, token: str, fraction: float | None, text: str | None
     ) -> None:
-        link = self._link()
-        if self._slots.current(job_id, token) is not None and link is not None:
-            message = {"job_id": job_id, "token": token, "progress": fraction, "message": text}
-            link.post({"type": "progress", **message})
+        slot = self._slots.current(job_id, token)
+        if slot is None:
+            return
+        slot.progress = (fraction, text)
+        self._flush_soon()
 
     def _add_log(self, job_id: str, token: str, at: float, stream: str, text: str) -> None:
         slot = self._slots.current(job_id, token)
         if slot is None:
             return
         slot.logs.add(at, stream, text)
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self._log_flush is None:
             loop = asyncio.get_running_loop()
             self._log_flush = loop.call_later(LOG_BATCH_S, self.flush)

@@ -35,6 +35,9 @@ class Slot:
     """What the worker last told the server about stopping this attempt's code."""
     task: asyncio.Task[None] | None = None
     logs: LogBuffer = field(default_factory=LogBuffer)
+    progress: tuple[float | None, str | None] | None = None
+    """The latest progress the task reported that is not sent yet: reports are sent with the
+    log lines, so a task reporting in a tight loop sends one per batch, the latest winning."""
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the attempt's code has stopped (or never started)."""
 
