@@ -16,6 +16,7 @@ from rota.server.api.schemas import openapi_components
 from rota.server.errors import install_error_handlers
 from rota.server.limits import BodyLimitMiddleware
 from rota.server.state import Hub
+from rota.server.url_text import UrlTextMiddleware
 from rota.settings import Settings
 from rota.store.base import Store
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK)
     )
     app.state.hub = hub
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(UrlTextMiddleware)
     install_error_handlers(app)  # last: its last resort wraps every middleware
     app.include_router(api_router(), prefix=API_PREFIX)
     # Probes also answer at the root, where orchestrators look for them by default.
