@@ -225,7 +225,8 @@ class Dispatcher:
             # A millisecond more, so the job is due when we look rather than a hair early.
             timeout_s = min(timeout_s, max(0.0, until_due_s) + 0.001)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._wake.wait()
 
     async def dispatch_once(self) -> int:
         """Hand out due jobs until no worker with free slots gets any; return how many."""

@@ -78,7 +78,8 @@ class Subscription:
     async def get(self, timeout_s: float) -> Notice | None:
         """Return the next notice, or None when none came within timeout_s."""
         try:
-            notice = await asyncio.wait_for(self._queue.get(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                notice = await self._queue.get()
         except TimeoutError:
             return None
         if notice is REFRESH:

@@ -116,7 +116,8 @@ class WorkerConnection:
         self, allowed: frozenset[str], timeout_s: float, session: WorkerSession | None = None
     ) -> Payload:
         try:
-            message = await asyncio.wait_for(self._websocket.receive(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                message = await self._websocket.receive()
         except TimeoutError:
             await self._refuse(CLOSE_POLICY_VIOLATION, f"no message for {timeout_s:g} s", session)
         if message["type"] == "websocket.disconnect":

@@ -119,7 +119,8 @@ class Scheduler:
                 until_s = (wake_at + _WAKE_MARGIN - await self._store.now()).total_seconds()
                 timeout_s = min(timeout_s, max(0.0, until_s))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await self._wake.wait()
 
     def _report(self, name: str, skipped: int, first: datetime | None, now: datetime) -> None:
         if first is not None and first < now - timedelta(seconds=self._grace_s):

@@ -56,4 +56,5 @@ class Waiters:
                 if job.state.finished or remaining_s <= 0:
                     return job
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), min(FALLBACK_POLL_S, remaining_s))
+                    async with asyncio.timeout(min(FALLBACK_POLL_S, remaining_s)):
+                        await event.wait()

@@ -92,12 +92,14 @@ class ConnectionRunner:
             return
         self._closing = True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), self._command_timeout_s)
+            async with asyncio.timeout(self._command_timeout_s):
+                await self._idle.wait()
         pool, self._pool = self._pool, None
         if pool is None:
             return
         try:
-            await asyncio.wait_for(pool.close(), _CLOSE_S)
+            async with asyncio.timeout(_CLOSE_S):
+                await pool.close()
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             pool.terminate()
 

@@ -64,7 +64,8 @@ class Listener:
         if not self._woken.is_set():
             remaining = deadline - self._monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), max(0.0, remaining))
+                async with asyncio.timeout(max(0.0, remaining)):
+                    await self._woken.wait()
         woken = self._woken.is_set()
         self._woken.clear()
         return woken
@@ -102,6 +103,7 @@ class Listener:
 
 async def _close_quietly(connection: asyncpg.Connection) -> None:
     try:
-        await asyncio.wait_for(connection.close(), 2.0)
+        async with asyncio.timeout(2.0):
+            await connection.close()
     except Exception:
         connection.terminate()

@@ -248,7 +248,8 @@ class Worker:
             beat = {"running": self._slots.leases(), "unleased": self._slots.unleased}
             link.post({"type": "heartbeat", **beat, "state": state, "resources": resources})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._beat_now.wait(), self._heartbeat_s)
+                async with asyncio.timeout(self._heartbeat_s):
+                    await self._beat_now.wait()
 
     def _handle(self, message: Payload) -> None:
         kind = message["type"]

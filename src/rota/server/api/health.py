@@ -29,7 +29,8 @@ async def readyz(hub: HubDep) -> JSONResponse:
     """Return 200 when the store answers a query within a moment, else 503."""
     try:
         # A real read (now() may not touch the database at all).
-        await asyncio.wait_for(hub.store.next_run_at(), READY_TIMEOUT_S)
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await hub.store.next_run_at()
     except Exception as exc:  # any failure to answer means not ready
         logger.warning("readiness check failed: %r", exc)
         return JSONResponse(
