@@ -40,12 +40,15 @@ def delay_s(
     """Return how long to wait after failed attempt number `attempt` (1-based)."""
     if attempt < 1:
         raise InvalidInput("attempt numbers start at 1")
-    # Cap the exponent first so a large attempt number cannot overflow a float.
-    exponent = min(attempt - 1, 1024)
-    try:
-        raw = policy.base_s * policy.factor**exponent
-    except OverflowError:
-        raw = policy.max_s
+    if policy.base_s == 0 or policy.factor == 1:
+        raw = policy.base_s  # whatever the attempt number, even one no float can hold
+    else:
+        # The exact exponent: capping it would shrink the delay of a factor close to 1.
+        # A float power, so an int factor cannot make a huge exact integer.
+        try:
+            raw = policy.base_s * float(policy.factor) ** (attempt - 1)
+        except OverflowError:
+            raw = policy.max_s  # base_s > 0 and factor > 1: far beyond any cap
     capped = min(policy.max_s, raw)
     spread = (rng or random).random() * policy.jitter
     return capped * (1.0 - spread)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rota.errors import InvalidInput
@@ -27,6 +27,17 @@ def test_delays_are_capped() -> None:
 def test_huge_attempt_numbers_do_not_overflow() -> None:
     policy = Backoff(base_s=1, factor=10, max_s=60, jitter=0)
     assert delay_s(10**9, policy) == 60
+
+
+def test_a_factor_close_to_one_keeps_growing_past_a_thousand_attempts() -> None:
+    policy = Backoff(base_s=1, factor=1.001, max_s=1000, jitter=0)
+    assert delay_s(3777, policy) == pytest.approx(1.001**3776, rel=1e-12)  # about 43.6 s
+
+
+def test_no_attempt_number_is_too_large() -> None:
+    assert delay_s(10**400, Backoff(base_s=5, factor=1, max_s=300, jitter=0)) == 5
+    assert delay_s(10**400, Backoff(base_s=0, factor=2, max_s=300, jitter=0)) == 0
+    assert delay_s(10**400, Backoff(base_s=1, factor=1.5, max_s=300, jitter=0)) == 300
 
 
 def test_constant_backoff() -> None:
@@ -71,7 +82,16 @@ policies = st.builds(
 )
 
 
+ROUNDING = 1e-9
+"""Relative: the same power computed another way may differ in its last bits."""
+
+
 @given(policy=policies, attempt=st.integers(1, 10_000), seed=st.integers(0, 2**32))
+@example(
+    policy=Backoff(base_s=1637.0, factor=1.0000000000000002, max_s=1638.0, jitter=0.0),
+    attempt=3777,
+    seed=0,
+)
 def test_delay_stays_within_bounds(policy: Backoff, attempt: int, seed: int) -> None:
     delay = delay_s(attempt, policy, rng=random.Random(seed))
     try:
@@ -79,7 +99,8 @@ def test_delay_stays_within_bounds(policy: Backoff, attempt: int, seed: int) -> 
     except OverflowError:
         ceiling = policy.max_s
     assert delay <= policy.max_s
-    assert ceiling * (1 - policy.jitter) - 1e-9 <= delay <= ceiling + 1e-9
+    low, high = ceiling * (1 - policy.jitter), ceiling
+    assert low * (1 - ROUNDING) <= delay <= high * (1 + ROUNDING)
 
 
 @given(policy=policies, attempt=st.integers(1, 60))
