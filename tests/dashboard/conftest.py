@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.e2e.conftest import Cluster
 
@@ -26,6 +26,11 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.e2e
+
+TIMEOUT_MS = 20_000
+"""How long an action or an assertion waits for the page: a loaded machine may take seconds
+to answer and render (Playwright's own default for expect() is 5 s)."""
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +93,7 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
     opened = context.new_page()
     opened.on("console", console.message)
     opened.on("pageerror", console.exception)
-    opened.set_default_timeout(15_000)
+    opened.set_default_timeout(TIMEOUT_MS)
     try:
         yield opened
     finally:

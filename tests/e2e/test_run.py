@@ -6,7 +6,7 @@ import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.conftest import Cluster, wait_for
+from tests.e2e.conftest import EARLY_S, LATE_S, Cluster, wait_for
 
 
 def test_thousand_jobs_in_bulk_all_succeed_with_correct_results(cluster: Cluster) -> None:
@@ -27,7 +27,7 @@ def test_thousand_jobs_in_bulk_all_succeed_with_correct_results(cluster: Cluster
     assert workers == {"w1", "w2"}, "both workers should have taken part"
 
 
-def test_a_delayed_job_starts_within_100_ms_of_its_run_at(cluster: Cluster) -> None:
+def test_a_delayed_job_starts_at_its_run_at(cluster: Cluster) -> None:
     cluster.start_server()
     cluster.start_worker("w1")
     lateness_s = []
@@ -37,17 +37,19 @@ def test_a_delayed_job_starts_within_100_ms_of_its_run_at(cluster: Cluster) -> N
         done = cluster.wait_finished(job["id"])
         assert done["state"] == "succeeded", done
         body_started = datetime.fromtimestamp(done["result"], UTC)
-        assert body_started >= run_at - timedelta(milliseconds=5), "ran before its time"
+        assert body_started >= run_at - timedelta(seconds=EARLY_S), "ran before its time"
         lateness_s.append((body_started - run_at).total_seconds())
-    assert max(lateness_s) < 0.1, lateness_s
+    assert max(lateness_s) < LATE_S, lateness_s
 
 
 def test_a_job_submitted_with_delay_waits_in_the_store(cluster: Cluster) -> None:
     cluster.start_server()
     cluster.start_worker("w1")
-    job = cluster.submit({"task": "e2e.add", "args": [2, 3], "delay": 1.5})
-    time.sleep(0.5)
+    job = cluster.submit({"task": "e2e.add", "args": [2, 3], "delay": 5})
+    time.sleep(0.5)  # a dispatcher that ignored run_at would have handed it out by now
     assert cluster.job(job["id"])["state"] == "pending"
     done = cluster.wait_finished(job["id"])
     assert done["state"] == "succeeded"
     assert done["result"] == 5
+    started_at, run_at = (datetime.fromisoformat(done[key]) for key in ("started_at", "run_at"))
+    assert started_at >= run_at, "the store records it started on time"

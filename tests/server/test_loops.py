@@ -182,7 +182,11 @@ async def test_waiting_sees_a_change_made_elsewhere(store: Store) -> None:
     assert waiters.waiting(job_id) == 0
 
 
-async def test_dispatcher_loop_wakes_for_a_delayed_job(store: Store) -> None:
+async def test_dispatcher_loop_wakes_for_a_delayed_job(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a poll far longer than the wait below, only waking at the job's run_at is in time.
+    monkeypatch.setattr("rota.server.dispatcher.POLL_S", 60.0)
     hub = dispatcher(store)
     socket = Socket()
     hub.add(session("w", socket))
@@ -191,7 +195,7 @@ async def test_dispatcher_loop_wakes_for_a_delayed_job(store: Store) -> None:
         run_at = await store.now() + timedelta(seconds=0.2)
         [job] = await store.submit([JobSpec(task="rota.echo", run_at=run_at)])
         hub.wake()
-        for _ in range(300):
+        for _ in range(1000):
             if socket.sent:
                 break
             await asyncio.sleep(0.01)
