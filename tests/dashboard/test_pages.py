@@ -283,7 +283,7 @@ def test_a_local_run_at_is_read_by_the_schedules_rule(
         page.goto(f"{cluster.url}/jobs/{job['id']}")
         page.locator("input[name=run_at]").fill(typed)
         page.get_by_test_id("save").click()
-        wait_for(lambda: cluster.job(job["id"])["run_at"] == meant, 10, f"run_at {meant}")
+        wait_for(lambda: cluster.job(job["id"])["run_at"] == meant, 30, f"run_at {meant}")
     finally:
         context.close()
 

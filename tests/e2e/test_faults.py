@@ -19,7 +19,7 @@ def test_sigkill_of_a_worker_running_ten_jobs_reruns_all_of_them(cluster: Cluste
     jobs = cluster.submit([{"task": "e2e.whoami", "args": [3]} for _ in range(10)])
     wait_for(
         lambda: all(cluster.job(j["id"])["state"] == "running" for j in jobs),
-        10,
+        30,
         "all ten jobs running on the doomed worker",
     )
     cluster.start_worker("survivor", concurrency=10)
@@ -32,7 +32,8 @@ def test_sigkill_of_a_worker_running_ten_jobs_reruns_all_of_them(cluster: Cluste
         assert done["state"] == "succeeded", done
         assert done["result"] == "survivor"
         assert done["attempt"] == 2
-        assert _at(done["started_at"]) - killed_at < 5.0, "re-run took longer than 5 s"
+        # Well before the 30 s lease would expire: the closed socket freed it (load-proof).
+        assert _at(done["started_at"]) - killed_at < 15.0, "re-run waited for the lease"
         kinds = [event["kind"] for event in cluster.events(job["id"])]
         assert kinds.count("started") == 2 and "reaped" in kinds, kinds
 
@@ -69,7 +70,7 @@ def test_server_sigkill_and_restart_loses_no_job_and_workers_reconnect(cluster: 
     delayed = cluster.submit({"task": "e2e.add", "args": [1, 1], "delay": 4})
     wait_for(
         lambda: all(cluster.job(j["id"])["state"] == "running" for j in running[:1]),
-        10,
+        30,
         "a job running",
     )
     assert cluster.server is not None
@@ -82,7 +83,7 @@ def test_server_sigkill_and_restart_loses_no_job_and_workers_reconnect(cluster: 
         assert done["state"] == "succeeded", done
     assert [cluster.job(j["id"])["result"] for j in queued] == [2 * i for i in range(50)]
     assert worker.poll() is None, "the worker should have reconnected, not died"
-    wait_for(lambda: cluster.worker_state("w1") == "online", 10, "w1 online again")
+    wait_for(lambda: cluster.worker_state("w1") == "online", 30, "w1 online again")
 
 
 def test_a_worker_presumed_dead_cannot_overwrite_the_later_attempt(cluster: Cluster) -> None:
@@ -90,7 +91,7 @@ def test_a_worker_presumed_dead_cannot_overwrite_the_later_attempt(cluster: Clus
     cluster.start_server(ROTA_LEASE_S="1.5", ROTA_HEARTBEAT_S="0.3")
     frozen = cluster.start_worker("frozen", concurrency=1)
     job = cluster.submit({"task": "e2e.whoami", "args": [2.5]})
-    wait_for(lambda: cluster.job(job["id"])["state"] == "running", 10, "the job running")
+    wait_for(lambda: cluster.job(job["id"])["state"] == "running", 30, "the job running")
 
     frozen.send_signal(signal.SIGSTOP)  # alive but silent: no heartbeats, socket still open
     cluster.start_worker("healthy", concurrency=1)

@@ -44,7 +44,7 @@ def test_cancel_a_pending_and_a_running_job(cluster: Cluster) -> None:
     cluster.start_worker("w1", concurrency=1)
     pending = cluster.submit({"task": "e2e.add", "args": [1, 2], "delay": 60})
     running = cluster.submit({"task": "rota.sleep", "args": [60]})
-    wait_for(lambda: cluster.job(running["id"])["state"] == "running", 10, "sleep running")
+    wait_for(lambda: cluster.job(running["id"])["state"] == "running", 30, "sleep running")
 
     for job in (pending, running):
         response = cluster.request("DELETE", f"/api/v1/jobs/{job['id']}")
@@ -123,13 +123,13 @@ def test_sigterm_drains_finishing_short_jobs_and_releasing_long_ones(cluster: Cl
     long = cluster.submit({"task": "e2e.whoami", "args": [30]})
     wait_for(
         lambda: all(cluster.job(j["id"])["state"] == "running" for j in (short, long)),
-        10,
+        30,
         "both jobs running",
     )
     started = time.monotonic()
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=15) == 0
-    assert time.monotonic() - started < 10
+    assert worker.wait(timeout=25) == 0
+    assert time.monotonic() - started < 20, "the worker waited for the 30 s job"
 
     assert cluster.job(short["id"])["state"] == "succeeded"
     released = cluster.job(long["id"])

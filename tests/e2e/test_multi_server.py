@@ -116,7 +116,7 @@ def test_postgres_restarted_mid_run_everything_recovers(cluster: Cluster, tmp_pa
         wait_for(lambda: succeeded(cluster, database.dsn) == total, 120, "all jobs done")
         check_exactly_once(cluster, database.dsn, total)
         for url in urls:
-            wait_for(lambda url=url: cluster._healthy(url), 10, f"{url} healthy")
+            wait_for(lambda url=url: cluster._healthy(url), 30, f"{url} healthy")
         assert all(worker.poll() is None for worker in cluster.workers.values())
         assert all(server.poll() is None for server in cluster.servers.values())
     finally:

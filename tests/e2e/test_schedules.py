@@ -152,7 +152,7 @@ def test_misfire_policies_after_five_minutes_down(cluster: Cluster) -> None:
     for policy, schedule in created.items():
         wait_for(
             lambda s=schedule: cluster.get(f"{SCHEDULES}/{s['id']}")["version"] > 2,
-            10,
+            30,
             f"the {policy} schedule's first round",
         )
         jobs = schedule_jobs(cluster, schedule["id"])
