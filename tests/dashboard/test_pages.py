@@ -232,6 +232,15 @@ def test_schedule_created_previewed_paused_triggered_and_deleted(
     assert console.errors == []
 
 
+def test_an_empty_new_schedule_form_asks_for_no_preview(
+    cluster: Cluster, page: Page, console: Console
+) -> None:
+    page.goto(cluster.url + "/schedules/new")
+    hint = page.get_by_test_id("preview").locator("li")
+    expect(hint).to_have_text("Give a cron expression or an interval.")
+    assert console.errors == []  # no preview request the server had to refuse
+
+
 def test_schedule_edited_with_a_fresh_preview(
     cluster: Cluster, page: Page, console: Console
 ) -> None:

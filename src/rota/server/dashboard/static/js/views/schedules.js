@@ -89,6 +89,11 @@ async function editPage(container, ref, app) {
       try {
         const { name: _name, paused: _paused, ...spec } = body();
         for (const key of Object.keys(spec)) if (spec[key] === null) delete spec[key];
+        if (spec.cron === undefined && spec.interval === undefined) {
+          // Nothing to preview yet: asking would only earn a 422 (and a console error).
+          preview.replaceChildren(h("li", { class: "muted" }, "Give a cron expression or an interval."));
+          return;
+        }
         const answer = await post("/schedules/preview?count=5", { task: "preview", ...spec });
         const times = answer.next_fire_times;
         preview.replaceChildren(...times.map((t) => h("li", {}, `${time(t)}  (${t})`)));
