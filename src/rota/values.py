@@ -31,7 +31,7 @@ A refusal is InvalidValue (HTTP 422) naming where the value sits: `args[0]`, `kw
 `jobs[3].args[1]["a key"]`, `result`.
 
 Text that a task writes (log lines, progress messages, errors, tracebacks) is never refused:
-`safe_text` escapes what cannot be stored and shortens it, so output is never lost.
+`escape_output` escapes what cannot be stored and shortens it, so output is never lost.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def json_size(value: JSON) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
-def safe_text(text: object, limit: int, *, keep_end: bool = False) -> str:
+def escape_output(text: object, limit: int, *, keep_end: bool = False) -> str:
     """Return text that every stage can carry, at most `limit` characters long.
 
     Lone surrogates become backslash escapes ('\\udcff'), as do NUL characters ('\\x00');

@@ -20,8 +20,8 @@ from rota.values import (
     check_arguments,
     check_result,
     check_value,
+    escape_output,
     readable,
-    safe_text,
     text_problem,
 )
 
@@ -128,19 +128,19 @@ def test_names_that_a_store_cannot_keep_are_refused() -> None:
     assert text_problem("a\x00b") == "text contains a NUL character at index 1"
 
 
-def test_safe_text_escapes_and_shortens_but_never_fails() -> None:
-    assert safe_text("name \udcff.txt", 100) == "name \\udcff.txt"
-    assert safe_text("a\x00b", 100) == "a\\x00b"
-    assert safe_text("x" * 50, 10) == "x" * 10
-    assert safe_text("head" + "x" * 50 + "tail", 4, keep_end=True) == "tail"
-    assert len(safe_text("\udcff" * 100, 20)) == 20
+def test_escape_output_escapes_and_shortens_but_never_fails() -> None:
+    assert escape_output("name \udcff.txt", 100) == "name \\udcff.txt"
+    assert escape_output("a\x00b", 100) == "a\\x00b"
+    assert escape_output("x" * 50, 10) == "x" * 10
+    assert escape_output("head" + "x" * 50 + "tail", 4, keep_end=True) == "tail"
+    assert len(escape_output("\udcff" * 100, 20)) == 20
 
     class Unprintable:
         def __str__(self) -> str:
             raise RuntimeError("no")
 
-    assert safe_text(Unprintable(), 100) == "<str() failed: RuntimeError: no>"
-    safe_text("\ud800\x00" * 10, 15).encode("utf-8")
+    assert escape_output(Unprintable(), 100) == "<str() failed: RuntimeError: no>"
+    escape_output("\ud800\x00" * 10, 15).encode("utf-8")
 
 
 def test_readable_escapes_old_values_and_leaves_good_ones_alone() -> None:

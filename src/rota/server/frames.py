@@ -13,7 +13,7 @@ from rota.errors import ProtocolError
 from rota.jobs import WORKER_NAME_PATTERN, Event
 from rota.safe_text import excerpt
 from rota.types import JobId, LeaseToken, Payload
-from rota.values import MAX_LOG_LINE_CHARS, safe_text, text_problem
+from rota.values import MAX_LOG_LINE_CHARS, escape_output, text_problem
 
 WORKER_NAME = re.compile(WORKER_NAME_PATTERN)
 MAX_CAPACITY = 10_000
@@ -70,7 +70,7 @@ def log_event(line: Any, *, job_id: JobId, attempt: int, worker: str, now: datet
     if not isinstance(line, dict) or not isinstance(line.get("message"), str):
         raise ProtocolError("each log line must be a map with a message")
     stream = line.get("stream", "log")
-    text = safe_text(line["message"], MAX_LOG_LINE_CHARS)
+    text = escape_output(line["message"], MAX_LOG_LINE_CHARS)
     if stream in ("stdout", "stderr"):
         text = f"[{stream}] {text}"
     at = line.get("at")

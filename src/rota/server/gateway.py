@@ -32,7 +32,7 @@ from rota.values import (
     MAX_TRACEBACK_CHARS,
     check_result,
     check_value,
-    safe_text,
+    escape_output,
 )
 
 logger = logging.getLogger("rota.server.gateway")
@@ -292,7 +292,7 @@ class WorkerConnection:
     async def _stopping(self, session: WorkerSession, message: Payload) -> None:
         lease = Lease(job_id=message["job_id"], token=message["token"])
         with contextlib.suppress(StaleLease, JobNotFound):  # late, about an attempt now over
-            text = safe_text(message["message"], MAX_PROGRESS_CHARS)
+            text = escape_output(message["message"], MAX_PROGRESS_CHARS)
             self._hub.activity.changed(await self._store.report_stopping(lease, text))
 
     async def _progress(self, session: WorkerSession, message: Payload) -> None:
@@ -302,7 +302,7 @@ class WorkerConnection:
                 raise ProtocolError("progress.progress must be a number or nil")
             progress = min(1.0, max(0.0, float(progress)))
         text = message.get("message")
-        text = safe_text(text, MAX_PROGRESS_CHARS) if isinstance(text, str) else None
+        text = escape_output(text, MAX_PROGRESS_CHARS) if isinstance(text, str) else None
         lease = Lease(job_id=message["job_id"], token=message["token"])
         try:
             await self._store.report_progress(lease, progress, text)
@@ -353,10 +353,12 @@ class WorkerConnection:
         await self._settle(session, message, lambda lease: self._store.complete(lease, result))
 
     async def _failure(self, session: WorkerSession, message: Payload) -> None:
-        error = safe_text(message["error"], MAX_ERROR_CHARS)
+        error = escape_output(message["error"], MAX_ERROR_CHARS)
         trace = message.get("traceback")
         trace = (
-            safe_text(trace, MAX_TRACEBACK_CHARS, keep_end=True) if isinstance(trace, str) else None
+            escape_output(trace, MAX_TRACEBACK_CHARS, keep_end=True)
+            if isinstance(trace, str)
+            else None
         )
         retryable = message["retryable"]
         await self._settle(

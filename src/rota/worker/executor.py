@@ -22,7 +22,7 @@ from rota.errors import InvalidValue, ProtocolError
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON, Payload
-from rota.values import MAX_ERROR_CHARS, MAX_TRACEBACK_CHARS, check_result, safe_text
+from rota.values import MAX_ERROR_CHARS, MAX_TRACEBACK_CHARS, check_result, escape_output
 from rota.worker.code import AsyncCode, Code, ThreadCode
 from rota.worker.isolated import ChildCall, ChildOutcome, IsolatedRun
 
@@ -101,11 +101,11 @@ class Outcome:
         return {
             "type": "failure",
             **order.lease,
-            "error": safe_text(self.error, MAX_ERROR_CHARS),
+            "error": escape_output(self.error, MAX_ERROR_CHARS),
             "traceback": (
                 None
                 if self.traceback is None
-                else safe_text(self.traceback, MAX_TRACEBACK_CHARS, keep_end=True)
+                else escape_output(self.traceback, MAX_TRACEBACK_CHARS, keep_end=True)
             ),
             "retryable": self.retryable,
         }

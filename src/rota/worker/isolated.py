@@ -21,7 +21,7 @@ from rota.context import JobContext, set_current_job
 from rota.errors import InvalidValue
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskRegistry, find_registries
-from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, check_result, safe_text
+from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, check_result, escape_output
 from rota.worker.capture import capturing
 
 # The child starts a fresh interpreter: nothing of the worker's state (sockets, threads,
@@ -159,9 +159,13 @@ def child_main(connection: Connection, call: ChildCall) -> None:
         attempt=call.attempt,
         max_attempts=call.max_attempts,
         on_progress=lambda fraction, text: send(
-            ["progress", fraction, None if text is None else safe_text(text, MAX_PROGRESS_CHARS)]
+            [
+                "progress",
+                fraction,
+                None if text is None else escape_output(text, MAX_PROGRESS_CHARS),
+            ]
         ),
-        on_log=lambda text, stream: send(["log", safe_text(text, MAX_LOG_LINE_CHARS), stream]),
+        on_log=lambda text, stream: send(["log", escape_output(text, MAX_LOG_LINE_CHARS), stream]),
     )
     set_current_job(context)
     with capturing():

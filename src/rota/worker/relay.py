@@ -16,7 +16,7 @@ from typing import Any
 
 from rota.clock import Clock
 from rota.context import JobContext
-from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, safe_text
+from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, escape_output
 from rota.worker.connection import Link
 from rota.worker.executor import JobOrder
 from rota.worker.slots import Slot, Slots
@@ -43,15 +43,15 @@ class Relay:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(callback, *args)
 
-        # Text that cannot be encoded is escaped, never dropped (rota.values.safe_text).
+        # Text that cannot be encoded is escaped, never dropped (rota.values.escape_output).
         def on_progress(fraction: float | None, text: str | None) -> None:
-            text = None if text is None else safe_text(text, MAX_PROGRESS_CHARS)
+            text = None if text is None else escape_output(text, MAX_PROGRESS_CHARS)
             call_in_loop(self._note_progress, order.job_id, order.token, fraction, text)
 
         def on_log(text: str, stream: str) -> None:
             at = self._clock.now_utc().timestamp()
-            line = safe_text(text, MAX_LOG_LINE_CHARS)
-            stream = safe_text(stream, MAX_STREAM_CHARS)
+            line = escape_output(text, MAX_LOG_LINE_CHARS)
+            stream = escape_output(stream, MAX_STREAM_CHARS)
             call_in_loop(self._add_log, order.job_id, order.token, at, stream, line)
 
         return JobContext(
