@@ -1,4 +1,9 @@
-"""One Settings object: flags over ROTA_* environment variables over rota.toml over defaults."""
+"""Settings in sections: flags over ROTA_* environment variables over rota.toml over defaults.
+
+Each section is read by one part of Rota (`[server]` by servers, `[worker]` by workers, …).
+Every key is unique across the sections, so each is also the environment variable
+ROTA_<KEY> (ROTA_LEASE_S is server.lease_s); ROTA_<SECTION>__<KEY> names it with its section.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rota.errors import InvalidInput
 from rota.jobs import MAX_TAG_CHARS, QUEUE_PATTERN, WORKER_NAME_PATTERN
@@ -18,21 +25,26 @@ from rota.safe_text import excerpt
 from rota.values import text_problem
 
 ENV_PREFIX = "ROTA_"
+SECTION_SEPARATOR = "__"
 DEFAULT_CONFIG_FILE = "rota.toml"
 _WORKER_NAME = re.compile(WORKER_NAME_PATTERN)
 _QUEUE_NAME = re.compile(QUEUE_PATTERN)
 
 
-class Settings(BaseModel):
-    """Everything a server or a worker can be told; each field is also ROTA_<NAME>."""
+class Section(BaseModel):
+    """One table of rota.toml; unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # server
-    db: str = Field("rota.db", description="SQLite file path, or a postgresql:// DSN")
-    host: str = "127.0.0.1"
-    port: int = Field(8077, ge=0, le=65535)
-    dispatch_policy: Literal["least-loaded", "round-robin"] = "least-loaded"
+
+class ServerSettings(Section):
+    """Read by `rota server` (and the server `rota dev` embeds)."""
+
+    host: str = Field("127.0.0.1", description="address the server binds")
+    port: int = Field(8077, ge=0, le=65535, description="port the server listens on (0: any free)")
+    dispatch_policy: Literal["least-loaded", "round-robin"] = Field(
+        "least-loaded", description="how the dispatcher picks among workers with free slots"
+    )
     lease_s: float = Field(
         30.0, gt=0, le=MAX_SPAN_S, description="how long a claim lasts without a heartbeat"
     )
@@ -42,28 +54,47 @@ class Settings(BaseModel):
     disconnect_grace_s: float = Field(
         2.0, ge=0, le=MAX_SPAN_S, description="how long a closed worker connection keeps its leases"
     )
-    reaper_interval_s: float = Field(0.5, gt=0, le=MAX_SPAN_S)
-    retention_s: float = Field(
-        7 * 86400, gt=0, le=MAX_SPAN_S, description="keep finished jobs this long"
+    reaper_interval_s: float = Field(
+        0.5, gt=0, le=MAX_SPAN_S, description="how often expired leases and old jobs are swept"
     )
-    max_body_bytes: int = Field(1024 * 1024, gt=0)
-    max_bulk: int = Field(10_000, gt=0)
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest HTTP request body")
+    max_bulk: int = Field(10_000, gt=0, description="most jobs one bulk submission may hold")
     strict_tasks: bool = Field(
         True, description="refuse submissions of tasks no worker has announced"
     )
 
-    # worker
+
+class StoreSettings(Section):
+    """Where jobs are kept, and for how long; read by servers and `rota migrate`."""
+
+    db: str = Field("rota.db", description="SQLite file path, or a postgresql:// DSN")
+    retention_s: float = Field(
+        7 * 86400, gt=0, le=MAX_SPAN_S, description="keep finished jobs this long"
+    )
+
+
+class WorkerSettings(Section):
+    """Read by `rota worker` (and the workers `rota dev` starts)."""
+
     server: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8077"],
-        description="server URLs; a worker fails over between them",
+        description="server URLs (comma list); a worker fails over between them",
     )
-    name: str | None = None
-    concurrency: int = Field(4, ge=1, le=10_000)
-    queues: list[str] = Field(default_factory=lambda: ["default"])
-    tags: list[str] = Field(default_factory=list)
-    imports: list[str] = Field(default_factory=list)
-    allow_shell: bool = False
-    drain_grace_s: float = Field(30.0, ge=0, le=MAX_SPAN_S)
+    name: str | None = Field(None, description="the worker's name (default: host name and pid)")
+    concurrency: int = Field(4, ge=1, le=10_000, description="jobs run at once")
+    queues: list[str] = Field(
+        default_factory=lambda: ["default"], description="queues to take jobs from (comma list)"
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="tags jobs can target, e.g. gpu (comma list)"
+    )
+    imports: list[str] = Field(
+        default_factory=list, description="modules to import tasks from (comma list)"
+    )
+    allow_shell: bool = Field(False, description="allow the rota.shell task")
+    drain_grace_s: float = Field(
+        30.0, ge=0, le=MAX_SPAN_S, description="time to finish running jobs after SIGTERM"
+    )
     stop_grace_s: float = Field(
         10.0,
         gt=0,
@@ -115,6 +146,104 @@ class Settings(BaseModel):
         return value
 
 
+class TlsSettings(Section):
+    """HTTPS and WSS for the server: give both files, or neither for plain HTTP."""
+
+    certfile: Path | None = Field(None, description="PEM certificate chain the server presents")
+    keyfile: Path | None = Field(None, description="PEM private key of that certificate")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("give both certfile and keyfile, or neither")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when the server serves HTTPS and WSS."""
+        return self.certfile is not None
+
+
+class AuthSettings(Section):
+    """Credentials the CLI and the Python client present to a server."""
+
+    token: str | None = Field(
+        None, description="bearer token sent in the Authorization header (shown masked)"
+    )
+
+
+class DeviceSettings(Section):
+    """Read by devices (workers that ring reminders); it has no keys yet."""
+
+
+class Settings(BaseModel):
+    """Everything a server, a worker or a client can be told, one section each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings.model_validate({}))
+    worker: WorkerSettings = Field(default_factory=lambda: WorkerSettings.model_validate({}))
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings.model_validate({}))
+    tls: TlsSettings = Field(default_factory=lambda: TlsSettings.model_validate({}))
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings.model_validate({}))
+    device: DeviceSettings = Field(default_factory=lambda: DeviceSettings.model_validate({}))
+
+
+def _sections() -> Mapping[str, type[Section]]:
+    sections: dict[str, type[Section]] = {}
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, Section)
+        sections[name] = model
+    return MappingProxyType(sections)
+
+
+SECTIONS: Mapping[str, type[Section]] = _sections()
+"""Section name -> its model, in the order of Settings."""
+
+
+def _keys() -> Mapping[str, str]:
+    keys: dict[str, str] = {}
+    for section, model in SECTIONS.items():
+        for key in model.model_fields:
+            assert key not in keys, f"setting {key} is in two sections"
+            keys[key] = section
+    return MappingProxyType(keys)
+
+
+KEYS: Mapping[str, str] = _keys()
+"""Each key -> the one section it lives in (keys are unique across sections)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Origin:
+    """Where a setting's value came from: a flag, an environment variable, a file or a default."""
+
+    kind: Literal["flag", "env", "file", "default"]
+    where: str = ""
+    """The environment variable's name, the file's path, or the flag; empty for a default."""
+
+    def __str__(self) -> str:
+        if self.kind == "default":
+            return "default"
+        return self.where or ("the command line" if self.kind == "flag" else self.kind)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoadedSettings:
+    """Settings with the origin of each value, keyed "section.key"."""
+
+    settings: Settings
+    origins: Mapping[str, Origin]
+    config_file: Path | None
+    """The rota.toml that was read, or None when there was none."""
+
+
+def env_name(key: str) -> str:
+    """Return the environment variable of a key: "lease_s" -> "ROTA_LEASE_S"."""
+    return ENV_PREFIX + key.upper()
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -123,28 +252,151 @@ def load_settings(
 ) -> Settings:
     """Return the settings, merging (highest first) overrides, environ, the config file, defaults.
 
-    Overrides whose value is None are ignored, so unset CLI flags fall through.
+    See load_settings_with_origins for the arguments and the errors raised.
+    """
+    return load_settings_with_origins(overrides, environ=environ, config_path=config_path).settings
+
+
+def load_settings_with_origins(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Return the settings and where each value came from.
+
+    overrides: values from the command line, by key ("port") or "section.key"; None values are
+    ignored, so unset flags fall through. flags: the flag that set a key, for the origins.
+    environ: the environment (default os.environ); ROTA_<KEY> and ROTA_<SECTION>__<KEY>.
+    config_path: the rota.toml to read (it must exist); default $ROTA_CONFIG, else ./rota.toml
+    if present.
+    Raises InvalidInput naming the key and where it came from for an unknown key, a key in the
+    wrong section or a bad value, and naming the file for a file that is not valid TOML.
     """
     environ = os.environ if environ is None else environ
-    merged: dict[str, Any] = {}
+    values: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    origins: dict[str, Origin] = {}
+
+    def put(section: str, key: str, value: Any, origin: Origin) -> None:
+        values[section][key] = value
+        origins[f"{section}.{key}"] = origin
+
     path = config_path or Path(environ.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG_FILE))
+    config_file: Path | None = None
     if path.is_file():
-        try:
-            merged.update(tomllib.loads(path.read_text()))
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInput(f"{path}: {exc}") from None
+        config_file = path
+        origin = Origin(kind="file", where=str(path))
+        for section, key, value in _read_toml(path):
+            put(section, key, value, origin)
     elif config_path is not None:
         raise InvalidInput(f"config file {path} does not exist")
-    fields = Settings.model_fields
-    for key, value in environ.items():
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in fields:
-            merged[key[len(ENV_PREFIX) :].lower()] = value
-    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for section, key, name in _environment_keys(environ):
+        put(section, key, environ[name], Origin(kind="env", where=name))
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            section, key = _locate(name, "unknown setting")
+            where = (flags or {}).get(key, "")
+            put(section, key, value, Origin(kind="flag", where=where))
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
-        raise InvalidInput(f"invalid settings: {problems}") from None
+        raise InvalidInput(f"invalid settings: {_describe(exc, origins)}") from None
+    for section, model in SECTIONS.items():
+        for key in model.model_fields:
+            origins.setdefault(f"{section}.{key}", Origin(kind="default"))
+    return LoadedSettings(
+        settings=settings, origins=MappingProxyType(origins), config_file=config_file
+    )
+
+
+def settings_of(values: Mapping[str, Any]) -> Settings:
+    """Return settings from defaults and `values` only, by key or "section.key" (no env, no file).
+
+    Raises InvalidInput as load_settings does.
+    """
+    return load_settings(values, environ={}, config_path=None)
+
+
+def _locate(name: str, problem: str) -> tuple[str, str]:
+    """Return (section, key) of "key" or "section.key", or raise InvalidInput."""
+    section, _, key = name.rpartition(".")
+    if not section:
+        if key in KEYS:
+            return KEYS[key], key
+        raise InvalidInput(f"{problem} {excerpt(name)}")
+    model = SECTIONS.get(section)
+    if model is None:
+        raise InvalidInput(f"{problem} {excerpt(name)}: there is no section {excerpt(section)}")
+    if key not in model.model_fields:
+        raise InvalidInput(f"{problem} {excerpt(name)}{_belongs(key)}")
+    return section, key
+
+
+def _belongs(key: str) -> str:
+    """Return ": it belongs in [section]" for a key that lives elsewhere, else ""."""
+    return f": it belongs in [{KEYS[key]}]" if key in KEYS else ""
+
+
+def _read_toml(path: Path) -> list[tuple[str, str, Any]]:
+    """Return the (section, key, value) of a rota.toml, or raise InvalidInput naming the file.
+
+    Keys may be in their section's table or, for files written before sections, at the top.
+    """
+    try:
+        document = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+    found: list[tuple[str, str, Any]] = []
+    for name, value in document.items():
+        model = SECTIONS.get(name)
+        if model is not None and isinstance(value, dict):
+            for key, item in value.items():
+                if key not in model.model_fields:
+                    raise InvalidInput(
+                        f"{path}: unknown setting {excerpt(key)} in [{name}]{_belongs(key)}"
+                    )
+                found.append((name, key, item))
+        elif name in KEYS:
+            found.append((KEYS[name], name, value))
+        else:
+            raise InvalidInput(f"{path}: unknown setting {excerpt(name)}")
+    return found
+
+
+def _environment_keys(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Return the (section, key, variable) of each ROTA_* variable that names a setting.
+
+    ROTA_<KEY> variables come first and ROTA_<SECTION>__<KEY> ones after, so the longer form
+    wins when both are set. Other ROTA_* variables are left alone (ROTA_CONFIG, …), but one
+    of the longer form with an unknown key is refused.
+    """
+    flat: list[tuple[str, str, str]] = []
+    sectioned: list[tuple[str, str, str]] = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, separator, key = rest.partition(SECTION_SEPARATOR)
+        if separator and section in SECTIONS:
+            if key not in SECTIONS[section].model_fields:
+                raise InvalidInput(
+                    f"{name}: unknown setting {excerpt(key)} in [{section}]{_belongs(key)}"
+                )
+            sectioned.append((section, key, name))
+        elif rest in KEYS:
+            flat.append((KEYS[rest], rest, name))
+    return flat + sectioned
+
+
+def _describe(exc: ValidationError, origins: Mapping[str, Origin]) -> str:
+    """Return each problem as "section.key: what is wrong (from where)", joined by "; "."""
+    problems = []
+    for error in exc.errors():
+        location = [str(part) for part in error["loc"]]
+        name = ".".join(location[:2])
+        message = error["msg"].removeprefix("Value error, ")
+        origin = origins.get(name)
+        source = f" (from {origin})" if origin is not None else ""
+        problems.append(f"{name}: {message}{source}")
+    return "; ".join(problems)

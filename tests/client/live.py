@@ -63,7 +63,7 @@ def start_live_server(
     holder: dict[str, Any] = {}
 
     async def main() -> None:
-        store = open_store(settings.db)
+        store = open_store(settings.store.db)
         await store.open()
         try:
             config = uvicorn.Config(

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from rota.server.app import create_app
-from rota.settings import Settings
+from rota.settings import Settings, settings_of
 from rota.store.base import Store
 from rota.store.factory import open_store
 from tests.server.fakes import FakeWorker
@@ -41,7 +41,7 @@ def make_settings(db_path: str) -> MakeSettings:
             "reaper_interval_s": 0.05,
         }
         values.update(overrides)
-        return Settings(**values)
+        return settings_of(values)
 
     return make
 

@@ -6,9 +6,12 @@ import asyncio
 import os
 import re
 import signal
+import ssl
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from rota.server.main import serve
 from rota.store.factory import open_store
@@ -45,3 +48,33 @@ async def test_serve_announces_the_bound_port_and_stops_on_sigterm(
         assert (await store.get_job(job["id"])).task == "rota.echo"
     finally:
         await store.close()
+
+
+async def test_serve_speaks_https_with_the_tls_settings(
+    make_settings: MakeSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certificate.private_key_pem.write_to_path(str(keyfile))
+    certificate.cert_chain_pems[0].write_to_path(str(certfile))
+    serving = asyncio.create_task(
+        serve(make_settings(port=0, certfile=str(certfile), keyfile=str(keyfile)))
+    )
+    announced = re.compile(r"^Rota server on https://127\.0\.0\.1:(\d+) ", re.M)
+    match = None
+    for _ in range(500):
+        match = announced.search(capsys.readouterr().err)
+        if match or serving.done():
+            break
+        await asyncio.sleep(0.01)
+    assert match is not None, "the server never announced itself on https"
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    url = f"https://127.0.0.1:{match.group(1)}"
+    try:
+        async with httpx.AsyncClient(base_url=url, verify=context) as http:
+            assert (await http.get("/healthz")).json() == {"status": "ok"}
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(serving, 10)

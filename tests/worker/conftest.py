@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from worker_fake_server import FakeServer, WorkerRun, make_registry
 
-from rota.settings import Settings
+from rota.settings import settings_of
 from rota.tasks.registry import TaskRegistry
 from rota.worker.runtime import Worker
 
@@ -37,7 +37,7 @@ async def start_worker(
         }
         fields.update(overrides)
         lines: list[str] = []
-        worker = Worker(Settings(**fields), registry or make_registry(), report=lines.append)
+        worker = Worker(settings_of(fields), registry or make_registry(), report=lines.append)
         run = WorkerRun(worker, lines)
         runs.append(run)
         return run

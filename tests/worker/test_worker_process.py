@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from worker_fake_server import FakeServer, job
 
-from rota.settings import Settings
+from rota.settings import settings_of
 from rota.worker.main import build_registry, run_worker
 
 
@@ -54,7 +54,7 @@ async def test_sigterm_drains_and_exits_zero(server: FakeServer, tmp_path: Path)
 
 
 def test_bad_import_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    settings = Settings.model_validate(
+    settings = settings_of(
         {"imports": ["no_such_module_anywhere"], "server": ["http://127.0.0.1:1"]}
     )
     assert run_worker(settings) == 2

@@ -44,7 +44,7 @@ def migrate(
     from rota.store.factory import open_store
 
     async def run() -> int:
-        return await open_store(settings.db).migrate()
+        return await open_store(settings.store.db).migrate()
 
     applied = anyio.run(run)
-    typer.echo(f"{settings.db}: applied {applied} migration(s); the schema is up to date")
+    typer.echo(f"{settings.store.db}: applied {applied} migration(s); the schema is up to date")

@@ -43,7 +43,7 @@ def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK)
         docs_url="/docs",
     )
     app.state.hub = hub
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(UrlTextMiddleware)
     install_error_handlers(app)  # last: its last resort wraps every middleware
     app.include_router(api_router(), prefix=API_PREFIX)

@@ -73,7 +73,7 @@ class WorkerConnection:
         self._websocket = websocket
         settings = hub.settings
         # A live worker speaks at least every heartbeat; silence this long means it is gone.
-        self._idle_s = max(settings.lease_s, 3 * settings.heartbeat_s)
+        self._idle_s = max(settings.server.lease_s, 3 * settings.server.heartbeat_s)
         self._handlers: dict[str, Callable[[WorkerSession, Payload], Awaitable[None]]] = {
             "heartbeat": self._heartbeat,
             "progress": self._progress,
@@ -191,7 +191,7 @@ class WorkerConnection:
                 )
             )
             renewal = await renew(
-                store, session, leases, unleased=unleased, lease_s=hub.settings.lease_s
+                store, session, leases, unleased=unleased, lease_s=hub.settings.server.lease_s
             )
             # Welcome goes out before the session joins, so `jobs` never precedes it.
             await session.send(
@@ -199,8 +199,8 @@ class WorkerConnection:
                     "type": "welcome",
                     "version": PROTOCOL_VERSION,
                     "server": hub.server_name,
-                    "heartbeat_s": hub.settings.heartbeat_s,
-                    "lease_s": hub.settings.lease_s,
+                    "heartbeat_s": hub.settings.server.heartbeat_s,
+                    "lease_s": hub.settings.server.lease_s,
                     "stale": renewal.stale,
                 }
             )
@@ -231,7 +231,7 @@ class WorkerConnection:
                         # slower than the grace would run its jobs again while their code
                         # still runs on it.
                         await self._store.expire_leases_of(
-                            session.name, self._hub.settings.disconnect_grace_s
+                            session.name, self._hub.settings.server.disconnect_grace_s
                         )
                     await self._store.worker_gone(session.name)
                 except Exception:
@@ -271,7 +271,7 @@ class WorkerConnection:
         if message["state"] not in ("online", "draining"):
             state = excerpt(message["state"])
             raise ProtocolError(f"heartbeat.state {state} is not online or draining")
-        unleased, lease_s = unleased_of(message), self._hub.settings.lease_s
+        unleased, lease_s = unleased_of(message), self._hub.settings.server.lease_s
         renewal = await renew(self._store, session, leases, unleased=unleased, lease_s=lease_s)
         if renewal.freed:
             self._dispatcher.wake()

@@ -55,27 +55,29 @@ class _Server(uvicorn.Server):
 async def serve(settings: Settings) -> None:
     """Open the store, serve the API and the worker gateway until told to stop, close the store.
 
-    Prints "Rota server on http://HOST:PORT (db: ...)" to stderr once it is listening; with
+    Prints "Rota server on http(s)://HOST:PORT (db: ...)" to stderr once it is listening; with
     port 0 the line names the port the system chose.
     """
-    store = open_store(settings.db)
+    store = open_store(settings.store.db)
     await store.open()
     try:
         app = create_app(settings, store)
         config = uvicorn.Config(
             app,
-            host=settings.host,
-            port=settings.port,
+            host=settings.server.host,
+            port=settings.server.port,
             log_level="warning",
             ws="websockets-sansio",
             ws_max_size=MAX_FRAME_BYTES + 1024,
             lifespan="on",
+            ssl_certfile=settings.tls.certfile,
+            ssl_keyfile=settings.tls.keyfile,
         )
+        scheme = "https" if settings.tls.enabled else "http"
+        host, db = _url_host(settings.server.host), settings.store.db
 
         def announce(port: int) -> None:
-            sys.stderr.write(
-                f"Rota server on http://{_url_host(settings.host)}:{port} (db: {settings.db})\n"
-            )
+            sys.stderr.write(f"Rota server on {scheme}://{host}:{port} (db: {db})\n")
             sys.stderr.flush()
 
         server = _Server(config, on_started=announce, on_stopping=app.state.hub.begin_stopping)

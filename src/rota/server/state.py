@@ -80,8 +80,8 @@ class Hub:
         self.activity = Activity()
         self.dispatcher = Dispatcher(
             store=store,
-            policy=settings.dispatch_policy,
-            lease_s=settings.lease_s,
+            policy=settings.server.dispatch_policy,
+            lease_s=settings.server.lease_s,
             on_started=self.activity.started,
             on_failed=self._failed_at_dispatch,
         )
@@ -91,8 +91,8 @@ class Hub:
             store=store,
             dispatcher=self.dispatcher,
             waiters=self.waiters,
-            interval_s=settings.reaper_interval_s,
-            retention_s=settings.retention_s,
+            interval_s=settings.server.reaper_interval_s,
+            retention_s=settings.store.retention_s,
             on_reaped=self.activity.reaped,
         )
         self.scheduler = Scheduler(store=store, on_written=self.dispatcher.wake)

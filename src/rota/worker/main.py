@@ -48,14 +48,16 @@ def run_worker(settings: Settings) -> int:
     settings or imports are wrong.
     """
     try:
-        registry = build_registry(settings.imports)
+        registry = build_registry(settings.worker.imports)
         worker = Worker(settings, registry)
     except InvalidInput as exc:
         write_stderr(f"rota worker: error: {exc}")
         return EXIT_USAGE
     main = _run(worker)
     with capturing():
-        return asyncio.run(with_periodic(main, registry.periodic, settings.server, write_stderr))
+        return asyncio.run(
+            with_periodic(main, registry.periodic, settings.worker.server, write_stderr)
+        )
 
 
 async def _run(worker: Worker) -> int:

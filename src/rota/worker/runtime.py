@@ -54,13 +54,13 @@ class Worker:
         clock: Clock = SYSTEM_CLOCK,
         report: Callable[[str], None] = write_stderr,
     ) -> None:
-        self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
+        self.name = settings.worker.name or f"{socket.gethostname()}-{os.getpid()}"
         self._settings = settings
         self._registry = registry
         self._clock = clock
         self._report_line = report
-        self._connector = Connector(settings.server, report=self._report)
-        self._heartbeat_s = settings.heartbeat_s
+        self._connector = Connector(settings.worker.server, report=self._report)
+        self._heartbeat_s = settings.server.heartbeat_s
         self._slots = Slots()
         self._outbox = Outbox()
         self._link: Link | None = None
@@ -73,9 +73,9 @@ class Worker:
         self._executor = Executor(
             registry,
             worker_name=self.name,
-            allow_shell=settings.allow_shell,
-            imports=settings.imports,
-            stop_grace_s=settings.stop_grace_s,
+            allow_shell=settings.worker.allow_shell,
+            imports=settings.worker.imports,
+            stop_grace_s=settings.worker.stop_grace_s,
         )
         self._sampler = ResourceSampler()
 
@@ -136,7 +136,7 @@ class Worker:
         self._draining = True
         if self._link is not None:
             self._link.post({"type": "drain"})
-        grace_s = self._settings.drain_grace_s
+        grace_s = self._settings.worker.drain_grace_s
         self._report(f"draining: {self._slots.busy} running, waiting up to {grace_s:g}s")
         await self._wait_until(lambda: not self._slots.busy, grace_s)
         if self._stop_requested.is_set():
@@ -145,7 +145,7 @@ class Worker:
         for slot in self._slots.leased():
             if slot.attempt.stop_reason is None:  # one that timed out reports its failure
                 self._stop(slot, reason, then="release", tell=True)
-        stop_grace_s = self._settings.stop_grace_s
+        stop_grace_s = self._settings.worker.stop_grace_s
         if not await self._wait_until(lambda: not self._slots.busy, stop_grace_s):
             if self._stop_requested.is_set():
                 return
@@ -232,10 +232,10 @@ class Worker:
             "type": "hello",
             "version": protocol.PROTOCOL_VERSION,
             "name": self.name,
-            "queues": list(self._settings.queues),
-            "tags": list(self._settings.tags),
+            "queues": list(self._settings.worker.queues),
+            "tags": list(self._settings.worker.tags),
             "tasks": self._registry.names(),
-            "capacity": self._settings.concurrency,
+            "capacity": self._settings.worker.concurrency,
             "running": self._slots.leases(),
             "unleased": self._slots.unleased,
         }
@@ -287,7 +287,7 @@ class Worker:
             if old.order.token == order.token:
                 return  # the same hand-out twice
             self._lose(old, "the server handed out a new attempt of the job")
-        if self._draining or self._slots.busy >= self._settings.concurrency:
+        if self._draining or self._slots.busy >= self._settings.worker.concurrency:
             self._put_outbox({"type": "release", **order.lease})
             return
         context = self._relay.context_for(order, asyncio.get_running_loop())
@@ -356,7 +356,7 @@ class Worker:
             if self._link is not None:
                 self._link.post(_stopping(slot, message))
         stuck = slot is not None and slot.attempt.stuck
-        if stuck and self._settings.exit_when_stuck and not self._draining:
+        if stuck and self._settings.worker.exit_when_stuck and not self._draining:
             # The process going is what ends the stuck code: its lease is not released, so
             # it runs out only once the code is gone. A supervisor starts a fresh worker.
             self._report("draining, to exit and leave the stuck code behind")

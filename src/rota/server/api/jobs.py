@@ -39,9 +39,9 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
     else 409 IdempotencyConflict naming the job that holds the key.
     """
     submissions, bulk = parse_submissions(
-        parse_json(await request.body()), max_bulk=hub.settings.max_bulk
+        parse_json(await request.body()), max_bulk=hub.settings.server.max_bulk
     )
-    if hub.settings.strict_tasks:
+    if hub.settings.server.strict_tasks:
         await hub.tasks.check(
             (f"jobs[{index}]: " if bulk else "", item.task)
             for index, item in enumerate(submissions)

@@ -82,7 +82,7 @@ async def update_schedule(ref: Ref, request: Request, hub: HubDep) -> dict[str, 
         # Args and kwargs share one size limit: measure the new half with the stored one.
         spec = (await hub.store.get_schedule(ref)).spec
         check_arguments(changes.get("args", spec.args), changes.get("kwargs", spec.kwargs))
-    if "task" in changes and hub.settings.strict_tasks:
+    if "task" in changes and hub.settings.server.strict_tasks:
         await hub.tasks.check([("", changes["task"])])
     schedule = await admin.change(hub.store, ref, **changes)
     hub.scheduler.wake()
@@ -122,7 +122,7 @@ async def trigger_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
 
 
 async def _check_task(hub: Hub, spec: ScheduleSpec) -> None:
-    if hub.settings.strict_tasks:
+    if hub.settings.server.strict_tasks:
         await hub.tasks.check([("", spec.task)])
 
 
