@@ -78,7 +78,8 @@ class WorkerSettings(Section):
 
     server: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8077"],
-        description="server URLs (comma list); a worker fails over between them",
+        description="server URLs (comma list); a worker fails over between them, "
+        "and client commands use the first",
     )
     name: str | None = Field(None, description="the worker's name (default: host name and pid)")
     concurrency: int = Field(4, ge=1, le=10_000, description="jobs run at once")
@@ -165,7 +166,7 @@ class TlsSettings(Section):
 
 
 class AuthSettings(Section):
-    """Credentials the CLI and the Python client present to a server."""
+    """Credentials the CLI presents to a server (servers do not check them yet; a proxy can)."""
 
     token: str | None = Field(
         None, description="bearer token sent in the Authorization header (shown masked)"
@@ -173,7 +174,7 @@ class AuthSettings(Section):
 
 
 class DeviceSettings(Section):
-    """Read by devices (workers that ring reminders); it has no keys yet."""
+    """Read by devices (workers that ring reminders)."""
 
 
 class Settings(BaseModel):
@@ -249,12 +250,16 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     config_path: Path | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> Settings:
     """Return the settings, merging (highest first) overrides, environ, the config file, defaults.
 
     See load_settings_with_origins for the arguments and the errors raised.
     """
-    return load_settings_with_origins(overrides, environ=environ, config_path=config_path).settings
+    loaded = load_settings_with_origins(
+        overrides, environ=environ, config_path=config_path, flags=flags
+    )
+    return loaded.settings
 
 
 def load_settings_with_origins(

@@ -7,14 +7,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from rota.client import DEFAULT_URL
 from rota.errors import InvalidInput, RotaError, ServerUnavailable
 from rota.safe_text import excerpt
+from rota.settings import load_settings
 from rota.sync import Client
 from rota.types import JSON
 
@@ -29,8 +30,11 @@ UNREACHABLE_HINT = "(is it running? start one with `rota dev`)"
 class CliState:
     """The global options, passed to every command through click's context object."""
 
-    server: str = DEFAULT_URL
+    server: str | None = None
+    """--server or ROTA_SERVER; None when neither was given (then rota.toml, then the default)."""
     token: str | None = None
+    config: Path | None = None
+    """--config or ROTA_CONFIG: the rota.toml every command reads."""
 
 
 def error_line(message: str) -> str:
@@ -130,11 +134,23 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj if isinstance(root.obj, CliState) else CliState()
 
 
+def client_target(ctx: typer.Context) -> tuple[str, str | None]:
+    """Return the server URL and token for client commands: flags, ROTA_*, rota.toml, defaults.
+
+    The URL is the first of worker.server (the servers workers use); the token is auth.token.
+    """
+    options = state(ctx)
+    settings = load_settings(
+        {"server": options.server, "token": options.token}, config_path=options.config
+    )
+    return settings.worker.server[0], settings.auth.token
+
+
 @contextmanager
 def open_client(ctx: typer.Context, *, timeout_s: float = 10.0) -> Iterator[Client]:
     """Yield a sync client for the server the global options name, closed afterwards."""
-    options = state(ctx)
-    client = Client(options.server, token=options.token, timeout_s=timeout_s)
+    server, token = client_target(ctx)
+    client = Client(server, token=token, timeout_s=timeout_s)
     try:
         yield client
     finally:

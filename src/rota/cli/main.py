@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rota.cli import bench, dev, jobs, schedules, server, submit, worker, workers
+from rota.cli import bench, config, dev, jobs, schedules, server, submit, worker, workers
 from rota.cli.common import CliState, RotaGroup
-from rota.client import DEFAULT_URL
 
 app = typer.Typer(
     name="rota",
@@ -33,14 +33,28 @@ def _version(value: bool) -> None:
 def options(
     ctx: typer.Context,
     server_url: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--server", "-s", envvar="ROTA_SERVER", help="The Rota server the client commands use."
+            "--server",
+            "-s",
+            envvar="ROTA_SERVER",
+            help="The Rota server the client commands use (default: the first of "
+            "worker.server in rota.toml, else http://127.0.0.1:8077).",
+            show_default=False,
         ),
-    ] = DEFAULT_URL,
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(envvar="ROTA_TOKEN", help="Bearer token for the server.", show_default=False),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="ROTA_CONFIG",
+            help="A rota.toml file (default: ./rota.toml if present).",
+            show_default=False,
+        ),
     ] = None,
     version: Annotated[
         bool,
@@ -48,7 +62,7 @@ def options(
     ] = False,
 ) -> None:
     """Rota: run Python tasks now, later or on a schedule, on any number of workers."""
-    ctx.obj = CliState(server=server_url, token=token)
+    ctx.obj = CliState(server=server_url, token=token, config=config_file)
 
 
 app.command("dev")(dev.dev)
@@ -60,6 +74,7 @@ app.command("submit")(submit.submit)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
+app.add_typer(config.app, name="config")
 app.command("queues")(workers.queues)
 
 

@@ -8,10 +8,12 @@ from typing import Annotated
 import anyio
 import typer
 
+from rota.cli.common import state
 from rota.settings import load_settings
 
 
 def server(
+    ctx: typer.Context,
     db: Annotated[
         str | None, typer.Option(help="SQLite file, or a postgresql:// DSN (default: rota.db).")
     ] = None,
@@ -24,7 +26,9 @@ def server(
     ] = None,
 ) -> None:
     """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml)."""
-    settings = load_settings({"db": db, "host": host, "port": port}, config_path=config)
+    settings = load_settings(
+        {"db": db, "host": host, "port": port}, config_path=config or state(ctx).config
+    )
     # Imported here so that `rota --help` and the client commands do not load the server.
     from rota.server.main import serve
 
@@ -32,6 +36,7 @@ def server(
 
 
 def migrate(
+    ctx: typer.Context,
     db: Annotated[
         str | None, typer.Option(help="SQLite file, or a postgresql:// DSN (default: rota.db).")
     ] = None,
@@ -40,7 +45,7 @@ def migrate(
     ] = None,
 ) -> None:
     """Bring the database's schema up to date (servers also do it when they start)."""
-    settings = load_settings({"db": db}, config_path=config)
+    settings = load_settings({"db": db}, config_path=config or state(ctx).config)
     from rota.store.factory import open_store
 
     async def run() -> int:

@@ -78,7 +78,7 @@ def worker(
             "stop_grace_s": stop_grace,
             "exit_when_stuck": True if exit_when_stuck else None,
         },
-        config_path=config,
+        config_path=config or state(ctx).config,
     )
     # Imported here so that `rota --help` and the client commands do not load the worker.
     from rota.worker.main import run_worker
@@ -90,6 +90,7 @@ def _global_server(ctx: typer.Context) -> list[str] | None:
     """Return the URL of `rota --server URL worker` when it was given on the command line."""
     root = ctx.find_root()
     source = root.get_parameter_source("server_url")
-    if source is not None and source.name == "COMMANDLINE":
-        return [state(ctx).server]
+    server = state(ctx).server
+    if source is not None and source.name == "COMMANDLINE" and server:
+        return split_list([server])
     return None
