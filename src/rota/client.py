@@ -9,9 +9,18 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+import anyio
 import httpx
 
 from rota import errors
+from rota.client_retry import (
+    DEFAULT_RETRY,
+    SAFE_METHODS,
+    RetryPolicy,
+    may_retry_error,
+    may_retry_status,
+    new_idempotency_key,
+)
 from rota.client_schedules import ScheduleMethods
 from rota.client_urls import check_params, segment
 from rota.clock import SYSTEM_CLOCK, Clock
@@ -37,6 +46,11 @@ class AsyncClient(ScheduleMethods):
     Use it as an async context manager, or call `aclose()` when done. Every HTTP error
     becomes the RotaError subclass the server names; a server that cannot be reached is
     ServerUnavailable.
+
+    Reads and submissions that meet a lost connection or a 502/503/504 (a proxy in front of
+    a server that died or restarts) are sent again as `retry` says; every submission carries
+    an idempotency key (one is made when none is given), so a retry never makes a second
+    job. Pass `retry=NO_RETRY` (rota.client_retry) to see the first failure instead.
     """
 
     def __init__(
@@ -47,9 +61,11 @@ class AsyncClient(ScheduleMethods):
         token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.retry_policy = retry
         self._clock = clock
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(
@@ -96,7 +112,9 @@ class AsyncClient(ScheduleMethods):
         """Submit one job and return it; options left as None take the server's defaults.
 
         `delay` and `timeout` are seconds (or a timedelta); `run_at` and `deadline` are aware
-        datetimes (or ISO 8601 text with an offset).
+        datetimes (or ISO 8601 text with an offset). Without an `idempotency_key` the client
+        makes a fresh one, so that sending the submission again after a lost answer returns
+        the same job.
         """
         body = job_body(
             task,
@@ -109,21 +127,26 @@ class AsyncClient(ScheduleMethods):
             max_attempts=max_attempts,
             timeout=timeout,
             deadline=deadline,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key or new_idempotency_key(),
             target=target,
             backoff=backoff,
         )
-        job: JobData = await self._request("POST", "/jobs", json=body)
+        job: JobData = await self._request("POST", "/jobs", json=body, repeatable=True)
         return job
 
     async def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[JobData]:
-        """Submit several jobs at once, all or none; each item is a JobSubmit body."""
+        """Submit several jobs at once, all or none; each item is a JobSubmit body.
+
+        An item without an `idempotency_key` gets a fresh one, as in `submit`.
+        """
         body = [{key: _jsonable(key, value) for key, value in item.items()} for item in jobs]
         for index, item in enumerate(body):
             item["args"], item["kwargs"] = check_arguments(
                 item.get("args", []), item.get("kwargs", {}), where=f"jobs[{index}]."
             )
-        created: list[JobData] = await self._request("POST", "/jobs", json=body)
+            if item.get("idempotency_key") is None:
+                item["idempotency_key"] = new_idempotency_key()
+        created: list[JobData] = await self._request("POST", "/jobs", json=body, repeatable=True)
         return created
 
     async def get_job(self, job_id: JobId) -> JobData:
@@ -267,27 +290,48 @@ class AsyncClient(ScheduleMethods):
         json: JSON = None,
         params: Mapping[str, Any] | None = None,
         timeout_s: float | None = None,
+        repeatable: bool | None = None,
     ) -> Any:
+        """Send the request, again after each pause of the retry policy while it may be.
+
+        `repeatable` says that sending it twice does what sending it once does; by default
+        only reads are.
+        """
         check_params(params)
-        try:
-            content = None if json is None else _json_bytes(json)
-            response = await self._http.request(
-                method,
-                path,
-                content=content,
-                headers={"content-type": "application/json"} if content is not None else None,
-                params=params,
-                timeout=timeout_s if timeout_s is not None else self.timeout_s,
-            )
-        except httpx.TimeoutException:
-            raise ServerUnavailable(
-                f"the Rota server at {self.url} did not answer in time"
-            ) from None
-        except httpx.TransportError:
-            raise ServerUnavailable(f"cannot reach the Rota server at {self.url}") from None
+        content = None if json is None else _json_bytes(json)
+        again = method in SAFE_METHODS if repeatable is None else repeatable
+        pauses = self.retry_policy.pauses()
+        while True:
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    content=content,
+                    headers={"content-type": "application/json"} if content is not None else None,
+                    params=params,
+                    timeout=timeout_s if timeout_s is not None else self.timeout_s,
+                )
+            except httpx.TransportError as exc:
+                pause = next(pauses, None) if may_retry_error(exc, repeatable=again) else None
+                if pause is None:
+                    raise _unavailable(self.url, exc) from None
+                await anyio.sleep(pause)
+                continue
+            if may_retry_status(response.status_code, repeatable=again):
+                pause = next(pauses, None)
+                if pause is not None:
+                    await anyio.sleep(pause)
+                    continue
+            break
         if response.is_success:
             return response.json() if response.content else None
         raise error_from_response(response)
+
+
+def _unavailable(url: str, error: httpx.TransportError) -> ServerUnavailable:
+    if isinstance(error, httpx.TimeoutException):
+        return ServerUnavailable(f"the Rota server at {url} did not answer in time")
+    return ServerUnavailable(f"cannot reach the Rota server at {url}")
 
 
 def error_from_response(response: httpx.Response) -> RotaError:

@@ -59,6 +59,12 @@ class ServerSettings(Section):
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest HTTP request body")
     max_bulk: int = Field(10_000, gt=0, description="most jobs one bulk submission may hold")
+    events_keepalive_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="how often an idle event stream (/events) sends a keep-alive comment",
+    )
     strict_tasks: bool = Field(
         True, description="refuse submissions of tasks no worker has announced"
     )

@@ -13,6 +13,7 @@ import httpx
 from anyio.from_thread import BlockingPortal
 
 from rota.client import DEFAULT_URL, AsyncClient
+from rota.client_retry import DEFAULT_RETRY, RetryPolicy
 from rota.errors import RotaError
 
 P = ParamSpec("P")
@@ -94,11 +95,12 @@ class Client:
         timeout_s: float = 10.0,
         token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._thread = _PortalThread()
         # Built on the portal's loop, where every one of its requests will run.
         self.async_client: AsyncClient = self._thread.portal.call(
-            functools.partial(_make_client, url, timeout_s, token, transport)
+            functools.partial(_make_client, url, timeout_s, token, transport, retry)
         )
         self._closed = False
 
@@ -154,6 +156,10 @@ class Client:
 
 
 async def _make_client(
-    url: str, timeout_s: float, token: str | None, transport: httpx.AsyncBaseTransport | None
+    url: str,
+    timeout_s: float,
+    token: str | None,
+    transport: httpx.AsyncBaseTransport | None,
+    retry: RetryPolicy,
 ) -> AsyncClient:
-    return AsyncClient(url, timeout_s=timeout_s, token=token, transport=transport)
+    return AsyncClient(url, timeout_s=timeout_s, token=token, transport=transport, retry=retry)

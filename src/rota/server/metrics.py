@@ -3,12 +3,20 @@
 Each app has its own CollectorRegistry, so two apps in one process never share figures.
 Counters count transitions this server handled; a cluster total is the sum over servers.
 Gauges (queue depth, oldest due age, workers) come from the store at scrape time, so they
-are the same on every server: the signals an autoscaler such as KEDA reads.
+are the same on every server: aggregate them with max(), never sum() (which would count
+them once per server), as their help text says. They are the signals an autoscaler such as
+KEDA reads (the queries are in docs/deploy.md).
+
+A queue's gauges read 0 while it is empty as long as a worker listens to it (and the
+default queue always); a queue nobody listens to disappears once empty, so queue names a
+client invents do not pile up as series. The process_* figures and rota_build_info come
+with every scrape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import metadata
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -16,6 +24,8 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -26,6 +36,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENESS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RUN_TIME_BUCKETS_S = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 _LABELS = ("queue", "task")
+DEFAULT_QUEUE = "default"
+CLUSTER = " Cluster-wide, read from the store: the same on every server, aggregate with max()."
 
 
 class Metrics:
@@ -33,6 +45,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        Info("rota_build", "The Rota version this server runs.", registry=self.registry).info(
+            {"version": _version()}
+        )
 
         def counter(name: str, text: str) -> Counter:
             return Counter(name, text, _LABELS, registry=self.registry)
@@ -60,34 +76,39 @@ class Metrics:
             registry=self.registry,
         )
         self.queue_pending = Gauge(
-            "rota_queue_pending", "Pending jobs, due or not.", ("queue",), registry=self.registry
+            "rota_queue_pending",
+            "Pending jobs, due or not." + CLUSTER,
+            ("queue",),
+            registry=self.registry,
         )
         self.queue_due = Gauge(
             "rota_queue_due",
-            "Pending jobs whose run_at has come.",
+            "Pending jobs whose run_at has come: the queue's depth." + CLUSTER,
             ("queue",),
             registry=self.registry,
         )
         self.queue_running = Gauge(
-            "rota_queue_running", "Running jobs.", ("queue",), registry=self.registry
+            "rota_queue_running", "Running jobs." + CLUSTER, ("queue",), registry=self.registry
         )
         self.queue_oldest_due_age = Gauge(
             "rota_queue_oldest_due_age_seconds",
-            "How long the oldest due job of the queue has waited (0 when none is due).",
+            "How long the oldest due job of the queue has waited (0 when none is due)." + CLUSTER,
             ("queue",),
             registry=self.registry,
         )
         self.workers_online = Gauge(
             "rota_workers_online",
-            "Workers online or draining, cluster-wide.",
+            "Workers online or draining." + CLUSTER,
             registry=self.registry,
         )
         self.workers_connected = Gauge(
-            "rota_workers_connected", "Workers connected to this server.", registry=self.registry
+            "rota_workers_connected",
+            "Workers connected to this server (sum over servers for the cluster's).",
+            registry=self.registry,
         )
         self.worker_slots = Gauge(
             "rota_worker_slots",
-            "Job slots of online workers, cluster-wide.",
+            "Job slots of online workers." + CLUSTER,
             registry=self.registry,
         )
 
@@ -151,14 +172,30 @@ class Metrics:
             self.queue_running,
             self.queue_oldest_due_age,
         ):
-            gauge.clear()  # a queue that emptied out disappears rather than going stale
+            gauge.clear()  # a queue nobody listens to disappears once empty, never goes stale
+        online = [worker for worker in workers if worker.state != "offline"]
+        listened = {DEFAULT_QUEUE} | {queue for worker in online for queue in worker.queues}
+        for name in sorted(listened - {queue.queue for queue in queues}):
+            for gauge in (
+                self.queue_pending,
+                self.queue_due,
+                self.queue_running,
+                self.queue_oldest_due_age,
+            ):
+                gauge.labels(name).set(0)
         for queue in queues:
             self.queue_pending.labels(queue.queue).set(queue.pending)
             self.queue_due.labels(queue.queue).set(queue.due)
             self.queue_running.labels(queue.queue).set(queue.running)
             self.queue_oldest_due_age.labels(queue.queue).set(queue.oldest_due_age_s or 0.0)
-        online = [worker for worker in workers if worker.state != "offline"]
         self.workers_online.set(len(online))
         self.worker_slots.set(sum(worker.capacity for worker in online))
         self.workers_connected.set(connected)
         return generate_latest(self.registry)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("rota")
+    except metadata.PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"

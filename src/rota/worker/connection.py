@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rota import protocol
 from rota.errors import InvalidInput, ProtocolError
@@ -20,6 +20,9 @@ from rota.types import Payload
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 5.0
 OPEN_TIMEOUT_S = 10.0
+NO_UPGRADE_STATUSES = frozenset({400, 404, 405, 426})
+"""What a server answers a WebSocket handshake that reached it as a plain GET: a proxy in
+between dropped the Upgrade and Connection headers."""
 
 
 def websocket_url(server_url: str) -> str:
@@ -140,6 +143,8 @@ class Connector:
                     )
                 except (OSError, TimeoutError, ConnectionClosed) as exc:
                     self._report(f"cannot connect to {url}: {_describe(exc)}")
+                except InvalidStatus as exc:
+                    self._report(_refusal(url, exc.response.status_code))
                 except Exception as exc:  # handshake refusals have many types; none is fatal
                     self._report(f"{url} refused the connection: {_describe(exc)}")
                 else:
@@ -152,6 +157,18 @@ class Connector:
         """Count a session that broke, so the next connect waits longer; try the next URL."""
         self._failures += 1
         self._next = (self._next + 1) % len(self._urls)
+
+
+def _refusal(url: str, status: int) -> str:
+    """Say why a server answered the handshake with `status`, and what to do about it."""
+    if status in NO_UPGRADE_STATUSES:
+        return (
+            f"{url} answered HTTP {status} instead of accepting the WebSocket: a proxy in front "
+            "of the server did not pass the upgrade on. Let it through (nginx: "
+            "proxy_http_version 1.1 and the Upgrade and Connection headers, see "
+            "docs/deploy.md), or point the worker at the servers directly"
+        )
+    return f"{url} refused the connection: HTTP {status}"
 
 
 def _describe(exc: BaseException) -> str:

@@ -3,7 +3,9 @@
 Each notice is an SSE message whose `event` is its kind (job, progress, worker, refresh)
 and whose `data` is JSON. Notices come from this server's own activity; changes made
 through other servers show up as a `refresh` hint, sent when the store's event watermark
-moves. A comment line every few seconds keeps proxies from closing an idle stream.
+moves. A comment line (`: keep-alive`) every `events_keepalive_s` (15 s by default) of
+silence keeps proxies from closing an idle stream: nginx's and most load balancers' read
+timeouts are 60 s.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ HubDep = Annotated[Hub, Depends(hub_of)]
 logger = logging.getLogger("rota.server.events")
 
 WATERMARK_POLL_S = 1.0
-KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000
 
 
@@ -39,7 +40,7 @@ RECONNECT_MS = 2000
 async def stream_events(hub: HubDep) -> StreamingResponse:
     """Stream notices until the client goes away or the server stops."""
     return StreamingResponse(
-        _stream(hub),
+        _stream(hub, keepalive_s=hub.settings.server.events_keepalive_s),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
@@ -51,7 +52,7 @@ def format_message(notice: Notice) -> str:
     return f"event: {notice.kind}\ndata: {data}\n\n"
 
 
-async def _stream(hub: Hub) -> AsyncIterator[str]:
+async def _stream(hub: Hub, *, keepalive_s: float) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     store = hub.store
     insights = store if isinstance(store, Insights) else None
@@ -61,7 +62,10 @@ async def _stream(hub: Hub) -> AsyncIterator[str]:
         yield format_message(Notice(kind="hello", data={"server": hub.server_name}))
         spoke_at = checked_at = loop.time()
         while not subscription.closed:
-            notice = await subscription.get(max(0.0, checked_at + WATERMARK_POLL_S - loop.time()))
+            next_check = checked_at + WATERMARK_POLL_S
+            notice = await subscription.get(
+                max(0.0, min(next_check, spoke_at + keepalive_s) - loop.time())
+            )
             if notice is not None:
                 if subscription.closed:
                     break
@@ -74,7 +78,7 @@ async def _stream(hub: Hub) -> AsyncIterator[str]:
                     watermark = latest
                     yield format_message(Notice(kind="refresh", data={"watermark": latest}))
                     spoke_at = loop.time()
-            if loop.time() - spoke_at >= KEEPALIVE_S:
+            if loop.time() - spoke_at >= keepalive_s:
                 yield ": keep-alive\n\n"
                 spoke_at = loop.time()
 

@@ -22,7 +22,9 @@ router = APIRouter(tags=["jobs"])
 HubDep = Annotated[Hub, Depends(hub_of)]
 JobIdPath = Annotated[str, Path(max_length=100, description="the job's id")]
 
-MAX_WAIT_S = 60.0
+MAX_WAIT_S = 30.0
+"""The longest long poll: a larger `wait` is clamped to it, well inside the 60 s read timeout
+that proxies (nginx, most cloud load balancers) apply by default."""
 
 
 @router.post(
@@ -104,10 +106,16 @@ async def job_events(
 async def job_result(
     job_id: JobIdPath,
     hub: HubDep,
-    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds")] = 0,
+    wait: Annotated[
+        float,
+        Query(ge=0, description=f"seconds; more than {MAX_WAIT_S:g} counts as {MAX_WAIT_S:g}"),
+    ] = 0,
 ) -> dict[str, Any]:
-    """Return the job once it is finished, or as it is when the wait ends."""
-    job = await hub.waiters.wait_finished(hub.store, job_id, wait)
+    """Return the job once it is finished, or as it is when the wait ends.
+
+    The wait is at most MAX_WAIT_S (30 s); a client that wants longer polls again.
+    """
+    job = await hub.waiters.wait_finished(hub.store, job_id, min(wait, MAX_WAIT_S))
     return job.to_dict()
 
 

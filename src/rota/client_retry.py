@@ -1,0 +1,67 @@
+"""When the client sends a request again: lost connections and a proxy's 502/503/504.
+
+A request is sent again only when that cannot do twice what the caller asked once: reads,
+and submissions, which always carry an idempotency key (the client makes one when the caller
+gives none), so a retried submission gets back the job the first attempt created. Any other
+request is sent again only when it never reached the server (the connection was refused).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+"""What a proxy answers when a server died, is restarting, or did not answer in time; Rota
+answers 503 itself while its store is unreachable."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently the client sends a request again.
+
+    `attempts` counts every try, the first included (1 means never again). The pause before
+    try n+1 is `base_s * factor**(n-1)`, at most `max_s`, times a random factor in
+    [1 - jitter, 1] so that many clients cut off at once do not come back in step.
+    """
+
+    attempts: int = 6
+    base_s: float = 0.2
+    factor: float = 2.0
+    max_s: float = 3.0
+    jitter: float = 0.5
+
+    def pauses(self) -> Iterator[float]:
+        """Yield the pause in seconds before each try after the first."""
+        for n in range(max(0, self.attempts - 1)):
+            pause = min(self.max_s, self.base_s * self.factor**n)
+            yield pause * (1 - self.jitter * random.random())
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+def new_idempotency_key() -> str:
+    """Return a fresh idempotency key for a submission whose caller gave none."""
+    return f"rota-client-{uuid.uuid4().hex}"
+
+
+def may_retry_error(error: httpx.TransportError, *, repeatable: bool) -> bool:
+    """Whether a request that failed with `error` may be sent again.
+
+    A repeatable request (a read, a keyed submission) may after any transport error; any
+    other only when the connection was never made, so the server cannot have seen it.
+    """
+    return repeatable or isinstance(error, httpx.ConnectError)
+
+
+def may_retry_status(status_code: int, *, repeatable: bool) -> bool:
+    """Whether a repeatable request answered with `status_code` may be sent again."""
+    return repeatable and status_code in RETRY_STATUSES

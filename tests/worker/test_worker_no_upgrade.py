@@ -1,0 +1,37 @@
+"""A worker behind a proxy that drops the WebSocket upgrade says what is wrong and how to fix
+it, instead of a bare HTTP status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from rota.worker.connection import Connector
+
+
+async def test_a_plain_404_to_the_handshake_names_the_missing_upgrade() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # a proxy that sent the GET on without Upgrade
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reports: list[str] = []
+    reported = asyncio.Event()
+
+    def report(line: str) -> None:
+        reports.append(line)
+        reported.set()
+
+    connector = Connector([f"http://127.0.0.1:{port}"], report=report)
+    async with server:
+        connecting = asyncio.create_task(connector.connect())
+        async with asyncio.timeout(30):
+            await reported.wait()
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+    assert "HTTP 404" in reports[0]
+    assert "did not pass the upgrade" in reports[0] and "proxy_http_version" in reports[0]
