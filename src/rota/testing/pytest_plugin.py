@@ -11,7 +11,8 @@ or by overriding the `rota_base_app` fixture in a conftest.py. Then:
   the fixture's value is the EagerRunner, which lists the jobs that ran.
 - `rota_server`: a real server on a temporary SQLite store, with a worker running the
   app's tasks, in this process (a LocalRota: `.url`, `.client`).
-- `rota_app`: the app, pointed at `rota_server` for the test and back afterwards.
+- `rota_app`: the app, pointed at `rota_server` for the test and back afterwards (and
+  ROTA_SERVER names that server meanwhile, for code that makes its own client).
 
 Each fixture lasts one test. Rota itself is imported only when a fixture is used.
 """
@@ -77,12 +78,20 @@ def rota_server(rota_base_app: Rota) -> Iterator[LocalRota]:
 
 
 @pytest.fixture
-def rota_app(rota_base_app: Rota, rota_server: LocalRota) -> Iterator[Rota]:
-    """Yield the app, talking to `rota_server`; its own server and token come back after."""
+def rota_app(
+    rota_base_app: Rota, rota_server: LocalRota, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Rota]:
+    """Yield the app, talking to `rota_server`; its own server and token come back after.
+
+    ROTA_SERVER names `rota_server` during the test too, so that code under test making
+    its own `rota.Client()` reaches it.
+    """
     app = rota_base_app
     saved = (app.url, app.token)
     app.close()
     app.url, app.token = rota_server.url, None
+    monkeypatch.setenv("ROTA_SERVER", rota_server.url)
+    monkeypatch.delenv("ROTA_TOKEN", raising=False)
     try:
         yield app
     finally:
