@@ -18,15 +18,16 @@ task's parameters.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from rota.app_schedules import ScheduleDeclarations
-from rota.client import DEFAULT_URL, AsyncClient, JobData
+from rota.client import AsyncClient, JobData, server_from, token_from
 from rota.errors import InvalidInput, JobCancelled, JobExpired, JobFailed
 from rota.jobs import JobState
 from rota.sync import Client
@@ -60,6 +61,28 @@ JOB_OPTIONS = frozenset(JobOptions.__annotations__)
 """The keyword arguments of `submit()` that are job options rather than task arguments."""
 
 
+class JobRunner(Protocol):
+    """What takes an app's submissions instead of a server (rota.testing's eager mode)."""
+
+    def submit(
+        self,
+        task: str,
+        args: Sequence[JSON],
+        kwargs: Mapping[str, JSON] | None,
+        options: Mapping[str, Any],
+    ) -> JobData:
+        """Submit a job and return it."""
+        ...
+
+    def get_job(self, job_id: JobId) -> JobData:
+        """Return the job (JobNotFound for an unknown id)."""
+        ...
+
+    def cancel(self, job_id: JobId) -> JobData:
+        """Cancel the job and return it."""
+        ...
+
+
 class Rota(ScheduleDeclarations):
     """A Rota app: the tasks it defines (its `registry`) and the server it submits to.
 
@@ -67,12 +90,15 @@ class Rota(ScheduleDeclarations):
     holding a `registry`. Nothing connects until the first submission.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, token: str | None = None) -> None:
-        self.url = url
-        self.token = token
+    def __init__(self, url: str | None = None, *, token: str | None = None) -> None:
+        self.url = url or server_from()
+        """The server's URL: given, else the first of $ROTA_SERVER, else the local default."""
+        self.token = token_from() if token is None else token
+        """The bearer token: given, else $ROTA_TOKEN."""
         self.registry = TaskRegistry()
         self._client: Client | None = None
         self._client_lock = threading.Lock()
+        self._runner: JobRunner | None = None
 
     @property
     def client(self) -> Client:
@@ -89,6 +115,37 @@ class Rota(ScheduleDeclarations):
         runs in.
         """
         return AsyncClient(self.url, token=self.token)
+
+    def use_runner(self, runner: JobRunner | None) -> JobRunner | None:
+        """Send the app's submissions to `runner` instead of its server (None: the server
+        again) and return the runner used before; see rota.testing.eager."""
+        previous, self._runner = self._runner, runner
+        return previous
+
+    def _submit(
+        self,
+        task: str,
+        args: Sequence[JSON],
+        kwargs: Mapping[str, JSON] | None,
+        options: Mapping[str, Any],
+    ) -> JobData:
+        runner = self._runner
+        if runner is not None:
+            return runner.submit(task, args, kwargs, options)
+        return self.client.submit(task, args, kwargs, **options)
+
+    async def _asubmit(
+        self,
+        task: str,
+        args: Sequence[JSON],
+        kwargs: Mapping[str, JSON] | None,
+        options: Mapping[str, Any],
+    ) -> JobData:
+        runner = self._runner
+        if runner is not None:
+            return await asyncio.to_thread(runner.submit, task, args, kwargs, options)
+        async with self.async_client() as client:
+            return await client.submit(task, args, kwargs, **options)
 
     def close(self) -> None:
         """Close the app's client, if one was created."""
@@ -154,7 +211,7 @@ class Rota(ScheduleDeclarations):
     ) -> JobHandle[Any]:
         """Submit a job for a task by name, with the task's arguments and job options."""
         _check_options(options)
-        return JobHandle(self, self.client.submit(task, args, kwargs, **options))
+        return JobHandle(self, self._submit(task, args, kwargs, options))
 
     async def asubmit(
         self,
@@ -165,8 +222,7 @@ class Rota(ScheduleDeclarations):
     ) -> JobHandle[Any]:
         """Submit a job for a task by name, from async code."""
         _check_options(options)
-        async with self.async_client() as client:
-            return JobHandle(self, await client.submit(task, args, kwargs, **options))
+        return JobHandle(self, await self._asubmit(task, args, kwargs, options))
 
 
 class _Decorator:
@@ -236,14 +292,12 @@ class Task(Generic[P, R]):
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Submit a job that runs the task with these arguments; return its handle."""
         task_kwargs, options = self._split(kwargs)
-        return JobHandle(self.app, self.app.client.submit(self.name, args, task_kwargs, **options))
+        return JobHandle(self.app, self.app._submit(self.name, args, task_kwargs, options))
 
     async def asubmit(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Submit a job from async code; return its handle."""
         task_kwargs, options = self._split(kwargs)
-        async with self.app.async_client() as client:
-            job = await client.submit(self.name, args, task_kwargs, **options)
-        return JobHandle(self.app, job)
+        return JobHandle(self.app, await self.app._asubmit(self.name, args, task_kwargs, options))
 
     def _split(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the task's keyword arguments and the job's options, defaults filled in."""
@@ -292,7 +346,8 @@ class JobHandle(Generic[R]):
 
     def refresh(self) -> JobData:
         """Fetch the job again and return it."""
-        self.job = self.app.client.get_job(self.id)
+        runner = self.app._runner
+        self.job = (runner or self.app.client).get_job(self.id)
         return self.job
 
     def status(self) -> JobState:
@@ -301,7 +356,8 @@ class JobHandle(Generic[R]):
 
     def cancel(self) -> JobData:
         """Cancel the job (InvalidTransition if it has finished) and return it."""
-        self.job = self.app.client.cancel(self.id)
+        runner = self.app._runner
+        self.job = (runner or self.app.client).cancel(self.id)
         return self.job
 
     def result(self, timeout: float | None = None) -> R:
@@ -310,11 +366,19 @@ class JobHandle(Generic[R]):
         Raises JobFailed (with the task's traceback), JobCancelled or JobExpired when the
         job did not succeed, TimeoutExpired when the wait ends first.
         """
-        self.job = self.app.client.wait(self.id, timeout_s=timeout)
+        runner = self.app._runner
+        if runner is not None:  # its jobs have finished by the time submit() returns
+            self.job = runner.get_job(self.id)
+        else:
+            self.job = self.app.client.wait(self.id, timeout_s=timeout)
         return self._outcome()
 
     async def aresult(self, timeout: float | None = None) -> R:  # noqa: ASYNC109 (a wait bound)
         """Wait for the job from async code; the same outcomes as `result()`."""
+        runner = self.app._runner
+        if runner is not None:
+            self.job = runner.get_job(self.id)
+            return self._outcome()
         async with self.app.async_client() as client:
             self.job = await client.wait(self.id, timeout_s=timeout)
         return self._outcome()

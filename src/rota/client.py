@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as json_module
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -39,6 +40,22 @@ MAX_WAIT_S = 30.0
 JobData = dict[str, Any]
 """A job as the API returns it: `rota.jobs.Job.to_dict()`."""
 
+SERVER_VARIABLE = "ROTA_SERVER"
+TOKEN_VARIABLE = "ROTA_TOKEN"
+
+
+def server_from(environ: Mapping[str, str] | None = None) -> str:
+    """Return the server a client given no URL talks to: the first URL of $ROTA_SERVER (a
+    comma list, as workers take it), else DEFAULT_URL. As the CLI finds it."""
+    listed = (os.environ if environ is None else environ).get(SERVER_VARIABLE, "")
+    urls = [part.strip() for part in listed.split(",") if part.strip()]
+    return urls[0] if urls else DEFAULT_URL
+
+
+def token_from(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the token a client given none sends: $ROTA_TOKEN, or None when unset or empty."""
+    return (os.environ if environ is None else environ).get(TOKEN_VARIABLE) or None
+
 
 class AsyncClient(ScheduleMethods):
     """Talk to a Rota server over its REST API.
@@ -55,7 +72,7 @@ class AsyncClient(ScheduleMethods):
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str | None = None,
         *,
         timeout_s: float = 10.0,
         token: str | None = None,
@@ -63,7 +80,8 @@ class AsyncClient(ScheduleMethods):
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = (url or server_from()).rstrip("/")
+        token = token_from() if token is None else token
         self.timeout_s = timeout_s
         self.retry_policy = retry
         self._clock = clock

@@ -12,7 +12,7 @@ import anyio
 import httpx
 from anyio.from_thread import BlockingPortal
 
-from rota.client import DEFAULT_URL, AsyncClient
+from rota.client import AsyncClient
 from rota.client_retry import DEFAULT_RETRY, RetryPolicy
 from rota.errors import RotaError
 
@@ -90,7 +90,7 @@ class Client:
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str | None = None,
         *,
         timeout_s: float = 10.0,
         token: str | None = None,
@@ -156,7 +156,7 @@ class Client:
 
 
 async def _make_client(
-    url: str,
+    url: str | None,
     timeout_s: float,
     token: str | None,
     transport: httpx.AsyncBaseTransport | None,

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from rota import Client
 from rota.cli.main import app
+from rota.errors import RotaError
 from rota.settings import KEYS
 
 
@@ -142,3 +148,40 @@ def test_config_docs_prints_the_reference(here: Path) -> None:
     assert result.stdout.startswith("# Configuration\n")
     for key in KEYS:
         assert f"`ROTA_{key.upper()}`" in result.stdout
+
+
+@pytest.mark.e2e
+def test_rota_dev_reads_rota_toml(here: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (here / "rota.toml").write_text(
+        f'[server]\nport = {port}\n[store]\ndb = "from-toml.db"\n[worker]\nconcurrency = 3\n'
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli.main", "dev", "--workers", "1"],
+        cwd=here,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with Client(f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 30
+            workers: list[dict[str, Any]] = []
+            while not workers and time.monotonic() < deadline:
+                try:
+                    workers = client.workers()
+                except RotaError:
+                    pass
+                time.sleep(0.1)
+            assert [worker["capacity"] for worker in workers] == [3]
+        assert (here / "from-toml.db").exists() and not (here / "rota.db").exists()
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        try:
+            dev.wait(30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()

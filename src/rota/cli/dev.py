@@ -18,12 +18,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from rota.cli.common import EXIT_FAILURE, error_line
+from rota.cli.common import EXIT_FAILURE, error_line, state
 from rota.cli.demo import start_demo
 from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
 from rota.clock import SYSTEM_CLOCK
-from rota.errors import RotaError
+from rota.errors import InvalidInput, RotaError
+from rota.settings import load_settings
 from rota.sync import Client
 
 TICK_S = 0.2
@@ -33,23 +34,39 @@ RESTART_BASE_S = 1.0
 RESTART_MAX_S = 30.0
 HEALTHY_RUN_S = 60.0
 """A worker that ran this long before dying restarts without backoff."""
-DEFAULT_DRAIN_GRACE_S = 30.0
+
+
+DEV_FLAGS = {
+    "port": "--port",
+    "host": "--host",
+    "db": "--db",
+    "imports": "--import",
+    "concurrency": "--concurrency",
+    "drain_grace_s": "--drain-grace",
+}
+"""The flag that sets each key, named in errors."""
 
 
 def dev(
+    ctx: typer.Context,
     workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="Worker processes.")] = 2,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8077,
-    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default).")] = (
-        "127.0.0.1"
-    ),
-    db: Annotated[str, typer.Option(help="The SQLite file.")] = "rota.db",
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to listen on (default: 8077).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: 127.0.0.1, this machine only).")
+    ] = None,
+    db: Annotated[str | None, typer.Option(help="The SQLite file (default: rota.db).")] = None,
     imports: Annotated[
         list[str] | None,
         typer.Option("--import", "-i", metavar="MODULE", help="Task module for the workers."),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs each worker runs at once.")
-    ] = 4,
+        int | None,
+        typer.Option(
+            "--concurrency", "-c", min=1, help="Jobs each worker runs at once (default: 4)."
+        ),
+    ] = None,
     drain_grace: Annotated[
         float | None,
         typer.Option(min=0, help="Seconds workers get to finish jobs when stopping (default: 30)."),
@@ -58,7 +75,28 @@ def dev(
         bool, typer.Option(help="Submit a trickle of demo jobs, to watch the dashboard live.")
     ] = False,
 ) -> None:
-    """Run a server on an SQLite file and local workers; Ctrl-C drains and stops them."""
+    """Run a server on an SQLite file and local workers; Ctrl-C drains and stops them.
+
+    Flags over ROTA_* variables over rota.toml over defaults, as for `rota server` and
+    `rota worker`.
+    """
+    settings = load_settings(
+        {
+            "port": port,
+            "host": host,
+            "db": db,
+            "imports": imports or None,
+            "concurrency": concurrency,
+            "drain_grace_s": drain_grace,
+        },
+        config_path=state(ctx).config,
+        flags=DEV_FLAGS,
+    )
+    port, host, db = settings.server.port, settings.server.host, settings.store.db
+    imports, concurrency = settings.worker.imports, settings.worker.concurrency
+    drain_grace = settings.worker.drain_grace_s
+    if port == 0:
+        raise InvalidInput("rota dev needs a fixed port: server.port is 0")
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     url = f"http://{_bracket(connect_host)}:{port}"
     command = [sys.executable, "-m", "rota.cli.main"]
@@ -78,8 +116,7 @@ def dev(
     ]
     for module in imports or []:
         worker_argv += ["--import", module]
-    if drain_grace is not None:
-        worker_argv += ["--drain-grace", str(drain_grace)]
+    worker_argv += ["--drain-grace", str(drain_grace)]
     children = [
         Child(label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
         for n in range(1, workers + 1)
@@ -88,7 +125,7 @@ def dev(
         url=url,
         server=server,
         workers=children,
-        drain_timeout_s=(drain_grace if drain_grace is not None else DEFAULT_DRAIN_GRACE_S) + 5,
+        drain_timeout_s=drain_grace + 5,
         demo=demo,
     )
     if host != connect_host:
