@@ -9,6 +9,7 @@ import typer
 
 from rota.cli import bench, config, dev, jobs, schedules, server, submit, worker, workers
 from rota.cli.common import CliState, RotaGroup
+from rota.cli.orphans import watch_parent
 
 app = typer.Typer(
     name="rota",
@@ -80,6 +81,7 @@ app.command("queues")(workers.queues)
 
 def main() -> None:
     """Run the `rota` command; errors are one line on stderr, never a traceback."""
+    watch_parent()  # a child of `rota dev` stops when `rota dev` is gone, however it went
     app()
 
 
