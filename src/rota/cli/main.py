@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rota.cli import bench, config, dev, jobs, schedules, server, submit, worker, workers
+from rota.cli import backup, bench, config, dev, jobs, schedules, server, submit, worker, workers
 from rota.cli.common import CliState, RotaGroup
 from rota.cli.orphans import watch_parent
 
@@ -70,6 +70,8 @@ app.command("dev")(dev.dev)
 app.command("server")(server.server)
 app.command("migrate")(server.migrate)
 app.command("bench")(bench.bench)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
 app.command("submit")(submit.submit)
 app.add_typer(jobs.app, name="jobs")
