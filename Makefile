@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit e2e browser bench clean
+.PHONY: run test lint typecheck unit e2e browser proxy bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Rota needs Python 3.11 or newer")'
@@ -18,12 +18,16 @@ run: $(STAMP)
 	$(BIN)/rota dev --workers 2 --demo
 
 ## test: install, then lint, type-check and run every test
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) browser proxy lint typecheck
 	$(BIN)/pytest
 
 ## browser: Debian's Chromium for the dashboard's browser tests (skipped if present)
 browser:
 	@if [ -z "$$ROTA_TEST_CHROMIUM" ]; then scripts/install-chromium; fi
+
+## proxy: Debian's nginx for the test of two servers behind a proxy (skipped if present)
+proxy:
+	@if [ -z "$$ROTA_TEST_NGINX" ]; then scripts/install-nginx; fi
 
 ## bench: end-to-end throughput, median of 3 runs, on a temporary SQLite file
 bench: $(STAMP)

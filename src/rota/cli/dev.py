@@ -2,7 +2,9 @@
 
 The server and each worker are child processes in sessions of their own, so a Ctrl-C in
 the terminal reaches only this supervisor, which then stops them in order: workers drain
-first (their results still reach the server), then the server stops.
+first (their results still reach the server), then the server stops. Each child is also tied
+to the supervisor (rota.cli.orphans), so that it stops even when the supervisor is killed
+with SIGKILL and cannot stop it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.markup import escape
 
 from rota.cli.common import EXIT_FAILURE, error_line, state
 from rota.cli.demo import start_demo
+from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
 from rota.clock import SYSTEM_CLOCK
@@ -100,7 +103,9 @@ def dev(
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     url = f"http://{_bracket(connect_host)}:{port}"
     command = [sys.executable, "-m", "rota.cli.main"]
+    link = ParentLink()
     server = Child(
+        link=link,
         label="server",
         argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
     )
@@ -118,7 +123,7 @@ def dev(
         worker_argv += ["--import", module]
     worker_argv += ["--drain-grace", str(drain_grace)]
     children = [
-        Child(label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
+        Child(link=link, label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
         for n in range(1, workers + 1)
     ]
     supervisor = Supervisor(
@@ -130,7 +135,11 @@ def dev(
     )
     if host != connect_host:
         stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
-    raise typer.Exit(supervisor.run(db=db))
+    try:
+        code = supervisor.run(db=db)
+    finally:
+        link.close()
+    raise typer.Exit(code)
 
 
 @dataclass(kw_only=True)
@@ -139,14 +148,20 @@ class Child:
 
     label: str
     argv: list[str]
+    link: ParentLink | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0
     restart_at: float | None = None
 
     def start(self) -> None:
-        """Start the process in a session of its own (so Ctrl-C does not reach it)."""
-        self.process = subprocess.Popen(self.argv, start_new_session=True)
+        """Start the process in a session of its own (so Ctrl-C does not reach it), tied to
+        this process so that it stops when this one is gone. Call from the main thread: on
+        Linux a child is tied to the thread that started it."""
+        if self.link is None:
+            self.process = subprocess.Popen(self.argv, start_new_session=True)
+        else:
+            self.process = self.link.popen(self.argv, start_new_session=True)
         self.started_at = SYSTEM_CLOCK.monotonic()
         self.restart_at = None
 

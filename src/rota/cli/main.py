@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from rota.cli import bench, config, dev, jobs, schedules, server, submit, worker, workers
+from rota.cli import backup, bench, config, dev, jobs, schedules, server, submit, worker, workers
 from rota.cli.common import CliState, RotaGroup
+from rota.cli.orphans import watch_parent
 
 app = typer.Typer(
     name="rota",
@@ -69,6 +70,8 @@ app.command("dev")(dev.dev)
 app.command("server")(server.server)
 app.command("migrate")(server.migrate)
 app.command("bench")(bench.bench)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
 app.command("submit")(submit.submit)
 app.add_typer(jobs.app, name="jobs")
@@ -80,6 +83,7 @@ app.command("queues")(workers.queues)
 
 def main() -> None:
     """Run the `rota` command; errors are one line on stderr, never a traceback."""
+    watch_parent()  # a child of `rota dev` stops when `rota dev` is gone, however it went
     app()
 
 
