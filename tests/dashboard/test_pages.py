@@ -236,9 +236,20 @@ def test_an_empty_new_schedule_form_asks_for_no_preview(
     cluster: Cluster, page: Page, console: Console
 ) -> None:
     page.goto(cluster.url + "/schedules/new")
-    hint = page.get_by_test_id("preview").locator("li")
-    expect(hint).to_have_text("Give a cron expression or an interval.")
+    hint = page.get_by_test_id("preview-note")
+    expect(hint).to_have_text("Give a cron expression or an interval to see when it fires.")
+    # A hint, not a fire time: it is no item of the numbered list ("1. Give a ...").
+    expect(page.get_by_test_id("preview").locator("li")).to_have_count(0)
     assert console.errors == []  # no preview request the server had to refuse
+
+
+def test_a_refused_draft_says_why_outside_the_list_of_fire_times(
+    cluster: Cluster, page: Page
+) -> None:
+    page.goto(cluster.url + "/schedules/new")
+    page.fill("#cron", "61 * * * *")
+    expect(page.get_by_test_id("preview-note")).to_contain_text("out of range")
+    expect(page.get_by_test_id("preview").locator("li")).to_have_count(0)
 
 
 def test_schedule_edited_with_a_fresh_preview(

@@ -18,6 +18,7 @@ from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec, JobState
 from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
 from rota.safe_text import excerpt
 from rota.scheduling.cron import CronExpression
+from rota.scheduling.cron_words import describe_cron
 from rota.scheduling.triggers import CronTrigger, IntervalTrigger, Trigger, parse_timezone
 from rota.tasks.registry import validate_task_name
 from rota.types import JSON
@@ -231,6 +232,8 @@ class Schedule:
         """Return the schedule as JSON-ready data: its spec's fields and its state."""
         data: dict[str, Any] = {"id": self.id, "name": self.name, "paused": self.spec.paused}
         data.update(self.spec.definition())
+        cron = data.get("cron")
+        data["description"] = describe_cron(cron) if isinstance(cron, str) else None
         data["args"], data["kwargs"] = readable(data["args"]), readable(data["kwargs"])
         for key in ("next_fire_at", "last_fire_at", "created_at", "updated_at"):
             moment = getattr(self, key)

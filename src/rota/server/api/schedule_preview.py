@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from rota.errors import InvalidInput
+from rota.scheduling.cron_words import describe_cron
 from rota.scheduling.planner import first_fire_at
 from rota.server.api.schedule_schemas import parse_create
 from rota.server.api.schemas import parse_json
@@ -32,4 +33,7 @@ async def preview_schedule(
     while moment is not None and len(times) < count:
         times.append(moment.isoformat())
         moment = trigger.next_after(moment)
-    return {"next_fire_times": times}
+    return {
+        "next_fire_times": times,
+        "description": None if spec.cron is None else describe_cron(spec.cron),
+    }

@@ -1,12 +1,17 @@
 // A stacked bar chart of jobs per second, drawn as SVG by hand.
-import { s } from "./ui.js";
+import { s, time } from "./ui.js";
+import { clockParts } from "./zone.js";
+
+const MIN_LABEL_GAP_PX = 64;
 
 /**
  * Draw buckets [{start_at, succeeded, failed}] spanning `spanS` seconds up to `endMs`,
- * each `bucketS` seconds wide, as bars of jobs per second.
+ * each `bucketS` seconds wide, as bars of jobs per second, `width` pixels wide (drawn at
+ * its real size, so its labels keep their shape on a phone as on a desktop).
  */
-export function throughputChart({ buckets, spanS, bucketS, endMs }) {
-  const width = 900, height = 220, left = 44, bottom = 22, top = 10, right = 8;
+export function throughputChart({ buckets, spanS, bucketS, endMs, width = 900 }) {
+  width = Math.max(240, Math.round(width));
+  const height = 220, left = 44, bottom = 22, top = 10, right = 8;
   const count = Math.round(spanS / bucketS);
   const endBucket = Math.floor(endMs / 1000 / bucketS) * bucketS;
   const firstBucket = endBucket - (count - 1) * bucketS;
@@ -22,7 +27,7 @@ export function throughputChart({ buckets, spanS, bucketS, endMs }) {
   const plotW = width - left - right, plotH = height - top - bottom;
   const barW = plotW / count;
   const y = (v) => top + plotH - (v / scale) * plotH;
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img",
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": "jobs per second over the last hour" });
   for (const tick of [0, 0.5, 1]) {
     const value = scale * tick;
@@ -32,15 +37,20 @@ export function throughputChart({ buckets, spanS, bucketS, endMs }) {
   rows.forEach((r, i) => {
     const x = left + i * barW + 1, w = Math.max(1, barW - 2);
     if (r.ok > 0) svg.append(s("rect", { class: "ok", x, width: w, y: y(r.ok), height: y(0) - y(r.ok), rx: 1 },
-      s("title", {}, `${new Date(r.start * 1000).toLocaleTimeString()}: ${formatRate(r.ok)}/s succeeded`)));
+      s("title", {}, `${time(new Date(r.start * 1000).toISOString())}: ${formatRate(r.ok)}/s succeeded`)));
     if (r.bad > 0) svg.append(s("rect", { class: "bad", x, width: w, y: y(r.ok + r.bad), height: y(r.ok) - y(r.ok + r.bad), rx: 1 },
-      s("title", {}, `${new Date(r.start * 1000).toLocaleTimeString()}: ${formatRate(r.bad)}/s failed`)));
+      s("title", {}, `${time(new Date(r.start * 1000).toISOString())}: ${formatRate(r.bad)}/s failed`)));
   });
-  for (let i = 0; i < count; i += 15) {
-    const label = new Date((firstBucket + i * bucketS) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    svg.append(s("text", { x: left + i * barW, y: height - 6 }, label));
+  // Labels at whole multiples of a step, as many as fit without touching, none over "now".
+  const steps = [5, 10, 15, 20, 30, 60].filter((n) => n < count);
+  const every = steps.find((n) => n * barW >= MIN_LABEL_GAP_PX) || count;
+  const zone = clockParts(new Date(endMs).toISOString()).label;
+  for (let i = 0; i < count; i += every) {
+    if ((count - i) * barW < MIN_LABEL_GAP_PX + 24) break;  // leave room for "now (UTC)"
+    const label = clockParts(new Date((firstBucket + i * bucketS) * 1000).toISOString()).hm;
+    svg.append(s("text", { x: left + i * barW, y: height - 6, class: "tick" }, label));
   }
-  svg.append(s("text", { x: width - right, y: height - 6, "text-anchor": "end" }, "now"));
+  svg.append(s("text", { x: width - right, y: height - 6, "text-anchor": "end", class: "tick" }, `now (${zone})`));
   return svg;
 }
 

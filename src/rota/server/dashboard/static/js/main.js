@@ -5,7 +5,8 @@ import job from "./views/job.js";
 import schedules from "./views/schedules.js";
 import workers from "./views/workers.js";
 import submit from "./views/submit.js";
-import { h, toast } from "./ui.js";
+import { h, localZoneLabel, toast } from "./ui.js";
+import { setZoneMode, zoneMode } from "./zone.js";
 
 const ROUTES = [
   [/^\/$/, overview, "overview"],
@@ -88,6 +89,28 @@ function follow() {
   }
   source.addEventListener("closing", () => source.close() || setTimeout(follow, 2000));
 }
+
+// A row with data-href opens its page when clicked anywhere but on its own controls.
+document.addEventListener("click", (event) => {
+  const row = event.target.closest("tr[data-href]");
+  if (!row || event.defaultPrevented || event.target.closest("a, button, input, select, textarea, label")) return;
+  if (window.getSelection && String(window.getSelection()).length > 0) return;  // selecting text
+  if (event.metaKey || event.ctrlKey) window.open(row.dataset.href, "_blank");
+  else app.navigate(row.dataset.href);
+});
+
+function showZone() {
+  const button = document.getElementById("zone");
+  const utc = zoneMode() === "utc";
+  button.textContent = utc ? "UTC" : `Local · ${localZoneLabel()}`;
+  button.setAttribute("aria-label", utc ? "Times in UTC; switch to your zone" : "Times in your zone; switch to UTC");
+}
+document.getElementById("zone").addEventListener("click", () => {
+  setZoneMode(zoneMode() === "utc" ? "local" : "utc");
+  showZone();
+  render();
+});
+showZone();
 
 document.addEventListener("click", (event) => {
   const a = event.target.closest("a[data-link]");

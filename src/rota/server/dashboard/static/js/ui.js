@@ -1,4 +1,5 @@
 // Small DOM and formatting helpers shared by every view.
+import { clockParts, formatInstant } from "./zone.js";
 
 /** Build an element: h("td", {class: "num"}, "3"). Children may be nodes, text or arrays. */
 export function h(tag, attrs = {}, ...children) {
@@ -39,6 +40,8 @@ export function link(href, text, attrs = {}) {
   return h("a", { href, "data-link": true, ...attrs }, text);
 }
 
+/** The last 12 hex digits of an id: its random part. (Ids are UUIDv7, whose first digits
+ * are the creation time: jobs submitted together share them.) */
 export function shortId(id) {
   return id ? id.slice(-12) : "";
 }
@@ -70,11 +73,21 @@ export function relative(iso) {
   return seconds > 0 ? `in ${duration(seconds)}` : `${duration(-seconds)} ago`;
 }
 
-export function time(iso) {
+/** An instant as a clock time with its zone label ("08:10:18 UTC"); see zone.js. */
+export function time(iso, options = {}) {
+  return formatInstant(iso, options);
+}
+
+/** An element showing an instant with its zone, and the full date and ISO text on hover. */
+export function when(iso, options = {}) {
   if (!iso) return "–";
-  const d = new Date(iso);
-  const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString() : d.toLocaleString();
+  return h("time", { datetime: iso, title: `${formatInstant(iso, { ...options, date: "always", ms: true })} · ${iso}` },
+    formatInstant(iso, options));
+}
+
+/** The browser's own zone label right now ("CET"), for inputs read in that zone. */
+export function localZoneLabel() {
+  return clockParts(new Date().toISOString(), Intl.DateTimeFormat().resolvedOptions().timeZone).label;
 }
 
 /** The value of a datetime-local input showing an instant in the browser's zone, at the
@@ -133,4 +146,85 @@ export function toast(message, kind = "info") {
 
 export function empty(text) {
   return h("div", { class: "empty" }, text);
+}
+
+const sortOrders = new Map();  // a table's sort survives the redraws of live updates
+
+/**
+ * A table that reads on a phone as well as on a desktop: each cell carries its column's
+ * label (the narrow layout shows it beside the value), clicking a header sorts the rows
+ * by that column, and a row with `data-href` opens that page when clicked anywhere.
+ *
+ * columns: [{label, num?, sort?: false, key?: (tr) => value}]; rows: <tr> elements.
+ * attrs.id names the table's sort order, so it outlives redraws.
+ */
+export function dataTable(attrs, columns, rows) {
+  const name = attrs.id || attrs["data-testid"] || columns.map((c) => c.label).join("|");
+  const order = sortOrders.get(name);
+  const cells = (tr) => [...tr.children];
+  for (const tr of rows) {
+    cells(tr).forEach((td, i) => {
+      const column = columns[i];
+      if (column && column.label && !td.hasAttribute("data-label")) td.setAttribute("data-label", column.label);
+      if (column && column.num) td.classList.add("num");
+    });
+  }
+  if (order) {
+    const column = columns[order.index];
+    const key = column.key || ((tr) => sortKey(cells(tr)[order.index]));
+    const keyed = rows.map((tr, i) => [key(tr), i, tr]);
+    keyed.sort((a, b) => compare(a[0], b[0]) * order.sign || a[1] - b[1]);
+    rows = keyed.map((k) => k[2]);
+  }
+  const tbody = h("tbody", {}, rows);
+  const table = h("table", { ...attrs, class: `data ${attrs.class || ""}`.trim(), id: undefined },
+    h("thead", {}, h("tr", {}, columns.map((column, i) => {
+      const sorted = order && order.index === i;
+      const label = column.label;
+      if (column.sort === false || !label) return h("th", { class: column.num ? "num" : null }, column.header ?? label);
+      return h("th", { class: column.num ? "num" : null, "aria-sort": sorted ? (order.sign > 0 ? "ascending" : "descending") : "none" },
+        h("button", { class: "sort", type: "button", title: `Sort by ${label.toLowerCase()}`, onclick: () => {
+          const sign = sorted && order.sign > 0 ? -1 : 1;
+          sortOrders.set(name, { index: i, sign });
+          const again = dataTable(attrs, columns, [...tbody.children]);
+          table.replaceWith(again);
+        } }, label, h("span", { class: "arrow", "aria-hidden": "true" }, sorted ? (order.sign > 0 ? " ▲" : " ▼") : "")));
+    }))),
+    tbody);
+  return table;
+}
+
+function sortKey(td) {
+  if (!td) return "";
+  if (td.dataset.sort !== undefined) {
+    const number = Number(td.dataset.sort);
+    return td.dataset.sort !== "" && !Number.isNaN(number) ? number : td.dataset.sort;
+  }
+  return td.textContent.trim();
+}
+
+function compare(a, b) {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+/** A row that opens `href` when clicked anywhere (links, buttons and boxes in it keep theirs). */
+export function rowLink(href, attrs, ...cells) {
+  return h("tr", { ...attrs, class: `clickable ${attrs.class || ""}`.trim(), "data-href": href }, ...cells);
+}
+
+/** Progress of a running job: bar, percent, its last message, and how long it has run. */
+export function progressLine({ progress, message, startedAt, testid }) {
+  const elapsed = startedAt ? duration(ageSeconds(startedAt)) : null;
+  return h("div", { class: "progress-line", "data-testid": testid },
+    meter(progress ?? 0, progress === null || progress === undefined ? "–" : `${Math.round(progress * 100)}%`),
+    h("div", { class: "progress-text" },
+      message ? h("span", { class: "progress-message", "data-testid": testid ? `${testid}-message` : null }, message) : null,
+      elapsed ? h("span", { class: "muted", "data-testid": testid ? `${testid}-elapsed` : null }, `running ${elapsed}`) : null));
+}
+
+/** A label for a field, from its wire name: "max_attempts" reads "Max attempts". */
+export function label(name) {
+  const text = name.replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

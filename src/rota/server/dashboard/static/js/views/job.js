@@ -1,15 +1,20 @@
 // Job detail: fields, args, outcome, progress, attempts, execution log and actions.
 import { api, get } from "../api.js";
-import { ago, badge, duration, empty, fromLocalInput, h, json, link, localInput, meter, time, toast } from "../ui.js";
+import { ago, badge, dataTable, duration, empty, fromLocalInput, h, json, link, localInput, localZoneLabel, progressLine, time, toast, when } from "../ui.js";
 
 export default {
   title: "Job",
   async mount(container, [id], app) {
     const body = h("div");
     container.append(body);
-    let job = null, events = [];
+    let job = null, events = [], schedule = null;
+    const expanded = new Set();  // the runs of progress events the reader opened
     const refresh = async () => {
       [job, { events }] = await Promise.all([get(`/jobs/${id}`), get(`/jobs/${id}/events`)]);
+      if (job.schedule_id && (!schedule || schedule.id !== job.schedule_id)) {
+        // Shown by its name; a schedule removed since keeps only its id.
+        try { schedule = await get(`/schedules/${encodeURIComponent(job.schedule_id)}`); } catch { schedule = { id: job.schedule_id, name: null }; }
+      }
       draw();
     };
     const act = async (label, method, path, payload) => {
@@ -38,29 +43,25 @@ export default {
         ...pair("Id", h("span", { class: "mono" }, job.id)),
         ...pair("Task", job.task), ...pair("Queue", job.queue), ...pair("Priority", job.priority),
         ...pair("Attempt", h("span", { "data-testid": "attempt" }, `${job.attempt} of ${(job.prior_attempts || 0) + job.max_attempts}`)), ...pair("Worker", job.worker || "–"),
-        ...pair("Run at", `${time(job.run_at)} (${ago(job.run_at)})`),
-        ...pair("Created", time(job.created_at)), ...pair("Started", time(job.started_at)),
-        ...pair("Finished", time(job.finished_at)),
+        ...pair("Run at", [when(job.run_at), ` (${ago(job.run_at)})`]),
+        ...pair("Created", when(job.created_at)), ...pair("Started", when(job.started_at)),
+        ...pair("Finished", when(job.finished_at)),
         ...(job.started_at && job.finished_at ? pair("Ran for", duration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000)) : []),
         ...(job.target ? pair("Target", job.target) : []), ...(job.timeout_s ? pair("Timeout", duration(job.timeout_s)) : []),
-        ...(job.deadline_at ? pair("Deadline", time(job.deadline_at)) : []),
+        ...(job.deadline_at ? pair("Deadline", when(job.deadline_at)) : []),
         ...(job.idempotency_key ? pair("Key", h("span", { class: "mono" }, job.idempotency_key)) : []),
-        ...(job.schedule_id ? pair("Schedule", link(`/schedules/${job.schedule_id}`, job.schedule_id)) : []));
-      const outcome = h("div", { class: "panel" }, h("h2", {}, "Outcome"),
-        job.state === "running" || job.progress !== null ? h("div", { style: "margin-bottom:10px", "data-testid": "progress" },
-          meter(job.progress ?? 0, job.progress === null ? "–" : `${Math.round(job.progress * 100)}%`)) : null,
-        job.error ? [h("pre", { class: "error", "data-testid": "error" }, job.error), job.traceback ? h("details", { style: "margin-top:8px" },
-          h("summary", {}, "Traceback"), h("pre", { class: "error" }, job.traceback)) : null] : null,
-        job.state === "succeeded" ? h("pre", { "data-testid": "result" }, json(job.result)) : null,
-        !job.error && job.state !== "succeeded" ? h("p", { class: "muted" }, "No outcome yet.") : null);
+        ...(job.schedule_id ? pair("Schedule", h("span", { "data-testid": "schedule" }, schedule && schedule.name
+          ? link(`/schedules/${encodeURIComponent(schedule.name)}`, schedule.name)
+          : h("span", { class: "muted" }, `${job.schedule_id} (removed)`))) : []));
+      const outcome = h("div", { class: "panel" }, h("h2", {}, "Outcome"), h("div", { "data-testid": "outcome" }, ...outcomeOf(job, events)));
       const inputs = h("div", { class: "panel" }, h("h2", {}, "Arguments"), h("pre", {}, json({ args: job.args, kwargs: job.kwargs })));
-      body.replaceChildren(
+      body.replaceChildren(...[
         h("h1", {}, `Job`, h("span", { class: "mono muted", style: "font-weight:400" }, job.id), h("span", { "data-testid": "state" }, badge(job.state)),
           job.stopping ? h("span", { "data-testid": "stopping" }, badge("stopping")) : null),
         actions, stopping,
         h("div", { class: "grid2" }, h("div", { class: "panel" }, fields), h("div", {}, outcome, inputs)),
         ...(job.state === "pending" ? [editor()] : []),
-        attempts(), log());
+        attempts(), log()].filter(Boolean));
     }
     function editor() {
       const runAt = h("input", { type: "datetime-local", step: 1, name: "run_at", value: localInput(job.run_at) });
@@ -71,7 +72,7 @@ export default {
           const changes = { priority: Number(priority.value) };
           if (runAt.value) changes.run_at = fromLocalInput(runAt.value).toISOString();
           act("Change", "PATCH", `/jobs/${id}`, changes);
-        } }, h("label", {}, "Run at (local time)"), runAt, h("label", {}, "Priority"), priority,
+        } }, h("label", {}, `Run at (your zone, ${localZoneLabel()})`), runAt, h("label", {}, "Priority"), priority,
           h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "save" }, "Save"))));
     }
     function attempts() {
@@ -86,17 +87,42 @@ export default {
         byAttempt.set(e.attempt, a);
       }
       const list = [...byAttempt.values()].filter((a) => a.started);
-      return h("div", { class: "panel" }, h("h2", {}, "Attempts"), list.length === 0 ? empty("Not started yet.") : h("table", { "data-testid": "attempts" },
-        h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Worker"), h("th", {}, "Started"), h("th", {}, "Ended"), h("th", {}, "Took"), h("th", {}, "Outcome"))),
-        h("tbody", {}, list.map((a) => h("tr", {}, h("td", {}, a.attempt), h("td", {}, a.worker || "–"), h("td", {}, time(a.started)),
-          h("td", {}, time(a.ended)), h("td", {}, a.ended ? duration((Date.parse(a.ended) - Date.parse(a.started)) / 1000) : "–"),
-          h("td", {}, a.outcome))))));
+      return h("div", { class: "panel" }, h("h2", {}, "Attempts"), list.length === 0 ? empty("Not started yet.") : dataTable({ "data-testid": "attempts" },
+        [{ label: "#", num: true, key: (tr) => Number(tr.dataset.attempt) }, { label: "Worker" }, { label: "Started", key: (tr) => tr.dataset.started },
+          { label: "Ended" }, { label: "Took", num: true, key: (tr) => Number(tr.dataset.took) }, { label: "Outcome" }],
+        list.map((a) => {
+          const took = a.ended ? (Date.parse(a.ended) - Date.parse(a.started)) / 1000 : null;
+          return h("tr", { "data-attempt": a.attempt, "data-started": a.started, "data-took": took ?? -1 },
+            h("td", {}, a.attempt), h("td", {}, a.worker || "–"), h("td", {}, when(a.started)),
+            h("td", {}, when(a.ended)), h("td", {}, duration(took)), h("td", {}, a.outcome));
+        })));
     }
     function log() {
-      return h("div", { class: "panel" }, h("h2", {}, "Execution log"), events.length === 0 ? empty("No events.") : h("table", { class: "log", "data-testid": "log" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "Attempt"), h("th", {}, "Kind"), h("th", {}, "Worker"), h("th", {}, "Message"))),
-        h("tbody", {}, events.map((e) => h("tr", { class: e.kind }, h("td", {}, new Date(e.at).toLocaleTimeString([], { hour12: false }) + `.${String(new Date(e.at).getMilliseconds()).padStart(3, "0")}`),
-          h("td", {}, e.attempt), h("td", { class: "kind" }, e.kind), h("td", {}, e.worker || ""), h("td", { class: "msg" }, e.message || ""))))));
+      // A run of progress events reads as its newest one; the reader may open the rest.
+      const rows = [];
+      for (let i = 0; i < events.length; i += 1) {
+        const e = events[i];
+        if (e.kind !== "progress") { rows.push(logRow(e)); continue; }
+        let end = i;
+        while (end + 1 < events.length && events[end + 1].kind === "progress" && events[end + 1].attempt === e.attempt) end += 1;
+        const run = events.slice(i, end + 1);
+        const key = run[0].id ?? `${e.attempt}:${e.at}`;
+        if (run.length > 1 && !expanded.has(key)) {
+          const toggle = h("button", { type: "button", class: "link", "data-testid": "expand-progress",
+            onclick: () => { expanded.add(key); draw(); } }, `+${run.length - 1} earlier`);
+          rows.push(logRow(run[run.length - 1], toggle));
+        } else rows.push(...run.map((p) => logRow(p)));
+        i = end;
+      }
+      return h("div", { class: "panel" }, h("h2", {}, "Execution log"), events.length === 0 ? empty("No events.") : dataTable(
+        { class: "log", "data-testid": "log" },
+        [{ label: "Time", sort: false }, { label: "Attempt", sort: false }, { label: "Kind", sort: false }, { label: "Worker", sort: false }, { label: "Message", sort: false }],
+        rows));
+    }
+    function logRow(e, extra = null) {
+      return h("tr", { class: `kind-${e.kind}` }, h("td", {}, when(e.at, { ms: true })),
+        h("td", {}, e.attempt), h("td", { class: "kind" }, e.kind), h("td", {}, e.worker || ""),
+        h("td", { class: "msg" }, e.message || "", extra ? [" ", extra] : null));
     }
     await refresh();
     return {
@@ -109,6 +135,33 @@ export default {
     };
   },
 };
+
+/** What the Outcome panel says: progress while it runs, else how it ended. */
+function outcomeOf(job, events) {
+  const progress = [...events].reverse().find((e) => e.kind === "progress" && e.attempt === job.attempt);
+  switch (job.state) {
+    case "running":
+      return [progressLine({ progress: job.progress, message: progress ? progress.message : null,
+        startedAt: job.started_at, testid: "progress" })];
+    case "succeeded":
+      return [h("pre", { "data-testid": "result" }, json(job.result))];
+    case "failed":
+      return [h("pre", { class: "error", "data-testid": "error" }, job.error || "failed"), traceback(job)];
+    case "cancelled":
+      return [h("p", {}, "Cancelled ", when(job.finished_at || job.updated_at), job.started_at ? " while it ran." : " before it ran.",
+        " No result."), job.error ? h("pre", { class: "error", "data-testid": "error" }, job.error) : null, traceback(job)];
+    case "expired":
+      return [h("p", {}, "Expired ", when(job.finished_at || job.updated_at), ": it had not started by its deadline. No result.")];
+    default:  // pending
+      return [h("p", { class: "muted" }, job.attempt > 0 ? `Waiting to run again (attempt ${job.attempt + 1} next).` : "Waiting to run; no result yet."),
+        job.error ? h("pre", { class: "error", "data-testid": "error" }, job.error) : null, traceback(job),
+        job.warning ? h("p", { class: "warning", "data-testid": "warning" }, job.warning) : null];
+  }
+}
+
+function traceback(job) {
+  return job.traceback ? h("details", { style: "margin-top:8px" }, h("summary", {}, "Traceback"), h("pre", { class: "error" }, job.traceback)) : null;
+}
 
 function pair(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];

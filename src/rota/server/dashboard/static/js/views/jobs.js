@@ -1,6 +1,6 @@
 // Jobs: filters, search, cursor pagination and bulk cancel / retry of the selection.
 import { api, get, query } from "../api.js";
-import { ago, badge, empty, h, link, relative, shortId, toast } from "../ui.js";
+import { ageSeconds, ago, badge, dataTable, duration, empty, h, link, progressLine, relative, rowLink, shortId, time, toast } from "../ui.js";
 
 const STATES = ["", "pending", "running", "succeeded", "failed", "cancelled", "expired"];
 const SIZES = [25, 50, 100, 200, 500];
@@ -8,6 +8,19 @@ const CANCELLABLE = new Set(["pending", "running"]);
 const RETRYABLE = new Set(["failed", "cancelled", "expired"]);
 // A job whose last attempt's code is still stopping cannot run again until it has stopped.
 const retryable = (j) => RETRYABLE.has(j.state) && !j.stopping;
+
+/** Seconds the job's last attempt ran, or has run so far; null if it never started. */
+function ranFor(j) {
+  if (!j.started_at) return null;
+  return j.finished_at ? (Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000 : ageSeconds(j.started_at);
+}
+
+/** The job's arguments in one line: `1, "a", k=2`. */
+function argsText(j) {
+  const parts = (j.args || []).map((a) => JSON.stringify(a));
+  for (const [key, value] of Object.entries(j.kwargs || {})) parts.push(`${key}=${JSON.stringify(value)}`);
+  return parts.join(", ");
+}
 
 export default {
   title: "Jobs",
@@ -26,7 +39,7 @@ export default {
     const retryButton = h("button", { onclick: () => bulk("retry"), "data-testid": "bulk-retry" }, "Retry selected");
     const count = h("span", { class: "muted" });
 
-    const input = (name, placeholder) => h("input", { name, placeholder, value: filters[name], size: 14,
+    const input = (name, placeholder) => h("input", { name, placeholder, "aria-label": placeholder, value: filters[name], size: 14,
       onchange: (e) => { filters[name] = e.target.value.trim(); restart(); } });
     const stateSelect = h("select", { name: "state", onchange: (e) => { filters.state = e.target.value; restart(); } },
       STATES.map((st) => h("option", { value: st, selected: st === filters.state }, st || "any state")));
@@ -36,7 +49,7 @@ export default {
       h("div", { class: "toolbar" }, input("q", "id or idempotency key"), stateSelect, input("queue", "queue"),
         input("task", "task"), input("worker", "worker"), h("span", { class: "spacer" }), sizeSelect),
       h("div", { class: "toolbar" }, cancelButton, retryButton, count),
-      h("div", { class: "panel", style: "padding:0" }, rows),
+      h("div", { class: "panel flush" }, rows),
       h("div", { class: "pager" }, position, prev, next));
 
     function params() {
@@ -73,17 +86,26 @@ export default {
       const allBox = h("input", { type: "checkbox", "aria-label": "select all on this page",
         checked: jobs.length > 0 && jobs.every((j) => selected.has(j.id)),
         onchange: (e) => { for (const j of jobs) e.target.checked ? selected.add(j.id) : selected.delete(j.id); draw(); } });
-      rows.replaceChildren(jobs.length === 0 ? empty("No jobs match.") : h("table", { "data-testid": "jobs-table" },
-        h("thead", {}, h("tr", {}, h("th", {}, allBox), h("th", {}, "Job"), h("th", {}, "Task"), h("th", {}, "State"),
-          h("th", {}, "Queue"), h("th", { class: "num" }, "Attempt"), h("th", {}, "Worker"), h("th", {}, "Run at"), h("th", {}, "Updated"))),
-        h("tbody", {}, jobs.map((j) => h("tr", { "data-job": j.id },
+      const columns = [{ label: "", header: allBox, sort: false }, { label: "Job" }, { label: "Task" }, { label: "State" },
+        { label: "Queue" }, { label: "Attempt", num: true, key: (tr) => Number(tr.dataset.attempt) }, { label: "Worker" },
+        { label: "Args" }, { label: "Duration", num: true, key: (tr) => Number(tr.dataset.duration) },
+        { label: "Run at", key: (tr) => tr.dataset.runAt }, { label: "Updated", key: (tr) => tr.dataset.updatedAt }];
+      rows.replaceChildren(jobs.length === 0 ? empty("No jobs match.") : dataTable({ "data-testid": "jobs-table", id: "jobs" }, columns,
+        jobs.map((j) => rowLink(`/jobs/${j.id}`, { "data-job": j.id, "data-attempt": j.attempt, "data-duration": ranFor(j) ?? -1,
+          "data-run-at": j.run_at, "data-updated-at": j.updated_at },
           h("td", {}, h("input", { type: "checkbox", "aria-label": `select ${j.id}`, checked: selected.has(j.id),
             onchange: (e) => { e.target.checked ? selected.add(j.id) : selected.delete(j.id); drawSelection(); } })),
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })),
-          h("td", {}, j.task), h("td", {}, badge(j.state), j.stopping ? [" ", badge("stopping")] : null), h("td", {}, j.queue),
-          h("td", { class: "num" }, `${j.attempt}/${(j.prior_attempts || 0) + j.max_attempts}`), h("td", {}, j.worker || "–"),
-          h("td", {}, relative(j.run_at)),
-          h("td", {}, ago(j.updated_at)))))));
+          h("td", {}, j.task),
+          h("td", {}, h("div", {}, badge(j.state), j.stopping ? [" ", badge("stopping")] : null),
+            j.state === "running" ? progressLine({ progress: j.progress, startedAt: j.started_at }) : null,
+            j.warning ? h("div", { class: "warning", "data-testid": "warning" }, j.warning) : null),
+          h("td", {}, j.queue),
+          h("td", {}, `${j.attempt}/${(j.prior_attempts || 0) + j.max_attempts}`), h("td", {}, j.worker || "–"),
+          h("td", { class: "args mono", title: argsText(j) }, argsText(j)),
+          h("td", {}, duration(ranFor(j))),
+          h("td", { title: time(j.run_at, { date: "always" }) }, relative(j.run_at)),
+          h("td", { title: time(j.updated_at, { date: "always" }) }, ago(j.updated_at))))));
       const first = (cursors.length - 1) * limit + 1;
       position.textContent = jobs.length ? `page ${cursors.length} · jobs ${first}–${first + jobs.length - 1}` : `page ${cursors.length}`;
       prev.disabled = cursors.length <= 1;
@@ -118,12 +140,20 @@ export default {
       refresh: load,
       // Update a visible row in place; anything else waits for the debounced refresh.
       notice(kind, data) {
-        if (kind !== "job" || !page) return false;
+        if ((kind !== "job" && kind !== "progress") || !page) return false;
         const row = page.jobs.find((j) => j.id === data.id);
-        if (!row) return false;
-        Object.assign(row, { state: data.state, stopping: data.stopping, worker: data.worker, attempt: data.attempt, updated_at: data.updated_at });
+        if (!row) return kind === "progress";  // progress of a job not shown changes nothing here
+        if (kind === "progress") {
+          row.progress = data.progress;
+          draw();
+          return true;
+        }
+        const moved = row.state !== data.state;
+        Object.assign(row, { state: data.state, stopping: data.stopping, worker: data.worker, attempt: data.attempt,
+          progress: data.progress, updated_at: data.updated_at });
         draw();
-        return !filters.state;  // with a state filter the row may have to leave the page
+        // A new state brings new start and finish times, and with a filter the row may leave.
+        return !moved;
       },
     };
   },

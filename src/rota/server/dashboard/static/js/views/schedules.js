@@ -1,7 +1,12 @@
 // Schedules: list with next fire times; create and edit with a preview; pause, resume,
 // trigger and delete. Reads /api/v1/schedules; says so when the server has none.
+//
+// A schedule's times are shown on the clocks of its own zone (a Europe/Berlin schedule at
+// 03:00 reads 03:00 CET, wherever the reader is), and its cron expression also in words.
 import { ApiError, api, get, post } from "../api.js";
-import { ago, badge, duration, empty, h, link, time, toast } from "../ui.js";
+import { ago, badge, dataTable, duration, empty, fromLocalInput, h, label, link, localInput, localZoneLabel, rowLink, time, toast, when } from "../ui.js";
+
+const PREVIEW_COUNT = 5;
 
 export default {
   title: "Schedules",
@@ -17,29 +22,32 @@ export default {
       }
       throw error;
     }
-    if (ref) return editPage(container, ref === "new" ? null : ref, app);
-    const body = h("div", { class: "panel", style: "padding:0" });
+    if (ref) return editPage(container, ref === "new" ? null : decodeURIComponent(ref), app);
+    const body = h("div", { class: "panel flush" });
     container.append(h("h1", {}, "Schedules", h("span", { class: "spacer" }),
-      h("a", { href: "/schedules/new", "data-link": true }, h("button", { class: "primary" }, "New schedule"))), body);
+      h("a", { href: "/schedules/new", "data-link": true, class: "button primary" }, "New schedule")), body);
     const act = async (label, method, path) => {
       try { await api(method, path); toast(`${label}: done`); } catch (e) { toast(`${label}: ${e.message}`, "error"); }
       await refresh();
     };
     const draw = () => {
       const items = listing.schedules || [];
-      body.replaceChildren(items.length === 0 ? empty("No schedules yet.") : h("table", { "data-testid": "schedules-table" },
-        h("thead", {}, h("tr", {}, ...["Name", "When", "Task", "State", "Next fire", "Last fire", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, items.map((sc) => h("tr", { "data-schedule": sc.id },
-          h("td", {}, link(`/schedules/${sc.id}`, sc.name)),
-          h("td", { class: "mono" }, sc.cron ? `${sc.cron} (${sc.tz})` : `every ${duration(sc.interval_s)}`),
+      body.replaceChildren(items.length === 0 ? empty("No schedules yet.") : dataTable({ "data-testid": "schedules-table", id: "schedules" },
+        [{ label: "Name" }, { label: "When" }, { label: "Task" }, { label: "State" },
+          { label: "Next fire", key: (tr) => tr.dataset.next }, { label: "Last fire", key: (tr) => tr.dataset.last }, { label: "", sort: false }],
+        items.map((sc) => rowLink(`/schedules/${encodeURIComponent(sc.name)}`,
+          { "data-schedule": sc.id, "data-next": sc.paused ? "~" : sc.next_fire_at || "~", "data-last": sc.last_fire_at || "" },
+          h("td", {}, link(`/schedules/${encodeURIComponent(sc.name)}`, sc.name)),
+          h("td", {}, timing(sc)),
           h("td", {}, sc.task), h("td", {}, badge(sc.paused ? "paused" : "active")),
-          h("td", {}, sc.next_fire_at ? `${time(sc.next_fire_at)}` : "–"),
-          h("td", {}, sc.last_fire_at ? ago(sc.last_fire_at) : "–"),
-          h("td", {}, h("div", { class: "toolbar", style: "margin:0" },
+          h("td", { "data-testid": "next-fire" }, nextFire(sc)),
+          h("td", {}, sc.last_fire_at ? h("span", { title: time(sc.last_fire_at, { zone: sc.tz, date: "always" }) }, ago(sc.last_fire_at)) : "–",
+            sc.last_job_state ? [" ", link(`/jobs/${sc.last_job_id}`, badge(sc.last_job_state))] : null),
+          h("td", { "data-label": "" }, h("div", { class: "toolbar", style: "margin:0" },
             sc.paused ? h("button", { onclick: () => act("Resume", "POST", `/schedules/${sc.id}/resume`) }, "Resume")
               : h("button", { onclick: () => act("Pause", "POST", `/schedules/${sc.id}/pause`) }, "Pause"),
             h("button", { onclick: () => act("Trigger", "POST", `/schedules/${sc.id}/trigger`) }, "Trigger"),
-            h("button", { class: "danger", onclick: () => confirm(`Delete ${sc.name}?`) && act("Delete", "DELETE", `/schedules/${sc.id}`) }, "Delete"))))))));
+            h("button", { class: "danger", onclick: () => confirm(`Delete ${sc.name}?`) && act("Delete", "DELETE", `/schedules/${sc.id}`) }, "Delete")))))));
     };
     const refresh = async () => { listing = await get("/schedules"); draw(); };
     draw();
@@ -47,65 +55,124 @@ export default {
   },
 };
 
-// Form fields by their name in request bodies, and the name a stored schedule shows them by.
-const FIELDS = ["name", "task", "cron", "interval", "tz", "queue", "priority", "max_attempts", "jitter"];
-const STORED = { interval: "interval_s", jitter: "jitter_s" };
+/** When a schedule fires: its cron expression, in words and zone, or its interval. */
+function timing(sc) {
+  if (!sc.cron) return h("span", {}, `every ${duration(sc.interval_s)}`);
+  return h("div", {}, h("div", { "data-testid": "description" }, sc.description || sc.cron),
+    h("div", { class: "muted mono" }, `${sc.cron} · ${sc.tz}`));
+}
+
+/** The next fire time on the schedule's clocks; a paused schedule has none. */
+function nextFire(sc) {
+  if (sc.paused) return h("span", { class: "muted" }, "– (paused)");
+  if (!sc.next_fire_at) return "–";
+  return when(sc.next_fire_at, { zone: sc.tz });
+}
+
+// Form fields by their name in request bodies, the name a stored schedule shows them by,
+// and their kind. Empty fields are left out of the body (the server's default applies).
+const FIELDS = [
+  ["name", { placeholder: "nightly-report", required: true }],
+  ["task", { placeholder: "rota.echo", required: true }],
+  ["cron", { placeholder: "*/5 * * * *  (or leave empty and give an interval)" }],
+  ["interval", { type: "number", min: 0, step: "any", placeholder: "seconds", stored: "interval_s", label: "Interval (seconds)" }],
+  ["tz", { value: "UTC", label: "Time zone", hint: "IANA name, e.g. Europe/Berlin; cron times are read on its clocks" }],
+  ["args", { json: "[]", label: "Args (JSON list)" }],
+  ["kwargs", { json: "{}", label: "Kwargs (JSON object)" }],
+  ["queue", { value: "default" }],
+  ["priority", { type: "number", value: 0 }],
+  ["target", { placeholder: "worker name or tag" }],
+  ["max_attempts", { type: "number", value: 3, min: 1 }],
+  ["timeout", { type: "number", min: 0, step: "any", placeholder: "seconds", stored: "timeout_s", label: "Timeout (seconds)" }],
+  ["jitter", { type: "number", value: 0, min: 0, step: "any", stored: "jitter_s", label: "Jitter (seconds)" }],
+  ["misfire", { choices: ["once", "skip", "all"], label: "After downtime (misfire)",
+    hint: "once: run one missed occurrence; skip: none; all: every one, up to the limit" }],
+  ["misfire_limit", { type: "number", min: 1, placeholder: "default", label: "Misfire limit" }],
+  ["overlap", { choices: ["allow", "skip"], label: "Overlap", hint: "skip: do not fire while the last occurrence is pending or running" }],
+  ["deadline", { type: "number", min: 0, step: "any", placeholder: "seconds after the fire time", stored: "deadline_s", label: "Deadline (seconds)" }],
+  ["start_at", { moment: true, label: "Start" }],
+  ["end_at", { moment: true, label: "End" }],
+];
 
 async function editPage(container, ref, app) {
   const current = ref ? await get(`/schedules/${encodeURIComponent(ref)}`) : null;
-  const value = (name, fallback = "") => {
-    const stored = current ? current[STORED[name] || name] : undefined;
-    return stored !== null && stored !== undefined ? stored : fallback;
+  const stored = (name, options) => {
+    const value = current ? current[options.stored || name] : undefined;
+    return value === null || value === undefined ? undefined : value;
   };
-  const input = (name, attrs = {}) => h("input", { id: name, name, value: value(name, attrs.value ?? ""), ...attrs });
-  const controls = {
-    name: input("name", { required: true, placeholder: "nightly-report" }),
-    task: input("task", { required: true, placeholder: "rota.echo" }),
-    cron: input("cron", { placeholder: "*/5 * * * *  (or leave empty and give an interval)" }),
-    interval: input("interval", { type: "number", min: 0, step: "any", placeholder: "seconds" }),
-    tz: input("tz", { value: "UTC" }),
-    queue: input("queue", { value: "default" }),
-    priority: input("priority", { type: "number", value: 0 }),
-    max_attempts: input("max_attempts", { type: "number", value: 3, min: 1 }),
-    jitter: input("jitter", { type: "number", value: 0, min: 0, step: "any" }),
-  };
-  const args = h("textarea", { id: "args", name: "args", rows: 3 }, JSON.stringify(value("args", [])));
-  const paused = h("input", { type: "checkbox", id: "paused", checked: Boolean(value("paused", false)) });
-  const preview = h("ol", { class: "mono", "data-testid": "preview" });
-  const error = h("div", { role: "alert", style: "color:var(--failed)" });
+  const controls = {};
+  const rows = [];
+  for (const [name, options] of FIELDS) {
+    const value = stored(name, options);
+    let control;
+    if (options.json) {
+      control = h("textarea", { id: name, name, rows: 2 }, value === undefined ? options.json : JSON.stringify(value));
+    } else if (options.choices) {
+      control = h("select", { id: name, name }, h("option", { value: "" }, "default"),
+        options.choices.map((c) => h("option", { value: c, selected: value === c }, c)));
+    } else if (options.moment) {
+      control = h("input", { id: name, name, type: "datetime-local", step: 1, value: value ? localInput(value) : "" });
+    } else {
+      const { stored: _s, label: _l, hint: _h, ...attrs } = options;
+      control = h("input", { id: name, name, ...attrs, value: value ?? options.value ?? "" });
+    }
+    if (current && name === "name") control.disabled = true;  // a schedule keeps its name
+    controls[name] = control;
+    const text = options.moment ? `${options.label} (your zone, ${localZoneLabel()})` : options.label || label(name);
+    rows.push(h("label", { for: name }, text),
+      options.hint ? h("div", {}, control, h("div", { class: "hint" }, options.hint)) : control);
+  }
+  const paused = h("input", { type: "checkbox", id: "paused", checked: Boolean(current && current.paused) });
+  const words = h("div", { "data-testid": "preview-words" });
+  const preview = h("ol", { class: "mono fire-times", "data-testid": "preview" });
+  const note = h("p", { class: "muted", "data-testid": "preview-note" });
+  const error = h("div", { role: "alert", "data-testid": "form-error", style: "color:var(--failed)" });
   const body = () => {
-    const data = { args: JSON.parse(args.value || "[]"), paused: paused.checked };
-    for (const name of FIELDS) {
+    const data = { paused: paused.checked };
+    for (const [name, options] of FIELDS) {
       const raw = controls[name].value.trim();
       if (raw === "") continue;  // left as it is (a new cron replaces an interval and back)
-      data[name] = controls[name].type === "number" ? Number(raw) : raw;
+      if (options.json) {
+        try { data[name] = JSON.parse(raw); } catch (e) { throw new Error(`${options.label}: not valid JSON (${e.message})`); }
+      } else if (options.moment) data[name] = fromLocalInput(raw).toISOString();
+      else data[name] = controls[name].type === "number" ? Number(raw) : raw;
     }
     return data;
   };
+  const showTimes = (times, zone) => {
+    preview.replaceChildren(...times.slice(0, PREVIEW_COUNT).map((t) => h("li", {}, time(t, { zone, date: "always" }))));
+  };
+  const say = (text) => { preview.replaceChildren(); note.textContent = text; };
   let timer = null;
   const showPreview = () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
+      let spec;
       try {
-        const { name: _name, paused: _paused, ...spec } = body();
-        for (const key of Object.keys(spec)) if (spec[key] === null) delete spec[key];
-        if (spec.cron === undefined && spec.interval === undefined) {
-          // Nothing to preview yet: asking would only earn a 422 (and a console error).
-          preview.replaceChildren(h("li", { class: "muted" }, "Give a cron expression or an interval."));
-          return;
-        }
-        const answer = await post("/schedules/preview?count=5", { task: "preview", ...spec });
-        const times = answer.next_fire_times;
-        preview.replaceChildren(...times.map((t) => h("li", {}, `${time(t)}  (${t})`)));
-        error.textContent = "";
+        const { name: _name, paused: _paused, ...rest } = body();
+        spec = rest;
+      } catch (e) { say(e.message); return; }
+      if (spec.cron === undefined && spec.interval === undefined) {
+        // Nothing to preview yet: asking would only earn a 422 (and a console error).
+        words.textContent = "";
+        say("Give a cron expression or an interval to see when it fires.");
+        return;
+      }
+      try {
+        const answer = await post(`/schedules/preview?count=${PREVIEW_COUNT}`, { task: "preview", ...spec });
+        note.textContent = current && current.paused ? "Paused: it fires at none of these until resumed." : "";
+        words.textContent = answer.description ? `${answer.description} (${spec.tz || "UTC"})` : "";
+        showTimes(answer.next_fire_times, spec.tz || "UTC");
       } catch (e) {
-        preview.replaceChildren(h("li", { class: "muted" }, e.message));
+        words.textContent = "";
+        say(e.message);
       }
     }, 250);
   };
-  for (const control of [...Object.values(controls), args]) control.addEventListener("input", showPreview);
+  for (const control of Object.values(controls)) control.addEventListener("input", showPreview);
   const form = h("form", { class: "form panel", onsubmit: async (event) => {
     event.preventDefault();
+    error.textContent = "";
     try {
       const data = body();
       if (current) delete data.name;  // a schedule keeps its name
@@ -114,13 +181,15 @@ async function editPage(container, ref, app) {
       app.navigate("/schedules");
     } catch (e) { error.textContent = e.message; }
   } },
-    ...FIELDS.flatMap((name) => [h("label", { for: name }, name), controls[name]]),
-    h("label", { for: "args" }, "args (JSON)"), args, h("label", { for: "paused" }, "paused"), h("div", {}, paused),
-    h("label", {}, "Next 5 fire times"), preview, h("span"), error,
+    ...rows, h("label", { for: "paused" }, "Paused"), h("div", {}, paused),
+    h("label", {}, "In words"), words,
+    h("label", {}, `Next ${PREVIEW_COUNT} fire times`), h("div", {}, note, preview), h("span"), error,
     h("span"), h("div", {}, h("button", { class: "primary", type: "submit" }, current ? "Save" : "Create")));
   container.append(h("h1", {}, current ? `Schedule ${current.name}` : "New schedule"), form);
-  if (current && current.next_fire_times) {
-    preview.replaceChildren(...current.next_fire_times.map((t) => h("li", {}, `${time(t)}  (${t})`)));
+  if (current) {
+    words.textContent = current.description ? `${current.description} (${current.tz})` : "";
+    if (current.paused) note.textContent = "Paused: it fires at none of these until resumed.";
+    showTimes(current.next_fire_times || [], current.tz);
   } else showPreview();
   return { notice: () => true, destroy: () => clearTimeout(timer) };
 }

@@ -1,12 +1,12 @@
 // Workers and devices: heartbeat age, load, machine figures, and draining.
 import { ApiError, post, get } from "../api.js";
-import { badge, bytes, duration, empty, h, meter, percent, toast } from "../ui.js";
+import { badge, bytes, dataTable, duration, empty, h, meter, percent, toast } from "../ui.js";
 
 export default {
   title: "Workers",
   async mount(container) {
     const totals = h("div", { class: "cards" });
-    const table = h("div", { class: "panel", style: "padding:0" });
+    const table = h("div", { class: "panel flush" });
     container.append(h("h1", {}, "Workers and devices"), totals, table);
     let data = null, fetchedAt = 0;
     const refresh = async () => {
@@ -34,13 +34,19 @@ export default {
         card("Disk", bytes(t.disk_used_bytes), `of ${bytes(t.disk_total_bytes)}`),
         card("GPUs", t.gpu_count, t.gpu_count ? `${bytes(t.gpu_memory_used_bytes)} of ${bytes(t.gpu_memory_total_bytes)}` : "none reported"));
       const since = (Date.now() - fetchedAt) / 1000;
-      table.replaceChildren(data.workers.length === 0 ? empty("No worker has connected yet. Start one with `rota worker --server URL`.") : h("table", { "data-testid": "workers-table" },
-        h("thead", {}, h("tr", {}, ...["Name", "State", "Tags", "Queues", "Heartbeat", "Running", "CPU", "Memory", "Disk", "GPU", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, data.workers.map((w) => {
+      // A worker's heartbeat reports its machine's figures, not its own process's: workers on
+      // one host show the same numbers, so the columns say "host".
+      table.replaceChildren(data.workers.length === 0 ? empty("No worker has connected yet. Start one with `rota worker --server URL`.") : dataTable({ "data-testid": "workers-table", id: "workers" },
+        [{ label: "Name" }, { label: "State" }, { label: "Tags" }, { label: "Queues" },
+          { label: "Heartbeat", key: (tr) => Number(tr.dataset.age) }, { label: "Running", key: (tr) => Number(tr.dataset.load) },
+          { label: "Host CPU", key: (tr) => Number(tr.dataset.cpu) }, { label: "Host memory", key: (tr) => Number(tr.dataset.memory) },
+          { label: "Host disk", key: (tr) => Number(tr.dataset.disk) }, { label: "GPU" }, { label: "", sort: false }],
+        data.workers.map((w) => {
           const r = w.resources || {};
           const gpus = r.gpus || [];
-          return h("tr", { "data-worker": w.name },
-            h("td", {}, h("strong", {}, w.name), r.host ? h("div", { class: "muted" }, r.host) : null),
+          return h("tr", { "data-worker": w.name, "data-age": w.heartbeat_age_s ?? 1e12, "data-load": w.capacity ? w.running / w.capacity : 0,
+            "data-cpu": r.cpu_percent ?? -1, "data-memory": r.memory_percent ?? -1, "data-disk": r.disk_percent ?? -1 },
+            h("td", {}, h("div", {}, h("strong", {}, w.name), r.host ? h("div", { class: "muted" }, `on ${r.host}`) : null)),
             h("td", {}, badge(w.state)),
             h("td", {}, h("div", { class: "chips" }, w.tags.map((t) => h("span", { class: "chip" }, t)))),
             h("td", {}, w.queues.join(", ")),
@@ -50,8 +56,8 @@ export default {
             h("td", {}, r.memory_percent === undefined ? "–" : meter(r.memory_percent / 100)),
             h("td", {}, r.disk_percent === undefined || r.disk_percent === null ? "–" : meter(r.disk_percent / 100)),
             h("td", {}, gpus.length === 0 ? "–" : gpus.map((g) => h("div", {}, `${g.name}: ${percent(g.utilization_percent)}, ${bytes(g.memory_used_bytes)}/${bytes(g.memory_total_bytes)}`))),
-            h("td", {}, w.state === "online" ? h("button", { onclick: () => drain(w.name), "data-testid": `drain-${w.name}` }, "Drain") : null));
-        }))));
+            h("td", { "data-label": "" }, w.state === "online" ? h("button", { onclick: () => drain(w.name), "data-testid": `drain-${w.name}` }, "Drain") : null));
+        })));
     }
     await refresh();
     const ticker = setInterval(draw, 1000);      // heartbeat ages move every second
