@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.lifecycle import EXPIRED_MESSAGE, progress_message, updated_message
 from rota.store import postgres_ops as ops
 from rota.store.base import (
     AcquireRequest,
@@ -201,7 +202,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             "kwargs": None if changes.kwargs is None else dump_json(changes.kwargs, "kwargs"),
         }
         fields = [name for name, value in params.items() if value is not None]
-        message = "changed " + ", ".join(fields) if fields else "nothing changed"
+        message = updated_message(fields)
         return await self._run(
             lambda c: ops.change(c, self._q, "update_job", job_id, message=message, **params)
         )
@@ -309,9 +310,8 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         """Store the job's progress (0..1) and log the message. StaleLease unless current."""
         if progress is not None and not 0.0 <= progress <= 1.0:
             raise InvalidInput("progress is a fraction between 0 and 1")
-        if message is None and progress is not None:
-            message = f"{progress:.0%}"
-        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, message))
+        words = progress_message(progress, message)
+        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, words))
 
     async def log(self, events: Sequence[Event]) -> None:
         """Append lines a task logged to the execution log."""
@@ -325,7 +325,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
 
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
-        rows = await self._run(lambda c: self._q.all(c, "expire_overdue"))
+        rows = await self._run(lambda c: self._q.all(c, "expire_overdue", message=EXPIRED_MESSAGE))
         return [row_to_job(row) for row in rows]
 
     async def next_run_at(self) -> datetime | None:

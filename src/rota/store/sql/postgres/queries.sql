@@ -107,6 +107,7 @@ WITH picked AS MATERIALIZED (
     RETURNING jobs.*
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
     FROM claimed
@@ -158,11 +159,13 @@ WITH done AS (
 SELECT * FROM done;
 
 -- name: retry_later
--- A failed attempt with attempts left: pending again after the backoff delay.
+-- A failed or lost attempt with attempts left: pending again, as the lifecycle rules decided
+-- (rota.lifecycle): after :delay_s seconds, or with its run_at kept when :delay_s is NULL.
 WITH retried AS (
     UPDATE jobs
     SET state = 'pending',
-        run_at = coalesce(:now, now()) + make_interval(secs => :delay_s),
+        run_at = coalesce(
+            coalesce(:now, now()) + make_interval(secs => :delay_s::double precision), run_at),
         error = :error,
         traceback = :traceback,
         lease_token = NULL,
@@ -173,7 +176,7 @@ WITH retried AS (
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
-    SELECT id, attempt, updated_at, 'retrying', worker, :message FROM retried
+    SELECT id, attempt, updated_at, :kind, worker, :message FROM retried
 )
 SELECT retried.*, pg_notify(:channel::text, queue) AS notified FROM retried;
 
@@ -192,7 +195,7 @@ WITH failed AS (
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
-    SELECT id, attempt, updated_at, 'failed', worker, error FROM failed
+    SELECT id, attempt, updated_at, :kind, worker, :message FROM failed
 )
 SELECT * FROM failed;
 
@@ -290,7 +293,7 @@ WITH overdue AS MATERIALIZED (
     RETURNING jobs.*
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
-    SELECT id, attempt, updated_at, 'expired', worker, 'the deadline passed before it started'
+    SELECT id, attempt, updated_at, 'expired', worker, :message
     FROM expired
     ORDER BY id
 )
