@@ -111,9 +111,22 @@ def after_failure(
 
 def after_lost_lease(job: Job) -> Decision:
     """Decide what a running job whose lease expired (its worker died, stalled or went
-    away) leads to: a failed attempt (it counts, so a task that kills its worker every time
-    ends failed rather than looping)."""
-    return after_failure(job, error=lost_lease_error(job))
+    away) leads to.
+
+    The attempt counts, so a task that kills its worker every time ends failed rather than
+    looping. With attempts left, the job was not at fault for the wait: it goes back to its
+    original place in line (run_at unchanged, no backoff), so it runs again as soon as a
+    slot is free instead of waiting behind every job submitted after it.
+    """
+    error = lost_lease_error(job)
+    if job.attempts_left > 0:
+        return RetryLater(
+            delay_s=None,
+            error=error,
+            traceback=None,
+            message=f"retrying at once, in its place in line, after: {error}",
+        )
+    return FailForGood(error=error, traceback=None, message=error)
 
 
 def lost_lease_error(job: Job) -> str:

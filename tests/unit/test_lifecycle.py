@@ -97,6 +97,14 @@ def test_jitter_comes_from_the_given_source() -> None:
     assert first.delay_s is not None and 50 <= first.delay_s <= 100
 
 
+def test_a_lost_lease_goes_back_to_its_place_in_line_without_a_backoff() -> None:
+    job = running(attempt=1)
+    decision = after_lost_lease(job)
+    assert isinstance(decision, RetryLater) and decision.delay_s is None
+    assert decision.run_at(job, NOW) == job.run_at  # not NOW, nor later: its place in line
+    assert decision.message.startswith("retrying at once, in its place in line, after: ")
+
+
 def test_a_lost_lease_counts_as_an_attempt() -> None:
     last = after_lost_lease(running(attempt=3))
     assert isinstance(last, FailForGood)
