@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -15,6 +15,7 @@ from rota.errors import (
     InvalidInput,
     InvalidTransition,
     JobStopping,
+    RotaError,
     StaleLease,
 )
 from rota.ids import new_job_id
@@ -22,7 +23,7 @@ from rota.jobs import Job, JobSpec, JobState, Lease
 from rota.moments import MAX_TIMEOUT_S, check_span
 from rota.retry import Backoff
 from rota.safe_text import excerpt
-from rota.store.base import JobPage, JobQuery
+from rota.store.base import JobPage, JobQuery, Outcome, Success
 from rota.types import JSON
 
 MAX_PAGE = 1000
@@ -278,3 +279,31 @@ def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
         finished_at=maybe(row["finished_at"]),
         stop_requested_at=maybe(row["stop_requested_at"]),
     )
+
+
+def prepare_outcomes(outcomes: Sequence[Outcome]) -> list[str | RotaError | None]:
+    """Return, for each outcome, what settling it needs before a transaction begins: a
+    Success's result as JSON text, None for a Failure, or the error that refuses the item
+    alone (InvalidInput for a result that is not JSON; StaleLease for an outcome whose lease
+    an earlier item of the same batch already settles)."""
+    prepared: list[str | RotaError | None] = []
+    seen: set[tuple[str, str]] = set()
+    for outcome in outcomes:
+        lease = (outcome.lease.job_id, outcome.lease.token)
+        if lease in seen:
+            prepared.append(
+                StaleLease(
+                    f"the lease on job {outcome.lease.job_id} is stale: an earlier outcome "
+                    "of the same batch settles it"
+                )
+            )
+            continue
+        seen.add(lease)
+        if not isinstance(outcome, Success):
+            prepared.append(None)
+            continue
+        try:
+            prepared.append(dump_json(outcome.result, "the result"))
+        except RotaError as exc:
+            prepared.append(exc)
+    return prepared

@@ -30,13 +30,16 @@ from rota.store.base import (
     JobChanges,
     JobPage,
     JobQuery,
+    Outcome,
     QueueStats,
+    Settled,
     Store,
     WorkerInfo,
 )
 from rota.store.common import (
     dump_json,
     page_params,
+    prepare_outcomes,
     to_page,
     to_us,
 )
@@ -192,6 +195,15 @@ class MemoryStore:
         with self._step() as data:
             return ops.acquire(data, request, self._clock.now_utc())
 
+    @_detached
+    async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
+        """Claim jobs for several workers' free slots in one atomic step, request by request."""
+        if any(request.lease_s <= 0 for request in requests):
+            raise InvalidInput("lease_s must be positive")
+        with self._step() as data:
+            now = self._clock.now_utc()
+            return [ops.acquire(data, request, now) for request in requests]
+
     async def extend(
         self, worker: str, tokens: Sequence[str], lease_s: float
     ) -> dict[str, JobState]:
@@ -220,6 +232,26 @@ class MemoryStore:
         with self._step() as data:
             now = self._clock.now_utc()
             return ops.fail(data, lease, now, error=error, traceback=traceback, retryable=retryable)
+
+    @_detached
+    async def settle(
+        self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
+    ) -> list[Settled]:
+        """Record many outcomes, each fenced by its own lease, and append log lines, in one
+        atomic step; a refused outcome leaves its error in its place."""
+        results = [
+            ops.copy_json(prepared) if isinstance(prepared, str) else prepared
+            for prepared in prepare_outcomes(outcomes)
+        ]
+        with self._step() as data:
+            now = self._clock.now_utc()
+            answers = [
+                ops.settle_one(data, outcome, result, now)
+                for outcome, result in zip(outcomes, results, strict=True)
+            ]
+            for line in lines:
+                data.append(line)
+        return [copy.deepcopy(answer) if isinstance(answer, Job) else answer for answer in answers]
 
     @_detached
     async def release(self, lease: Lease) -> Job:

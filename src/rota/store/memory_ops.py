@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from rota.errors import RotaError
 from rota.ids import new_lease_token
 from rota.jobs import Job, JobSpec, JobState, Lease
 from rota.lifecycle import (
@@ -32,7 +33,7 @@ from rota.lifecycle import (
     stopped_message,
     updated_message,
 )
-from rota.store.base import AcquireRequest
+from rota.store.base import AcquireRequest, Outcome, Settled, Success
 from rota.store.common import check_same_submission, refusal, spec_params, stale_lease
 from rota.store.memory_data import MemoryData
 from rota.types import JSON
@@ -206,6 +207,28 @@ def fail(
     job = leased(data, lease)
     decision = after_failure(job, error=error, traceback=traceback, retryable=retryable)
     return apply_decision(data, job, decision, now)
+
+
+def settle_one(
+    data: MemoryData, outcome: Outcome, result: JSON | RotaError, now: datetime
+) -> Settled:
+    """Apply one outcome as complete or fail would (`result` is a Success's result, already
+    copied through JSON, or the error that refused it); return the job or the refusal."""
+    if isinstance(result, RotaError):
+        return result
+    try:
+        if isinstance(outcome, Success):
+            return complete(data, outcome.lease, result, now)
+        return fail(
+            data,
+            outcome.lease,
+            now,
+            error=outcome.error,
+            traceback=outcome.traceback,
+            retryable=outcome.retryable,
+        )
+    except RotaError as exc:  # raised before anything changed: only this item is refused
+        return exc
 
 
 def apply_decision(data: MemoryData, job: Job, decision: Decision, now: datetime) -> Job:

@@ -153,13 +153,15 @@ def complete(
     conn: sqlite3.Connection, q: Queries, lease: Lease, result: JSON, now: datetime
 ) -> Job:
     """Mark the leased job succeeded."""
+    return complete_encoded(conn, q, lease, dump_json(result, "the result"), now)
+
+
+def complete_encoded(
+    conn: sqlite3.Connection, q: Queries, lease: Lease, result: str, now: datetime
+) -> Job:
+    """Mark the leased job succeeded with a result already encoded as JSON text."""
     now_us = to_us(now)
-    params = {
-        "id": lease.job_id,
-        "token": lease.token,
-        "result": dump_json(result, "the result"),
-        "now": now_us,
-    }
+    params = {"id": lease.job_id, "token": lease.token, "result": result, "now": now_us}
     row = _one(conn, q["complete"], params)
     if row is None:
         leased(conn, q, lease)  # raises StaleLease with the reason

@@ -480,3 +480,42 @@ WHERE name = :name;
 -- name: list_workers
 SELECT * FROM workers
 ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name;
+
+-- name: complete_many
+-- Many successes in one statement, each fenced by its own token; an item whose token is not
+-- current matches no row and is left out (the caller reads why). position is its index.
+WITH spec AS (
+    SELECT * FROM unnest(:ids::text[], :tokens::text[], :results::text[])
+        WITH ORDINALITY AS s (id, token, result, position)
+), done AS (
+    UPDATE jobs
+    SET state = 'succeeded',
+        result = spec.result::json,
+        error = NULL,
+        traceback = NULL,
+        progress = 1.0,
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        stop_requested_at = NULL,
+        finished_at = coalesce(:now, now()),
+        updated_at = coalesce(:now, now())
+    FROM spec
+    WHERE jobs.id = spec.id AND jobs.state = 'running' AND jobs.lease_token = spec.token
+    RETURNING jobs.*, spec.position
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker)
+    SELECT id, attempt, updated_at, 'succeeded', worker FROM done ORDER BY position
+)
+SELECT * FROM done;
+
+-- name: lock_leased_jobs
+-- The running jobs these (id, token) leases are current for, locked until the transaction ends.
+SELECT jobs.* FROM jobs
+JOIN unnest(:ids::text[], :tokens::text[]) AS lease (id, token)
+    ON jobs.id = lease.id AND jobs.lease_token = lease.token
+WHERE jobs.state = 'running'
+ORDER BY jobs.id
+FOR UPDATE OF jobs;
+
+-- name: get_jobs
+SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
