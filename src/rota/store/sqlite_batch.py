@@ -30,14 +30,13 @@ def settle(
     lines: Sequence[Event],
     now: datetime,
 ) -> list[Settled]:
-    """Apply each outcome in a savepoint of its own, so a refused one undoes only itself;
-    then append the lines."""
+    """Apply each outcome, then append the lines. A refused outcome has changed nothing:
+    complete's fenced update matches no row, and fail reads the lease before it writes."""
     answers: list[Settled] = []
     for outcome, result in zip(outcomes, encoded, strict=True):
         if isinstance(result, RotaError):
             answers.append(result)
             continue
-        conn.execute("SAVEPOINT outcome")
         try:
             if isinstance(outcome, Success):
                 job = ops.complete_encoded(conn, q, outcome.lease, result or "null", now)
@@ -52,11 +51,9 @@ def settle(
                     retryable=outcome.retryable,
                 )
         except RotaError as exc:
-            conn.execute("ROLLBACK TO outcome")
             answers.append(exc)
         else:
             answers.append(job)
-        conn.execute("RELEASE outcome")
     if lines:
         ops.log(conn, q, lines)
     return answers
