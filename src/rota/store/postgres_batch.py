@@ -21,7 +21,7 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
     """Return the acquire query's parameters for one request."""
     return {
         "worker": request.worker,
-        "queues": list(request.queues),
+        "queues": list(dict.fromkeys(request.queues)),
         "tags": list(request.tags),
         "tasks": None if request.tasks is None else list(request.tasks),
         "limit": request.limit,

@@ -79,18 +79,27 @@ SELECT * FROM jobs WHERE id = :id;
 SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token FOR UPDATE;
 
 -- name: acquire
--- SKIP LOCKED: servers claiming at once each take different rows and never wait.
-WITH picked AS MATERIALIZED (
-    SELECT id FROM jobs
-    WHERE state = 'pending'
-      AND run_at <= coalesce(:now, now())
-      AND queue = ANY(:queues::text[])
-      AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
-      AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
-      AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
-    ORDER BY priority DESC, run_at, seq
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
+-- The best :limit candidates of each queue come from the claim index in order (so the cost
+-- does not grow with the backlog of other queues, nor with finished jobs), and the best
+-- :limit of those are claimed. SKIP LOCKED: servers claiming at once take different rows
+-- and never wait. :queues holds no duplicates.
+WITH candidates AS MATERIALIZED (
+    SELECT candidate.id, candidate.priority, candidate.run_at, candidate.seq
+    FROM unnest(:queues::text[]) AS wanted (queue)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at, seq FROM jobs
+        WHERE state = 'pending'
+          AND queue = wanted.queue
+          AND run_at <= coalesce(:now, now())
+          AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
+          AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
+          AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
+        ORDER BY priority DESC, run_at, seq
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) AS candidate
+), picked AS MATERIALIZED (
+    SELECT id FROM candidates ORDER BY priority DESC, run_at, seq LIMIT :limit
 ), claimed AS (
     UPDATE jobs
     SET state = 'running',
