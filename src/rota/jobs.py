@@ -187,8 +187,8 @@ class Event:
     attempt: int
     at: datetime
     kind: str
-    """submitted, started, succeeded, retrying, failed, cancelled, expired, released,
-    reaped, retried, updated, progress, log, stopping, stopped."""
+    """One of rota.lifecycle.EventKind: submitted, started, succeeded, retrying, failed,
+    cancelled, expired, released, reaped, retried, updated, progress, log, stopping, stopped."""
     worker: str | None = None
     message: str | None = None
     id: int | None = None

@@ -14,6 +14,8 @@ import pytest
 
 from rota.clock import ManualClock
 from rota.store import Store
+from rota.store.memory import MemoryStore
+from rota.store.memory_data import MemoryData
 from rota.store.sqlite import SqliteStore
 from tests.contract.postgres import postgres_backend
 
@@ -29,7 +31,19 @@ def _sqlite(tmp_path: Path, clock: ManualClock) -> OpenStore:
     return open_store
 
 
+def _memory(tmp_path: Path, clock: ManualClock) -> OpenStore:
+    data = MemoryData()  # what every store the test opens shares: its "database"
+
+    async def open_store() -> Store:
+        store = MemoryStore(clock=clock, data=data)
+        await store.open()
+        return store
+
+    return open_store
+
+
 BACKENDS: dict[str, Callable[[Path, ManualClock], OpenStore]] = {
+    "memory": _memory,
     "sqlite": _sqlite,
     "postgres": postgres_backend,
 }

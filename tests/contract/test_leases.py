@@ -274,3 +274,28 @@ async def test_log_appends_lines(store: Store, clock: ManualClock) -> None:
     logged = [e for e in await store.events(job.id) if e.kind == "log"]
     assert [e.message for e in logged] == ["one", "two"]
     assert all(e.worker == "w1" and e.attempt == 1 for e in logged)
+
+
+@pytest.mark.parametrize("how", ["lease ran out", "worker disconnected"])
+async def test_a_job_whose_worker_died_keeps_its_place_in_line(
+    store: Store, clock: ManualClock, how: str
+) -> None:
+    # Its attempt counts, but it waits neither a backoff nor behind the jobs that came later.
+    first = await submit_one(store, backoff=NO_JITTER)
+    clock.advance(1)
+    later = await store.submit([spec(backoff=NO_JITTER) for _ in range(30)])
+    lost = await claim_one(store, "dies", lease_s=60)
+    assert lost.id == first.id
+    await claim(store, "lives", limit=2, lease_s=600)
+    if how == "worker disconnected":
+        assert await store.expire_leases_of("dies", 2) == 1
+        clock.advance(2)
+    else:
+        clock.advance(60)
+    [reaped] = await store.reap()
+    assert (reaped.id, reaped.state, reaped.attempt) == (first.id, JobState.PENDING, 1)
+    assert reaped.run_at == first.run_at < later[0].run_at < clock.now_utc()
+    retrying = (await store.events(first.id))[-1]
+    assert retrying.kind == "retrying" and "at once" in (retrying.message or "")
+    again = await claim_one(store, "lives")
+    assert (again.id, again.attempt, again.attempts_left) == (first.id, 2, 1)

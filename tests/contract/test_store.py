@@ -418,3 +418,17 @@ async def test_close_commits_writes_already_queued(store: Store, open_store: Ope
         assert [(await reopened.get_job(i)).args for i in ids] == [[n] for n in range(50)]
     finally:
         await reopened.close()
+
+
+async def test_a_caller_changing_its_values_changes_no_stored_job(store: Store) -> None:
+    args: list[object] = [[1]]
+    kwargs: dict[str, object] = {"k": [2]}
+    job = await submit_one(store, args=args, kwargs=kwargs)
+    args.append(3)
+    job.args.append(4)
+    job.kwargs["k"].append(5)  # type: ignore[union-attr]
+    claimed = await claim_one(store)
+    done = await store.complete(lease_of(claimed), {"r": [6]})
+    done.result["r"].append(7)  # type: ignore[index, union-attr]
+    stored = await store.get_job(job.id)
+    assert (stored.args, stored.kwargs, stored.result) == ([[1]], {"k": [2]}, {"r": [6]})

@@ -243,6 +243,40 @@ async def test_claiming_does_not_scan_finished_jobs(
     assert len(await store.acquire(request(limit=5))) == 3
 
 
+async def test_claiming_does_not_scan_other_queues_backlog(
+    open_store: OpenStore, admin: asyncpg.Connection, schema: str
+) -> None:
+    # 20,000 jobs wait in another queue, due earlier and more urgent: a claim for "default"
+    # reads none of them (it once walked them all, in dispatch order, to find its own).
+    store = await open_store()
+    await admin.execute(f"SET search_path = {schema}")
+    await admin.execute(
+        """
+        INSERT INTO jobs (id, task, args, kwargs, queue, priority, state, run_at, max_attempts,
+                          backoff, created_at, updated_at)
+        SELECT 'other-' || n, 'tests.work', '[]', '{}', 'other', 9, 'pending',
+               now() - interval '1 hour', 3, '{}', now(), now()
+        FROM generate_series(1, 20000) AS n
+        """
+    )
+    await admin.execute("ANALYZE jobs")
+    mine = await store.submit([spec() for _ in range(3)])
+    acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
+    values = {"now": None, "queues": ["default", "empty"], "tasks": None, "worker": "w1"}
+    args = acquire.args({**values, "tags": [], "limit": 5, "lease_s": 30.0})
+    trial = admin.transaction()  # EXPLAIN ANALYZE claims for real: undo it
+    await trial.start()
+    try:
+        plan = await admin.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + acquire.sql, *args)
+    finally:
+        await trial.rollback()
+    removed = [int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', plan)]
+    assert sum(removed) < 100, plan
+    assert '"Index Name": "jobs_claim"' in plan, plan
+    claimed = await store.acquire(request(limit=5))
+    assert sorted(job.id for job in claimed) == sorted(job.id for job in mine)
+
+
 # --- outages -------------------------------------------------------------------------------
 
 

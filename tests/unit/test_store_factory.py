@@ -49,3 +49,15 @@ async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "absent" / "rota.db"))
     with pytest.raises(InvalidInput, match="no such directory"):
         await store.open()
+
+
+@pytest.mark.parametrize("dsn", ["memory:", " MEMORY: "])
+def test_memory_names_the_in_memory_store(dsn: str) -> None:
+    from rota.store.memory import MemoryStore
+
+    assert isinstance(open_store(dsn), MemoryStore)
+
+
+def test_memory_with_a_name_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="memory:"):
+        open_store("memory:named")

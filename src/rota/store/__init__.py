@@ -2,22 +2,30 @@
 
 from rota.store.base import (
     AcquireRequest,
+    Failure,
     JobChanges,
     JobPage,
     JobQuery,
+    Outcome,
     QueueStats,
+    Settled,
     Store,
+    Success,
     WorkerInfo,
 )
 from rota.store.factory import open_store
 
 __all__ = [
     "AcquireRequest",
+    "Failure",
     "JobChanges",
     "JobPage",
     "JobQuery",
+    "Outcome",
     "QueueStats",
+    "Settled",
     "Store",
+    "Success",
     "WorkerInfo",
     "open_store",
 ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from rota.errors import RotaError
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.types import JSON, JobId
@@ -32,6 +33,33 @@ class AcquireRequest:
     """The task names the worker can run; None means any."""
     limit: int = 1
     lease_s: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Success:
+    """An attempt whose code returned: the job succeeds with this result."""
+
+    lease: Lease
+    result: JSON = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Failure:
+    """An attempt whose code raised or timed out: retried or failed, as the lifecycle rules
+    (rota.lifecycle.after_failure) decide."""
+
+    lease: Lease
+    error: str
+    traceback: str | None = None
+    retryable: bool = True
+
+
+Outcome = Success | Failure
+"""How one attempt ended, as its worker reports it."""
+
+Settled = Job | RotaError
+"""What became of one outcome: the job as it now is, or the error that refused the outcome
+alone (StaleLease for a lease no longer current, InvalidInput for a result that is not JSON)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -202,6 +230,18 @@ class Store(Protocol):
         """
         ...
 
+    async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
+        """Claim jobs for several workers' free slots in one transaction, and return each
+        request's claims in the order of the requests.
+
+        Each request is served exactly as acquire would serve it alone, one after the other
+        (an earlier request has first pick), with the same eligibility, order, attempt
+        numbers, leases and `started` events; no job is claimed twice, across the requests
+        or across servers. A request with a non-positive lease_s raises InvalidInput and
+        nothing is claimed.
+        """
+        ...
+
     async def extend(
         self, worker: str, tokens: Sequence[str], lease_s: float
     ) -> dict[str, JobState]:
@@ -227,6 +267,21 @@ class Store(Protocol):
         """Record a failed attempt. With attempts left (and retryable) the job goes back to
         pending with run_at = now + backoff and a `retrying` event; otherwise it becomes
         failed (the dead-letter state). StaleLease unless the token is current."""
+        ...
+
+    async def settle(
+        self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
+    ) -> list[Settled]:
+        """Record many attempts' outcomes, and append log lines, in one transaction; return
+        what became of each outcome, in order.
+
+        Each outcome is applied exactly as complete (a Success) or fail (a Failure) would
+        apply it, with its event, and each is fenced by its own lease: a stale token or a
+        result that is not JSON refuses only its own item (its error takes the item's place
+        in the answer), never the others. Two outcomes for one lease: the first settles the
+        job, the second is stale. The lines are appended as log() appends them. Everything
+        that was applied is durable when the call returns.
+        """
         ...
 
     async def release(self, lease: Lease) -> Job:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from rota.errors import (
     IdempotencyConflict,
     InvalidInput,
     InvalidTransition,
     JobStopping,
+    RotaError,
     StaleLease,
 )
 from rota.ids import new_job_id
@@ -21,7 +23,7 @@ from rota.jobs import Job, JobSpec, JobState, Lease
 from rota.moments import MAX_TIMEOUT_S, check_span
 from rota.retry import Backoff
 from rota.safe_text import excerpt
-from rota.store.base import JobPage, JobQuery
+from rota.store.base import JobPage, JobQuery, Outcome, Success
 from rota.types import JSON
 
 MAX_PAGE = 1000
@@ -229,16 +231,79 @@ def stale_lease(lease: Lease, job: Job | None) -> StaleLease:
     return StaleLease(f"the lease on job {lease.job_id} is stale: the job is {job.state}")
 
 
-def cancelled_message(job: Job) -> str | None:
-    """Return the message of a `cancelled` event: who still has to stop the job's code."""
-    if not job.stopping:
-        return None
-    return (
-        f"worker {job.worker} was asked to stop attempt {job.attempt}; it holds the lease "
-        "until the code has stopped"
+class Row(Protocol):
+    """A database row read by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
+    """Return the Job a jobs row holds; `moment` turns a stored time into an aware UTC
+    datetime (microseconds in SQLite, timestamptz in PostgreSQL) and is never given None."""
+
+    def maybe(value: Any) -> datetime | None:
+        return None if value is None else moment(value)
+
+    return Job(
+        id=row["id"],
+        task=row["task"],
+        args=json.loads(row["args"]),
+        kwargs=json.loads(row["kwargs"]),
+        queue=row["queue"],
+        priority=row["priority"],
+        state=JobState(row["state"]),
+        run_at=moment(row["run_at"]),
+        target=row["target"],
+        max_attempts=row["max_attempts"],
+        backoff=Backoff(**json.loads(row["backoff"])),
+        timeout_s=row["timeout_s"],
+        deadline_at=maybe(row["deadline_at"]),
+        idempotency_key=row["idempotency_key"],
+        schedule_id=row["schedule_id"],
+        attempt=row["attempt"],
+        prior_attempts=row["prior_attempts"],
+        lease_token=row["lease_token"],
+        lease_expires_at=maybe(row["lease_expires_at"]),
+        worker=row["worker"],
+        result=_loads(row["result"]),
+        error=row["error"],
+        traceback=row["traceback"],
+        progress=row["progress"],
+        created_at=moment(row["created_at"]),
+        updated_at=moment(row["updated_at"]),
+        started_at=maybe(row["started_at"]),
+        finished_at=maybe(row["finished_at"]),
+        stop_requested_at=maybe(row["stop_requested_at"]),
     )
 
 
-def stopped_message(job: Job) -> str:
-    """Return the message of a `stopped` event: the code of a cancelled attempt ended."""
-    return f"the code of attempt {job.attempt} stopped on worker {job.worker}; the lease ended"
+def prepare_outcomes(outcomes: Sequence[Outcome]) -> list[str | RotaError | None]:
+    """Return, for each outcome, what settling it needs before a transaction begins: a
+    Success's result as JSON text, None for a Failure, or the error that refuses the item
+    alone (InvalidInput for a result that is not JSON; StaleLease for an outcome whose lease
+    an earlier item of the same batch already settles)."""
+    prepared: list[str | RotaError | None] = []
+    seen: set[tuple[str, str]] = set()
+    for outcome in outcomes:
+        lease = (outcome.lease.job_id, outcome.lease.token)
+        if lease in seen:
+            prepared.append(
+                StaleLease(
+                    f"the lease on job {outcome.lease.job_id} is stale: an earlier outcome "
+                    "of the same batch settles it"
+                )
+            )
+            continue
+        seen.add(lease)
+        if not isinstance(outcome, Success):
+            prepared.append(None)
+            continue
+        try:
+            prepared.append(dump_json(outcome.result, "the result"))
+        except RotaError as exc:
+            prepared.append(exc)
+    return prepared

@@ -10,8 +10,12 @@ from rota.store.base import Store
 from rota.store.sqlite import SqliteStore
 
 _SQLITE_PREFIX = "sqlite:///"
+_MEMORY = "memory:"
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
-_ACCEPTED = "a file path, sqlite:///relative/path, sqlite:////absolute/path or postgresql://..."
+_ACCEPTED = (
+    "a file path, sqlite:///relative/path, sqlite:////absolute/path, postgresql://... "
+    "or memory: (for tests)"
+)
 
 
 def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
@@ -19,10 +23,18 @@ def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
 
     A plain path or ``sqlite:///path`` is an SQLite file (``sqlite:////tmp/rota.db`` is
     absolute, as in SQLAlchemy). ``postgresql://`` and ``postgres://`` name PostgreSQL.
+    ``memory:`` is a store in this process's memory, for tests: it keeps every guarantee of
+    the others, but nothing outlives the process.
     """
     text = dsn.strip()
     if not text:
         raise InvalidInput(f"the database is empty: give {_ACCEPTED}")
+    if text.lower().startswith(_MEMORY):
+        if text.lower() != _MEMORY:
+            raise InvalidInput(f"the in-memory store takes nothing after {_MEMORY}: give {_MEMORY}")
+        from rota.store.memory import MemoryStore
+
+        return MemoryStore(clock=clock)
     if text.lower().startswith(_POSTGRES_PREFIXES):
         from rota.store.postgres import PostgresStore  # asyncpg loads only when used
 

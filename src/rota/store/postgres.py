@@ -18,17 +18,21 @@ from typing import Any, TypeVar
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.lifecycle import EXPIRED_MESSAGE, progress_message, updated_message
+from rota.store import postgres_batch as batch
 from rota.store import postgres_ops as ops
 from rota.store.base import (
     AcquireRequest,
     JobChanges,
     JobPage,
     JobQuery,
+    Outcome,
     QueueStats,
+    Settled,
     Store,
     WorkerInfo,
 )
-from rota.store.common import JobIds, dump_json, page_params, to_page
+from rota.store.common import JobIds, dump_json, page_params, prepare_outcomes, to_page
 from rota.store.postgres_conn import Connection, ConnectionRunner
 from rota.store.postgres_insights import PostgresInsights
 from rota.store.postgres_listen import Listener
@@ -201,7 +205,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             "kwargs": None if changes.kwargs is None else dump_json(changes.kwargs, "kwargs"),
         }
         fields = [name for name, value in params.items() if value is not None]
-        message = "changed " + ", ".join(fields) if fields else "nothing changed"
+        message = updated_message(fields)
         return await self._run(
             lambda c: ops.change(c, self._q, "update_job", job_id, message=message, **params)
         )
@@ -249,16 +253,17 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             raise InvalidInput("lease_s must be positive")
         if request.limit <= 0 or not request.queues:
             return []
-        params = {
-            "worker": request.worker,
-            "queues": list(request.queues),
-            "tags": list(request.tags),
-            "tasks": None if request.tasks is None else list(request.tasks),
-            "limit": request.limit,
-            "lease_s": float(request.lease_s),
-        }
+        params = batch.acquire_params(request)
         rows = await self._run(lambda c: self._q.all(c, "acquire", **params))
         return [row_to_job(row) for row in rows]
+
+    async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
+        """Claim jobs for several workers' free slots in one transaction, request by request."""
+        if any(request.lease_s <= 0 for request in requests):
+            raise InvalidInput("lease_s must be positive")
+        if not requests:
+            return []
+        return await self._run(lambda c: batch.acquire_many(c, self._q, list(requests)))
 
     async def extend(
         self, worker: str, tokens: Sequence[str], lease_s: float
@@ -292,6 +297,19 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             )
         )
 
+    async def settle(
+        self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
+    ) -> list[Settled]:
+        """Record many outcomes, each fenced by its own lease, and append log lines, in one
+        transaction; a refused outcome leaves its error in its place."""
+        if not outcomes and not lines:
+            return []
+        prepared = prepare_outcomes(outcomes)
+        columns = log_columns(lines) if lines else None
+        return await self._run(
+            lambda c: batch.settle(c, self._q, list(outcomes), prepared, columns)
+        )
+
     async def release(self, lease: Lease) -> Job:
         """Give a running job back unrun (pending, due now, the attempt not counted), or end
         the lease of a job cancelled while it ran, whose code has stopped."""
@@ -309,9 +327,8 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         """Store the job's progress (0..1) and log the message. StaleLease unless current."""
         if progress is not None and not 0.0 <= progress <= 1.0:
             raise InvalidInput("progress is a fraction between 0 and 1")
-        if message is None and progress is not None:
-            message = f"{progress:.0%}"
-        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, message))
+        words = progress_message(progress, message)
+        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, words))
 
     async def log(self, events: Sequence[Event]) -> None:
         """Append lines a task logged to the execution log."""
@@ -325,7 +342,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
 
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
-        rows = await self._run(lambda c: self._q.all(c, "expire_overdue"))
+        rows = await self._run(lambda c: self._q.all(c, "expire_overdue", message=EXPIRED_MESSAGE))
         return [row_to_job(row) for row in rows]
 
     async def next_run_at(self) -> datetime | None:

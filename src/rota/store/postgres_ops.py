@@ -12,13 +12,17 @@ from typing import Any
 
 from rota.errors import JobNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
-from rota.retry import delay_s
-from rota.store.common import (
+from rota.lifecycle import (
+    Decision,
+    EventKind,
+    RetryLater,
+    after_failure,
+    after_lost_lease,
     cancelled_message,
-    check_same_submission,
-    refusal,
+    reaped_message,
     stopped_message,
 )
+from rota.store.common import check_same_submission, refusal
 from rota.store.postgres_conn import Connection
 from rota.store.postgres_rows import row_to_event, row_to_job, stale_lease
 from rota.store.postgres_sql import Statements
@@ -124,7 +128,7 @@ async def cancel(conn: Connection, sql: Statements, job_id: JobId) -> Job:
     worker says the attempt's code stopped."""
     async with conn.transaction():
         job = await change(conn, sql, "cancel", job_id)
-        await _log(conn, sql, job, "cancelled", cancelled_message(job))
+        await _log(conn, sql, job, EventKind.CANCELLED, cancelled_message(job))
         return job
 
 
@@ -139,7 +143,7 @@ async def release(conn: Connection, sql: Statements, lease: Lease) -> Job:
         if row is None:
             raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
         job = row_to_job(row)
-        await _log(conn, sql, job, "stopped", stopped_message(job))
+        await _log(conn, sql, job, EventKind.STOPPED, stopped_message(job))
         return job
 
 
@@ -164,23 +168,24 @@ async def fail(
     traceback: str | None,
     retryable: bool,
 ) -> Job:
-    """Record a failed attempt of the leased job: lock it, then retry it later or fail it."""
+    """Record a failed attempt of the leased job: lock it, then apply what the lifecycle
+    rules decide (retry later or fail for good)."""
     async with conn.transaction():
         row = await sql.row(conn, "get_job_for_update", id=lease.job_id, token=lease.token)
         if row is None:
             raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
         job = row_to_job(row)
-        return await _after_failed_attempt(conn, sql, job, error, traceback, retryable)
+        decision = after_failure(job, error=error, traceback=traceback, retryable=retryable)
+        return await apply_decision(conn, sql, job, decision)
 
 
 async def reap(conn: Connection, sql: Statements) -> list[Job]:
-    """Treat every expired lease no other server is reaping as a failed attempt."""
+    """Treat every expired lease no other server is reaping as a lost attempt."""
     changed = []
     async with conn.transaction():
         for row in await sql.all(conn, "expired_leases"):
             job = row_to_job(row)
-            who = job.worker or "unknown"
-            await _log(conn, sql, job, "reaped", f"the lease held by worker {who} expired")
+            await _log(conn, sql, job, EventKind.REAPED, reaped_message(job))
             if job.state is not JobState.RUNNING:
                 # A job cancelled while it ran: its code is presumed gone with its worker.
                 params = {"id": job.id, "token": job.lease_token}
@@ -188,25 +193,23 @@ async def reap(conn: Connection, sql: Statements) -> list[Job]:
                 if ended is not None:  # we hold the row lock: it is always found
                     changed.append(row_to_job(ended))
                 continue
-            error = f"the lease expired: worker {who} stopped answering before the job finished"
-            changed.append(await _after_failed_attempt(conn, sql, job, error, None, True))
+            changed.append(await apply_decision(conn, sql, job, after_lost_lease(job)))
     return changed
 
 
-async def _after_failed_attempt(
-    conn: Connection,
-    sql: Statements,
-    job: Job,
-    error: str,
-    traceback: str | None,
-    retryable: bool,
-) -> Job:
-    # The caller holds the row lock, so the fenced update below always finds the row.
-    params = {"id": job.id, "token": job.lease_token, "error": error, "traceback": traceback}
-    if retryable and job.attempts_left > 0:
-        wait_s = delay_s(max(job.round_attempt, 1), job.backoff)
-        message = f"retrying in {wait_s:.1f}s after: {error}"
-        row = await sql.row(conn, "retry_later", delay_s=wait_s, message=message, **params)
+async def apply_decision(conn: Connection, sql: Statements, job: Job, decision: Decision) -> Job:
+    """Apply the lifecycle's decision about the running `job` as one statement fenced by
+    its lease token, with its event; StaleLease if the lease is no longer current."""
+    params = {
+        "id": job.id,
+        "token": job.lease_token,
+        "error": decision.error,
+        "traceback": decision.traceback,
+        "kind": str(decision.kind),
+        "message": decision.message,
+    }
+    if isinstance(decision, RetryLater):
+        row = await sql.row(conn, "retry_later", delay_s=decision.delay_s, **params)
     else:
         row = await sql.row(conn, "fail_final", **params)
     if row is None:

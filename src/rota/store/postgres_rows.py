@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any, overload
 
 from rota.errors import InvalidInput, StaleLease
-from rota.jobs import Event, Job, JobSpec, JobState, Lease
-from rota.retry import Backoff
+from rota.jobs import Event, Job, JobSpec, Lease
 from rota.store.base import WorkerInfo
-from rota.store.common import JobIds, spec_params, to_us
+from rota.store.common import JobIds, job_from_row, spec_params, to_us
 from rota.store.common import stale_lease as common_stale_lease
 from rota.store.postgres_conn import Record
 
@@ -33,43 +32,13 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _timestamp(value: datetime) -> datetime:
+    return value
 
 
 def row_to_job(row: Record) -> Job:
-    """Return the Job a jobs record holds."""
-    return Job(
-        id=row["id"],
-        task=row["task"],
-        args=json.loads(row["args"]),
-        kwargs=json.loads(row["kwargs"]),
-        queue=row["queue"],
-        priority=row["priority"],
-        state=JobState(row["state"]),
-        run_at=row["run_at"],
-        target=row["target"],
-        max_attempts=row["max_attempts"],
-        backoff=Backoff(**json.loads(row["backoff"])),
-        timeout_s=row["timeout_s"],
-        deadline_at=row["deadline_at"],
-        idempotency_key=row["idempotency_key"],
-        schedule_id=row["schedule_id"],
-        attempt=row["attempt"],
-        prior_attempts=row["prior_attempts"],
-        lease_token=row["lease_token"],
-        lease_expires_at=row["lease_expires_at"],
-        worker=row["worker"],
-        result=_loads(row["result"]),
-        error=row["error"],
-        traceback=row["traceback"],
-        progress=row["progress"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        stop_requested_at=row["stop_requested_at"],
-    )
+    """Return the Job a jobs record holds (timestamptz columns come as aware datetimes)."""
+    return job_from_row(row, _timestamp)
 
 
 def row_to_event(row: Record) -> Event:

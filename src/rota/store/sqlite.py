@@ -18,17 +18,28 @@ from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, JobNotFound, StoreClosed
 from rota.ids import new_lease_token
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.store import sqlite_batch as batch
 from rota.store import sqlite_ops as ops
 from rota.store.base import (
     AcquireRequest,
     JobChanges,
     JobPage,
     JobQuery,
+    Outcome,
     QueueStats,
+    Settled,
     Store,
     WorkerInfo,
 )
-from rota.store.common import JobIds, dump_json, from_us, page_params, to_page, to_us
+from rota.store.common import (
+    JobIds,
+    dump_json,
+    from_us,
+    page_params,
+    prepare_outcomes,
+    to_page,
+    to_us,
+)
 from rota.store.queries import Migration, load_migrations, load_queries
 from rota.store.sqlite_insights import SqliteInsights
 from rota.store.sqlite_rows import row_to_event, row_to_job, row_to_worker
@@ -205,6 +216,14 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         """Claim up to `limit` due pending jobs the worker may run, and return them running."""
         return await self._write(ops.acquire, request, self._clock.now_utc())
 
+    async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
+        """Claim jobs for several workers' free slots in one transaction, request by request."""
+        if any(request.lease_s <= 0 for request in requests):
+            raise InvalidInput("lease_s must be positive")
+        if not requests:
+            return []
+        return await self._write(batch.acquire_many, list(requests), self._clock.now_utc())
+
     async def extend(
         self, worker: str, tokens: Sequence[str], lease_s: float
     ) -> dict[str, JobState]:
@@ -231,6 +250,17 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         return await self._write(
             ops.fail, lease, now, error=error, traceback=traceback, retryable=retryable
         )
+
+    async def settle(
+        self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
+    ) -> list[Settled]:
+        """Record many outcomes, each fenced by its own lease, and append log lines, in one
+        transaction; a refused outcome leaves its error in its place."""
+        if not outcomes and not lines:
+            return []
+        encoded = prepare_outcomes(outcomes)
+        now = self._clock.now_utc()
+        return await self._write(batch.settle, list(outcomes), encoded, list(lines), now)
 
     async def release(self, lease: Lease) -> Job:
         """Give a running job back unrun (pending, due now, the attempt not counted), or end

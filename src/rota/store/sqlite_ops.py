@@ -10,17 +10,28 @@ from typing import Any, NoReturn
 
 from rota.errors import InvalidInput, JobNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
-from rota.retry import delay_s
+from rota.lifecycle import (
+    EXPIRED_MESSAGE,
+    Decision,
+    EventKind,
+    RetryLater,
+    after_failure,
+    after_lost_lease,
+    cancelled_message,
+    progress_message,
+    reaped_message,
+    started_message,
+    stopped_message,
+    updated_message,
+)
 from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
 from rota.store.common import (
     JobIds,
-    cancelled_message,
     check_same_submission,
     dump_json,
     refusal,
     spec_params,
     stale_lease,
-    stopped_message,
     to_us,
 )
 from rota.store.sqlite_rows import event_params, json_list, row_to_job
@@ -59,7 +70,7 @@ def submit(
                 continue
         params = spec_params(index, spec, ids.next(now), now_us)
         job = row_to_job(_one(conn, q["insert_job"], params))
-        conn.execute(q["insert_event"], event_params(job, "submitted", now_us))
+        conn.execute(q["insert_event"], event_params(job, EventKind.SUBMITTED, now_us))
         if key is not None:
             by_key[key] = (job, params["fingerprint"], index)
         jobs.append(job)
@@ -91,10 +102,7 @@ def acquire(
     jobs = sorted(map(row_to_job, rows), key=lambda job: (-job.priority, job.run_at, job.id))
     conn.executemany(
         q["insert_event"],
-        [
-            event_params(job, "started", now_us, f"attempt {job.attempt} of {job.last_attempt}")
-            for job in jobs
-        ],
+        [event_params(job, EventKind.STARTED, now_us, started_message(job)) for job in jobs],
     )
     return jobs
 
@@ -145,18 +153,20 @@ def complete(
     conn: sqlite3.Connection, q: Queries, lease: Lease, result: JSON, now: datetime
 ) -> Job:
     """Mark the leased job succeeded."""
+    return complete_encoded(conn, q, lease, dump_json(result, "the result"), now)
+
+
+def complete_encoded(
+    conn: sqlite3.Connection, q: Queries, lease: Lease, result: str, now: datetime
+) -> Job:
+    """Mark the leased job succeeded with a result already encoded as JSON text."""
     now_us = to_us(now)
-    params = {
-        "id": lease.job_id,
-        "token": lease.token,
-        "result": dump_json(result, "the result"),
-        "now": now_us,
-    }
+    params = {"id": lease.job_id, "token": lease.token, "result": result, "now": now_us}
     row = _one(conn, q["complete"], params)
     if row is None:
         leased(conn, q, lease)  # raises StaleLease with the reason
     job = row_to_job(row)
-    conn.execute(q["insert_event"], event_params(job, "succeeded", now_us))
+    conn.execute(q["insert_event"], event_params(job, EventKind.SUCCEEDED, now_us))
     return job
 
 
@@ -170,53 +180,53 @@ def fail(
     traceback: str | None,
     retryable: bool,
 ) -> Job:
-    """Record a failed attempt of the leased job."""
+    """Record a failed attempt of the leased job, as the lifecycle rules decide."""
     job = leased(conn, q, lease)
-    return _after_failed_attempt(conn, q, job, now, error, traceback, retryable)
+    decision = after_failure(job, error=error, traceback=traceback, retryable=retryable)
+    return apply_decision(conn, q, job, decision, now)
 
 
 def reap(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[Job]:
-    """Treat every expired lease of a running job as a failed attempt; end those of
+    """Treat every expired lease of a running job as a lost attempt; end those of
     stopping cancelled jobs."""
     now_us = to_us(now)
     jobs = [row_to_job(row) for row in conn.execute(q["expired_leases"], {"now": now_us})]
     changed = []
     for job in jobs:
-        who = job.worker or "unknown"
         conn.execute(
-            q["insert_event"],
-            event_params(job, "reaped", now_us, f"the lease held by worker {who} expired"),
+            q["insert_event"], event_params(job, EventKind.REAPED, now_us, reaped_message(job))
         )
         if job.state is not JobState.RUNNING:
             # A job cancelled while it ran: its code is presumed gone with its worker.
             params = {"id": job.id, "token": job.lease_token, "now": now_us}
             changed.append(row_to_job(_one(conn, q["end_stopped_lease"], params)))
             continue
-        error = f"the lease expired: worker {who} stopped answering before the job finished"
-        changed.append(_after_failed_attempt(conn, q, job, now, error, None, True))
+        changed.append(apply_decision(conn, q, job, after_lost_lease(job), now))
     return changed
 
 
-def _after_failed_attempt(
-    conn: sqlite3.Connection,
-    q: Queries,
-    job: Job,
-    now: datetime,
-    error: str,
-    traceback: str | None,
-    retryable: bool,
+def apply_decision(
+    conn: sqlite3.Connection, q: Queries, job: Job, decision: Decision, now: datetime
 ) -> Job:
+    """Apply the lifecycle's decision about the running `job` as a write fenced by its
+    lease token, with its event; StaleLease if the lease is no longer current."""
     now_us = to_us(now)
-    params: dict[str, Any] = {"id": job.id, "error": error, "traceback": traceback, "now": now_us}
-    if retryable and job.attempts_left > 0:
-        wait_s = delay_s(max(job.round_attempt, 1), job.backoff)
-        params["run_at"] = now_us + round(wait_s * 1_000_000)
-        after = row_to_job(_one(conn, q["retry_later"], params))
-        message = f"retrying in {wait_s:.1f}s after: {error}"
-        conn.execute(q["insert_event"], event_params(after, "retrying", now_us, message))
-        return after
-    after = row_to_job(_one(conn, q["fail_final"], params))
-    conn.execute(q["insert_event"], event_params(after, "failed", now_us, error))
+    params: dict[str, Any] = {
+        "id": job.id,
+        "token": job.lease_token,
+        "error": decision.error,
+        "traceback": decision.traceback,
+        "now": now_us,
+    }
+    if isinstance(decision, RetryLater):
+        params["run_at"] = to_us(decision.run_at(job, now))
+        row = _one(conn, q["retry_later"], params)
+    else:
+        row = _one(conn, q["fail_final"], params)
+    if row is None:
+        raise stale_lease(Lease(job_id=job.id, token=job.lease_token or ""), job)
+    after = row_to_job(row)
+    conn.execute(q["insert_event"], event_params(after, decision.kind, now_us, decision.message))
     return after
 
 
@@ -227,13 +237,15 @@ def release(conn: sqlite3.Connection, q: Queries, lease: Lease, now: datetime) -
     row = _one(conn, q["release"], params)
     if row is not None:
         job = row_to_job(row)
-        conn.execute(q["insert_event"], event_params(job, "released", now_us))
+        conn.execute(q["insert_event"], event_params(job, EventKind.RELEASED, now_us))
         return job
     row = _one(conn, q["end_stopped_lease"], params)
     if row is None:
         leased(conn, q, lease)  # raises StaleLease with the reason
     job = row_to_job(row)
-    conn.execute(q["insert_event"], event_params(job, "stopped", now_us, stopped_message(job)))
+    conn.execute(
+        q["insert_event"], event_params(job, EventKind.STOPPED, now_us, stopped_message(job))
+    )
     return job
 
 
@@ -247,7 +259,7 @@ def report_stopping(
     if row is None:
         leased(conn, q, lease)
     job = row_to_job(row)
-    conn.execute(q["insert_event"], event_params(job, "stopping", now_us, message))
+    conn.execute(q["insert_event"], event_params(job, EventKind.STOPPING, now_us, message))
     return job
 
 
@@ -258,7 +270,9 @@ def cancel(conn: sqlite3.Connection, q: Queries, job_id: str, now: datetime) -> 
     if row is None:
         _refuse(conn, q, "cancel", job_id)
     job = row_to_job(row)
-    conn.execute(q["insert_event"], event_params(job, "cancelled", now_us, cancelled_message(job)))
+    conn.execute(
+        q["insert_event"], event_params(job, EventKind.CANCELLED, now_us, cancelled_message(job))
+    )
     return job
 
 
@@ -278,17 +292,15 @@ def report_progress(
     row = _one(conn, q["report_progress"], params)
     if row is None:
         leased(conn, q, lease)
-    if message is None and progress is not None:
-        message = f"{progress:.0%}"
     conn.execute(
         q["insert_event"],
         {
             "job_id": lease.job_id,
             "attempt": row["attempt"],
             "at": now_us,
-            "kind": "progress",
+            "kind": EventKind.PROGRESS,
             "worker": row["worker"],
-            "message": message,
+            "message": progress_message(progress, message),
         },
     )
 
@@ -315,9 +327,9 @@ def expire_overdue(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[
     """Expire pending jobs whose deadline passed."""
     now_us = to_us(now)
     jobs = [row_to_job(row) for row in conn.execute(q["expire_overdue"], {"now": now_us})]
-    message = "the deadline passed before it started"
     conn.executemany(
-        q["insert_event"], [event_params(job, "expired", now_us, message) for job in jobs]
+        q["insert_event"],
+        [event_params(job, EventKind.EXPIRED, now_us, EXPIRED_MESSAGE) for job in jobs],
     )
     return sorted(jobs, key=lambda job: job.id)
 
@@ -337,7 +349,11 @@ def change(
     if row is None:
         _refuse(conn, q, verb, job_id)
     job = row_to_job(row)
-    kind = {"cancel": "cancelled", "retry": "retried", "update_job": "updated"}[verb]
+    kind = {
+        "cancel": EventKind.CANCELLED,
+        "retry": EventKind.RETRIED,
+        "update_job": EventKind.UPDATED,
+    }[verb]
     conn.execute(q["insert_event"], event_params(job, kind, now_us, message))
     return job
 
@@ -368,8 +384,7 @@ def update(
         "kwargs": None if changes.kwargs is None else dump_json(changes.kwargs, "kwargs"),
     }
     fields = [name for name, value in params.items() if value is not None]
-    message = "changed " + ", ".join(fields) if fields else "nothing changed"
-    return change(conn, q, "update_job", job_id, now, params, message)
+    return change(conn, q, "update_job", job_id, now, params, updated_message(fields))
 
 
 def register_worker(conn: sqlite3.Connection, q: Queries, info: WorkerInfo, now: datetime) -> None:

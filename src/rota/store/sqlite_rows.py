@@ -7,46 +7,14 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from rota.jobs import Event, Job, JobState
-from rota.retry import Backoff
+from rota.jobs import Event, Job
 from rota.store.base import WorkerInfo
-from rota.store.common import from_us, maybe_from_us
+from rota.store.common import from_us, job_from_row, maybe_from_us
 
 
 def row_to_job(row: sqlite3.Row) -> Job:
-    """Return the Job a jobs row holds."""
-    result = row["result"]
-    return Job(
-        id=row["id"],
-        task=row["task"],
-        args=json.loads(row["args"]),
-        kwargs=json.loads(row["kwargs"]),
-        queue=row["queue"],
-        priority=row["priority"],
-        state=JobState(row["state"]),
-        run_at=from_us(row["run_at"]),
-        target=row["target"],
-        max_attempts=row["max_attempts"],
-        backoff=Backoff(**json.loads(row["backoff"])),
-        timeout_s=row["timeout_s"],
-        deadline_at=maybe_from_us(row["deadline_at"]),
-        idempotency_key=row["idempotency_key"],
-        schedule_id=row["schedule_id"],
-        attempt=row["attempt"],
-        prior_attempts=row["prior_attempts"],
-        lease_token=row["lease_token"],
-        lease_expires_at=maybe_from_us(row["lease_expires_at"]),
-        worker=row["worker"],
-        result=None if result is None else json.loads(result),
-        error=row["error"],
-        traceback=row["traceback"],
-        progress=row["progress"],
-        created_at=from_us(row["created_at"]),
-        updated_at=from_us(row["updated_at"]),
-        started_at=maybe_from_us(row["started_at"]),
-        finished_at=maybe_from_us(row["finished_at"]),
-        stop_requested_at=maybe_from_us(row["stop_requested_at"]),
-    )
+    """Return the Job a jobs row holds (moments are integer microseconds)."""
+    return job_from_row(row, from_us)
 
 
 def row_to_event(row: sqlite3.Row) -> Event:

@@ -18,6 +18,7 @@ from rota.clock import Clock
 from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound, StoreClosed
 from rota.ids import new_job_id
 from rota.jobs import Job, JobState
+from rota.lifecycle import EventKind
 from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import sqlite_ops as ops
@@ -205,7 +206,7 @@ def _cancel_ahead(
     rows = conn.execute(q["cancel_ahead"], {"id": schedule_id, "now": now_us}).fetchall()
     jobs = [row_to_job(row) for row in rows]
     conn.executemany(
-        q["insert_event"], [event_params(job, "cancelled", now_us, why) for job in jobs]
+        q["insert_event"], [event_params(job, EventKind.CANCELLED, now_us, why) for job in jobs]
     )
 
 

@@ -79,18 +79,27 @@ SELECT * FROM jobs WHERE id = :id;
 SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token FOR UPDATE;
 
 -- name: acquire
--- SKIP LOCKED: servers claiming at once each take different rows and never wait.
-WITH picked AS MATERIALIZED (
-    SELECT id FROM jobs
-    WHERE state = 'pending'
-      AND run_at <= coalesce(:now, now())
-      AND queue = ANY(:queues::text[])
-      AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
-      AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
-      AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
-    ORDER BY priority DESC, run_at, seq
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
+-- The best :limit candidates of each queue come from the claim index in order (so the cost
+-- does not grow with the backlog of other queues, nor with finished jobs), and the best
+-- :limit of those are claimed. SKIP LOCKED: servers claiming at once take different rows
+-- and never wait. :queues holds no duplicates.
+WITH candidates AS MATERIALIZED (
+    SELECT candidate.id, candidate.priority, candidate.run_at, candidate.seq
+    FROM unnest(:queues::text[]) AS wanted (queue)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at, seq FROM jobs
+        WHERE state = 'pending'
+          AND queue = wanted.queue
+          AND run_at <= coalesce(:now, now())
+          AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
+          AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
+          AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
+        ORDER BY priority DESC, run_at, seq
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) AS candidate
+), picked AS MATERIALIZED (
+    SELECT id FROM candidates ORDER BY priority DESC, run_at, seq LIMIT :limit
 ), claimed AS (
     UPDATE jobs
     SET state = 'running',
@@ -107,6 +116,7 @@ WITH picked AS MATERIALIZED (
     RETURNING jobs.*
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
     FROM claimed
@@ -158,11 +168,13 @@ WITH done AS (
 SELECT * FROM done;
 
 -- name: retry_later
--- A failed attempt with attempts left: pending again after the backoff delay.
+-- A failed or lost attempt with attempts left: pending again, as the lifecycle rules decided
+-- (rota.lifecycle): after :delay_s seconds, or with its run_at kept when :delay_s is NULL.
 WITH retried AS (
     UPDATE jobs
     SET state = 'pending',
-        run_at = coalesce(:now, now()) + make_interval(secs => :delay_s),
+        run_at = coalesce(
+            coalesce(:now, now()) + make_interval(secs => :delay_s::double precision), run_at),
         error = :error,
         traceback = :traceback,
         lease_token = NULL,
@@ -173,7 +185,7 @@ WITH retried AS (
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
-    SELECT id, attempt, updated_at, 'retrying', worker, :message FROM retried
+    SELECT id, attempt, updated_at, :kind, worker, :message FROM retried
 )
 SELECT retried.*, pg_notify(:channel::text, queue) AS notified FROM retried;
 
@@ -192,7 +204,7 @@ WITH failed AS (
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
-    SELECT id, attempt, updated_at, 'failed', worker, error FROM failed
+    SELECT id, attempt, updated_at, :kind, worker, :message FROM failed
 )
 SELECT * FROM failed;
 
@@ -290,7 +302,7 @@ WITH overdue AS MATERIALIZED (
     RETURNING jobs.*
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
-    SELECT id, attempt, updated_at, 'expired', worker, 'the deadline passed before it started'
+    SELECT id, attempt, updated_at, 'expired', worker, :message
     FROM expired
     ORDER BY id
 )
@@ -477,3 +489,42 @@ WHERE name = :name;
 -- name: list_workers
 SELECT * FROM workers
 ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name;
+
+-- name: complete_many
+-- Many successes in one statement, each fenced by its own token; an item whose token is not
+-- current matches no row and is left out (the caller reads why). position is its index.
+WITH spec AS (
+    SELECT * FROM unnest(:ids::text[], :tokens::text[], :results::text[])
+        WITH ORDINALITY AS s (id, token, result, position)
+), done AS (
+    UPDATE jobs
+    SET state = 'succeeded',
+        result = spec.result::json,
+        error = NULL,
+        traceback = NULL,
+        progress = 1.0,
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        stop_requested_at = NULL,
+        finished_at = coalesce(:now, now()),
+        updated_at = coalesce(:now, now())
+    FROM spec
+    WHERE jobs.id = spec.id AND jobs.state = 'running' AND jobs.lease_token = spec.token
+    RETURNING jobs.*, spec.position
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker)
+    SELECT id, attempt, updated_at, 'succeeded', worker FROM done ORDER BY position
+)
+SELECT * FROM done;
+
+-- name: lock_leased_jobs
+-- The running jobs these (id, token) leases are current for, locked until the transaction ends.
+SELECT jobs.* FROM jobs
+JOIN unnest(:ids::text[], :tokens::text[]) AS lease (id, token)
+    ON jobs.id = lease.id AND jobs.lease_token = lease.token
+WHERE jobs.state = 'running'
+ORDER BY jobs.id
+FOR UPDATE OF jobs;
+
+-- name: get_jobs
+SELECT * FROM jobs WHERE id = ANY(:ids::text[]);

@@ -111,7 +111,8 @@ WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING *;
 
 -- name: retry_later
--- A failed attempt with attempts left: pending again after the backoff delay.
+-- A failed or lost attempt with attempts left: pending again at the run_at the lifecycle
+-- rules chose (rota.lifecycle), fenced by the lease token.
 UPDATE jobs
 SET state = 'pending',
     run_at = :run_at,
@@ -121,7 +122,7 @@ SET state = 'pending',
     lease_expires_at = NULL,
     stop_requested_at = NULL,
     updated_at = :now
-WHERE id = :id
+WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING *;
 
 -- name: fail_final
@@ -134,7 +135,7 @@ SET state = 'failed',
     stop_requested_at = NULL,
     finished_at = :now,
     updated_at = :now
-WHERE id = :id
+WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING *;
 
 -- name: release

@@ -1,0 +1,447 @@
+"""The in-memory store: the whole Store contract in one process, nothing on disk.
+
+It keeps every guarantee the other backends keep: each verb is one atomic step (under one
+lock, with no await inside), every lease is fenced by its token, idempotency keys return
+the first job, and the lifecycle rules (rota.lifecycle) decide every retry and failure.
+Its "now" is the injected clock. It is for tests: fast unit tests of Rota itself, and the
+base of a test mode for users. Nothing survives the process; a MemoryData shared by two
+stores is what "the same database" means here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import functools
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from rota.clock import SYSTEM_CLOCK, Clock
+from rota.errors import InvalidInput, StoreClosed
+from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.scheduling.model import Firing, Schedule, ScheduleSpec
+from rota.store import memory_ops as ops
+from rota.store import memory_reads as reads
+from rota.store.base import (
+    AcquireRequest,
+    JobChanges,
+    JobPage,
+    JobQuery,
+    Outcome,
+    QueueStats,
+    Settled,
+    Store,
+    WorkerInfo,
+)
+from rota.store.common import (
+    dump_json,
+    page_params,
+    prepare_outcomes,
+    to_page,
+    to_us,
+)
+from rota.store.insights import (
+    Lateness,
+    ThroughputBucket,
+)
+from rota.store.memory_data import MemoryData
+from rota.store.memory_schedules import MemorySchedules
+from rota.types import JSON, JobId
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _detached(
+    verb: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Return the verb answering a deep copy of what it returns: a caller that changes a
+    job's args or result changes its own copy, never the stored job (as with a database)."""
+
+    @functools.wraps(verb)
+    async def detached(*args: P.args, **kwargs: P.kwargs) -> T:
+        return copy.deepcopy(await verb(*args, **kwargs))
+
+    return detached
+
+
+class MemoryStore:
+    """A Store in this process's memory."""
+
+    def __init__(self, *, clock: Clock = SYSTEM_CLOCK, data: MemoryData | None = None) -> None:
+        self._data = data if data is not None else MemoryData()
+        self._clock = clock
+        self._open = False
+        self._schedules = MemorySchedules(step=self._step, clock=clock, submit=ops.submit)
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Make the store usable (there is nothing to connect to or migrate)."""
+        self._open = True
+
+    async def close(self) -> None:
+        """Make the store unusable; what it holds stays in its MemoryData."""
+        self._open = False
+
+    async def migrate(self) -> int:
+        """Return 0: memory has no schema."""
+        return 0
+
+    async def now(self) -> datetime:
+        """Return the store's clock: the injected one."""
+        return self._clock.now_utc()
+
+    # --- clients -----------------------------------------------------------------------
+
+    @_detached
+    async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """Insert jobs as pending, all or none, and return them in order."""
+        with self._step() as data:
+            return ops.submit(data, specs, self._clock.now_utc())
+
+    @_detached
+    async def get_job(self, job_id: JobId) -> Job:
+        """Return the job, or raise JobNotFound."""
+        with self._step() as data:
+            return data.job(job_id)
+
+    @_detached
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        """Return one page of jobs matching the query, newest first."""
+        params = page_params(query)
+        with self._step() as data:
+            found = [
+                job
+                for job in data.jobs.values()
+                if job.id < params["before"]
+                and (query.state is None or job.state is query.state)
+                and (query.queue is None or job.queue == query.queue)
+                and (query.task is None or job.task == query.task)
+                and (query.worker is None or job.worker == query.worker)
+                and (query.search is None or query.search in (job.id, job.idempotency_key))
+            ]
+        found.sort(key=lambda job: job.id, reverse=True)
+        return to_page(found[: params["limit"]], query.limit)
+
+    @_detached
+    async def update(self, job_id: JobId, changes: JobChanges) -> Job:
+        """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
+        if changes.priority is not None and (
+            isinstance(changes.priority, bool) or not isinstance(changes.priority, int)
+        ):
+            raise InvalidInput("priority must be an integer")
+        if changes.args is not None and not isinstance(changes.args, list):
+            raise InvalidInput("args must be a list")
+        if changes.kwargs is not None and not isinstance(changes.kwargs, dict):
+            raise InvalidInput("kwargs must be a mapping")
+        values: dict[str, Any] = {}
+        if changes.run_at is not None:
+            to_us(changes.run_at)  # InvalidInput for a naive moment
+            values["run_at"] = changes.run_at
+        if changes.priority is not None:
+            values["priority"] = changes.priority
+        if changes.args is not None:
+            values["args"] = ops.copy_json(dump_json(changes.args, "args"))
+        if changes.kwargs is not None:
+            values["kwargs"] = ops.copy_json(dump_json(changes.kwargs, "kwargs"))
+        with self._step() as data:
+            return ops.update(data, job_id, values, self._clock.now_utc())
+
+    @_detached
+    async def cancel(self, job_id: JobId) -> Job:
+        """Cancel a pending or running job; a running job stays stopping until its worker
+        releases the lease (its code stopped) or the lease expires."""
+        with self._step() as data:
+            return ops.cancel(data, job_id, self._clock.now_utc())
+
+    @_detached
+    async def retry(self, job_id: JobId) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round;
+        JobStopping while its last attempt's code is still stopping."""
+        with self._step() as data:
+            return ops.retry(data, job_id, self._clock.now_utc())
+
+    async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Return the job's execution log in order (JobNotFound for an unknown id)."""
+        with self._step() as data:
+            data.job(job_id)
+            lines = [event for event in data.events[job_id] if (event.id or 0) > after_id]
+        return lines[:limit]
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Return depth, running count and oldest due age for every queue with live jobs."""
+        with self._step() as data:
+            return reads.queue_stats(data.jobs.values(), self._clock.now_utc())
+
+    async def known_tasks(self) -> set[str]:
+        """Return every task name a registered worker (online or not) has announced."""
+        with self._step() as data:
+            return {task for worker in data.workers.values() for task in worker.tasks}
+
+    # --- dispatch and leases -------------------------------------------------------------
+
+    @_detached
+    async def acquire(self, request: AcquireRequest) -> list[Job]:
+        """Claim up to `limit` due pending jobs the worker may run, and return them running."""
+        if request.lease_s <= 0:
+            raise InvalidInput("lease_s must be positive")
+        with self._step() as data:
+            return ops.acquire(data, request, self._clock.now_utc())
+
+    @_detached
+    async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
+        """Claim jobs for several workers' free slots in one atomic step, request by request."""
+        if any(request.lease_s <= 0 for request in requests):
+            raise InvalidInput("lease_s must be positive")
+        with self._step() as data:
+            now = self._clock.now_utc()
+            return [ops.acquire(data, request, now) for request in requests]
+
+    async def extend(
+        self, worker: str, tokens: Sequence[str], lease_s: float
+    ) -> dict[str, JobState]:
+        """Extend the worker's leases to now + lease_s; return the state of each valid one's
+        job by token (running, or cancelled: stop its code)."""
+        with self._step() as data:
+            return ops.extend(data, worker, tokens, lease_s, self._clock.now_utc())
+
+    async def expire_leases_of(self, worker: str, grace_s: float) -> int:
+        """Bring every lease the worker holds to expire within grace_s."""
+        with self._step() as data:
+            return ops.expire_leases_of(data, worker, grace_s, self._clock.now_utc())
+
+    @_detached
+    async def complete(self, lease: Lease, result: JSON) -> Job:
+        """Mark the job succeeded with its result. StaleLease unless the token is current."""
+        stored = ops.copy_json(dump_json(result, "the result"))
+        with self._step() as data:
+            return ops.complete(data, lease, stored, self._clock.now_utc())
+
+    @_detached
+    async def fail(
+        self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
+    ) -> Job:
+        """Record a failed attempt: retried with backoff while attempts are left, else failed."""
+        with self._step() as data:
+            now = self._clock.now_utc()
+            return ops.fail(data, lease, now, error=error, traceback=traceback, retryable=retryable)
+
+    @_detached
+    async def settle(
+        self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
+    ) -> list[Settled]:
+        """Record many outcomes, each fenced by its own lease, and append log lines, in one
+        atomic step; a refused outcome leaves its error in its place."""
+        results = [
+            ops.copy_json(prepared) if isinstance(prepared, str) else prepared
+            for prepared in prepare_outcomes(outcomes)
+        ]
+        with self._step() as data:
+            now = self._clock.now_utc()
+            answers = [
+                ops.settle_one(data, outcome, result, now)
+                for outcome, result in zip(outcomes, results, strict=True)
+            ]
+            for line in lines:
+                data.append(line)
+        return [copy.deepcopy(answer) if isinstance(answer, Job) else answer for answer in answers]
+
+    @_detached
+    async def release(self, lease: Lease) -> Job:
+        """Give a running job back unrun (pending, due now, the attempt not counted), or end
+        the lease of a job cancelled while it ran, whose code has stopped."""
+        with self._step() as data:
+            return ops.release(data, lease, self._clock.now_utc())
+
+    @_detached
+    async def report_stopping(self, lease: Lease, message: str) -> Job:
+        """Mark the attempt stopping (its code was asked to stop) and log why."""
+        with self._step() as data:
+            return ops.report_stopping(data, lease, message, self._clock.now_utc())
+
+    async def report_progress(
+        self, lease: Lease, progress: float | None, message: str | None = None
+    ) -> None:
+        """Store the job's progress (0..1) and log the message. StaleLease unless current."""
+        if progress is not None and not 0.0 <= progress <= 1.0:
+            raise InvalidInput("progress is a fraction between 0 and 1")
+        with self._step() as data:
+            ops.report_progress(data, lease, progress, message, self._clock.now_utc())
+
+    async def log(self, events: Sequence[Event]) -> None:
+        """Append lines a task logged to the execution log (lines of deleted jobs are dropped)."""
+        with self._step() as data:
+            for event in events:
+                data.append(event)
+
+    @_detached
+    async def reap(self) -> list[Job]:
+        """Treat every expired lease as a lost attempt and return the jobs it changed."""
+        with self._step() as data:
+            return ops.reap(data, self._clock.now_utc())
+
+    @_detached
+    async def expire_overdue(self) -> list[Job]:
+        """Move pending jobs whose deadline has passed to expired, and return them."""
+        with self._step() as data:
+            return ops.expire_overdue(data, self._clock.now_utc())
+
+    async def next_run_at(self) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due, or None."""
+        with self._step() as data:
+            now = self._clock.now_utc()
+            later = [
+                data.jobs[job_id].run_at
+                for job_id in data.pending
+                if data.jobs[job_id].run_at > now
+            ]
+        return min(later, default=None)
+
+    async def wait_for_work(self, timeout_s: float) -> bool:
+        """Wait timeout_s and return False: only this process uses the store, and it wakes its
+        own dispatcher directly whenever it makes work due."""
+        await asyncio.sleep(timeout_s)
+        return False
+
+    # --- workers -------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Insert or replace the worker's entry as online (its hello)."""
+        resources = ops.copy_json(dump_json(info.resources, "resources"))
+        with self._step() as data:
+            now = self._clock.now_utc()
+            data.workers[info.name] = WorkerInfo(
+                name=info.name,
+                queues=list(info.queues),
+                tags=list(info.tags),
+                tasks=list(info.tasks),
+                capacity=info.capacity,
+                running=info.running,
+                state="online",
+                server=info.server,
+                connected_at=info.connected_at or now,
+                last_seen_at=now,
+                resources=resources,
+            )
+
+    async def worker_seen(
+        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+    ) -> None:
+        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        stored = ops.copy_json(dump_json(resources, "resources"))
+        with self._step() as data:
+            worker = data.workers.get(name)
+            if worker is not None:
+                data.workers[name] = replace(
+                    worker,
+                    last_seen_at=self._clock.now_utc(),
+                    running=running,
+                    state=state,
+                    resources=stored,
+                )
+
+    async def worker_gone(self, name: str) -> None:
+        """Mark the worker offline."""
+        with self._step() as data:
+            worker = data.workers.get(name)
+            if worker is not None:
+                data.workers[name] = replace(
+                    worker, state="offline", running=0, last_seen_at=self._clock.now_utc()
+                )
+
+    @_detached
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Return every registered worker, online first, then by name."""
+        rank = {"online": 0, "draining": 1}
+        with self._step() as data:
+            workers = list(data.workers.values())
+        return sorted(workers, key=lambda worker: (rank.get(worker.state, 2), worker.name))
+
+    # --- retention -----------------------------------------------------------------------
+
+    async def purge(self, finished_before: datetime) -> int:
+        """Delete jobs (and their events) finished before the given time, and offline
+        workers not seen since then; return how many jobs were deleted."""
+        with self._step() as data:
+            return ops.purge(data, finished_before)
+
+    # --- insights ------------------------------------------------------------------------
+
+    async def throughput(self, since: datetime, bucket_s: int) -> list[ThroughputBucket]:
+        """Return the buckets since `since` in which jobs succeeded or failed for good."""
+        with self._step() as data:
+            return reads.throughput(data.jobs.values(), since, bucket_s)
+
+    async def lateness(self, since: datetime) -> Lateness:
+        """Return the lateness of jobs that finished since `since` after starting."""
+        with self._step() as data:
+            return reads.lateness(data.jobs.values(), since)
+
+    async def event_watermark(self) -> int:
+        """Return the id of the newest event, 0 when there is none."""
+        with self._step() as data:
+            return data.last_event_id
+
+    # --- what the verbs share --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[MemoryData]:
+        """Hold the data's lock for one atomic step of a verb (StoreClosed if not open)."""
+        if not self._open:
+            raise StoreClosed("the in-memory store is not open")
+        with self._data.lock:
+            yield self._data
+
+    # --- schedules -----------------------------------------------------------------------
+
+    @_detached
+    async def create_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
+        """Insert a schedule with a new id at version 1; ScheduleExists if the name is taken."""
+        return self._schedules.create(spec, next_fire_at)
+
+    @_detached
+    async def get_schedule(self, ref: str) -> Schedule:
+        """Return the schedule with that id, or else that name; ScheduleNotFound if none."""
+        return self._schedules.get(ref)
+
+    @_detached
+    async def list_schedules(self) -> list[Schedule]:
+        """Return every schedule, by name."""
+        return self._schedules.all()
+
+    @_detached
+    async def update_schedule(
+        self,
+        schedule_id: str,
+        *,
+        version: int,
+        spec: ScheduleSpec,
+        next_fire_at: datetime | None,
+    ) -> Schedule:
+        """Replace the spec and next fire time if the version is still current."""
+        return self._schedules.update(schedule_id, version, spec, next_fire_at)
+
+    @_detached
+    async def delete_schedule(self, schedule_id: str) -> Schedule:
+        """Remove the schedule and cancel its occurrences written ahead of their time."""
+        return self._schedules.delete(schedule_id)
+
+    @_detached
+    async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
+        """Return active schedules whose next fire time is at or before `until`, soonest first."""
+        return self._schedules.due(until, limit)
+
+    @_detached
+    async def fire_schedule(self, firing: Firing) -> list[Job] | None:
+        """Advance the schedule and write its occurrences, if its version is still current."""
+        return self._schedules.fire(firing)
+
+
+_check: type[Store] = MemoryStore

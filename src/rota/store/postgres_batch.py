@@ -1,0 +1,108 @@
+"""The PostgreSQL store's batch verbs: many claims, or many outcomes with their log lines, in
+one transaction, with as few round trips as the fencing allows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rota.errors import RotaError
+from rota.jobs import Job, Lease
+from rota.lifecycle import after_failure
+from rota.store.base import AcquireRequest, Failure, Outcome, Settled, Success
+from rota.store.common import stale_lease
+from rota.store.postgres_conn import Connection
+from rota.store.postgres_ops import apply_decision
+from rota.store.postgres_rows import row_to_job
+from rota.store.postgres_sql import Statements
+
+
+def acquire_params(request: AcquireRequest) -> dict[str, Any]:
+    """Return the acquire query's parameters for one request."""
+    return {
+        "worker": request.worker,
+        "queues": list(dict.fromkeys(request.queues)),
+        "tags": list(request.tags),
+        "tasks": None if request.tasks is None else list(request.tasks),
+        "limit": request.limit,
+        "lease_s": float(request.lease_s),
+    }
+
+
+async def acquire_many(
+    conn: Connection, sql: Statements, requests: Sequence[AcquireRequest]
+) -> list[list[Job]]:
+    """Serve each request as acquire would, one after the other, in one transaction."""
+    claimed: list[list[Job]] = []
+    async with conn.transaction():
+        for request in requests:
+            if request.limit <= 0 or not request.queues:
+                claimed.append([])
+                continue
+            rows = await sql.all(conn, "acquire", **acquire_params(request))
+            claimed.append([row_to_job(row) for row in rows])
+    return claimed
+
+
+async def settle(
+    conn: Connection,
+    sql: Statements,
+    outcomes: Sequence[Outcome],
+    prepared: Sequence[str | RotaError | None],
+    lines: dict[str, list[Any]] | None,
+) -> list[Settled]:
+    """Apply every success in one statement, lock the failures' jobs in one, apply each
+    failure as the lifecycle decides, and append the lines: all in one transaction."""
+    answers: list[Settled | None] = [
+        item if isinstance(item, RotaError) else None for item in prepared
+    ]
+    successes = [
+        (index, outcome, item)
+        for index, (outcome, item) in enumerate(zip(outcomes, prepared, strict=True))
+        if isinstance(outcome, Success) and isinstance(item, str)
+    ]
+    failures = [
+        (index, outcome)
+        for index, (outcome, item) in enumerate(zip(outcomes, prepared, strict=True))
+        if isinstance(outcome, Failure) and not isinstance(item, RotaError)
+    ]
+    async with conn.transaction():
+        if successes:
+            rows = await sql.all(
+                conn,
+                "complete_many",
+                ids=[outcome.lease.job_id for _, outcome, _ in successes],
+                tokens=[outcome.lease.token for _, outcome, _ in successes],
+                results=[result for _, _, result in successes],
+            )
+            for row in rows:
+                answers[successes[row["position"] - 1][0]] = row_to_job(row)
+        if failures:
+            locked = await sql.all(
+                conn,
+                "lock_leased_jobs",
+                ids=[outcome.lease.job_id for _, outcome in failures],
+                tokens=[outcome.lease.token for _, outcome in failures],
+            )
+            current = {row["id"]: row_to_job(row) for row in locked}
+            for index, outcome in failures:
+                job = current.get(outcome.lease.job_id)
+                if job is None or job.lease_token != outcome.lease.token:
+                    continue
+                decision = after_failure(
+                    job,
+                    error=outcome.error,
+                    traceback=outcome.traceback,
+                    retryable=outcome.retryable,
+                )
+                answers[index] = await apply_decision(conn, sql, job, decision)
+        refused = [index for index, answer in enumerate(answers) if answer is None]
+        if refused:
+            ids = [outcomes[index].lease.job_id for index in refused]
+            found = {row["id"]: row_to_job(row) for row in await sql.all(conn, "get_jobs", ids=ids)}
+            for index in refused:
+                lease: Lease = outcomes[index].lease
+                answers[index] = stale_lease(lease, found.get(lease.job_id))
+        if lines is not None:
+            await sql.all(conn, "insert_log_events", **lines)
+    return [answer for answer in answers if answer is not None]

@@ -1,0 +1,140 @@
+"""The Store contract, batches: many claims for many workers, many outcomes with their log
+lines, each in one transaction, each item fenced on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from rota.clock import ManualClock
+from rota.errors import InvalidInput, StaleLease
+from rota.jobs import Event, Job, JobState, Lease
+from rota.retry import Backoff
+from rota.store import AcquireRequest, Failure, JobQuery, Store, Success
+
+from .helpers import claim, lease_of, spec, submit_one
+
+NO_JITTER = Backoff(base_s=10, factor=2, max_s=300, jitter=0)
+
+
+def request(worker: str, *queues: str, limit: int = 1, **fields: object) -> AcquireRequest:
+    return AcquireRequest(
+        worker=worker,
+        queues=queues or ("default",),
+        limit=limit,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def test_acquire_many_serves_each_request_as_acquire_would(
+    store: Store, clock: ManualClock
+) -> None:
+    mail = await store.submit([spec(queue="mail", args=[n]) for n in range(3)])
+    video = await submit_one(store, queue="video")
+    urgent = await submit_one(store, queue="mail", priority=5)
+    served = await store.acquire_many(
+        [
+            request("w1", "mail", limit=2, lease_s=12),
+            request("w2", "video", "mail", limit=5),
+            request("w3", "mail", limit=0),
+            request("w4", "nothing"),
+        ]
+    )
+    assert [[job.id for job in jobs] for jobs in served] == [
+        [urgent.id, mail[0].id],
+        [mail[1].id, mail[2].id, video.id],
+        [],
+        [],
+    ]
+    first = served[0][0]
+    assert (first.state, first.worker, first.attempt) == (JobState.RUNNING, "w1", 1)
+    assert first.lease_expires_at == clock.now_utc() + timedelta(seconds=12)
+    assert await store.get_job(first.id) == first
+    started = [e for e in await store.events(first.id) if e.kind == "started"]
+    assert [(e.worker, e.message) for e in started] == [("w1", "attempt 1 of 3")]
+    assert await store.acquire_many([]) == []
+
+
+async def test_acquire_many_with_a_bad_lease_claims_nothing(store: Store) -> None:
+    await store.submit([spec(), spec()])
+    with pytest.raises(InvalidInput):
+        await store.acquire_many([request("w1"), request("w2", lease_s=0)])
+    assert len(await claim(store, limit=5)) == 2
+
+
+async def test_no_job_is_claimed_twice_by_concurrent_batches(store: Store) -> None:
+    jobs = await store.submit([spec(args=[n]) for n in range(120)])
+    batches = await asyncio.gather(
+        *(store.acquire_many([request(f"w{n}-{m}", limit=4) for m in range(3)]) for n in range(12))
+    )
+    claimed = Counter(job.id for served in batches for jobs_ in served for job in jobs_)
+    assert set(claimed) == {job.id for job in jobs}
+    assert set(claimed.values()) == {1}
+
+
+async def test_settle_applies_each_outcome_and_refuses_only_the_bad_ones(
+    store: Store, clock: ManualClock
+) -> None:
+    await store.submit([spec(backoff=NO_JITTER, max_attempts=2 - (n == 3)) for n in range(6)])
+    ok, retried, stale, final, not_json, cancelled = await claim(store, "w1", limit=6)
+    await store.cancel(cancelled.id)
+    clock.advance(2)
+    lines = [
+        Event(job_id=ok.id, attempt=1, at=clock.now_utc(), kind="log", worker="w1", message=m)
+        for m in ("one", "two")
+    ]
+    answers = await store.settle(
+        [
+            Success(lease=lease_of(ok), result={"n": [1]}),
+            Failure(lease=lease_of(retried), error="boom", traceback="tb"),
+            Success(lease=Lease(job_id=stale.id, token="forged"), result=1),
+            Failure(lease=lease_of(final), error="last"),
+            Success(lease=lease_of(not_json), result=object()),  # type: ignore[arg-type]
+            Success(lease=lease_of(cancelled), result="too late"),
+            Success(lease=lease_of(ok), result="twice"),
+        ],
+        lines=lines,
+    )
+    assert len(answers) == 7
+    done, again, refused, failed, invalid, late, duplicate = answers
+    assert isinstance(done, Job) and done.state is JobState.SUCCEEDED
+    assert done.result == {"n": [1]} and done.finished_at == clock.now_utc()
+    assert isinstance(again, Job) and again.state is JobState.PENDING
+    assert again.run_at == clock.now_utc() + timedelta(seconds=10) and again.error == "boom"
+    assert isinstance(refused, StaleLease)
+    assert isinstance(failed, Job) and failed.state is JobState.FAILED
+    assert isinstance(invalid, InvalidInput)
+    assert isinstance(late, StaleLease) and "cancelled" in late.message
+    assert isinstance(duplicate, StaleLease)
+    for answer in (done, again, failed):
+        assert await store.get_job(answer.id) == answer
+    assert (await store.get_job(stale.id)).state is JobState.RUNNING
+    assert (await store.get_job(not_json.id)).state is JobState.RUNNING
+    assert (await store.get_job(ok.id)).result == {"n": [1]}
+    events = await store.events(ok.id)
+    assert [e.kind for e in events][-3:] == ["succeeded", "log", "log"]
+    assert [e.message for e in events if e.kind == "log"] == ["one", "two"]
+    kinds = [e.kind for e in await store.events(retried.id)]
+    assert kinds[-1] == "retrying"
+    assert [e.kind for e in await store.events(final.id)][-1] == "failed"
+
+
+async def test_settle_with_only_lines_or_nothing(store: Store, clock: ManualClock) -> None:
+    job = await submit_one(store)
+    assert await store.settle([]) == []
+    line = Event(job_id=job.id, attempt=0, at=clock.now_utc(), kind="log", message="hi")
+    assert await store.settle([], lines=[line]) == []
+    assert [e.message for e in await store.events(job.id) if e.kind == "log"] == ["hi"]
+
+
+async def test_settle_many_at_once(store: Store) -> None:
+    await store.submit([spec(args=[n]) for n in range(200)])
+    jobs = await claim(store, "w1", limit=200)
+    answers = await store.settle([Success(lease=lease_of(job), result=job.args) for job in jobs])
+    assert all(isinstance(a, Job) and a.state is JobState.SUCCEEDED for a in answers)
+    assert [a.result for a in answers if isinstance(a, Job)] == [job.args for job in jobs]
+    page = await store.list_jobs(JobQuery(state=JobState.SUCCEEDED, limit=500))
+    assert len(page.jobs) == 200
