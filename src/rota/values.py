@@ -41,6 +41,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final, cast
 
 from rota.errors import InvalidValue
@@ -125,6 +126,58 @@ def check_result(value: object) -> JSON:
     return checked
 
 
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A value already checked by these rules and encoded as compact UTF-8 JSON text, carried
+    as it is from where it was checked to the store, so it is encoded once on its way."""
+
+    text: str
+
+
+def result_json(value: object) -> JsonText:
+    """Return a task's result checked and encoded as JSON text, or raise InvalidValue.
+
+    The one encoding of a result: the worker sends this text, the server checks it
+    (check_result_json) and the store keeps it.
+    """
+    checked = check_value(value, "result")
+    text = _compact(checked)
+    _check_result_size(text)
+    return JsonText(text)
+
+
+def check_result_json(text: str) -> JsonText:
+    """Return a result that arrived as JSON text, unchanged once it obeys the rules, or raise
+    InvalidValue saying why not (not JSON, NaN, too deep, too large, ...)."""
+    _check_result_size(text)
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except _Refused as exc:
+        raise InvalidValue(f"result: {exc.reason}") from None
+    except RecursionError:
+        raise InvalidValue(f"result: nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, and integers of too many digits
+        raise InvalidValue(f"result: not JSON text ({safe_str(exc)})") from None
+    check_value(value, "result")
+    return JsonText(text)
+
+
+def _refuse_constant(name: str) -> object:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _compact(value: JSON) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _check_result_size(text: str) -> None:
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_RESULT_BYTES:
+        raise InvalidValue(
+            f"result: {size:,} bytes of JSON, over the limit of {MAX_RESULT_BYTES:,}"
+        )
+
+
 def text_problem(value: str) -> str | None:
     """Return why a name-like text cannot be stored, or None: a lone surrogate cannot be
     encoded, and PostgreSQL's text type refuses the NUL character."""
@@ -140,7 +193,7 @@ def text_problem(value: str) -> str | None:
 
 def json_size(value: JSON) -> int:
     """Return how many bytes a checked value takes as compact UTF-8 JSON."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _compact(value)
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
