@@ -148,8 +148,11 @@ def test_unknown_type_is_refused() -> None:
 
 def test_missing_field_is_named() -> None:
     message = {k: v for k, v in wire(HELLO).items() if k != "capacity"}
-    with pytest.raises(ProtocolError, match="hello message lacks 'capacity'"):
+    with pytest.raises(ProtocolError, match="hello lacks 'capacity'"):
         decode(raw(message), FROM_WORKER_SIDE)
+    lease_without_token = {**wire(HELLO), "running": [{"job_id": "j"}]}
+    with pytest.raises(ProtocolError, match=r"hello\.running\[0\] lacks 'token'"):
+        decode(raw(lease_without_token), FROM_WORKER_SIDE)
 
 
 def test_optional_fields_take_their_defaults() -> None:

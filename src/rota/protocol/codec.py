@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import msgpack
@@ -31,10 +32,6 @@ from rota.protocol.messages import (
     Welcome,
 )
 from rota.safe_text import excerpt
-
-_Check = Callable[[Any, str], Any]
-"""Checks a decoded value for a field (named by the text) and returns it as the class holds
-it, or raises ProtocolError."""
 
 
 class ProtocolVersionError(MessageRefused):
@@ -192,39 +189,68 @@ def _message(raw: Any, side: Direction, *, nested: bool) -> Any:
         if not isinstance(items, list):
             raise ProtocolError("batch.messages must be a list of messages")
         return Batch(messages=tuple(_message(item, side, nested=True) for item in items))
-    return _build(cls, raw, kind)
+    try:
+        return _build(cls, raw)
+    except _Wrong as exc:
+        where = "".join([kind, *reversed(exc.parts)])
+        if exc.reason is None:
+            raise ProtocolError(f"{where} has the wrong type") from None
+        raise ProtocolError(f"{where} {exc.reason}") from None
 
 
 def _other(side: Direction) -> str:
     return "server" if side.name == "worker" else "worker"
 
 
-def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
+# --- field checks, made once per class from its type hints ------------------------------
+# A check returns the value as the class holds it, or raises _Wrong; the path to the value
+# is put together only then, as the error unwinds, so a good frame costs no text.
+
+
+class _Wrong(Exception):
+    """A value does not fit its field; `parts` collects where, innermost first."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.parts: list[str] = []
+
+
+_Check = Callable[[Any], Any]
+_ABSENT: Final = object()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Schema:
+    fields: tuple[tuple[str, _Check, bool], ...]
+    """Each field's name, its check, and whether it is required."""
+    check_limits: Callable[[Any], None] | None
+
+
+def _build(cls: type, raw: dict[str, Any]) -> Any:
+    schema = _SCHEMAS[cls]
     values: dict[str, Any] = {}
-    for name, check, required in _schema(cls):
-        if name in raw:
-            values[name] = check(raw[name], f"{where}.{name}")
-        elif required:
-            raise ProtocolError(f"{where} message lacks {name!r}")
+    for name, check, required in schema.fields:
+        value = raw.get(name, _ABSENT)
+        if value is _ABSENT:
+            if required:
+                raise _Wrong(f"lacks {name!r}")
+            continue
+        try:
+            values[name] = check(value)
+        except _Wrong as exc:
+            exc.parts.append(f".{name}")
+            raise
     built = cls(**values)
-    check_limits = getattr(built, "check_limits", None)
-    if check_limits is not None:
-        check_limits()
+    if schema.check_limits is not None:
+        schema.check_limits(built)
     return built
 
 
-# --- field checks, made once per class from its type hints ------------------------------
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_SCHEMAS: dict[type, tuple[tuple[str, _Check, bool], ...]] = {}
-_EVERY_TYPE: Final = frozenset(FROM_WORKER_SIDE.classes) | frozenset(FROM_SERVER_SIDE.classes)
-
-
-def _schema(cls: type) -> tuple[tuple[str, _Check, bool], ...]:
-    schema = _SCHEMAS.get(cls)
-    if schema is None:
-        hints = typing.get_type_hints(cls)
-        schema = tuple(
+def _compile(cls: type) -> _Schema:
+    hints = typing.get_type_hints(cls)
+    schema = _Schema(
+        fields=tuple(
             (
                 field.name,
                 _check_for(hints[field.name]),
@@ -232,42 +258,39 @@ def _schema(cls: type) -> tuple[tuple[str, _Check, bool], ...]:
                 and field.default_factory is dataclasses.MISSING,
             )
             for field in dataclasses.fields(cls)
-        )
-        _SCHEMAS[cls] = schema
+        ),
+        check_limits=getattr(cls, "check_limits", None),
+    )
     return schema
 
 
-def _wrong(where: str) -> ProtocolError:
-    return ProtocolError(f"{where} has the wrong type")
-
-
-def _text(value: Any, where: str) -> str:
+def _text(value: Any) -> str:
     if type(value) is not str:
-        raise _wrong(where)
+        raise _Wrong
     return value
 
 
-def _integer(value: Any, where: str) -> int:
+def _integer(value: Any) -> int:
     if type(value) is not int:  # never a bool where a number is meant
-        raise _wrong(where)
+        raise _Wrong
     return value
 
 
-def _number(value: Any, where: str) -> float:
+def _number(value: Any) -> float:
     if type(value) is float:
         return value
     if type(value) is int:
         return float(value)
-    raise _wrong(where)
+    raise _Wrong
 
 
-def _flag(value: Any, where: str) -> bool:
+def _flag(value: Any) -> bool:
     if type(value) is not bool:
-        raise _wrong(where)
+        raise _Wrong
     return value
 
 
-def _anything(value: Any, where: str) -> Any:
+def _anything(value: Any) -> Any:
     return value
 
 
@@ -280,48 +303,60 @@ def _check_for(hint: Any) -> _Check:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Literal:
         choices = frozenset(args)
+        shown = " or ".join(sorted(choices))
 
-        def one_of(value: Any, where: str) -> Any:
+        def one_of(value: Any) -> Any:
             if type(value) is not str or value not in choices:
-                shown = " or ".join(sorted(choices))
-                raise ProtocolError(f"{where} {excerpt(value)} is not {shown}")
+                raise _Wrong(f"{excerpt(value)} is not {shown}")
             return value
 
         return one_of
     if origin in (typing.Union, types.UnionType):
         inner = _check_for(next(arg for arg in args if arg is not type(None)))
 
-        def optional(value: Any, where: str) -> Any:
-            return None if value is None else inner(value, where)
+        def optional(value: Any) -> Any:
+            return None if value is None else inner(value)
 
         return optional
     if origin is tuple:
-        item = _check_for(args[0])
+        return _items(_check_for(args[0]))
+    if origin in (list, dict):
+        container = origin
 
-        def items(value: Any, where: str) -> tuple[Any, ...]:
-            if type(value) is not list:
-                raise _wrong(where)
-            return tuple(item(part, f"{where}[{index}]") for index, part in enumerate(value))
+        def plain(value: Any) -> Any:
+            if type(value) is not container:
+                raise _Wrong
+            return value
 
-        return items
-    if origin is list:
-        return lambda value, where: value if type(value) is list else _fail(where)
-    if origin is dict:
-        return lambda value, where: value if type(value) is dict else _fail(where)
+        return plain
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         part: type = hint
 
-        def nested(value: Any, where: str) -> Any:
+        def nested(value: Any) -> Any:
             if type(value) is not dict:
-                raise _wrong(where)
-            return _build(part, value, where)
+                raise _Wrong
+            return _build(part, value)
 
         return nested
     raise TypeError(f"the protocol cannot carry a field of type {hint!r}")
 
 
-def _fail(where: str) -> Any:
-    raise _wrong(where)
+def _items(item: _Check) -> _Check:
+    def items(value: Any) -> tuple[Any, ...]:
+        if type(value) is not list:
+            raise _Wrong
+        try:
+            return tuple(map(item, value))
+        except _Wrong as exc:
+            for index, part in enumerate(value):  # find which one, for the message
+                try:
+                    item(part)
+                except _Wrong:
+                    exc.parts.append(f"[{index}]")
+                    break
+            raise
+
+    return items
 
 
 def _plain(exc: Exception) -> str:
@@ -329,15 +364,28 @@ def _plain(exc: Exception) -> str:
     return ascii(str(exc))[1:-1]
 
 
-def _register(classes: Iterable[type]) -> None:
-    """Learn each class's fields, and of the parts its fields hold, for encoding."""
+def _classes_in(classes: Iterable[type], found: dict[type, None]) -> dict[type, None]:
+    """Return these classes and the classes of the parts their fields hold, in order."""
     for cls in classes:
-        if cls in _FIELD_NAMES:
+        if cls in found or cls is Batch:
             continue
-        _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+        found[cls] = None
         for hint in typing.get_type_hints(cls).values():
             parts = [hint, *typing.get_args(hint)]
-            _register(p for p in parts if dataclasses.is_dataclass(p) and isinstance(p, type))
+            _classes_in(
+                (p for p in parts if dataclasses.is_dataclass(p) and isinstance(p, type)), found
+            )
+    return found
 
 
-_register((*FROM_WORKER, *FROM_SERVER))
+_EVERY_CLASS: Final = tuple(_classes_in((*FROM_WORKER, *FROM_SERVER), {}))
+_FIELD_NAMES: Final[Mapping[type, tuple[str, ...]]] = MappingProxyType(
+    {
+        **{cls: tuple(field.name for field in dataclasses.fields(cls)) for cls in _EVERY_CLASS},
+        Batch: ("messages",),
+    }
+)
+_SCHEMAS: Final[Mapping[type, _Schema]] = MappingProxyType(
+    {cls: _compile(cls) for cls in _EVERY_CLASS}
+)
+_EVERY_TYPE: Final = frozenset(FROM_WORKER_SIDE.classes) | frozenset(FROM_SERVER_SIDE.classes)
