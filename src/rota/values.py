@@ -41,6 +41,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final, cast
 
 from rota.errors import InvalidValue
@@ -125,6 +126,86 @@ def check_result(value: object) -> JSON:
     return checked
 
 
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A value already checked by these rules and encoded as compact UTF-8 JSON text, carried
+    as it is from where it was checked to the store, so it is encoded once on its way."""
+
+    text: str
+
+
+def result_json(value: object) -> JsonText:
+    """Return a task's result checked and encoded as JSON text, or raise InvalidValue.
+
+    The one encoding of a result: the worker sends this text, the server checks it
+    (check_result_json) and the store keeps it. A plain value is encoded straight away and
+    checked by scanning its text and comparing its decoding with it (all in C); a value
+    that is not plain (a tuple, a non-str key, a NaN, a large integer ...) is walked as
+    check_value walks it, which converts it or names the problem.
+    """
+    try:
+        text: str | None = _compact(value)
+    except (TypeError, ValueError, RecursionError):
+        text = None
+    if text is None or not _plain_text(text) or json.loads(text) != value:
+        text = _compact(check_value(value, "result"))
+    _check_result_size(text)
+    return JsonText(text)
+
+
+def check_result_json(text: str) -> JsonText:
+    """Return a result that arrived as JSON text, unchanged once it obeys the rules, or raise
+    InvalidValue saying why not (not JSON, NaN, too deep, too large, ...)."""
+    _check_result_size(text)
+    try:
+        value = _RESULT_DECODER.decode(text)
+    except _Refused as exc:
+        raise InvalidValue(f"result: {exc.reason}") from None
+    except RecursionError:
+        raise InvalidValue(f"result: nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, and integers of too many digits
+        raise InvalidValue(f"result: not JSON text ({safe_str(exc)})") from None
+    if not _plain_text(text):
+        check_value(value, "result")
+    return JsonText(text)
+
+
+def _refuse_constant(name: str) -> object:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""Compact UTF-8 JSON, the form sizes are counted in and values are stored in."""
+_RESULT_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+"""Reads JSON text, refusing NaN and infinities."""
+_NEEDS_A_WALK: Final = re.compile(r"\\u[dD][89a-fA-F]|[0-9]{16}|[eE][+-]?[0-9]{3}")
+"""In JSON text: a surrogate escape, a run of 16 digits (an integer may exceed 2**53 - 1, a
+float may overflow) or an exponent of three digits. Each may be fine; a walk tells."""
+
+
+def _plain_text(text: str) -> bool:
+    """Tell whether JSON text obeys the rules by scans alone: at most MAX_DEPTH brackets (so
+    no deeper nesting), no lone surrogate, no number a walk must judge. NaN and infinities
+    are refused by the encoder and the decoder themselves."""
+    return (
+        text.count("[") + text.count("{") <= MAX_DEPTH
+        and _NEEDS_A_WALK.search(text) is None
+        and (text.isascii() or _SURROGATE.search(text) is None)
+    )
+
+
+def _compact(value: JSON) -> str:
+    return _COMPACT.encode(value)
+
+
+def _check_result_size(text: str) -> None:
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_RESULT_BYTES:
+        raise InvalidValue(
+            f"result: {size:,} bytes of JSON, over the limit of {MAX_RESULT_BYTES:,}"
+        )
+
+
 def text_problem(value: str) -> str | None:
     """Return why a name-like text cannot be stored, or None: a lone surrogate cannot be
     encoded, and PostgreSQL's text type refuses the NUL character."""
@@ -140,7 +221,7 @@ def text_problem(value: str) -> str | None:
 
 def json_size(value: JSON) -> int:
     """Return how many bytes a checked value takes as compact UTF-8 JSON."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _compact(value)
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 

@@ -9,7 +9,7 @@ import msgpack
 
 from rota.ids import new_job_id
 from rota.jobs import Job, JobSpec, JobState
-from rota.protocol import MAX_FRAME_BYTES, decode
+from rota.protocol import FROM_SERVER_SIDE, MAX_FRAME_BYTES, Jobs, decode
 from rota.retry import DEFAULT_BACKOFF
 from rota.server.handout import pack_jobs
 from rota.store.base import Store
@@ -54,8 +54,9 @@ def test_frames_stay_within_the_limit_and_keep_the_order() -> None:
     carried = []
     for frame, batch in handout.frames:
         assert len(frame) <= 1000
-        message = decode(frame)
-        assert [item["job_id"] for item in message["jobs"]] == [job.id for job in batch]
+        message = decode(frame, FROM_SERVER_SIDE)
+        assert isinstance(message, Jobs)
+        assert [item.job_id for item in message.jobs] == [job.id for job in batch]
         carried += batch
     assert carried == jobs
 

@@ -6,8 +6,9 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from rota.protocol import PROTOCOL_VERSION, encode
+from rota.protocol import PROTOCOL_VERSION
 from tests.server.conftest import LiveServer, StartServer
+from tests.server.fakes import pack
 
 JOBS = "/api/v1/jobs"
 
@@ -69,7 +70,7 @@ async def test_malformed_frames_are_refused(start_server: StartServer) -> None:
     first = server.fake("f")
     await first.open()
     await first.socket.send(
-        encode({"type": "heartbeat", "running": [], "state": "online", "resources": {}})
+        pack({"type": "heartbeat", "running": [], "state": "online", "resources": {}})
     )
     assert "unexpected" in (await first.receive("error"))["message"]
     assert await first.closed_with() == 1002
@@ -108,7 +109,7 @@ async def test_jobs_never_exceed_capacity(start_server: StartServer) -> None:
     assert first["queue"] == "default"
     assert first["token"]
     ack = await worker.finish(first, "done")
-    assert ack == {"type": "ack", "job_id": first["job_id"], "ok": True}
+    assert ack == {"type": "ack", "job_id": first["job_id"], "ok": True, "error": None}
     assert len(await worker.receive_jobs(1)) == 1
     assert await worker.nothing_within(0.3)
 

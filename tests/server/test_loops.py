@@ -11,13 +11,12 @@ import pytest
 from rota.clock import ManualClock
 from rota.errors import JobNotFound
 from rota.jobs import JobSpec, JobState
-from rota.protocol import decode
+from rota.protocol import FROM_SERVER_SIDE, Jobs, decode
 from rota.server.dispatcher import Dispatcher, Policy, WorkerSession
 from rota.server.reaper import Reaper
 from rota.server.waiters import Waiters
 from rota.store.base import Store
 from rota.store.factory import open_store
-from rota.types import Payload
 
 
 @pytest.fixture
@@ -38,18 +37,20 @@ class Socket:
 
     def __init__(self, *, broken: bool = False) -> None:
         self.broken = broken
-        self.sent: list[Payload] = []
+        self.sent: list[Jobs] = []
 
     async def send(self, frame: bytes) -> None:
         if self.broken:
             raise ConnectionResetError("the peer is gone")
-        self.sent.append(decode(frame))
+        message = decode(frame, FROM_SERVER_SIDE)
+        assert isinstance(message, Jobs)
+        self.sent.append(message)
 
     async def close(self, code: int, reason: str) -> None:
         self.broken = True
 
     def job_ids(self) -> list[str]:
-        return [job["job_id"] for frame in self.sent for job in frame["jobs"]]
+        return [job.job_id for frame in self.sent for job in frame.jobs]
 
 
 def session(name: str, socket: Socket, capacity: int = 1) -> WorkerSession:

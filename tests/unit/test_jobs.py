@@ -17,7 +17,7 @@ from rota.jobs import (
     check_transition,
 )
 from rota.retry import Backoff
-from rota.server.handout import job_message
+from rota.server.handout import job_order
 
 ALLOWED = {
     ("pending", "running"),
@@ -119,7 +119,8 @@ def test_a_retried_round_counts_on_from_the_attempts_before_it() -> None:
     assert (job.round_attempt, job.last_attempt, job.attempts_left) == (1, 6, 2)
     assert job.to_dict()["prior_attempts"] == 3
     # The worker is told the last number `attempt` reaches, as the task sees both.
-    assert (job_message(job)["attempt"], job_message(job)["max_attempts"]) == (4, 6)
+    job = make_job(max_attempts=3, attempt=4, prior_attempts=3, lease_token="t")
+    assert (job_order(job).attempt, job_order(job).max_attempts) == (4, 6)
 
 
 def test_event_to_dict() -> None:

@@ -12,8 +12,10 @@ import pytest
 
 from rota.context import JobContext
 from rota.errors import TaskInterrupted
+from rota.protocol import JobOrder
+from rota.values import JsonText
 from rota.worker.code import AsyncCode, ThreadCode
-from rota.worker.executor import Attempt, JobOrder, Outcome
+from rota.worker.executor import Attempt, Outcome
 
 
 def _context() -> JobContext:
@@ -43,7 +45,7 @@ ORDER = JobOrder(
 def _attempt(code: Any, **options: Any) -> Attempt:
     return Attempt(
         code,
-        lambda value: Outcome(ok=True, result=value),
+        Outcome.success,
         order=ORDER,
         context=_context(),
         **options,
@@ -170,7 +172,7 @@ class FakeCode:
 async def test_the_timeout_counts_from_when_the_code_starts() -> None:
     late = FakeCode(start_after_s=0.4, run_s=0.1)
     outcome = await _attempt(late, timeout_s=0.3).run()
-    assert outcome.ok and outcome.result == "value"
+    assert outcome.ok and outcome.result_json == JsonText('"value"')
 
 
 async def test_a_timed_out_attempt_ends_only_once_its_code_stopped() -> None:

@@ -46,7 +46,13 @@ async def test_runs_async_and_sync_tasks(server: FakeServer, start_worker: Start
     await server.push_jobs(job("j1", "t.add", 2, 3), job("j2", "t.async_add", a=4, b=5))
     assert (await server.wait_message("result", "j1"))["result"] == 5
     result = await server.wait_message("result", "j2")
-    assert result == {"type": "result", "job_id": "j2", "token": "token-j2", "result": 9}
+    assert result == {
+        "type": "result",
+        "job_id": "j2",
+        "token": "token-j2",
+        "result_json": "9",
+        "result": 9,
+    }
     assert any("connected to" in line for line in run.lines)
 
 

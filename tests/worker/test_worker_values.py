@@ -101,7 +101,7 @@ def test_a_full_log_buffer_goes_out_in_messages_that_fit_a_frame() -> None:
     sent: list[float] = []
     while buffer:
         lines = buffer.take()
-        message = {"type": "log", "job_id": "j", "token": "t", "lines": lines}
+        message = protocol.Log(job_id="j", token="t", lines=lines)
         assert len(protocol.encode(message)) <= protocol.MAX_FRAME_BYTES
-        sent += [line["at"] for line in lines]
+        sent += [line.at for line in lines]
     assert sent == [float(number) for number in range(MAX_BUFFERED_LINES)]

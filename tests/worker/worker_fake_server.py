@@ -1,13 +1,19 @@
-"""A small fake server that speaks the worker protocol over a real WebSocket, and helpers."""
+"""A small fake server that speaks the worker protocol over a real WebSocket, and helpers.
+
+It builds and reads plain msgpack maps, as a server written in another language would, so
+the tests check the wire format docs/protocol.md describes rather than the classes. A
+`result` it receives gets a `result` key too: the value its `result_json` text holds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
 
+import msgpack
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from rota import protocol
@@ -38,6 +44,9 @@ class FakeServer:
         self.stale: set[str] = set()
         """Job ids the next welcome declares stale (when the worker re-presents them)."""
         self.received: list[Payload] = []
+        """Every message the worker sent after hello, those of a `batch` one by one."""
+        self.frames = 0
+        """How many frames those messages came in."""
         self.hellos: list[Payload] = []
         self._connection: ServerConnection | None = None
         self._server: Server | None = None
@@ -60,7 +69,8 @@ class FakeServer:
         if connection.request is None or connection.request.path != protocol.WEBSOCKET_PATH:
             await connection.close(1008, "wrong path")
             return
-        hello = protocol.decode(await connection.recv(decode=False))
+        hello = msgpack.unpackb(await connection.recv(decode=False))
+        assert hello["type"] == "hello", hello
         self.hellos.append(hello)
         stale = [lease["job_id"] for lease in hello["running"] if lease["job_id"] in self.stale]
         welcome = {
@@ -71,16 +81,22 @@ class FakeServer:
             "lease_s": 30.0,
             "stale": stale,
         }
-        await connection.send(protocol.encode(welcome))
+        await connection.send(pack(welcome))
         self._connection = connection
         self._notify()
         with contextlib.suppress(Exception):
             async for frame in connection:
-                data = frame if isinstance(frame, bytes) else frame.encode()
-                message = protocol.decode(data, allowed=protocol.WORKER_MESSAGES)
-                self.received.append(message)
-                if self.auto_ack and message["type"] in {"result", "failure", "release"}:
-                    await self.send({"type": "ack", "job_id": message["job_id"], "ok": True})
+                assert isinstance(frame, bytes), "the worker must send binary frames"
+                self.frames += 1
+                message = msgpack.unpackb(frame)
+                batch = message["messages"] if message["type"] == "batch" else [message]
+                for item in batch:
+                    if item["type"] == "result":
+                        item["result"] = json.loads(item["result_json"])
+                    self.received.append(item)
+                    if self.auto_ack and item["type"] in {"result", "failure", "release"}:
+                        ack = {"type": "ack", "job_id": item["job_id"], "ok": True, "error": None}
+                        await self.send(ack)
                 self._notify()
         if self._connection is connection:
             self._connection = None
@@ -98,7 +114,7 @@ class FakeServer:
         """Send a message to the connected worker."""
         if self._connection is None:
             raise AssertionError("no worker is connected")
-        await self._connection.send(protocol.encode(message))
+        await self._connection.send(pack(message))
 
     async def push_jobs(self, *jobs: Payload) -> None:
         """Send one `jobs` message."""
@@ -148,6 +164,12 @@ class FakeServer:
             lambda: self.of_type(kind, job_id), what=f"{kind} {job_id or ''}"
         )
         return found[0]
+
+
+def pack(message: Payload) -> bytes:
+    """Return the frame of a message given as a plain map."""
+    frame: bytes = msgpack.packb(message, use_bin_type=True)
+    return frame
 
 
 def job(

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
-from rota.protocol import encode
+from rota.protocol import ServerMessage, frames_for
 from rota.server.handout import pack_jobs
 from rota.store.base import AcquireRequest, Store
-from rota.types import JobId, LeaseToken, Payload
+from rota.types import JobId, LeaseToken
 
 logger = logging.getLogger("rota.server.dispatcher")
 
@@ -91,9 +91,13 @@ class WorkerSession:
         """Return the share of the worker's capacity in use."""
         return self.busy / self.capacity
 
-    async def send(self, message: Payload) -> bool:
-        """Send one message; return False (and mark the session closed) if the socket is gone."""
-        return await self.send_frame(encode(message))
+    async def send(self, *messages: ServerMessage) -> bool:
+        """Send messages in order, those ready together in as few frames as fit; return False
+        (and mark the session closed) if the socket is gone."""
+        for frame in frames_for(messages):
+            if not await self.send_frame(frame):
+                return False
+        return True
 
     async def send_frame(self, frame: bytes) -> bool:
         """Send one encoded frame; return False (and mark the session closed) if it failed."""

@@ -1,9 +1,12 @@
 """The WebSocket endpoint workers connect to: a hello/welcome handshake, then a message loop.
 
-Each worker holds one connection. Its messages are handled in order, except the final words
-on jobs (result, failure, release): those settle concurrently, so one worker's outcomes share
-the store's commits instead of queueing behind each other's. An `ack` always follows the store
-change it confirms.
+The gateway owns the workers' sockets: it reads their frames through the protocol's codec,
+which checks each once and returns typed messages, and it builds every message the server
+sends them. Each worker holds one connection. Its messages are handled in order, except the
+final words on jobs (result, failure, release): those settle concurrently, so one worker's
+outcomes share the store's commits instead of queueing behind each other's, and those that
+arrive in one `batch` are acked in one frame. An `ack` always follows the store change it
+confirms.
 """
 
 from __future__ import annotations
@@ -11,26 +14,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import NoReturn
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn, TypeAlias
 
 from fastapi import APIRouter, WebSocket
 
 from rota.errors import InvalidTransition, InvalidValue, JobNotFound, ProtocolError, StaleLease
 from rota.jobs import Job, Lease
-from rota.protocol import PROTOCOL_VERSION, WEBSOCKET_PATH, WORKER_MESSAGES, decode, encode
-from rota.safe_text import excerpt
+from rota.protocol import (
+    FROM_WORKER_SIDE,
+    PROTOCOL_VERSION,
+    WEBSOCKET_PATH,
+    Ack,
+    Batch,
+    Cancel,
+    Drain,
+    Error,
+    Failure,
+    Heartbeat,
+    Hello,
+    Leases,
+    Log,
+    MessageRefused,
+    Progress,
+    Release,
+    Result,
+    ServerMessage,
+    Stopping,
+    Welcome,
+    WorkerMessage,
+    decode,
+    encode,
+)
 from rota.server.dispatcher import WorkerSession
-from rota.server.frames import is_number, leases_of, log_event, unleased_of, worker_details
-from rota.server.leases import renew, tell_to_stop
+from rota.server.frames import log_event, progress_fraction
+from rota.server.leases import renew
 from rota.server.state import Hub
 from rota.store.base import WorkerInfo
-from rota.types import JobId, LeaseToken, Payload
+from rota.types import JobId, LeaseToken
 from rota.values import (
     MAX_ERROR_CHARS,
     MAX_PROGRESS_CHARS,
     MAX_TRACEBACK_CHARS,
-    check_result,
+    check_result_json,
     check_value,
     escape_output,
 )
@@ -47,8 +73,8 @@ CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_INTERNAL_ERROR = 1011
 
-SETTLING = frozenset({"result", "failure", "release"})
-"""Messages about different jobs that need no order among themselves."""
+Settling: TypeAlias = Result | Failure | Release
+"""Final words on jobs: messages about different jobs that need no order among themselves."""
 
 
 class _Closed(Exception):
@@ -74,22 +100,23 @@ class WorkerConnection:
         settings = hub.settings
         # A live worker speaks at least every heartbeat; silence this long means it is gone.
         self._idle_s = max(settings.server.lease_s, 3 * settings.server.heartbeat_s)
-        self._handlers: dict[str, Callable[[WorkerSession, Payload], Awaitable[None]]] = {
-            "heartbeat": self._heartbeat,
-            "progress": self._progress,
-            "log": self._log,
-            "result": self._result,
-            "failure": self._failure,
-            "release": self._release,
-            "stopping": self._stopping,
-            "drain": self._drain,
+        self._handlers: dict[type, Callable[[WorkerSession, Any], Awaitable[None]]] = {
+            Heartbeat: self._heartbeat,
+            Progress: self._progress,
+            Log: self._log,
+            Stopping: self._stopping,
+            Drain: self._drain,
         }
         self._settling: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
         """Run the handshake and the message loop; clean up when the connection ends."""
         try:
-            hello = await self._receive(frozenset({"hello"}), HELLO_TIMEOUT_S)
+            hello = await self._receive(HELLO_TIMEOUT_S)
+            if not isinstance(hello, Hello):
+                await self._refuse(
+                    CLOSE_PROTOCOL_ERROR, f"unexpected message type {hello.TYPE}: say hello first"
+                )
             session = await self._join(hello)
         except _Closed:
             return
@@ -113,8 +140,8 @@ class WorkerConnection:
     # --- frames --------------------------------------------------------------------
 
     async def _receive(
-        self, allowed: frozenset[str], timeout_s: float, session: WorkerSession | None = None
-    ) -> Payload:
+        self, timeout_s: float, session: WorkerSession | None = None
+    ) -> WorkerMessage | Batch:
         try:
             async with asyncio.timeout(timeout_s):
                 message = await self._websocket.receive()
@@ -128,16 +155,19 @@ class WorkerConnection:
                 CLOSE_PROTOCOL_ERROR, "send binary msgpack frames, not text", session
             )
         try:
-            return decode(frame, allowed=allowed)
+            decoded: WorkerMessage | Batch = decode(frame, FROM_WORKER_SIDE)
+        except MessageRefused as exc:
+            await self._refuse(CLOSE_POLICY_VIOLATION, exc.message, session)
         except ProtocolError as exc:
             await self._refuse(CLOSE_PROTOCOL_ERROR, exc.message, session)
+        return decoded
 
     async def _refuse(
         self, code: int, message: str, session: WorkerSession | None = None
     ) -> NoReturn:
         """Send an `error` message, close the connection and raise _Closed."""
         logger.warning("closing a worker connection: %s", message)
-        error = {"type": "error", "message": message}
+        error = Error(message=message)
         if session is not None:
             await session.send(error)
             await session.close(code, message[:120])
@@ -151,19 +181,10 @@ class WorkerConnection:
 
     # --- joining and leaving -------------------------------------------------------
 
-    async def _join(self, hello: Payload) -> WorkerSession:
-        if hello["version"] != PROTOCOL_VERSION:
-            await self._refuse(
-                CLOSE_POLICY_VIOLATION,
-                f"protocol version {hello['version']} is not supported; "
-                f"this server speaks version {PROTOCOL_VERSION}",
-            )
-        try:
-            name, queues, tags, tasks, capacity = worker_details(hello)
-            leases = leases_of(hello["running"])
-            unleased = unleased_of(hello)
-        except ProtocolError as exc:
-            await self._refuse(CLOSE_POLICY_VIOLATION, exc.message)
+    async def _join(self, hello: Hello) -> WorkerSession:
+        # The codec checked the version, the names and the limits.
+        name, queues, tags, tasks = hello.name, list(hello.queues), list(hello.tags), hello.tasks
+        capacity, leases, unleased = hello.capacity, hello.running, hello.unleased
         hub, store = self._hub, self._store
         session = WorkerSession(
             name=name,
@@ -181,7 +202,7 @@ class WorkerConnection:
                     name=name,
                     queues=queues,
                     tags=tags,
-                    tasks=tasks,
+                    tasks=list(tasks),
                     capacity=capacity,
                     running=len(leases) + unleased,
                     state="online",
@@ -194,21 +215,18 @@ class WorkerConnection:
                 store, session, leases, unleased=unleased, lease_s=hub.settings.server.lease_s
             )
             # Welcome goes out before the session joins, so `jobs` never precedes it.
-            await session.send(
-                {
-                    "type": "welcome",
-                    "version": PROTOCOL_VERSION,
-                    "server": hub.server_name,
-                    "heartbeat_s": hub.settings.server.heartbeat_s,
-                    "lease_s": hub.settings.server.lease_s,
-                    "stale": renewal.stale,
-                }
+            welcome = Welcome(
+                version=PROTOCOL_VERSION,
+                server=hub.server_name,
+                heartbeat_s=float(hub.settings.server.heartbeat_s),
+                lease_s=float(hub.settings.server.lease_s),
+                stale=tuple(renewal.stale),
             )
-            await tell_to_stop(session, renewal.to_stop, "cancelled while it was away")
+            await session.send(welcome, *_cancels(renewal.to_stop, "cancelled while it was away"))
             previous = self._dispatcher.add(session)
         if previous is not None:
             logger.warning("worker %s connected again; closing its older connection", name)
-            await previous.send({"type": "error", "message": "replaced by a newer connection"})
+            await previous.send(Error(message="replaced by a newer connection"))
             await previous.close(CLOSE_NORMAL, "replaced by a newer connection")
         hub.tasks.invalidate()
         hub.activity.worker(name, "online")
@@ -244,41 +262,41 @@ class WorkerConnection:
 
     async def _loop(self, session: WorkerSession) -> None:
         while True:
-            message = await self._receive(WORKER_MESSAGES, self._idle_s, session)
-            kind = message["type"]
-            if kind == "hello":
-                await self._refuse(CLOSE_POLICY_VIOLATION, "a second hello", session)
-            if kind in SETTLING:
-                task = asyncio.create_task(self._settle_guarded(session, message))
+            message = await self._receive(self._idle_s, session)
+            batch = message.messages if isinstance(message, Batch) else (message,)
+            settling: list[Settling] = []
+            for item in batch:
+                if isinstance(item, Result | Failure | Release):
+                    settling.append(item)
+                elif isinstance(item, Hello):
+                    await self._refuse(CLOSE_POLICY_VIOLATION, "a second hello", session)
+                else:
+                    await self._handlers[type(item)](session, item)
+            if settling:
+                task = asyncio.create_task(self._settle_guarded(session, settling))
                 self._settling.add(task)
                 task.add_done_callback(self._settling.discard)
-                continue
-            try:
-                await self._handlers[kind](session, message)
-            except ProtocolError as exc:
-                await self._refuse(CLOSE_POLICY_VIOLATION, exc.message, session)
 
-    async def _settle_guarded(self, session: WorkerSession, message: Payload) -> None:
+    async def _settle_guarded(self, session: WorkerSession, messages: Sequence[Settling]) -> None:
         try:
-            await self._handlers[message["type"]](session, message)
+            acks = await asyncio.gather(*(self._settle(session, message) for message in messages))
         except Exception:
-            logger.exception("worker %s: recording a %s failed", session.name, message["type"])
+            kinds = ", ".join(sorted({message.TYPE for message in messages}))
+            logger.exception("worker %s: recording a %s failed", session.name, kinds)
             # Closing makes the worker reconnect and send again what was not acked.
             await session.close(CLOSE_INTERNAL_ERROR, "server error")
+            return
+        await session.send(*acks)
 
-    async def _heartbeat(self, session: WorkerSession, message: Payload) -> None:
-        leases = leases_of(message["running"])
-        if message["state"] not in ("online", "draining"):
-            state = excerpt(message["state"])
-            raise ProtocolError(f"heartbeat.state {state} is not online or draining")
-        unleased, lease_s = unleased_of(message), self._hub.settings.server.lease_s
+    async def _heartbeat(self, session: WorkerSession, message: Heartbeat) -> None:
+        leases, unleased = message.running, message.unleased
+        lease_s = self._hub.settings.server.lease_s
         renewal = await renew(self._store, session, leases, unleased=unleased, lease_s=lease_s)
         if renewal.freed:
             self._dispatcher.wake()
-        await tell_to_stop(session, renewal.to_stop, "cancelled")
-        session.draining = session.draining or message["state"] == "draining"
+        session.draining = session.draining or message.state == "draining"
         with contextlib.suppress(InvalidValue):  # keep the last figures that could be stored
-            session.resources = check_value(message["resources"], "resources")
+            session.resources = check_value(message.resources, "resources")
         await self._store.worker_seen(
             session.name,
             running=len(leases) + unleased,
@@ -286,24 +304,22 @@ class WorkerConnection:
             resources=session.resources,
         )
         self._hub.activity.worker(session.name, "seen", running=len(leases) + unleased)
+        replies: list[ServerMessage] = _cancels(renewal.to_stop, "cancelled")
         if renewal.stale:
-            await session.send({"type": "leases", "stale": renewal.stale})
+            replies.append(Leases(stale=tuple(renewal.stale)))
+        if replies:
+            await session.send(*replies)
 
-    async def _stopping(self, session: WorkerSession, message: Payload) -> None:
-        lease = Lease(job_id=message["job_id"], token=message["token"])
+    async def _stopping(self, session: WorkerSession, message: Stopping) -> None:
         with contextlib.suppress(StaleLease, JobNotFound):  # late, about an attempt now over
-            text = escape_output(message["message"], MAX_PROGRESS_CHARS)
-            self._hub.activity.changed(await self._store.report_stopping(lease, text))
+            text = escape_output(message.message, MAX_PROGRESS_CHARS)
+            self._hub.activity.changed(await self._store.report_stopping(message.lease, text))
 
-    async def _progress(self, session: WorkerSession, message: Payload) -> None:
-        progress = message.get("progress")
-        if progress is not None:
-            if not is_number(progress):
-                raise ProtocolError("progress.progress must be a number or nil")
-            progress = min(1.0, max(0.0, float(progress)))
-        text = message.get("message")
-        text = escape_output(text, MAX_PROGRESS_CHARS) if isinstance(text, str) else None
-        lease = Lease(job_id=message["job_id"], token=message["token"])
+    async def _progress(self, session: WorkerSession, message: Progress) -> None:
+        progress = progress_fraction(message.progress)
+        text = message.message
+        text = None if text is None else escape_output(text, MAX_PROGRESS_CHARS)
+        lease = message.lease
         try:
             await self._store.report_progress(lease, progress, text)
         except (StaleLease, JobNotFound, InvalidTransition):
@@ -311,15 +327,15 @@ class WorkerConnection:
         self._hub.waiters.notify(lease.job_id)
         self._hub.activity.progress(lease.job_id, progress, text)
 
-    async def _log(self, session: WorkerSession, message: Payload) -> None:
-        job_id, token = message["job_id"], message["token"]
-        attempt = await self._attempt_of(session, job_id, token)
+    async def _log(self, session: WorkerSession, message: Log) -> None:
+        job_id = message.job_id
+        attempt = await self._attempt_of(session, job_id, message.token)
         if attempt is None:
             return  # stale: the lines belong to an attempt that no longer counts
         now = await self._store.now()
         events = [
             log_event(line, job_id=job_id, attempt=attempt, worker=session.name, now=now)
-            for line in message["lines"][:MAX_LOG_LINES]
+            for line in message.lines[:MAX_LOG_LINES]
         ]
         await self._store.log(events)
 
@@ -339,53 +355,36 @@ class WorkerConnection:
             held.attempt = job.attempt
         return job.attempt
 
-    async def _result(self, session: WorkerSession, message: Payload) -> None:
-        try:
-            result = check_result(message.get("result"))
-        except InvalidValue as exc:
-            error = f"the task's result cannot be stored: {exc.message}"
-            await self._settle(
-                session,
-                message,
-                lambda lease: self._store.fail(lease, error=error, retryable=False),
-            )
-            return
-        await self._settle(session, message, lambda lease: self._store.complete(lease, result))
-
-    async def _failure(self, session: WorkerSession, message: Payload) -> None:
-        error = escape_output(message["error"], MAX_ERROR_CHARS)
-        trace = message.get("traceback")
-        trace = (
-            escape_output(trace, MAX_TRACEBACK_CHARS, keep_end=True)
-            if isinstance(trace, str)
-            else None
-        )
-        retryable = message["retryable"]
-        await self._settle(
-            session,
-            message,
-            lambda lease: self._store.fail(
+    def _change_for(self, message: Settling) -> Callable[[Lease], Awaitable[Job]]:
+        """Return the store change a final word asks for."""
+        store = self._store
+        if isinstance(message, Release):
+            return store.release
+        if isinstance(message, Failure):
+            error = escape_output(message.error, MAX_ERROR_CHARS)
+            trace = message.traceback
+            if trace is not None:
+                trace = escape_output(trace, MAX_TRACEBACK_CHARS, keep_end=True)
+            retryable = message.retryable
+            return lambda lease: store.fail(
                 lease, error=error, traceback=trace, retryable=retryable
-            ),
-        )
-
-    async def _release(self, session: WorkerSession, message: Payload) -> None:
-        await self._settle(session, message, self._store.release)
-
-    async def _settle(
-        self,
-        session: WorkerSession,
-        message: Payload,
-        change: Callable[[Lease], Awaitable[Job]],
-    ) -> None:
-        """Apply a worker's final word on a job, then ack it (ok=False when stale)."""
-        lease = Lease(job_id=message["job_id"], token=message["token"])
-        ack: Payload = {"type": "ack", "job_id": lease.job_id, "ok": True}
+            )
         try:
-            self._hub.activity.settled(await change(lease), message["type"])
+            result = check_result_json(message.result_json)
+        except InvalidValue as exc:
+            refused = f"the task's result cannot be stored: {exc.message}"
+            return lambda lease: store.fail(lease, error=refused, retryable=False)
+        return lambda lease: store.complete(lease, result)
+
+    async def _settle(self, session: WorkerSession, message: Settling) -> Ack:
+        """Apply a worker's final word on a job, and return its ack (ok=False when stale)."""
+        lease = message.lease
+        ack = Ack(job_id=lease.job_id, ok=True)
+        try:
+            self._hub.activity.settled(await self._change_for(message)(lease), message.TYPE)
         except (StaleLease, JobNotFound, InvalidTransition) as exc:
-            ack.update(ok=False, error=exc.message)
-            if message["type"] != "release":
+            ack = Ack(job_id=lease.job_id, ok=False, error=exc.message)
+            if not isinstance(message, Release):
                 # Refused, as the job was cancelled meanwhile; but its code has stopped (a
                 # worker reports only then), so the lease the job still holds ends.
                 with contextlib.suppress(StaleLease, JobNotFound, InvalidTransition):
@@ -395,9 +394,9 @@ class WorkerConnection:
             session.forget(lease.job_id)
         self._hub.waiters.notify(lease.job_id)
         self._dispatcher.wake()
-        await session.send(ack)
+        return ack
 
-    async def _drain(self, session: WorkerSession, message: Payload) -> None:
+    async def _drain(self, session: WorkerSession, message: Drain) -> None:
         session.draining = True
         await self._store.worker_seen(
             session.name,
@@ -406,3 +405,8 @@ class WorkerConnection:
             resources=session.resources,
         )
         self._hub.activity.worker(session.name, "draining")
+
+
+def _cancels(job_ids: Sequence[JobId], reason: str) -> list[ServerMessage]:
+    """Return a `cancel` for each job: the worker stops its code, then releases the lease."""
+    return [Cancel(job_id=job_id, reason=reason) for job_id in job_ids]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from rota import protocol
 from rota.errors import InvalidValue, ProtocolError
 from rota.jobs import Job
-from rota.types import Payload
+from rota.protocol import JobOrder
 from rota.values import check_arguments
 
 CANNOT_SEND = "the job cannot be sent to a worker"
@@ -29,31 +29,34 @@ class Handout:
     """Each job that cannot be sent, and why, in words for the job's error."""
 
 
-def job_message(job: Job) -> Payload:
-    """Return the entry of a `jobs` frame that hands this running job to a worker."""
-    return {
-        "job_id": job.id,
-        "token": job.lease_token,
-        "task": job.task,
-        "args": job.args,
-        "kwargs": job.kwargs,
-        "attempt": job.attempt,
-        "max_attempts": job.last_attempt,  # the last number `attempt` reaches this round
-        "timeout_s": job.timeout_s,
-        "queue": job.queue,
-    }
+def job_order(job: Job) -> JobOrder:
+    """Return the entry of a `jobs` frame that hands this running job to a worker; raise
+    ProtocolError for a job that holds no lease."""
+    if job.lease_token is None:
+        raise ProtocolError("it holds no lease")
+    return JobOrder(
+        job_id=job.id,
+        token=job.lease_token,
+        task=job.task,
+        args=job.args,
+        kwargs=job.kwargs,
+        attempt=job.attempt,
+        max_attempts=job.last_attempt,  # the last number `attempt` reaches this round
+        timeout_s=job.timeout_s,
+        queue=job.queue,
+    )
 
 
 def pack_jobs(jobs: Sequence[Job], *, max_frame_bytes: int = protocol.MAX_FRAME_BYTES) -> Handout:
     """Return the frames that carry these jobs in order, none over `max_frame_bytes`."""
     handout = Handout()
-    room = max_frame_bytes - protocol.JOBS_FRAME_OVERHEAD
+    room = max_frame_bytes - protocol.FRAME_OVERHEAD
     items: list[bytes] = []
     carried: list[Job] = []
     size = 0
     for job in jobs:
         try:
-            item = protocol.encode_item(job_message(job))
+            item = protocol.encode_item(job_order(job))
         except ProtocolError as exc:
             handout.refused.append((job, f"{CANNOT_SEND}: {_unsendable(job, exc.message)}"))
             continue

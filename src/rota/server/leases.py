@@ -1,16 +1,16 @@
 """What a worker's slots hold, as its hello and heartbeats tell: the leases it names are
 extended and counted, stale ones are named back, and jobs cancelled while it ran them
-(through any server) are to be stopped."""
+(through any server) are to be stopped (the gateway tells the worker)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rota.jobs import JobState
+from rota.jobs import JobState, Lease
 from rota.server.dispatcher import RunningJob, WorkerSession
 from rota.store.base import Store
-from rota.types import JobId, LeaseToken
+from rota.types import JobId
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -28,19 +28,20 @@ class Renewal:
 async def renew(
     store: Store,
     session: WorkerSession,
-    leases: Sequence[tuple[JobId, LeaseToken]],
+    leases: Sequence[Lease],
     *,
     unleased: int,
     lease_s: float,
 ) -> Renewal:
     """Extend the leases the worker names and count them against its slots, with the slots
     it says code still takes after losing its lease (`unleased`)."""
-    tokens = [token for _, token in leases]
+    tokens = [lease.token for lease in leases]
     states = await store.extend(session.name, tokens, lease_s) if tokens else {}
     freed = unleased < session.unleased
     session.unleased = unleased
     stale: list[JobId] = []
-    for job_id, token in leases:
+    for lease in leases:
+        job_id, token = lease.job_id, lease.token
         if token in states:
             session.running.setdefault(job_id, RunningJob(token=token, attempt=None))
             continue
@@ -55,9 +56,3 @@ async def renew(
             held.cancel_sent = True
             to_stop.append(job_id)
     return Renewal(stale=stale, to_stop=to_stop, freed=freed)
-
-
-async def tell_to_stop(session: WorkerSession, job_ids: Sequence[JobId], reason: str) -> None:
-    """Send the worker a `cancel` for each job: it stops the code, then releases the lease."""
-    for job_id in job_ids:
-        await session.send({"type": "cancel", "job_id": job_id, "reason": reason})

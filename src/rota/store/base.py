@@ -258,7 +258,8 @@ class Store(Protocol):
 
     async def complete(self, lease: Lease, result: JSON) -> Job:
         """Mark the job succeeded with its result, clearing the error and traceback an
-        earlier attempt left (its events keep them). StaleLease unless the token is current."""
+        earlier attempt left (its events keep them). StaleLease unless the token is current.
+        A result given as rota.values.JsonText is stored as the text it holds."""
         ...
 
     async def fail(

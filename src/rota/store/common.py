@@ -25,6 +25,7 @@ from rota.retry import Backoff
 from rota.safe_text import excerpt
 from rota.store.base import JobPage, JobQuery, Outcome, Success
 from rota.types import JSON
+from rota.values import JsonText
 
 MAX_PAGE = 1000
 AFTER_EVERY_ID = "~"
@@ -52,7 +53,12 @@ def maybe_from_us(value: int | None) -> datetime | None:
 
 
 def dump_json(value: JSON, what: str) -> str:
-    """Return compact JSON text, or raise InvalidInput naming what could not be encoded."""
+    """Return compact JSON text, or raise InvalidInput naming what could not be encoded.
+
+    A value that arrives as JsonText was checked and encoded where it entered Rota: its text
+    is kept as it is."""
+    if isinstance(value, JsonText):
+        return value.text
     try:
         return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -30,12 +30,13 @@ from rota.context import JobContext
 from rota.errors import IdempotencyConflict, InvalidTransition, JobNotFound, UnknownTask
 from rota.ids import new_job_id
 from rota.jobs import Event, Job, JobSpec, JobState
+from rota.protocol import JobOrder
 from rota.safe_text import excerpt
 from rota.server.api.schemas import parse_submissions
 from rota.tasks.builtin import builtin_registry
 from rota.tasks.registry import TaskRegistry
 from rota.types import JSON, JobId
-from rota.worker.executor import Executor, JobOrder, Outcome
+from rota.worker.executor import Executor, Outcome
 
 EAGER_WORKER = "eager"
 """The worker name eager jobs record as the one that ran them."""

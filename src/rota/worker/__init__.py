@@ -1,6 +1,7 @@
 """The worker: connects to a server, runs the jobs it is given, reports their outcomes."""
 
-from rota.worker.executor import Executor, JobOrder, Outcome
+from rota.protocol import JobOrder
+from rota.worker.executor import Executor, Outcome
 from rota.worker.main import build_registry, run_worker
 from rota.worker.runtime import Worker
 

@@ -1,4 +1,7 @@
-"""A reconnecting WebSocket client: fails over between servers, backs off, one writer."""
+"""A reconnecting WebSocket client: fails over between servers, backs off, one writer.
+
+The worker's side of the sockets: messages go out and come in through the protocol's one
+codec, and messages queued together leave in one `batch` frame."""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rota import protocol
 from rota.errors import InvalidInput, ProtocolError
+from rota.protocol import Batch, ServerMessage, WorkerMessage
 from rota.safe_text import safe_str
-from rota.types import Payload
 
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 5.0
@@ -41,12 +44,13 @@ def write_stderr(line: str) -> None:
 
 
 class Link:
-    """One open connection to a server; messages are written by a single writer task."""
+    """One open connection to a server; messages are written by a single writer task, which
+    sends whatever is queued when it comes round in as few frames as fit."""
 
     def __init__(self, websocket: ClientConnection, url: str) -> None:
         self.url = url
         self._websocket = websocket
-        self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+        self._outgoing: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_all(), name=f"rota-writer {url}")
 
     @property
@@ -54,18 +58,26 @@ class Link:
         """Tell whether the connection is gone (or going)."""
         return self._writer.done()
 
-    def post(self, message: Payload) -> None:
-        """Queue a message for sending, in order; it is lost if the connection drops."""
+    def post(self, message: WorkerMessage) -> None:
+        """Queue a message for sending, in order; it is lost if the connection drops. Raise
+        ProtocolError if it cannot be encoded."""
         if not self.closed:
-            self._outgoing.put_nowait(protocol.encode(message))
+            encoded = protocol.encode(message)
+            self._outgoing.put_nowait((encoded, protocol.shares_frames(message)))
 
-    async def recv(self) -> Payload:
-        """Return the next message from the server; raise ConnectionClosed when it is gone."""
-        while True:
-            frame = await self._websocket.recv()
-            if isinstance(frame, str):
-                raise ProtocolError("the server sent a text frame; the protocol uses binary")
-            return protocol.decode(frame, allowed=protocol.SERVER_MESSAGES)
+    def post_encoded(self, encoded: bytes) -> None:
+        """Queue a message encoded earlier by protocol.encode (one that may share a frame)."""
+        if not self.closed:
+            self._outgoing.put_nowait((encoded, True))
+
+    async def recv(self) -> ServerMessage | Batch:
+        """Return the next message from the server; raise ConnectionClosed when it is gone,
+        ProtocolError when it breaks the protocol."""
+        frame = await self._websocket.recv()
+        if isinstance(frame, str):
+            raise ProtocolError("the server sent a text frame; the protocol uses binary")
+        message: ServerMessage | Batch = protocol.decode(frame, protocol.FROM_SERVER_SIDE)
+        return message
 
     async def flushed(self) -> None:
         """Wait until every queued message has been handed to the socket."""
@@ -81,11 +93,15 @@ class Link:
     async def _write_all(self) -> None:
         try:
             while True:
-                frame = await self._outgoing.get()
+                items = [await self._outgoing.get()]
+                while not self._outgoing.empty():  # what was queued meanwhile goes along
+                    items.append(self._outgoing.get_nowait())
                 try:
-                    await self._websocket.send(frame)
+                    for frame in protocol.frames_of(items):
+                        await self._websocket.send(frame)
                 finally:
-                    self._outgoing.task_done()
+                    for _ in items:
+                        self._outgoing.task_done()
         except ConnectionClosed:
             pass
         finally:

@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from rota.context import JobContext, set_current_job
-from rota.errors import InvalidValue, ProtocolError
+from rota.errors import InvalidValue
+from rota.jobs import Lease
+from rota.protocol import Failure, JobOrder, Result
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskDef, TaskRegistry
-from rota.types import JSON, Payload
-from rota.values import MAX_ERROR_CHARS, MAX_TRACEBACK_CHARS, check_result, escape_output
+from rota.types import JSON
+from rota.values import (
+    MAX_ERROR_CHARS,
+    MAX_TRACEBACK_CHARS,
+    JsonText,
+    escape_output,
+    result_json,
+)
 from rota.worker.code import AsyncCode, Code, ThreadCode
 from rota.worker.isolated import ChildCall, ChildOutcome, IsolatedRun
 
@@ -35,52 +43,12 @@ def _ignore(message: str) -> None:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class JobOrder:
-    """One item of a `jobs` message: an attempt this worker was asked to run."""
-
-    job_id: str
-    token: str
-    task: str
-    args: list[JSON]
-    kwargs: dict[str, JSON]
-    attempt: int
-    max_attempts: int
-    timeout_s: float | None
-    queue: str
-
-    @classmethod
-    def from_payload(cls, item: Any) -> JobOrder:
-        """Return the order an item describes, or raise ProtocolError saying what is wrong."""
-        if not isinstance(item, dict):
-            raise ProtocolError("a jobs item must be a map")
-        try:
-            order = cls(
-                job_id=str(item["job_id"]),
-                token=str(item["token"]),
-                task=str(item["task"]),
-                args=list(item.get("args") or []),
-                kwargs=dict(item.get("kwargs") or {}),
-                attempt=int(item.get("attempt", 1)),
-                max_attempts=int(item.get("max_attempts", 1)),
-                timeout_s=None if item.get("timeout_s") is None else float(item["timeout_s"]),
-                queue=str(item.get("queue", "default")),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError(f"malformed jobs item: {exc!r}") from None
-        return order
-
-    @property
-    def lease(self) -> dict[str, str]:
-        """Return the {job_id, token} pair that names this attempt in the protocol."""
-        return {"job_id": self.job_id, "token": self.token}
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class Outcome:
-    """How an attempt ended: a JSON result, or an error (retryable or not)."""
+    """How an attempt ended: a result (checked and encoded once, as JSON text), or an error
+    (retryable or not)."""
 
     ok: bool
-    result: JSON = None
+    result_json: JsonText | None = None
     error: str = ""
     traceback: str | None = None
     retryable: bool = True
@@ -90,25 +58,41 @@ class Outcome:
         """Return a failed outcome."""
         return cls(ok=False, error=error, traceback=traceback, retryable=retryable)
 
-    def message(self, order: JobOrder) -> Payload:
+    @property
+    def result(self) -> JSON:
+        """Return the result as a value (None for a failure), decoded from its JSON text."""
+        return None if self.result_json is None else json.loads(self.result_json.text)
+
+    @classmethod
+    def success(cls, result: object) -> Outcome:
+        """Return the outcome of code that returned `result`: the result checked and encoded
+        once (rota.values), or, if it cannot travel, a failure for good, since running the
+        code again would give the same result."""
+        try:
+            return cls(ok=True, result_json=result_json(result))
+        except InvalidValue as exc:
+            return cls.failure(f"the task's result cannot be sent: {exc.message}", retryable=False)
+
+    def message(self, lease: Lease) -> Result | Failure:
         """Return the `result` or `failure` message reporting this outcome.
 
         An error's text is escaped where it cannot be encoded (an exception quoting a file
         name with a non-UTF-8 byte) and shortened, so the failure always reaches the server.
         """
         if self.ok:
-            return {"type": "result", **order.lease, "result": self.result}
-        return {
-            "type": "failure",
-            **order.lease,
-            "error": escape_output(self.error, MAX_ERROR_CHARS),
-            "traceback": (
+            text = "null" if self.result_json is None else self.result_json.text
+            return Result(job_id=lease.job_id, token=lease.token, result_json=text)
+        return Failure(
+            job_id=lease.job_id,
+            token=lease.token,
+            error=escape_output(self.error, MAX_ERROR_CHARS),
+            traceback=(
                 None
                 if self.traceback is None
                 else escape_output(self.traceback, MAX_TRACEBACK_CHARS, keep_end=True)
             ),
-            "retryable": self.retryable,
-        }
+            retryable=self.retryable,
+        )
 
 
 class Executor:
@@ -319,12 +303,7 @@ class Attempt:
 
 
 def _finished(result: object) -> Outcome:
-    # Tuples become lists, as the server will see them; what cannot travel fails the attempt
-    # for good, since running it again would give the same result.
-    try:
-        return Outcome(ok=True, result=check_result(result))
-    except InvalidValue as exc:
-        return Outcome.failure(f"the task's result cannot be sent: {exc.message}", retryable=False)
+    return Outcome.success(result)
 
 
 def _raised(exc: BaseException) -> Outcome:
@@ -332,8 +311,8 @@ def _raised(exc: BaseException) -> Outcome:
 
 
 def _from_child(outcome: ChildOutcome) -> Outcome:
-    if outcome.result_json is not None:
-        return _finished(json.loads(outcome.result_json))
+    if outcome.result_json is not None:  # checked and encoded in the child (rota.values)
+        return Outcome(ok=True, result_json=JsonText(outcome.result_json))
     return Outcome.failure(
         outcome.error or "the task's process failed",
         traceback=outcome.traceback,

@@ -21,7 +21,7 @@ from rota.context import JobContext, set_current_job
 from rota.errors import InvalidValue
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskRegistry, find_registries
-from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, check_result, escape_output
+from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, escape_output, result_json
 from rota.worker.capture import capturing
 
 # The child starts a fresh interpreter: nothing of the worker's state (sockets, threads,
@@ -180,7 +180,7 @@ def child_main(connection: Connection, call: ChildCall) -> None:
             sys.stdout.flush()  # a last line printed without a newline
             sys.stderr.flush()
     try:
-        text = json.dumps(check_result(result), allow_nan=False)
+        text = result_json(result).text
     except InvalidValue as exc:
         send(["error", f"the task's result cannot be sent: {exc.message}", None, False])
         return

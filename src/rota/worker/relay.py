@@ -16,9 +16,9 @@ from typing import Any
 
 from rota.clock import Clock
 from rota.context import JobContext
+from rota.protocol import JobOrder, Log, Progress
 from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, escape_output
 from rota.worker.connection import Link
-from rota.worker.executor import JobOrder
 from rota.worker.slots import Slot, Slots
 
 LOG_BATCH_S = 0.05
@@ -75,14 +75,13 @@ class Relay:
         link = self._link()
         if link is None:
             return
+        job_id, token = slot.order.job_id, slot.order.token
         if slot.progress is not None:
             fraction, text = slot.progress
             slot.progress = None
-            link.post(
-                {"type": "progress", **slot.order.lease, "progress": fraction, "message": text}
-            )
+            link.post(Progress(job_id=job_id, token=token, progress=fraction, message=text))
         while slot.logs:  # in messages that each fit a frame
-            link.post({"type": "log", **slot.order.lease, "lines": slot.logs.take()})
+            link.post(Log(job_id=job_id, token=token, lines=slot.logs.take()))
 
     def _note_progress(
         self, job_id: str, token: str, fraction: float | None, text: str | None

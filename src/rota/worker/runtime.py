@@ -12,20 +12,36 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from websockets.exceptions import ConnectionClosed
 
 from rota import protocol
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import ProtocolError
+from rota.protocol import (
+    Ack,
+    Batch,
+    Cancel,
+    Drain,
+    Error,
+    Failure,
+    Heartbeat,
+    Hello,
+    JobOrder,
+    Jobs,
+    Leases,
+    Release,
+    Result,
+    ServerMessage,
+    Stopping,
+    Welcome,
+)
 from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
 from rota.tasks.registry import TaskRegistry
-from rota.types import Payload
 from rota.worker.connection import Connector, Link, write_stderr
-from rota.worker.executor import Executor, JobOrder, Outcome
+from rota.worker.executor import Executor, Outcome
 from rota.worker.outbox import Outbox
 from rota.worker.relay import Relay
 from rota.worker.resources import ResourceSampler
@@ -135,7 +151,7 @@ class Worker:
     async def _drain(self) -> None:
         self._draining = True
         if self._link is not None:
-            self._link.post({"type": "drain"})
+            self._link.post(Drain())
         grace_s = self._settings.worker.drain_grace_s
         self._report(f"draining: {self._slots.busy} running, waiting up to {grace_s:g}s")
         await self._wait_until(lambda: not self._slots.busy, grace_s)
@@ -203,19 +219,19 @@ class Worker:
         link.post(self._hello())
         async with asyncio.timeout(WELCOME_TIMEOUT_S):
             welcome = await link.recv()
-        if welcome["type"] == "error":
-            raise SessionRefused(welcome["message"])
-        if welcome["type"] != "welcome":
-            raise ProtocolError(f"expected welcome, got {welcome['type']}")
+        if isinstance(welcome, Error):
+            raise SessionRefused(welcome.message)
+        if not isinstance(welcome, Welcome):
+            raise ProtocolError(f"expected welcome, got {welcome.TYPE}")
         self._connector.succeeded()
-        self._heartbeat_s = max(MIN_HEARTBEAT_S, float(welcome["heartbeat_s"]))
-        self._drop_stale(welcome["stale"])
+        self._heartbeat_s = max(MIN_HEARTBEAT_S, welcome.heartbeat_s)
+        self._drop_stale(welcome.stale)
         self._link = link
         self._report(f"connected to {link.url}")
         if self._draining:
-            link.post({"type": "drain"})
-        for message in self._outbox:
-            link.post(message)
+            link.post(Drain())
+        for encoded in self._outbox:
+            link.post_encoded(encoded)
         for slot in self._slots.leased():
             if slot.stopping_message is not None:
                 link.post(_stopping(slot, slot.stopping_message))
@@ -227,68 +243,70 @@ class Worker:
         finally:
             heartbeats.cancel()
 
-    def _hello(self) -> Payload:
-        return {
-            "type": "hello",
-            "version": protocol.PROTOCOL_VERSION,
-            "name": self.name,
-            "queues": list(self._settings.worker.queues),
-            "tags": list(self._settings.worker.tags),
-            "tasks": self._registry.names(),
-            "capacity": self._settings.worker.concurrency,
-            "running": self._slots.leases(),
-            "unleased": self._slots.unleased,
-        }
+    def _hello(self) -> Hello:
+        return Hello(
+            version=protocol.PROTOCOL_VERSION,
+            name=self.name,
+            queues=tuple(self._settings.worker.queues),
+            tags=tuple(self._settings.worker.tags),
+            tasks=tuple(self._registry.names()),
+            capacity=self._settings.worker.concurrency,
+            running=self._slots.leases(),
+            unleased=self._slots.unleased,
+        )
 
     async def _heartbeats(self, link: Link) -> None:
         while True:
             self._beat_now.clear()
             resources = await asyncio.to_thread(self._sampler.sample)
-            state = "draining" if self._draining else "online"
-            beat = {"running": self._slots.leases(), "unleased": self._slots.unleased}
-            link.post({"type": "heartbeat", **beat, "state": state, "resources": resources})
+            link.post(
+                Heartbeat(
+                    running=self._slots.leases(),
+                    unleased=self._slots.unleased,
+                    state="draining" if self._draining else "online",
+                    resources=resources,
+                )
+            )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._heartbeat_s):
                     await self._beat_now.wait()
 
-    def _handle(self, message: Payload) -> None:
-        kind = message["type"]
-        if kind == "jobs":
-            for item in message["jobs"]:
-                self._take(item)
-        elif kind == "cancel":
-            slot = self._slots.get(message["job_id"])
-            if slot is not None:
-                reason = message.get("reason") or "cancelled"
-                self._stop(slot, f"the job was cancelled ({reason})", then="release")
-        elif kind == "leases":
-            self._drop_stale(message["stale"])
-        elif kind == "ack":
-            self._outbox.drop(message["job_id"])
-            if not message["ok"]:
-                reason = message.get("error") or "stale lease"
-                self._report(f"server refused the outcome of job {message['job_id']}: {reason}")
-            self._changed.set()
-        elif kind == "drain":
-            self.request_drain()
-        elif kind == "error":
-            raise SessionRefused(message["message"])
+    def _handle(self, received: ServerMessage | Batch) -> None:
+        messages = received.messages if isinstance(received, Batch) else (received,)
+        for message in messages:
+            if isinstance(message, Jobs):
+                for order in message.jobs:
+                    self._take(order)
+            elif isinstance(message, Cancel):
+                slot = self._slots.get(message.job_id)
+                if slot is not None:
+                    reason = message.reason or "cancelled"
+                    self._stop(slot, f"the job was cancelled ({reason})", then="release")
+            elif isinstance(message, Leases):
+                self._drop_stale(message.stale)
+            elif isinstance(message, Ack):
+                self._outbox.drop(message.job_id)
+                if not message.ok:
+                    reason = message.error or "stale lease"
+                    self._report(f"server refused the outcome of job {message.job_id}: {reason}")
+                self._changed.set()
+            elif isinstance(message, Drain):
+                self.request_drain()
+            elif isinstance(message, Error):
+                raise SessionRefused(message.message)
+            else:
+                raise ProtocolError(f"unexpected message type {message.TYPE}")
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def _take(self, item: Any) -> None:
-        try:
-            order = JobOrder.from_payload(item)
-        except ProtocolError as exc:
-            self._report(f"ignored a job: {exc}")
-            return
+    def _take(self, order: JobOrder) -> None:
         old = self._slots.get(order.job_id)
         if old is not None:
             if old.order.token == order.token:
                 return  # the same hand-out twice
             self._lose(old, "the server handed out a new attempt of the job")
         if self._draining or self._slots.busy >= self._settings.worker.concurrency:
-            self._put_outbox({"type": "release", **order.lease})
+            self._put_outbox(Release(job_id=order.job_id, token=order.token))
             return
         context = self._relay.context_for(order, asyncio.get_running_loop())
         attempt = self._executor.attempt(
@@ -328,14 +346,9 @@ class Worker:
         if slot.then != "nothing":
             self._relay.send_logs(slot)
         if slot.then == "release":
-            self._put_outbox({"type": "release", **slot.order.lease})
+            self._put_outbox(Release(job_id=slot.order.job_id, token=slot.order.token))
         elif slot.then == "report":
-            message = outcome.message(slot.order)
-            try:
-                protocol.encode(message)
-            except ProtocolError as exc:
-                message = Outcome.failure(str(exc), retryable=False).message(slot.order)
-            self._put_outbox(message)
+            self._put_outbox(outcome.message(slot.order.lease))
         self._changed.set()
 
     def _stop(self, slot: Slot, reason: str, *, then: Then, tell: bool = False) -> None:
@@ -362,10 +375,16 @@ class Worker:
             self._report("draining, to exit and leave the stuck code behind")
             self.request_drain()
 
-    def _put_outbox(self, message: Payload) -> None:
-        self._outbox.put(message)
+    def _put_outbox(self, message: Result | Failure | Release) -> None:
+        """Encode a final word once, keep it until acked, and send it if connected."""
+        try:
+            encoded = protocol.encode(message)
+        except ProtocolError as exc:  # a result is within the limits, so only a bug gets here
+            failure = Outcome.failure(str(exc), retryable=False)
+            encoded = protocol.encode(failure.message(message.lease))
+        self._outbox.put(message.job_id, encoded)
         if self._link is not None:
-            self._link.post(message)
+            self._link.post_encoded(encoded)
 
     def _lose(self, slot: Slot, reason: str) -> None:
         """The slot's lease is gone: stop its code and say nothing more about it."""
@@ -375,7 +394,7 @@ class Worker:
         self._beat_now.set()  # the server must count the slot until the code stopped
         self._changed.set()
 
-    def _drop_stale(self, job_ids: list[Any]) -> None:
+    def _drop_stale(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
             slot = self._slots.get(job_id)
             if slot is not None:
@@ -388,8 +407,8 @@ class Worker:
         self._report_line(f"rota worker {self.name}: {line}")
 
 
-def _stopping(slot: Slot, message: str) -> Payload:
-    return {"type": "stopping", **slot.order.lease, "message": message}
+def _stopping(slot: Slot, message: str) -> Stopping:
+    return Stopping(job_id=slot.order.job_id, token=slot.order.token, message=message)
 
 
 def _describe(exc: BaseException) -> str:

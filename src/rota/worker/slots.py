@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rota.context import JobContext
-from rota.worker.executor import Attempt, JobOrder
+from rota.jobs import Lease
+from rota.protocol import JobOrder
+from rota.worker.executor import Attempt
 from rota.worker.outbox import LogBuffer
 
 Then = Literal["report", "release", "nothing"]
@@ -80,9 +82,9 @@ class Slots:
         slot = self._leased.get(job_id)
         return slot if slot is not None and slot.order.token == token else None
 
-    def leases(self) -> list[dict[str, str]]:
-        """Return the {job_id, token} of every lease held (running or stopping attempts)."""
-        return [slot.order.lease for slot in self._leased.values()]
+    def leases(self) -> tuple[Lease, ...]:
+        """Return every lease held (running or stopping attempts), in hand-over order."""
+        return tuple(slot.order.lease for slot in self._leased.values())
 
     def earlier(self, job_id: str) -> list[Slot]:
         """Return the slots of the job whose lease was lost and whose code still runs."""

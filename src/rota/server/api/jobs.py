@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from rota.jobs import JobState
+from rota.protocol import Cancel
 from rota.server.api.schemas import (
     PATCH_BODY,
     SUBMIT_BODY,
@@ -149,7 +150,7 @@ async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     if holder is not None and held is not None and job.stopping:
         # Through another server, the worker learns of it from its next heartbeat.
         held.cancel_sent = True
-        await holder.send({"type": "cancel", "job_id": job_id, "reason": "cancelled by request"})
+        await holder.send(Cancel(job_id=job_id, reason="cancelled by request"))
     hub.waiters.notify(job_id)
     hub.activity.cancelled(job)
     return job.to_dict()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, status
 
 from rota.errors import WorkerNotFound
+from rota.protocol import Drain
 from rota.safe_text import excerpt
 from rota.server.state import Hub, hub_of
 
@@ -34,5 +35,5 @@ async def drain_worker(
     if session is None:
         raise WorkerNotFound(f"no worker named {excerpt(name)} is connected to this server")
     session.draining = True
-    sent = await session.send({"type": "drain"})
+    sent = await session.send(Drain())
     return {"worker": name, "state": "draining", "told": sent}

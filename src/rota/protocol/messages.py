@@ -1,0 +1,329 @@
+"""The worker protocol's messages: one frozen class per frame type, the whole vocabulary.
+
+A class's fields are its wire fields, by the same names; `TYPE` is the frame's `type` key.
+docs/protocol.md lists the same messages and fields, and a test holds the two together.
+Limits beyond types (names, counts, ranges) are in each class's `check_limits`, which the
+codec runs once, on decoding (rota.protocol.codec).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Literal, TypeAlias
+
+from rota.errors import ProtocolError
+from rota.jobs import WORKER_NAME_PATTERN, Lease
+from rota.safe_text import excerpt
+from rota.types import JobId, LeaseToken
+from rota.values import text_problem
+
+PROTOCOL_VERSION: Final = 3
+"""3: typed messages; a result travels as JSON text; `batch` frames; `ack.error` always sent.
+2: a job's code must have stopped before its lease is released (`stopping`, `unleased`)."""
+MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+WEBSOCKET_PATH: Final = "/api/v1/workers/connect"
+
+MAX_CAPACITY: Final = 10_000
+MAX_LEASES: Final = 100_000
+MAX_NAME_CHARS: Final = 200
+_WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
+
+
+class MessageRefused(ProtocolError):
+    """A well-formed message the receiver refuses: values beyond the protocol's limits, or
+    another protocol version."""
+
+
+def _check_names(kind: str, field: str, values: tuple[str, ...]) -> None:
+    for value in values:
+        if not 0 < len(value) <= MAX_NAME_CHARS or text_problem(value) is not None:
+            raise MessageRefused(f"{kind}.{field} must be a list of short strings")
+
+
+def _check_leases(kind: str, running: tuple[Lease, ...], unleased: int) -> None:
+    if len(running) > MAX_LEASES:
+        raise MessageRefused(f"{kind}.running lists too many jobs")
+    if not 0 <= unleased <= MAX_CAPACITY:
+        raise MessageRefused(f"{kind}.unleased must be an integer of 0 or more")
+
+
+# --- parts of messages ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogLine:
+    """One line a task logged: when (seconds since the epoch), on which stream, what."""
+
+    at: float
+    stream: str
+    """`log`, `stdout` or `stderr`; the server files anything else as `log`."""
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobOrder:
+    """One item of a `jobs` message: an attempt a worker is asked to run."""
+
+    job_id: JobId
+    token: LeaseToken
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    """The number of the last attempt this round may reach."""
+    timeout_s: float | None
+    queue: str
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease that names this attempt in the worker's messages."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+# --- worker -> server ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Hello:
+    """The worker's first frame: who it is, what it runs, and the attempts it still holds."""
+
+    TYPE: ClassVar[str] = "hello"
+    version: int
+    name: str
+    queues: tuple[str, ...]
+    tags: tuple[str, ...]
+    tasks: tuple[str, ...]
+    capacity: int
+    running: tuple[Lease, ...]
+    unleased: int = 0
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the names, counts and capacity are within limits."""
+        if not _WORKER_NAME.match(self.name):
+            raise MessageRefused(
+                f"worker name {excerpt(self.name)} must match {_WORKER_NAME.pattern}"
+            )
+        for field in ("queues", "tags", "tasks"):
+            _check_names("hello", field, getattr(self, field))
+        if not self.queues:
+            raise MessageRefused("hello.queues must name at least one queue")
+        if not 1 <= self.capacity <= MAX_CAPACITY:
+            raise MessageRefused(f"hello.capacity must be between 1 and {MAX_CAPACITY}")
+        _check_leases("hello", self.running, self.unleased)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Heartbeat:
+    """Every heartbeat_s: the attempts whose code has not stopped, and the worker's figures."""
+
+    TYPE: ClassVar[str] = "heartbeat"
+    running: tuple[Lease, ...]
+    unleased: int = 0
+    state: Literal["online", "draining"]
+    resources: dict[str, Any]
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError if it lists too many leases or a negative unleased count."""
+        _check_leases("heartbeat", self.running, self.unleased)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Progress:
+    """A task's latest progress report (0..1 or nil) and message."""
+
+    TYPE: ClassVar[str] = "progress"
+    job_id: JobId
+    token: LeaseToken
+    progress: float | None = None
+    message: str | None = None
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Log:
+    """Lines a task logged, batched."""
+
+    TYPE: ClassVar[str] = "log"
+    job_id: JobId
+    token: LeaseToken
+    lines: tuple[LogLine, ...]
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Result:
+    """The attempt succeeded; its result travels as the JSON text rota.values made of it."""
+
+    TYPE: ClassVar[str] = "result"
+    job_id: JobId
+    token: LeaseToken
+    result_json: str
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Failure:
+    """The attempt failed; retried after its backoff if `retryable` and attempts are left."""
+
+    TYPE: ClassVar[str] = "failure"
+    job_id: JobId
+    token: LeaseToken
+    error: str
+    traceback: str | None = None
+    retryable: bool
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Release:
+    """The attempt's code has stopped (or never started): end the lease unrun."""
+
+    TYPE: ClassVar[str] = "release"
+    job_id: JobId
+    token: LeaseToken
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Stopping:
+    """The worker asked the attempt's code to stop, or the code has not stopped in time."""
+
+    TYPE: ClassVar[str] = "stopping"
+    job_id: JobId
+    token: LeaseToken
+    message: str
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Drain:
+    """From a worker: it is draining, send it no more jobs. From a server: drain."""
+
+    TYPE: ClassVar[str] = "drain"
+
+
+# --- server -> worker ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Welcome:
+    """The answer to hello; `stale` names re-presented jobs whose lease is gone."""
+
+    TYPE: ClassVar[str] = "welcome"
+    version: int
+    server: str
+    heartbeat_s: float
+    lease_s: float
+    stale: tuple[JobId, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Jobs:
+    """Attempts to run, never more than the worker's free slots."""
+
+    TYPE: ClassVar[str] = "jobs"
+    jobs: tuple[JobOrder, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cancel:
+    """The job was cancelled: stop its code, then release its lease."""
+
+    TYPE: ClassVar[str] = "cancel"
+    job_id: JobId
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Leases:
+    """The answer to a heartbeat that named stale leases: stop those jobs."""
+
+    TYPE: ClassVar[str] = "leases"
+    stale: tuple[JobId, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Ack:
+    """A final word was recorded (`ok`), or refused as stale (`error` says why)."""
+
+    TYPE: ClassVar[str] = "ack"
+    job_id: JobId
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Error:
+    """The connection is about to be closed because of a protocol error or a refusal."""
+
+    TYPE: ClassVar[str] = "error"
+    message: str
+
+
+# --- both ways -----------------------------------------------------------------------
+
+WorkerMessage: TypeAlias = (
+    Hello | Heartbeat | Progress | Log | Result | Failure | Release | Stopping | Drain
+)
+ServerMessage: TypeAlias = Welcome | Jobs | Cancel | Leases | Ack | Drain | Error
+Message: TypeAlias = WorkerMessage | ServerMessage
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Batch:
+    """Several messages in one frame, handled in order: what one side had ready together."""
+
+    TYPE: ClassVar[str] = "batch"
+    messages: tuple[Message, ...]
+
+
+FROM_WORKER: Final[tuple[type, ...]] = (
+    Hello,
+    Heartbeat,
+    Progress,
+    Log,
+    Result,
+    Failure,
+    Release,
+    Stopping,
+    Drain,
+    Batch,
+)
+FROM_SERVER: Final[tuple[type, ...]] = (
+    Welcome,
+    Jobs,
+    Cancel,
+    Leases,
+    Ack,
+    Drain,
+    Error,
+    Batch,
+)
+ALONE: Final[frozenset[type]] = frozenset({Hello, Welcome, Error, Batch})
+"""Messages that never travel inside a batch: the handshake, the last word, a batch."""

@@ -1,0 +1,72 @@
+"""docs/protocol.md lists every message of the protocol with its fields: this test holds the
+tables to the message classes (names, fields, which side sends what, the version), so the
+contract a worker in another language follows cannot drift from the code."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from rota.jobs import Lease
+from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine
+from rota.protocol.messages import FROM_SERVER, FROM_WORKER
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+PARTS: dict[str, type] = {"lease": Lease, "log line": LogLine, "job order": JobOrder}
+
+
+def table(heading: str) -> dict[str, set[str]]:
+    """Return the rows of the table under a `## heading`: first cell -> the field names the
+    second cell lists at its top level (nested words in brackets and parentheses left out)."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0] in ("type", "part") or set(cells[0]) <= {"-"}:
+            continue
+        fields = cells[1]
+        while True:  # innermost first, so nesting of any depth goes
+            shorter = re.sub(r"\([^()\[\]]*\)|\[[^()\[\]]*\]", "", fields)
+            if shorter == fields:
+                break
+            fields = shorter
+        rows[cells[0].strip("`")] = set(re.findall(r"`([a-z_]+)`", fields))
+    return rows
+
+
+def fields_of(cls: type) -> set[str]:
+    return {field.name for field in dataclasses.fields(cls)}
+
+
+@pytest.mark.parametrize(
+    ("heading", "classes"),
+    [("Messages from the worker", FROM_WORKER), ("Messages from the server", FROM_SERVER)],
+)
+def test_each_side_s_table_lists_its_messages_and_their_fields(
+    heading: str, classes: tuple[type, ...]
+) -> None:
+    documented = table(heading)
+    in_code = {cls.TYPE: fields_of(cls) for cls in classes}  # type: ignore[attr-defined]
+    assert documented == in_code
+
+
+def test_the_parts_of_messages_are_listed_with_their_fields() -> None:
+    assert table("Parts of messages") == {name: fields_of(cls) for name, cls in PARTS.items()}
+
+
+def test_the_doc_names_the_version_the_code_speaks() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert text.startswith(f"# The worker protocol (version {PROTOCOL_VERSION})\n")
+    hello = table("Messages from the worker")["hello"]
+    assert "version" in hello
+    assert f"`version` (int, {PROTOCOL_VERSION})" in text
+
+
+def test_the_check_can_fail() -> None:
+    """The parser sees a field that is missing from the doc: the check is not vacuous."""
+    assert table("Messages from the worker")["result"] == {"job_id", "token", "result_json"}
+    assert table("Messages from the server")["drain"] == set()
