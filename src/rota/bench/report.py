@@ -86,6 +86,8 @@ def ratios_grid(results: list[WorkloadResult]) -> Grid | None:
     header = [""] + [f"{rota} ÷ {peer}" for peer in peers for rota in rotas]
     rows = []
     for workload, known in rows_of(results):
+        if not known.compared:
+            continue
         row = [f"{workload}: {known.label}"]
         for peer in peers:
             for rota in rotas:

@@ -35,8 +35,12 @@ def open() -> None:
     reset_database()
     runner = asyncio.Runner()
     _loop["runner"] = runner
-    runner.run(app.open_async())
-    runner.run(app.schema_manager.apply_schema_async())
+    runner.run(_open())
+
+
+async def _open() -> None:
+    await app.open_async()
+    await app.schema_manager.apply_schema_async()
 
 
 def reset_database() -> None:

@@ -15,7 +15,8 @@ DISTRIBUTION = "taskiq"
 BULK = False
 DELAY = False
 
-broker = RedisStreamBroker(url=os.environ["BENCH_REDIS"], queue_name="bench")
+# consumer_id "0": a group made after the jobs were sent still reads them from the start.
+broker = RedisStreamBroker(url=os.environ["BENCH_REDIS"], queue_name="bench", consumer_id="0")
 _redis = {}
 
 
