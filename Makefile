@@ -29,7 +29,7 @@ browser:
 proxy:
 	@if [ -z "$$ROTA_TEST_NGINX" ]; then scripts/install-nginx; fi
 
-## bench: end-to-end throughput, median of 3 runs, on a temporary SQLite file
+## bench: every workload of `rota bench` on a temporary SQLite file (docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/rota bench
 

@@ -1,230 +1,197 @@
-"""`rota bench`: measure end-to-end throughput on a store, with real server and worker processes.
+"""`rota bench`: run the bench's workloads on Rota (and on its peers) and show the tables.
 
-It starts its own server (on a temporary SQLite file, or the database given) and workers on a
-free loopback port, submits jobs in bulk, waits until every one has finished, and reports the
-rates of each run and their median. Nothing it starts outlives it.
+This module only reads the options and prints; the workloads live in rota.bench.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
+import shlex
 import sys
-import tempfile
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from rota.bench import report
+from rota.bench.cluster import StoreChoice
+from rota.bench.doc import write_between_markers
+from rota.bench.latency import LatencyParams
+from rota.bench.peer_runner import DEFAULT_CACHE, PeerSetting, parse_peers
+from rota.bench.punctuality import PunctualityParams
+from rota.bench.recovery import RecoveryParams
+from rota.bench.results import BenchError, WorkloadResult
+from rota.bench.scale import ScaleParams
+from rota.bench.suite import Plan, machine, parse_workloads, plan_params, run_plan
+from rota.bench.throughput import ThroughputParams
 from rota.cli.common import EXIT_FAILURE, error_line
-from rota.cli.dev import Child
-from rota.cli.output import stderr, stdout
+from rota.cli.output import stdout
 from rota.errors import RotaError
-from rota.sync import Client
 
-QUEUE = "rota-bench"
-READY_TIMEOUT_S = 30.0
-POLL_S = 0.02
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RunResult:
-    jobs: int
-    submit_s: float
-    total_s: float
-    failed: int
-
-    @property
-    def submitted_per_s(self) -> float:
-        return self.jobs / self.submit_s
-
-    @property
-    def done_per_s(self) -> float:
-        return self.jobs / self.total_s
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+STORES = ("sqlite", "postgres")
 
 
 def bench(
-    db: Annotated[
-        str | None,
-        typer.Option(help="SQLite file or postgresql:// DSN (default: a temporary SQLite file)."),
+    workloads: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Workloads: throughput, latency, punctuality, recovery, scale (default: all)."
+        ),
     ] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="Jobs per run.")] = 5000,
+    store: Annotated[
+        str, typer.Option(help="Rota's store: sqlite, postgres, or both as a comma list.")
+    ] = "sqlite",
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ROTA_BENCH_POSTGRES",
+            help="PostgreSQL DSN for --store postgres and for procrastinate (a schema or "
+            "database of the bench's own is made in it and dropped).",
+        ),
+    ] = None,
+    vs: Annotated[
+        str | None,
+        typer.Option(
+            "--vs",
+            help="Peers to run the same workloads on: celery,rq,dramatiq,huey,taskiq,"
+            "procrastinate (or all).",
+        ),
+    ] = None,
+    redis: Annotated[
+        str,
+        typer.Option(
+            envvar="ROTA_BENCH_REDIS",
+            help="Redis for the peers and for the tasks' round trip; the bench owns (flushes) "
+            "this database.",
+        ),
+    ] = DEFAULT_REDIS,
+    task_work: Annotated[
+        str,
+        typer.Option(
+            help="What each task does: noop, redis (one Redis round trip), or auto (redis "
+            "when --vs is given)."
+        ),
+    ] = "auto",
+    jobs: Annotated[int, typer.Option(min=1, help="throughput: jobs per phase.")] = 20_000,
+    runs: Annotated[int, typer.Option(min=1, help="throughput: runs (median shown).")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs each worker runs at once.")] = 8,
-    runs: Annotated[int, typer.Option(min=1, help="Runs; the median is reported.")] = 3,
-    task: Annotated[str, typer.Option(help="The task each job runs (with no arguments).")] = (
-        "rota.echo"
-    ),
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Jobs per bulk submit.")] = 1000,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    latency_jobs: Annotated[int, typer.Option(min=1, help="latency: jobs.")] = 500,
+    rate: Annotated[float, typer.Option(min=0.1, help="latency: submits per second.")] = 50.0,
+    punctual_jobs: Annotated[int, typer.Option(min=1, help="punctuality: jobs.")] = 300,
+    ahead_min: Annotated[float, typer.Option(min=0.5, help="punctuality: nearest due, s.")] = 3.0,
+    ahead_max: Annotated[float, typer.Option(min=0.5, help="punctuality: farthest due, s.")] = 15.0,
+    recovery_jobs: Annotated[int, typer.Option(min=2, help="recovery: jobs.")] = 40,
+    recovery_seconds: Annotated[
+        float, typer.Option(min=0.1, help="recovery: job length, s.")
+    ] = 3.0,
+    kill_after: Annotated[float, typer.Option(min=0.1, help="recovery: SIGKILL after, s.")] = 4.0,
+    scale_max: Annotated[
+        int, typer.Option(min=100, help="scale: the largest fill (finished rows).")
+    ] = 10_000_000,
+    scale_jobs: Annotated[int, typer.Option(min=1, help="scale: jobs measured per level.")] = 200,
+    venvs: Annotated[
+        Path, typer.Option(help="Where the peers' virtual environments are kept.")
+    ] = DEFAULT_CACHE,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write every result to this JSON file.")
+    ] = None,
+    write_doc: Annotated[
+        Path | None,
+        typer.Option(help="Write the tables into this Markdown file, between its bench markers."),
+    ] = None,
 ) -> None:
-    """Measure how many jobs per second go from submission to success, end to end."""
-    folder = Path(tempfile.mkdtemp(prefix="rota-bench-"))
-    database = db or str(folder / "bench.db")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "rota.cli.main"]
-    server = Child(label="server", argv=[*command, "server", "--db", database, "--port", str(port)])
-    children = [
-        Child(
-            label=f"worker bench-{n}",
-            argv=[
-                *command,
-                "worker",
-                "--server",
-                url,
-                "--name",
-                f"bench-{n}",
-                "--queues",
-                QUEUE,
-                "--concurrency",
-                str(concurrency),
-            ],
-        )
-        for n in range(1, workers + 1)
-    ]
-    results: list[RunResult] = []
+    """Measure Rota end to end with real processes, and its peers side by side (--vs)."""
     try:
-        _start(server, folder)
-        with Client(url, timeout_s=60.0) as client:
-            _wait(lambda: _healthy(client), "the server to start", server)
-            for child in children:
-                _start(child, folder)
-            _wait(lambda: _online(client) >= workers, f"{workers} workers to connect", server)
-            for number in range(1, runs + 1):
-                results.append(_run(client, number, runs, jobs=jobs, task=task, batch=batch))
+        stores = _stores(store, postgres)
+        peers = parse_peers(vs) if vs else []
+        if task_work not in ("auto", "noop", "redis"):
+            raise BenchError("--task-work is noop, redis or auto")
+        with_redis = task_work == "redis" or (task_work == "auto" and bool(peers))
+        plan = Plan(
+            workloads=parse_workloads(workloads or []),
+            stores=stores,
+            peers=peers,
+            redis_url=redis if with_redis else None,
+            peer_setting=PeerSetting(cache=venvs, redis_url=redis, postgres_dsn=postgres),
+            throughput=ThroughputParams(
+                jobs=jobs, runs=runs, workers=workers, concurrency=concurrency
+            ),
+            latency=LatencyParams(
+                jobs=latency_jobs, rate=rate, workers=workers, concurrency=concurrency
+            ),
+            punctuality=PunctualityParams(
+                jobs=punctual_jobs,
+                min_ahead_s=ahead_min,
+                max_ahead_s=max(ahead_min, ahead_max),
+                workers=workers,
+                concurrency=concurrency,
+            ),
+            recovery=RecoveryParams(
+                jobs=recovery_jobs, seconds=recovery_seconds, kill_after_s=kill_after
+            ),
+            scale=ScaleParams(max_rows=scale_max, jobs=scale_jobs),
+        )
+        results = run_plan(plan)
     except RotaError as exc:
         typer.echo(error_line(str(exc)), err=True)
         raise typer.Exit(EXIT_FAILURE) from None
-    finally:
-        _stop([*children, server])
-        shutil.rmtree(folder, ignore_errors=True)
-    _report(
-        results,
-        store=db or "sqlite (temporary file)",
-        workers=workers,
-        concurrency=concurrency,
-        task=task,
-        as_json=as_json,
-    )
+    _show(results)
+    context: dict[str, object] = {
+        "command": "rota bench " + shlex.join(sys.argv[2:]),
+        "machine": machine(),
+        "plan": plan_params(plan),
+    }
+    if json_file is not None:
+        payload = {**context, "results": [result.to_dict() for result in results]}
+        json_file.write_text(json.dumps(payload, indent=2) + "\n")
+    if write_doc is not None:
+        write_between_markers(write_doc, _doc_body(results, context))
 
 
-def _run(client: Client, number: int, runs: int, *, jobs: int, task: str, batch: int) -> RunResult:
-    console = stderr()
-    started = time.perf_counter()
-    for first in range(0, jobs, batch):
-        count = min(batch, jobs - first)
-        client.submit_many([{"task": task, "queue": QUEUE} for _ in range(count)])
-    submitted = time.perf_counter()
-    with console.status(f"run {number}/{runs}: waiting for {jobs:,} jobs") as status:
-        while (left := _unfinished(client)) > 0:
-            status.update(f"run {number}/{runs}: {jobs - left:,}/{jobs:,} jobs done")
-            time.sleep(POLL_S)
-    finished = time.perf_counter()
-    page = client.list_jobs(state="failed", queue=QUEUE, limit=500)
-    return RunResult(
-        jobs=jobs,
-        submit_s=submitted - started,
-        total_s=finished - started,
-        failed=len(page["jobs"]),
-    )
+def _stores(text: str, postgres: str | None) -> list[StoreChoice]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or any(name not in STORES for name in names):
+        raise BenchError("--store is sqlite, postgres, or sqlite,postgres")
+    if "postgres" in names and not postgres:
+        raise BenchError("--store postgres needs --postgres DSN (or ROTA_BENCH_POSTGRES)")
+    return [StoreChoice(kind=name, dsn=postgres if name == "postgres" else None) for name in names]
 
 
-def _unfinished(client: Client) -> int:
-    for queue in client.queues():
-        if queue["queue"] == QUEUE:
-            return int(queue["pending"]) + int(queue["running"])
-    return 0
+def _show(results: list[WorkloadResult]) -> None:
+    console = stdout()
+    console.print(report.rich_table(report.figures_grid(results), "rota bench"))
+    ratios = report.ratios_grid(results)
+    if ratios is not None:
+        console.print(report.rich_table(ratios, "Rota's ratio to each peer (> 1: Rota is better)"))
+    for result in results:
+        for note in result.notes:
+            console.print(f"{result.system}, {result.workload}: {note}")
 
 
-def _report(
-    results: list[RunResult],
-    *,
-    store: str,
-    workers: int,
-    concurrency: int,
-    task: str,
-    as_json: bool,
-) -> None:
-    done = statistics.median(result.done_per_s for result in results)
-    submitted = statistics.median(result.submitted_per_s for result in results)
-    if as_json:
-        payload: dict[str, Any] = {
-            "store": store,
-            "workers": workers,
-            "concurrency": concurrency,
-            "task": task,
-            "runs": [asdict(result) for result in results],
-            "median_done_per_s": done,
-            "median_submitted_per_s": submitted,
-        }
-        typer.echo(json.dumps(payload, indent=2))
-        return
-    table = Table(title=f"{task} on {store}: {workers} worker(s) x {concurrency} slots")
-    for column in ("run", "jobs", "submitted/s", "done/s", "failed"):
-        table.add_column(column, justify="right")
-    for number, result in enumerate(results, 1):
-        table.add_row(
-            str(number),
-            f"{result.jobs:,}",
-            f"{result.submitted_per_s:,.0f}",
-            f"{result.done_per_s:,.0f}",
-            str(result.failed),
-        )
-    table.add_row("median", "", f"{submitted:,.0f}", f"{done:,.0f}", "", style="bold")
-    stdout().print(table)
-    if any(result.failed for result in results):
-        raise typer.Exit(EXIT_FAILURE)
-
-
-def _start(child: Child, folder: Path) -> None:
-    log = folder / (child.label.replace(" ", "-") + ".log")
-    with log.open("ab") as out:
-        child.process = subprocess.Popen(
-            child.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _healthy(client: Client) -> bool:
-    try:
-        client.health()
-    except RotaError:
-        return False
-    return True
-
-
-def _online(client: Client) -> int:
-    return sum(1 for worker in client.workers() if worker["state"] == "online")
-
-
-def _wait(ready: Any, what: str, server: Child) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not ready():
-        if server.exit_code() is not None:
-            raise RotaError(f"the bench server exited while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise RotaError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _stop(children: list[Child]) -> None:
-    for child in children:
-        child.signal(signal.SIGTERM)
-    for child in children:
-        if not child.wait(10.0):
-            child.signal(signal.SIGKILL)
-            child.wait(5.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _doc_body(results: list[WorkloadResult], context: dict[str, object]) -> str:
+    about = context["machine"]
+    assert isinstance(about, dict)
+    lines = [
+        f"Measured {about['measured_at']} on {about['cpu']} ({about['cores']} cores, "
+        f"{about['memory_gib']} GiB), {about['system']}, Python {about['python']}, with:",
+        "",
+        "```",
+        str(context["command"]),
+        "```",
+        "",
+        report.markdown(report.figures_grid(results)),
+    ]
+    ratios = report.ratios_grid(results)
+    if ratios is not None:
+        lines += [
+            "",
+            "Rota's ratio to each peer (> 1: Rota is better):",
+            "",
+            report.markdown(ratios),
+        ]
+    notes = [f"- {r.system}, {r.workload}: {note}" for r in results for note in r.notes]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""The figures each workload reports, in the order tables show them."""
+
+from __future__ import annotations
+
+from rota.bench.results import Metric
+
+WORKLOADS: dict[str, tuple[Metric, ...]] = {
+    "throughput": (
+        Metric(
+            key="single_per_s",
+            label="single submits from one client, jobs/s",
+            higher_is_better=True,
+        ),
+        Metric(key="bulk_per_s", label="bulk submit, jobs/s", higher_is_better=True),
+        Metric(
+            key="drain_per_s", label="drain with 2 worker processes, jobs/s", higher_is_better=True
+        ),
+    ),
+    "latency": (
+        Metric(
+            key="p50_ms",
+            label="submit to start at a steady rate, p50 ms",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="p99_ms",
+            label="submit to start at a steady rate, p99 ms",
+            higher_is_better=False,
+            digits=1,
+        ),
+    ),
+    "punctuality": (
+        Metric(
+            key="late_p50_ms",
+            label="due at exact times: lateness p50 ms",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="late_p99_ms",
+            label="due at exact times: lateness p99 ms",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="late_max_ms",
+            label="due at exact times: lateness max ms",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="early",
+            compared=False,
+            label="due at exact times: started early",
+            higher_is_better=False,
+        ),
+        Metric(key="ran", compared=False, label="due at exact times: ran", higher_is_better=True),
+    ),
+    "recovery": (
+        Metric(
+            key="completed",
+            label="one of 2 workers SIGKILLed: jobs completed",
+            higher_is_better=True,
+        ),
+        Metric(
+            key="run_twice",
+            compared=False,
+            label="one of 2 workers SIGKILLed: jobs started twice",
+            higher_is_better=False,
+        ),
+        Metric(
+            key="overlapping",
+            compared=False,
+            label="one of 2 workers SIGKILLed: jobs run twice at once",
+            higher_is_better=False,
+        ),
+        Metric(
+            key="rerun_after_s",
+            label="one of 2 workers SIGKILLed: lost job re-ran after, s",
+            higher_is_better=False,
+            digits=1,
+        ),
+    ),
+    "scale": (),
+}
+"""Every workload's figures; scale's rows depend on the fill levels and are built there."""
+
+ALL_WORKLOADS = ("throughput", "latency", "punctuality", "recovery", "scale")
+
+
+def metric(workload: str, key: str) -> Metric:
+    """Return the Metric of a workload's figure, or a plain one for a figure not listed."""
+    for known in WORKLOADS.get(workload, ()):
+        if known.key == key:
+            return known
+    return Metric(key=key, label=key.replace("_", " "), higher_is_better=False, digits=1)

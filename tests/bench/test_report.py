@@ -1,0 +1,72 @@
+"""The bench's tables: ratios point the right way, counts are not compared, spreads shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rota.bench.doc import BEGIN, END, write_between_markers
+from rota.bench.report import figures_grid, ratios_grid
+from rota.bench.results import Figure, WorkloadResult, percentile, ratio
+
+
+def result(system: str, workload: str, **values: float) -> WorkloadResult:
+    return WorkloadResult(
+        workload=workload,
+        system=system,
+        figures={key: Figure.one(value) for key, value in values.items()},
+    )
+
+
+def test_ratio_is_above_one_when_rota_is_better_either_way() -> None:
+    assert ratio(200.0, 100.0, higher_is_better=True) == 2.0
+    assert ratio(5.0, 10.0, higher_is_better=False) == 2.0
+    assert ratio(None, 10.0, higher_is_better=False) is None
+    assert ratio(0.0, 10.0, higher_is_better=False) is None
+
+
+def test_nearest_rank_percentile() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([], 0.5) is None
+
+
+def test_grids_put_rota_first_and_compare_rates_but_not_counts() -> None:
+    results = [
+        result("celery 5", "punctuality", late_p99_ms=4.0, early=0),
+        result("rota (sqlite)", "punctuality", late_p99_ms=2.0, early=0),
+        result("rota (sqlite)", "throughput", single_per_s=300.0),
+        result("celery 5", "throughput", single_per_s=600.0),
+    ]
+    grid = figures_grid(results)
+    assert grid.header == ["", "rota (sqlite)", "celery 5"]
+    assert [row[0].split(":")[0] for row in grid.rows] == [
+        "throughput",
+        "punctuality",
+        "punctuality",
+    ]
+    ratios = ratios_grid(results)
+    assert ratios is not None
+    cells = {row[0]: row[1] for row in ratios.rows}
+    assert cells["throughput: single submits from one client, jobs/s"] == "0.50\u00d7"
+    assert cells["punctuality: due at exact times: lateness p99 ms"] == "2.00\u00d7"
+    assert not any("started early" in name for name in cells)
+
+
+def test_a_figure_of_several_runs_shows_its_spread() -> None:
+    results = [
+        WorkloadResult(
+            workload="throughput",
+            system="rota (sqlite)",
+            figures={"drain_per_s": Figure.of_runs([90.0, 110.0, 100.0])},
+        )
+    ]
+    assert figures_grid(results).rows[0][1] == "100 (90\u2013110)"
+
+
+def test_write_between_markers_appends_them_to_a_file_without(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("# Title\n")
+    write_between_markers(doc, "table one")
+    write_between_markers(doc, "table two")
+    assert doc.read_text() == f"# Title\n\n{BEGIN}\ntable two\n{END}\n"
