@@ -113,12 +113,10 @@ def display_default(field: FieldInfo) -> str:
     return display_value(field.get_default(call_default_factory=True))
 
 
-def display_value(value: Any, *, secret: bool = False) -> str:
-    """Return a setting's value as TOML-like text; a secret one is masked."""
+def display_value(value: Any) -> str:
+    """Return a setting's value as TOML-like text ("none" for no value)."""
     if value is None:
         return "none"
-    if secret:
-        return '"***"'
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, Path):

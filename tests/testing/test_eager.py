@@ -130,8 +130,12 @@ def test_idempotency_keys_as_on_a_server(runner: EagerRunner) -> None:
     first = add.submit(1, 2, idempotency_key="k")
     again = add.submit(1, 2, idempotency_key="k")
     assert again.id == first.id and len(runner.jobs) == 1
+    later = add.submit(1, 2, idempotency_key="k", delay=60)  # times are not compared
+    assert later.id == first.id
     with pytest.raises(IdempotencyConflict):
         add.submit(5, 5, idempotency_key="k")
+    with pytest.raises(IdempotencyConflict):
+        add.submit(1, 2, idempotency_key="k", priority=5)
 
 
 def test_a_finished_job_cannot_be_cancelled_and_unknown_ids_are_not_found(

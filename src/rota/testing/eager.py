@@ -33,6 +33,7 @@ from rota.jobs import Event, Job, JobSpec, JobState
 from rota.protocol import JobOrder
 from rota.safe_text import excerpt
 from rota.server.api.schemas import parse_submissions
+from rota.store.common import fingerprint
 from rota.tasks.builtin import builtin_registry
 from rota.tasks.registry import TaskRegistry
 from rota.types import JSON, JobId
@@ -64,7 +65,8 @@ class EagerRunner:
         self._lock = threading.Lock()
         self._jobs: dict[JobId, Job] = {}
         self._events: dict[JobId, list[Event]] = {}
-        self._keys: dict[str, tuple[JobId, JobSpec]] = {}
+        self._keys: dict[str, tuple[JobId, str]] = {}
+        """idempotency key -> (the job holding it, its submission's fingerprint)"""
 
     @property
     def jobs(self) -> list[Job]:
@@ -130,10 +132,10 @@ class EagerRunner:
         if held is None:
             return None
         job_id, earlier = held
-        if (earlier.task, earlier.args, earlier.kwargs) != (spec.task, spec.args, spec.kwargs):
+        if earlier != fingerprint(spec):  # the stores' rule: all but the times must match
             raise IdempotencyConflict(
-                f"idempotency key {excerpt(spec.idempotency_key)} is held by job {job_id}, "
-                "submitted with a different task or arguments"
+                f"idempotency_key {excerpt(spec.idempotency_key)} is held by job {job_id}, "
+                "submitted with a different task, arguments or options"
             )
         with self._lock:
             return self._jobs[job_id]
@@ -167,7 +169,7 @@ class EagerRunner:
             self._jobs[job.id] = job
             self._events[job.id] = []
             if spec.idempotency_key is not None:
-                self._keys[spec.idempotency_key] = (job.id, spec)
+                self._keys[spec.idempotency_key] = (job.id, fingerprint(spec))
         self._event(job, "submitted")
         return job
 
