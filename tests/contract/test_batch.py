@@ -138,3 +138,22 @@ async def test_settle_many_at_once(store: Store) -> None:
     assert [a.result for a in answers if isinstance(a, Job)] == [job.args for job in jobs]
     page = await store.list_jobs(JobQuery(state=JobState.SUCCEEDED, limit=500))
     assert len(page.jobs) == 200
+
+
+async def test_acquire_many_honours_each_requests_targets_and_tasks(store: Store) -> None:
+    for_w1 = await submit_one(store, target="w1")
+    for_gpu = await submit_one(store, target="gpu")
+    other_task = await submit_one(store, task="t.other")
+    anyone = await submit_one(store)
+    served = await store.acquire_many(
+        [
+            request("w2", limit=5, tasks=["tests.work"]),  # not w1's, no gpu: only anyone
+            request("w1", limit=5, tags=["gpu"]),
+            request("w1", limit=5),
+        ]
+    )
+    assert [[job.id for job in jobs] for jobs in served] == [
+        [anyone.id],
+        [for_w1.id, for_gpu.id, other_task.id],
+        [],
+    ]

@@ -1,11 +1,10 @@
 """The in-memory store: the whole Store contract in one process, nothing on disk.
 
-It keeps every guarantee the other backends keep: each verb is one atomic step (under one
-lock, with no await inside), every lease is fenced by its token, idempotency keys return
-the first job, and the lifecycle rules (rota.lifecycle) decide every retry and failure.
-Its "now" is the injected clock. It is for tests: fast unit tests of Rota itself, and the
-base of a test mode for users. Nothing survives the process; a MemoryData shared by two
-stores is what "the same database" means here.
+It keeps every guarantee of the other backends: each verb is one atomic step (one lock, no
+await inside), leases are fenced by their token, idempotency keys return the first job, and
+rota.lifecycle decides every retry and failure. Its "now" is the injected clock. It is for
+tests (Rota's, and later users' test mode); a MemoryData shared by two stores is what "the
+same database" means here.
 """
 
 from __future__ import annotations
@@ -13,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import functools
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
+from rota.store import memory_leases as leases
 from rota.store import memory_ops as ops
 from rota.store import memory_reads as reads
 from rota.store.base import (
@@ -47,25 +45,9 @@ from rota.store.insights import (
     Lateness,
     ThroughputBucket,
 )
-from rota.store.memory_data import MemoryData
+from rota.store.memory_data import MemoryData, detached
 from rota.store.memory_schedules import MemorySchedules
 from rota.types import JSON, JobId
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _detached(
-    verb: Callable[P, Coroutine[Any, Any, T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Return the verb answering a deep copy of what it returns: a caller that changes a
-    job's args or result changes its own copy, never the stored job (as with a database)."""
-
-    @functools.wraps(verb)
-    async def detached(*args: P.args, **kwargs: P.kwargs) -> T:
-        return copy.deepcopy(await verb(*args, **kwargs))
-
-    return detached
 
 
 class MemoryStore:
@@ -100,37 +82,27 @@ class MemoryStore:
 
     # --- clients -----------------------------------------------------------------------
 
-    @_detached
+    @detached
     async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
         """Insert jobs as pending, all or none, and return them in order."""
         with self._step() as data:
             return ops.submit(data, specs, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def get_job(self, job_id: JobId) -> Job:
         """Return the job, or raise JobNotFound."""
         with self._step() as data:
             return data.job(job_id)
 
-    @_detached
+    @detached
     async def list_jobs(self, query: JobQuery) -> JobPage:
         """Return one page of jobs matching the query, newest first."""
         params = page_params(query)
         with self._step() as data:
-            found = [
-                job
-                for job in data.jobs.values()
-                if job.id < params["before"]
-                and (query.state is None or job.state is query.state)
-                and (query.queue is None or job.queue == query.queue)
-                and (query.task is None or job.task == query.task)
-                and (query.worker is None or job.worker == query.worker)
-                and (query.search is None or query.search in (job.id, job.idempotency_key))
-            ]
-        found.sort(key=lambda job: job.id, reverse=True)
+            found = reads.matching(data.jobs.values(), query, before=params["before"])
         return to_page(found[: params["limit"]], query.limit)
 
-    @_detached
+    @detached
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
         """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
         if changes.priority is not None and (
@@ -154,14 +126,14 @@ class MemoryStore:
         with self._step() as data:
             return ops.update(data, job_id, values, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def cancel(self, job_id: JobId) -> Job:
         """Cancel a pending or running job; a running job stays stopping until its worker
         releases the lease (its code stopped) or the lease expires."""
         with self._step() as data:
             return ops.cancel(data, job_id, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def retry(self, job_id: JobId) -> Job:
         """Put a failed, cancelled or expired job back to pending, due now, for a new round;
         JobStopping while its last attempt's code is still stopping."""
@@ -187,22 +159,22 @@ class MemoryStore:
 
     # --- dispatch and leases -------------------------------------------------------------
 
-    @_detached
+    @detached
     async def acquire(self, request: AcquireRequest) -> list[Job]:
         """Claim up to `limit` due pending jobs the worker may run, and return them running."""
         if request.lease_s <= 0:
             raise InvalidInput("lease_s must be positive")
         with self._step() as data:
-            return ops.acquire(data, request, self._clock.now_utc())
+            return leases.acquire(data, request, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
         """Claim jobs for several workers' free slots in one atomic step, request by request."""
         if any(request.lease_s <= 0 for request in requests):
             raise InvalidInput("lease_s must be positive")
         with self._step() as data:
             now = self._clock.now_utc()
-            return [ops.acquire(data, request, now) for request in requests]
+            return [leases.acquire(data, request, now) for request in requests]
 
     async def extend(
         self, worker: str, tokens: Sequence[str], lease_s: float
@@ -210,30 +182,31 @@ class MemoryStore:
         """Extend the worker's leases to now + lease_s; return the state of each valid one's
         job by token (running, or cancelled: stop its code)."""
         with self._step() as data:
-            return ops.extend(data, worker, tokens, lease_s, self._clock.now_utc())
+            return leases.extend(data, worker, tokens, lease_s, self._clock.now_utc())
 
     async def expire_leases_of(self, worker: str, grace_s: float) -> int:
         """Bring every lease the worker holds to expire within grace_s."""
         with self._step() as data:
-            return ops.expire_leases_of(data, worker, grace_s, self._clock.now_utc())
+            return leases.expire_leases_of(data, worker, grace_s, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def complete(self, lease: Lease, result: JSON) -> Job:
         """Mark the job succeeded with its result. StaleLease unless the token is current."""
         stored = ops.copy_json(dump_json(result, "the result"))
         with self._step() as data:
-            return ops.complete(data, lease, stored, self._clock.now_utc())
+            return leases.complete(data, lease, stored, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def fail(
         self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
     ) -> Job:
         """Record a failed attempt: retried with backoff while attempts are left, else failed."""
         with self._step() as data:
             now = self._clock.now_utc()
-            return ops.fail(data, lease, now, error=error, traceback=traceback, retryable=retryable)
+            return leases.fail(
+                data, lease, now, error=error, traceback=traceback, retryable=retryable
+            )
 
-    @_detached
     async def settle(
         self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
     ) -> list[Settled]:
@@ -246,25 +219,25 @@ class MemoryStore:
         with self._step() as data:
             now = self._clock.now_utc()
             answers = [
-                ops.settle_one(data, outcome, result, now)
+                leases.settle_one(data, outcome, result, now)
                 for outcome, result in zip(outcomes, results, strict=True)
             ]
             for line in lines:
                 data.append(line)
         return [copy.deepcopy(answer) if isinstance(answer, Job) else answer for answer in answers]
 
-    @_detached
+    @detached
     async def release(self, lease: Lease) -> Job:
         """Give a running job back unrun (pending, due now, the attempt not counted), or end
         the lease of a job cancelled while it ran, whose code has stopped."""
         with self._step() as data:
-            return ops.release(data, lease, self._clock.now_utc())
+            return leases.release(data, lease, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def report_stopping(self, lease: Lease, message: str) -> Job:
         """Mark the attempt stopping (its code was asked to stop) and log why."""
         with self._step() as data:
-            return ops.report_stopping(data, lease, message, self._clock.now_utc())
+            return leases.report_stopping(data, lease, message, self._clock.now_utc())
 
     async def report_progress(
         self, lease: Lease, progress: float | None, message: str | None = None
@@ -273,7 +246,7 @@ class MemoryStore:
         if progress is not None and not 0.0 <= progress <= 1.0:
             raise InvalidInput("progress is a fraction between 0 and 1")
         with self._step() as data:
-            ops.report_progress(data, lease, progress, message, self._clock.now_utc())
+            leases.report_progress(data, lease, progress, message, self._clock.now_utc())
 
     async def log(self, events: Sequence[Event]) -> None:
         """Append lines a task logged to the execution log (lines of deleted jobs are dropped)."""
@@ -281,13 +254,13 @@ class MemoryStore:
             for event in events:
                 data.append(event)
 
-    @_detached
+    @detached
     async def reap(self) -> list[Job]:
         """Treat every expired lease as a lost attempt and return the jobs it changed."""
         with self._step() as data:
-            return ops.reap(data, self._clock.now_utc())
+            return leases.reap(data, self._clock.now_utc())
 
-    @_detached
+    @detached
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
         with self._step() as data:
@@ -316,47 +289,26 @@ class MemoryStore:
         """Insert or replace the worker's entry as online (its hello)."""
         resources = ops.copy_json(dump_json(info.resources, "resources"))
         with self._step() as data:
-            now = self._clock.now_utc()
-            data.workers[info.name] = WorkerInfo(
-                name=info.name,
-                queues=list(info.queues),
-                tags=list(info.tags),
-                tasks=list(info.tasks),
-                capacity=info.capacity,
-                running=info.running,
-                state="online",
-                server=info.server,
-                connected_at=info.connected_at or now,
-                last_seen_at=now,
-                resources=resources,
-            )
+            ops.register_worker(data, info, resources, self._clock.now_utc())
 
     async def worker_seen(
         self, name: str, *, running: int, state: str, resources: dict[str, Any]
     ) -> None:
         """Record a heartbeat: last_seen_at = now, running count, state and resources."""
-        stored = ops.copy_json(dump_json(resources, "resources"))
+        changes = {
+            "running": running,
+            "state": state,
+            "resources": ops.copy_json(dump_json(resources, "resources")),
+        }
         with self._step() as data:
-            worker = data.workers.get(name)
-            if worker is not None:
-                data.workers[name] = replace(
-                    worker,
-                    last_seen_at=self._clock.now_utc(),
-                    running=running,
-                    state=state,
-                    resources=stored,
-                )
+            ops.worker_changed(data, name, self._clock.now_utc(), **changes)
 
     async def worker_gone(self, name: str) -> None:
         """Mark the worker offline."""
         with self._step() as data:
-            worker = data.workers.get(name)
-            if worker is not None:
-                data.workers[name] = replace(
-                    worker, state="offline", running=0, last_seen_at=self._clock.now_utc()
-                )
+            ops.worker_changed(data, name, self._clock.now_utc(), state="offline", running=0)
 
-    @_detached
+    @detached
     async def list_workers(self) -> list[WorkerInfo]:
         """Return every registered worker, online first, then by name."""
         rank = {"online": 0, "draining": 1}
@@ -401,22 +353,22 @@ class MemoryStore:
 
     # --- schedules -----------------------------------------------------------------------
 
-    @_detached
+    @detached
     async def create_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
         """Insert a schedule with a new id at version 1; ScheduleExists if the name is taken."""
         return self._schedules.create(spec, next_fire_at)
 
-    @_detached
+    @detached
     async def get_schedule(self, ref: str) -> Schedule:
         """Return the schedule with that id, or else that name; ScheduleNotFound if none."""
         return self._schedules.get(ref)
 
-    @_detached
+    @detached
     async def list_schedules(self) -> list[Schedule]:
         """Return every schedule, by name."""
         return self._schedules.all()
 
-    @_detached
+    @detached
     async def update_schedule(
         self,
         schedule_id: str,
@@ -428,17 +380,17 @@ class MemoryStore:
         """Replace the spec and next fire time if the version is still current."""
         return self._schedules.update(schedule_id, version, spec, next_fire_at)
 
-    @_detached
+    @detached
     async def delete_schedule(self, schedule_id: str) -> Schedule:
         """Remove the schedule and cancel its occurrences written ahead of their time."""
         return self._schedules.delete(schedule_id)
 
-    @_detached
+    @detached
     async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
         """Return active schedules whose next fire time is at or before `until`, soonest first."""
         return self._schedules.due(until, limit)
 
-    @_detached
+    @detached
     async def fire_schedule(self, firing: Firing) -> list[Job] | None:
         """Advance the schedule and write its occurrences, if its version is still current."""
         return self._schedules.fire(firing)

@@ -7,16 +7,44 @@ MemoryData is the in-memory equivalent of reopening a database file.
 
 from __future__ import annotations
 
+import copy
+import functools
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 from rota.errors import JobNotFound
 from rota.jobs import Event, Job, JobState
 from rota.scheduling.model import ScheduleSpec
 from rota.store.base import WorkerInfo
 from rota.store.common import JobIds
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def detached(
+    verb: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Return the verb answering a deep copy of what it returns: a caller that changes a
+    job's args or result changes its own copy, never the stored job (as with a database)."""
+
+    @functools.wraps(verb)
+    async def detached(*args: P.args, **kwargs: P.kwargs) -> T:
+        return copy.deepcopy(await verb(*args, **kwargs))
+
+    return detached
+
+
+ENDED: dict[str, Any] = {"lease_token": None, "lease_expires_at": None, "stop_requested_at": None}
+"""The fields a write clears when a lease ends."""
+
+
+def span(seconds: float) -> timedelta:
+    """Return seconds as a timedelta, rounded to the microsecond like the SQL stores."""
+    return timedelta(microseconds=round(seconds * 1_000_000))
 
 
 @dataclass(kw_only=True, slots=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rota.jobs import Job, JobState
-from rota.store.base import QueueStats
+from rota.store.base import JobQuery, QueueStats
 from rota.store.insights import (
     MAX_LATENESS_SAMPLES,
     Lateness,
@@ -16,6 +16,22 @@ from rota.store.insights import (
     bucket_floor_s,
     lateness_of,
 )
+
+
+def matching(jobs: Iterable[Job], query: JobQuery, *, before: str) -> list[Job]:
+    """Return the jobs the query's filters match whose id sorts before `before`, newest first."""
+    found = [
+        job
+        for job in jobs
+        if job.id < before
+        and (query.state is None or job.state is query.state)
+        and (query.queue is None or job.queue == query.queue)
+        and (query.task is None or job.task == query.task)
+        and (query.worker is None or job.worker == query.worker)
+        and (query.search is None or query.search in (job.id, job.idempotency_key))
+    ]
+    found.sort(key=lambda job: job.id, reverse=True)
+    return found
 
 
 def queue_stats(jobs: Iterable[Job], now: datetime) -> list[QueueStats]:

@@ -3,6 +3,7 @@ one transaction, with as few round trips as the fencing allows."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from rota.jobs import Job, Lease
 from rota.lifecycle import after_failure
 from rota.store.base import AcquireRequest, Failure, Outcome, Settled, Success
 from rota.store.common import stale_lease
-from rota.store.postgres_conn import Connection
+from rota.store.postgres_conn import Connection, Record
 from rota.store.postgres_ops import apply_decision
 from rota.store.postgres_rows import row_to_job
 from rota.store.postgres_sql import Statements
@@ -32,15 +33,56 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
 async def acquire_many(
     conn: Connection, sql: Statements, requests: Sequence[AcquireRequest]
 ) -> list[list[Job]]:
-    """Serve each request as acquire would, one after the other, in one transaction."""
-    claimed: list[list[Job]] = []
+    """Serve each request as acquire would, one after the other, in one transaction of two
+    statements whatever the number of requests: lock every request's candidates, hand them
+    out request by request in dispatch order, then claim the chosen ones."""
+    wanted, depth = [], 0
+    for position, request in enumerate(requests):
+        if request.limit <= 0 or not request.queues:
+            continue
+        depth += request.limit  # the requests before it may take this many of its candidates
+        wanted.append(
+            {
+                "position": position,
+                "worker": request.worker,
+                "queues": list(dict.fromkeys(request.queues)),
+                "tags": list(request.tags),
+                "tasks": None if request.tasks is None else list(request.tasks),
+                "depth": depth,
+            }
+        )
+    claimed: list[list[Job]] = [[] for _ in requests]
+    if not wanted:
+        return claimed
     async with conn.transaction():
-        for request in requests:
-            if request.limit <= 0 or not request.queues:
-                claimed.append([])
-                continue
-            rows = await sql.all(conn, "acquire", **acquire_params(request))
-            claimed.append([row_to_job(row) for row in rows])
+        rows = await sql.all(conn, "acquire_candidates", requests=json.dumps(wanted))
+        candidates: dict[int, list[Record]] = {}
+        for row in rows:
+            candidates.setdefault(row["position"], []).append(row)
+        taken: set[str] = set()
+        ids, workers, leases, owners = [], [], [], []
+        for position, request in enumerate(requests):
+            chosen = 0
+            order = sorted(
+                candidates.get(position, ()),
+                key=lambda row: (-row["priority"], row["run_at"], row["seq"]),
+            )
+            for row in order:
+                if chosen == request.limit:
+                    break
+                if row["id"] in taken:
+                    continue
+                taken.add(row["id"])
+                ids.append(row["id"])
+                workers.append(request.worker)
+                leases.append(float(request.lease_s))
+                owners.append(position)
+                chosen += 1
+        if ids:
+            params = {"ids": ids, "workers": workers, "lease_s": leases}
+            by_id = {row["id"]: row for row in await sql.all(conn, "claim_assigned", **params)}
+            for job_id, owner in zip(ids, owners, strict=True):
+                claimed[owner].append(row_to_job(by_id[job_id]))
     return claimed
 
 

@@ -528,3 +528,56 @@ FOR UPDATE OF jobs;
 
 -- name: get_jobs
 SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
+
+-- name: acquire_candidates
+-- The first step of acquire_many: for each request (:requests, a JSON array of {position,
+-- worker, queues, tags, tasks, depth}), the best `depth` due jobs of each of its queues that
+-- it may run, locked (SKIP LOCKED, as acquire). `depth` covers what the requests before it
+-- may take first; the caller hands the candidates out request by request.
+SELECT request.position, candidate.id, candidate.priority, candidate.run_at, candidate.seq
+FROM jsonb_to_recordset(:requests::jsonb) AS request (
+    position integer, worker text, queues text[], tags text[], tasks text[], depth integer
+)
+CROSS JOIN LATERAL unnest(request.queues) AS wanted (queue)
+CROSS JOIN LATERAL (
+    SELECT id, priority, run_at, seq FROM jobs
+    WHERE state = 'pending'
+      AND queue = wanted.queue
+      AND run_at <= coalesce(:now, now())
+      AND (request.tasks IS NULL OR task = ANY(request.tasks))
+      AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
+      AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
+    ORDER BY priority DESC, run_at, seq
+    LIMIT request.depth
+    FOR UPDATE SKIP LOCKED
+) AS candidate;
+
+-- name: claim_assigned
+-- The second step of acquire_many: claim each chosen job (locked by the first step, in the
+-- same transaction) for its worker, as acquire claims, with its `started` event.
+WITH chosen AS (
+    SELECT * FROM unnest(:ids::text[], :workers::text[], :lease_s::double precision[])
+        AS c (id, worker, lease_s)
+), claimed AS (
+    UPDATE jobs
+    SET state = 'running',
+        attempt = attempt + 1,
+        lease_token = replace(gen_random_uuid()::text, '-', ''),
+        lease_expires_at = coalesce(:now, now()) + make_interval(secs => chosen.lease_s),
+        worker = chosen.worker,
+        started_at = coalesce(:now, now()),
+        progress = NULL,
+        stop_requested_at = NULL,
+        updated_at = coalesce(:now, now())
+    FROM chosen
+    WHERE jobs.id = chosen.id AND jobs.state = 'pending'
+    RETURNING jobs.*
+), logged AS (
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    -- The words of rota.lifecycle.started_message, which the contract tests compare.
+    SELECT id, attempt, updated_at, 'started', worker,
+           'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
+    FROM claimed
+    ORDER BY priority DESC, run_at, seq
+)
+SELECT * FROM claimed;
