@@ -5,7 +5,7 @@ import job from "./views/job.js";
 import schedules from "./views/schedules.js";
 import workers from "./views/workers.js";
 import submit from "./views/submit.js";
-import { h, localZoneLabel, toast } from "./ui.js";
+import { h, localZoneLabel, tickElapsed, toast } from "./ui.js";
 import { setZoneMode, zoneMode } from "./zone.js";
 
 const ROUTES = [
@@ -122,3 +122,4 @@ window.addEventListener("popstate", render);
 window.addEventListener("unhandledrejection", (event) => toast(String(event.reason?.message || event.reason), "error"));
 render();
 follow();
+setInterval(tickElapsed, 1000);

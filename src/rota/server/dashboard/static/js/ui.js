@@ -220,11 +220,18 @@ export function progressLine({ progress, message, startedAt, testid }) {
     meter(progress ?? 0, progress === null || progress === undefined ? "–" : `${Math.round(progress * 100)}%`),
     h("div", { class: "progress-text" },
       message ? h("span", { class: "progress-message", "data-testid": testid ? `${testid}-message` : null }, message) : null,
-      elapsed ? h("span", { class: "muted", "data-testid": testid ? `${testid}-elapsed` : null }, `running ${elapsed}`) : null));
+      elapsed ? h("span", { class: "muted", "data-running-since": startedAt, "data-testid": testid ? `${testid}-elapsed` : null }, `running ${elapsed}`) : null));
 }
 
 /** A label for a field, from its wire name: "max_attempts" reads "Max attempts". */
 export function label(name) {
   const text = name.replace(/_/g, " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Move every "running 12 s" on the page on by the time passed (called each second). */
+export function tickElapsed() {
+  for (const el of document.querySelectorAll("[data-running-since]")) {
+    el.textContent = `running ${duration(ageSeconds(el.dataset.runningSince))}`;
+  }
 }

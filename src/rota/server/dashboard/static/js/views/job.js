@@ -7,10 +7,15 @@ export default {
   async mount(container, [id], app) {
     const body = h("div");
     container.append(body);
-    let job = null, events = [], schedule = null;
+    let job = null, events = [], schedule = null, drawn = null;
     const expanded = new Set();  // the runs of progress events the reader opened
     const refresh = async () => {
       [job, { events }] = await Promise.all([get(`/jobs/${id}`), get(`/jobs/${id}/events`)]);
+      // Drawn again only when something changed: a redraw would close what the reader opened
+      // and take the button under their pointer away.
+      const seen = JSON.stringify([job, events]);
+      if (seen === drawn) return;
+      drawn = seen;
       if (job.schedule_id && (!schedule || schedule.id !== job.schedule_id)) {
         // Shown by its name; a schedule removed since keeps only its id.
         try { schedule = await get(`/schedules/${encodeURIComponent(job.schedule_id)}`); } catch { schedule = { id: job.schedule_id, name: null }; }
