@@ -15,7 +15,8 @@ from tests.contract.postgres import postgres_server
 
 ROTA = str(Path(sys.executable).with_name("rota"))
 
-pytestmark = [pytest.mark.e2e, pytest.mark.bench_smoke]
+# Each test runs real processes end to end; a loaded 2-core machine needs minutes, not seconds.
+pytestmark = [pytest.mark.e2e, pytest.mark.bench_smoke, pytest.mark.timeout(900)]
 
 
 def bench(tmp_path: Path, *args: str, timeout_s: float = 600) -> dict[str, Any]:
