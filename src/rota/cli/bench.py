@@ -133,19 +133,25 @@ def bench(
             ),
             scale=ScaleParams(max_rows=scale_max, jobs=scale_jobs),
         )
-        results = run_plan(plan)
+        context: dict[str, object] = {
+            "command": "rota bench " + shlex.join(sys.argv[2:]),
+            "machine": machine(),
+            "plan": plan_params(plan),
+        }
+        done: list[WorkloadResult] = []
+
+        def keep(result: WorkloadResult) -> None:
+            # Written after each result, so a long run stopped midway keeps what it measured.
+            done.append(result)
+            if json_file is not None:
+                payload = {**context, "results": [item.to_dict() for item in done]}
+                json_file.write_text(json.dumps(payload, indent=2) + "\n")
+
+        results = run_plan(plan, on_result=keep)
     except RotaError as exc:
         typer.echo(error_line(str(exc)), err=True)
         raise typer.Exit(EXIT_FAILURE) from None
     _show(results)
-    context: dict[str, object] = {
-        "command": "rota bench " + shlex.join(sys.argv[2:]),
-        "machine": machine(),
-        "plan": plan_params(plan),
-    }
-    if json_file is not None:
-        payload = {**context, "results": [result.to_dict() for result in results]}
-        json_file.write_text(json.dumps(payload, indent=2) + "\n")
     if write_doc is not None:
         write_between_markers(write_doc, _doc_body(results, context))
 
