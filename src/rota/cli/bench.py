@@ -9,7 +9,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,7 @@ from rota.bench.recovery import RecoveryParams
 from rota.bench.results import BenchError, WorkloadResult
 from rota.bench.scale import ScaleParams
 from rota.bench.suite import Plan, machine, parse_workloads, plan_params, run_plan
+from rota.bench.targets import targets_grid
 from rota.bench.throughput import ThroughputParams
 from rota.cli.common import EXIT_FAILURE, error_line
 from rota.cli.output import stdout
@@ -101,8 +102,19 @@ def bench(
         Path | None,
         typer.Option(help="Write the tables into this Markdown file, between its bench markers."),
     ] = None,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(help="Run nothing: show (and --write-doc) the results of an earlier --json."),
+    ] = None,
 ) -> None:
     """Measure Rota end to end with real processes, and its peers side by side (--vs)."""
+    if from_json is not None:
+        saved = json.loads(from_json.read_text())
+        results = [WorkloadResult.from_dict(item) for item in saved["results"]]
+        _show(results)
+        if write_doc is not None:
+            write_between_markers(write_doc, _doc_body(results, saved))
+        return
     try:
         stores = _stores(store, postgres)
         peers = parse_peers(vs) if vs else []
@@ -176,7 +188,7 @@ def _show(results: list[WorkloadResult]) -> None:
             console.print(f"{result.system}, {result.workload}: {note}")
 
 
-def _doc_body(results: list[WorkloadResult], context: dict[str, object]) -> str:
+def _doc_body(results: list[WorkloadResult], context: dict[str, Any]) -> str:
     about = context["machine"]
     assert isinstance(about, dict)
     lines = [
@@ -197,6 +209,12 @@ def _doc_body(results: list[WorkloadResult], context: dict[str, object]) -> str:
             "",
             report.markdown(ratios),
         ]
+    lines += [
+        "",
+        "Issue 10's targets against this run:",
+        "",
+        report.markdown(targets_grid(results)),
+    ]
     notes = [f"- {r.system}, {r.workload}: {note}" for r in results for note in r.notes]
     if notes:
         lines += ["", *notes]
