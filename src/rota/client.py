@@ -37,6 +37,9 @@ API_PREFIX = "/api/v1"
 MAX_WAIT_S = 30.0
 """The longest single long-poll of a job's result; the server allows up to 60 s."""
 
+JSON_HEADERS = (("content-type", "application/json"),)
+"""The headers of a request with a body."""
+
 JobData = dict[str, Any]
 """A job as the API returns it: `rota.jobs.Job.to_dict()`."""
 
@@ -321,29 +324,55 @@ class AsyncClient(ScheduleMethods):
         pauses = self.retry_policy.pauses()
         while True:
             try:
-                response = await self._http.request(
+                response = await self._send(
                     method,
                     path,
                     content=content,
-                    headers={"content-type": "application/json"} if content is not None else None,
                     params=params,
-                    timeout=timeout_s if timeout_s is not None else self.timeout_s,
+                    timeout_s=timeout_s if timeout_s is not None else self.timeout_s,
                 )
             except httpx.TransportError as exc:
                 pause = next(pauses, None) if may_retry_error(exc, repeatable=again) else None
                 if pause is None:
                     raise _unavailable(self.url, exc) from None
-                await anyio.sleep(pause)
+                await self._pause(pause)
                 continue
             if may_retry_status(response.status_code, repeatable=again):
                 pause = next(pauses, None)
                 if pause is not None:
-                    await anyio.sleep(pause)
+                    await self._pause(pause)
                     continue
             break
         if response.is_success:
             return response.json() if response.content else None
         raise error_from_response(response)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None,
+        params: Mapping[str, Any] | None,
+        timeout_s: float,
+    ) -> httpx.Response:
+        """Send one request on the pool of kept-alive connections.
+
+        With `_pause`, the only awaits of every method: the sync Client overrides both with
+        blocking calls and so runs these methods without an event loop.
+        """
+        return await self._http.request(
+            method,
+            path,
+            content=content,
+            headers=JSON_HEADERS if content is not None else None,
+            params=params,
+            timeout=timeout_s,
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before a retry."""
+        await anyio.sleep(seconds)
 
 
 def _unavailable(url: str, error: httpx.TransportError) -> ServerUnavailable:

@@ -1,18 +1,21 @@
-"""The sync client: each method runs the AsyncClient's on one long-lived event loop thread."""
+"""The sync client: the AsyncClient's methods, run without an event loop.
+
+Every method is the AsyncClient's own code (one source for bodies, checks and errors). Its
+only await is `_send`, which here is a blocking call on one kept-alive `httpx.Client`, so
+the coroutine finishes at its first step: the call costs no event loop, thread hop or
+portal, just the request.
+"""
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Concatenate, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar, cast
 
-import anyio
 import httpx
-from anyio.from_thread import BlockingPortal
 
-from rota.client import AsyncClient
+from rota.client import API_PREFIX, JSON_HEADERS, AsyncClient
 from rota.client_retry import DEFAULT_RETRY, RetryPolicy
 from rota.errors import RotaError
 
@@ -20,60 +23,75 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class _PortalThread:
-    """An anyio blocking portal on a daemon thread of its own.
+class _BlockingCore(AsyncClient):
+    """An AsyncClient whose requests block on a sync httpx.Client instead of awaiting."""
 
-    anyio's start_blocking_portal runs its loop on a non-daemon pool thread, which keeps the
-    interpreter from exiting while a Client nobody closed is alive; a daemon thread does not.
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        timeout_s: float,
+        token: str | None,
+        transport: httpx.BaseTransport | None,
+        retry: RetryPolicy,
+    ) -> None:
+        super().__init__(url, timeout_s=timeout_s, token=token, retry=retry)
+        # The AsyncClient's own pool is never used; its headers (the token) are.
+        self._sync_http = httpx.Client(
+            base_url=self.url + API_PREFIX,
+            timeout=timeout_s,
+            headers=self._http.headers,
+            transport=transport,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None,
+        params: Mapping[str, Any] | None,
+        timeout_s: float,
+    ) -> httpx.Response:
+        return self._sync_http.request(
+            method,
+            path,
+            content=content,
+            headers=JSON_HEADERS if content is not None else None,
+            params=params,
+            timeout=timeout_s,
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        time.sleep(seconds)  # noqa: ASYNC251 (run by run_to_end, outside any event loop)  # noqa: ASYNC251 (this coroutine is run by run_to_end, in no loop)
+
+    def close_sync(self) -> None:
+        """Close the kept-alive connections."""
+        self._sync_http.close()
+
+
+def run_to_end(step: Coroutine[Any, Any, R]) -> R:
+    """Run a coroutine that never suspends (its awaits all finish at once); return its value.
+
+    Raises RotaError if it does suspend: it awaited something only an event loop can finish.
     """
-
-    def __init__(self) -> None:
-        self._ready = threading.Event()
-        self._portal: BlockingPortal | None = None
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="rota-client", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._portal is None:
-            raise RotaError(f"cannot start the client's event loop: {self._failure}")
-
-    @property
-    def portal(self) -> BlockingPortal:
-        if self._portal is None:
-            raise RotaError("the client is closed")
-        return self._portal
-
-    def _run(self) -> None:
-        async def serve() -> None:
-            async with BlockingPortal() as portal:
-                self._portal = portal
-                self._ready.set()
-                await portal.sleep_until_stopped()
-
-        try:
-            anyio.run(serve)
-        except BaseException as exc:  # reported to the constructor, which raises
-            self._failure = exc
-        finally:
-            self._portal = None
-            self._ready.set()
-
-    def stop(self) -> None:
-        """Cancel what still runs (a wait interrupted by Ctrl-C), stop the loop, join it."""
-        portal = self._portal
-        if portal is not None:
-            portal.call(portal.stop, True)
-        self._thread.join()
+    try:
+        step.send(None)
+    except StopIteration as done:
+        value: R = done.value
+        return value
+    step.close()
+    raise RotaError("the sync client cannot run a call that waits on an event loop")
 
 
 def _blocking(
     method: Callable[Concatenate[AsyncClient, P], Awaitable[R]],
 ) -> Callable[Concatenate[Client, P], R]:
-    """Return a sync method that runs the AsyncClient method on the client's portal."""
+    """Return a sync method that runs the AsyncClient method on the client's blocking core."""
 
     def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        bound = functools.partial(method, self.async_client, *args, **kwargs)
-        return self._thread.portal.call(bound)
+        coroutine = cast(Coroutine[Any, Any, R], method(self._core, *args, **kwargs))
+        return run_to_end(coroutine)
 
     call.__name__ = method.__name__
     call.__qualname__ = f"Client.{method.__name__}"
@@ -84,8 +102,9 @@ def _blocking(
 class Client:
     """Talk to a Rota server from sync code; the same methods as AsyncClient, blocking.
 
-    Safe to use from any thread, including one that runs an event loop of its own. Use it
-    as a context manager, or call `close()` when done.
+    Safe to use from any thread, including one that runs an event loop of its own (the call
+    blocks that thread). One pool of kept-alive connections serves every call. Use it as a
+    context manager, or call `close()` when done.
     """
 
     def __init__(
@@ -94,20 +113,23 @@ class Client:
         *,
         timeout_s: float = 10.0,
         token: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        self._thread = _PortalThread()
-        # Built on the portal's loop, where every one of its requests will run.
-        self.async_client: AsyncClient = self._thread.portal.call(
-            functools.partial(_make_client, url, timeout_s, token, transport, retry)
+        self._core = _BlockingCore(
+            url, timeout_s=timeout_s, token=token, transport=transport, retry=retry
         )
         self._closed = False
 
     @property
     def url(self) -> str:
         """Return the server's base URL."""
-        return self.async_client.url
+        return self._core.url
+
+    @property
+    def async_client(self) -> AsyncClient:
+        """Return the AsyncClient whose methods this client runs (its requests block)."""
+        return self._core
 
     def __enter__(self) -> Self:
         return self
@@ -121,14 +143,11 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close the connections and stop the client's event loop thread."""
+        """Close the connections to the server."""
         if self._closed:
             return
         self._closed = True
-        try:
-            self._thread.portal.call(self.async_client.aclose)
-        finally:
-            self._thread.stop()
+        self._core.close_sync()
 
     submit = _blocking(AsyncClient.submit)
     submit_many = _blocking(AsyncClient.submit_many)
@@ -153,13 +172,3 @@ class Client:
     pause_schedule = _blocking(AsyncClient.pause_schedule)
     resume_schedule = _blocking(AsyncClient.resume_schedule)
     trigger_schedule = _blocking(AsyncClient.trigger_schedule)
-
-
-async def _make_client(
-    url: str | None,
-    timeout_s: float,
-    token: str | None,
-    transport: httpx.AsyncBaseTransport | None,
-    retry: RetryPolicy,
-) -> AsyncClient:
-    return AsyncClient(url, timeout_s=timeout_s, token=token, transport=transport, retry=retry)

@@ -15,7 +15,8 @@ from tests.contract.postgres import postgres_server
 
 ROTA = str(Path(sys.executable).with_name("rota"))
 
-pytestmark = [pytest.mark.e2e, pytest.mark.bench_smoke]
+# Each test runs real processes end to end; a loaded 2-core machine needs minutes, not seconds.
+pytestmark = [pytest.mark.e2e, pytest.mark.bench_smoke, pytest.mark.timeout(900)]
 
 
 def bench(tmp_path: Path, *args: str, timeout_s: float = 600) -> dict[str, Any]:
@@ -161,3 +162,40 @@ def test_write_doc_replaces_only_the_text_between_the_markers(tmp_path: Path) ->
     assert "old table" not in text
     assert "| latency: submit to start at a steady rate, p50 ms |" in text
     assert "rota bench latency --latency-jobs 20" in text
+
+
+def test_from_json_shows_a_saved_run_without_running_anything(tmp_path: Path) -> None:
+    saved = tmp_path / "saved.json"
+    saved.write_text(
+        json.dumps(
+            {
+                "command": "rota bench throughput",
+                "machine": {
+                    "measured_at": "2026-01-01T00:00:00+00:00",
+                    "cpu": "a CPU",
+                    "cores": 2,
+                    "memory_gib": 4,
+                    "system": "Linux",
+                    "python": "3.11",
+                },
+                "results": [
+                    {
+                        "workload": "throughput",
+                        "system": "rota (sqlite)",
+                        "figures": {"drain_per_s": {"value": 123.0, "runs": [123.0]}},
+                    }
+                ],
+            }
+        )
+    )
+    doc = tmp_path / "doc.md"
+    done = subprocess.run(
+        [ROTA, "bench", "--from-json", str(saved), "--write-doc", str(doc)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| throughput: drain with 2 worker processes, jobs/s | 123 |" in doc.read_text()

@@ -70,3 +70,21 @@ def test_write_between_markers_appends_them_to_a_file_without(tmp_path: Path) ->
     write_between_markers(doc, "table one")
     write_between_markers(doc, "table two")
     assert doc.read_text() == f"# Title\n\n{BEGIN}\ntable two\n{END}\n"
+
+
+def test_targets_say_whether_each_floor_is_met_and_what_was_not_measured() -> None:
+    from rota.bench.targets import targets_grid
+
+    results = [
+        result(
+            "rota (sqlite)", "throughput", single_per_s=3000.0, bulk_per_s=9000.0, drain_per_s=900.0
+        ),
+        result("huey 3", "throughput", single_per_s=5000.0, drain_per_s=500.0),
+        result("celery 5", "throughput", single_per_s=1500.0, drain_per_s=600.0),
+    ]
+    rows = {row[0]: row for row in targets_grid(results).rows}
+    assert rows["SQLite drain"][3] == "900/s = 1.50 x celery 5 (600/s)"
+    assert rows["SQLite drain"][4] == "met"
+    assert rows["single submits, durable (SQLite)"][4] == "met"
+    assert rows["bulk submit (SQLite)"][4] == "**not met**"
+    assert rows["punctuality (SQLite)"][4] == "not measured"

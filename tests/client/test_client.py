@@ -176,8 +176,7 @@ def test_sync_client_from_plain_code(live_server: LiveServer) -> None:
         with pytest.raises(JobNotFound):
             client.get_job(MISSING_ID)
         assert client.health()["status"] == "ok"
-    # Closing stops the client's loop thread.
-    assert not any(t.name == "rota-client" and t.is_alive() for t in _client_threads(client))
+    assert not client_threads(), "the sync client runs no thread and no event loop of its own"
 
 
 async def test_sync_client_from_inside_a_running_event_loop(live_server: LiveServer) -> None:
@@ -208,8 +207,27 @@ def test_sync_client_keeps_the_signatures() -> None:
     assert Client.wait.__name__ == "wait"
 
 
-def _client_threads(client: Client) -> list[threading.Thread]:
-    return [client._thread._thread]
+def client_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rota-client" and t.is_alive()]
+
+
+def test_sync_client_sends_from_the_callers_thread_without_an_event_loop() -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        try:
+            asyncio.get_running_loop()
+            in_loop = True
+        except RuntimeError:
+            in_loop = False
+        seen.append((threading.current_thread().name, in_loop))
+        return httpx.Response(200, json={"status": "ok"})
+
+    with Client("http://rota.test", transport=httpx.MockTransport(answer)) as client:
+        assert client.health() == {"status": "ok"}
+        assert client.health() == {"status": "ok"}
+        assert not client_threads()
+    assert seen == [(threading.current_thread().name, False)] * 2
 
 
 async def _finish(live: LiveServer, job_id: str, *, result: object) -> Lease:

@@ -9,7 +9,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,7 @@ from rota.bench.recovery import RecoveryParams
 from rota.bench.results import BenchError, WorkloadResult
 from rota.bench.scale import ScaleParams
 from rota.bench.suite import Plan, machine, parse_workloads, plan_params, run_plan
+from rota.bench.targets import targets_grid
 from rota.bench.throughput import ThroughputParams
 from rota.cli.common import EXIT_FAILURE, error_line
 from rota.cli.output import stdout
@@ -101,8 +102,19 @@ def bench(
         Path | None,
         typer.Option(help="Write the tables into this Markdown file, between its bench markers."),
     ] = None,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(help="Run nothing: show (and --write-doc) the results of an earlier --json."),
+    ] = None,
 ) -> None:
     """Measure Rota end to end with real processes, and its peers side by side (--vs)."""
+    if from_json is not None:
+        saved = json.loads(from_json.read_text())
+        results = [WorkloadResult.from_dict(item) for item in saved["results"]]
+        _show(results)
+        if write_doc is not None:
+            write_between_markers(write_doc, _doc_body(results, saved))
+        return
     try:
         stores = _stores(store, postgres)
         peers = parse_peers(vs) if vs else []
@@ -133,19 +145,25 @@ def bench(
             ),
             scale=ScaleParams(max_rows=scale_max, jobs=scale_jobs),
         )
-        results = run_plan(plan)
+        context: dict[str, object] = {
+            "command": "rota bench " + shlex.join(sys.argv[2:]),
+            "machine": machine(),
+            "plan": plan_params(plan),
+        }
+        done: list[WorkloadResult] = []
+
+        def keep(result: WorkloadResult) -> None:
+            # Written after each result, so a long run stopped midway keeps what it measured.
+            done.append(result)
+            if json_file is not None:
+                payload = {**context, "results": [item.to_dict() for item in done]}
+                json_file.write_text(json.dumps(payload, indent=2) + "\n")
+
+        results = run_plan(plan, on_result=keep)
     except RotaError as exc:
         typer.echo(error_line(str(exc)), err=True)
         raise typer.Exit(EXIT_FAILURE) from None
     _show(results)
-    context: dict[str, object] = {
-        "command": "rota bench " + shlex.join(sys.argv[2:]),
-        "machine": machine(),
-        "plan": plan_params(plan),
-    }
-    if json_file is not None:
-        payload = {**context, "results": [result.to_dict() for result in results]}
-        json_file.write_text(json.dumps(payload, indent=2) + "\n")
     if write_doc is not None:
         write_between_markers(write_doc, _doc_body(results, context))
 
@@ -170,7 +188,7 @@ def _show(results: list[WorkloadResult]) -> None:
             console.print(f"{result.system}, {result.workload}: {note}")
 
 
-def _doc_body(results: list[WorkloadResult], context: dict[str, object]) -> str:
+def _doc_body(results: list[WorkloadResult], context: dict[str, Any]) -> str:
     about = context["machine"]
     assert isinstance(about, dict)
     lines = [
@@ -191,6 +209,12 @@ def _doc_body(results: list[WorkloadResult], context: dict[str, object]) -> str:
             "",
             report.markdown(ratios),
         ]
+    lines += [
+        "",
+        "Issue 10's targets against this run:",
+        "",
+        report.markdown(targets_grid(results)),
+    ]
     notes = [f"- {r.system}, {r.workload}: {note}" for r in results for note in r.notes]
     if notes:
         lines += ["", *notes]

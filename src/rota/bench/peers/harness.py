@@ -258,7 +258,7 @@ def recovery(peer, db, params):
         workers.kill(0)
         killed_at = time.time()
         wait_count(
-            lambda: len(set(db.lrange(ENDS, 0, -1))), params["jobs"], "jobs finished", idle_s=30
+            lambda: len(set(db.lrange(ENDS, 0, -1))), params["jobs"], "jobs finished", idle_s=10
         )
     finally:
         workers.stop()
