@@ -32,7 +32,7 @@ def test_a_real_server_and_worker_run_the_apps_tasks() -> None:
         finally:
             app.close()
             app.url = saved
-    assert not Path(server.db).exists()  # the temporary store went with it
+    assert server.db == "memory:"
 
 
 def test_declared_schedules_are_registered() -> None:

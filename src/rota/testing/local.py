@@ -1,6 +1,6 @@
 """A real Rota server and a worker in this process, for tests that want the whole path.
 
-The server listens on a free loopback port and keeps its jobs in a temporary SQLite file;
+The server listens on a free loopback port and keeps its jobs in the in-memory store;
 the worker runs the given app's tasks (and Rota's built-in ones) and registers the
 schedules the app declares. Both run on one event loop in a thread of their own, so a test
 uses them from sync code or from its own event loop alike.
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -36,6 +33,7 @@ from rota.worker.runtime import Worker
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 WORKER_NAME = "rota-testing"
+MEMORY_STORE = "memory:"
 
 QUICK_SETTINGS: Mapping[str, Any] = {
     "port": 0,
@@ -65,14 +63,14 @@ class _QuietServer(uvicorn.Server):
 
 
 class LocalRota:
-    """A server on a temporary store and one worker running `registry`'s tasks.
+    """A server on an in-memory store and one worker running `registry`'s tasks.
 
         with LocalRota(app.registry) as rota:
             app.url = rota.url
             ...
 
     `settings` override keys of QUICK_SETTINGS or any other setting (by key or
-    "section.key"); `db` defaults to an SQLite file in a temporary folder removed on stop.
+    "section.key"); `db` defaults to "memory:" (any store `rota server --db` takes will do).
     Raises RotaError when the server or the worker does not come up in time.
     """
 
@@ -86,12 +84,8 @@ class LocalRota:
         self.registry = build_registry([])
         if registry is not None:
             self.registry.merge(registry)
-        self._folder: Path | None = None
-        if db is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="rota-testing-"))
-            db = str(self._folder / "rota.db")
-        self.db = db
-        self._overrides = {**QUICK_SETTINGS, "db": db, **(settings or {})}
+        self.db = db or MEMORY_STORE
+        self._overrides = {**QUICK_SETTINGS, "db": self.db, **(settings or {})}
         self.url = ""
         """The server's base URL, once started."""
         self.worker_lines: list[str] = []
@@ -121,7 +115,7 @@ class LocalRota:
         return self
 
     def stop(self) -> None:
-        """Drain the worker, stop the server, close the store and remove its folder."""
+        """Drain the worker, stop the server and close the store."""
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -132,9 +126,6 @@ class LocalRota:
         if self._thread is not None:
             self._thread.join(STOP_TIMEOUT_S)
             self._thread = None
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -9,7 +9,7 @@ or by overriding the `rota_base_app` fixture in a conftest.py. Then:
 
 - `rota_eager`: the app in eager mode (its submissions run at once, in this process);
   the fixture's value is the EagerRunner, which lists the jobs that ran.
-- `rota_server`: a real server on a temporary SQLite store, with a worker running the
+- `rota_server`: a real server on an in-memory store, with a worker running the
   app's tasks, in this process (a LocalRota: `.url`, `.client`).
 - `rota_app`: the app, pointed at `rota_server` for the test and back afterwards (and
   ROTA_SERVER names that server meanwhile, for code that makes its own client).
