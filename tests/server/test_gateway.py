@@ -6,9 +6,11 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import msgpack
+
 from rota.protocol import PROTOCOL_VERSION
 from tests.server.conftest import LiveServer, StartServer
-from tests.server.fakes import pack
+from tests.server.fakes import pack, result_message
 
 JOBS = "/api/v1/jobs"
 
@@ -260,3 +262,32 @@ async def test_delayed_job_is_sent_once_due(start_server: StartServer) -> None:
     started = await fetch(server, job["id"])
     assert sent["job_id"] == job["id"]
     assert datetime.fromisoformat(started["started_at"]) >= datetime.fromisoformat(job["run_at"])
+
+
+async def test_outcomes_in_one_batch_are_settled_together_and_acked_in_one_frame(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    worker = await server.worker("w1", capacity=4)
+    submitted = [await submit(server, max_attempts=1) for _ in range(4)]
+    jobs = {job["job_id"]: job for job in await worker.receive_jobs(4)}
+    done, failed, released, stale = (jobs[job["id"]] for job in submitted)
+    failure = {"type": "failure", "error": "boom", "traceback": None, "retryable": False}
+    await worker.send_batch(
+        result_message(done, {"n": 1}),
+        {**failure, "job_id": failed["job_id"], "token": failed["token"]},
+        {"type": "release", "job_id": released["job_id"], "token": released["token"]},
+        result_message({**stale, "token": "not-the-token"}, 2),
+    )
+    frame = msgpack.unpackb(await worker.socket.recv())
+    while frame["type"] == "jobs":  # the released job may be handed out again meanwhile
+        frame = msgpack.unpackb(await worker.socket.recv())
+    assert frame["type"] == "batch"
+    acks = {ack["job_id"]: (ack["ok"], ack["error"]) for ack in frame["messages"]}
+    assert {ack["type"] for ack in frame["messages"]} == {"ack"}
+    assert acks[done["job_id"]] == acks[failed["job_id"]] == acks[released["job_id"]]
+    assert acks[done["job_id"]] == (True, None)
+    assert acks[stale["job_id"]][0] is False and "stale" in acks[stale["job_id"]][1]
+    assert (await fetch(server, done["job_id"]))["result"] == {"n": 1}
+    assert (await fetch(server, failed["job_id"]))["state"] == "failed"
+    assert (await fetch(server, stale["job_id"]))["state"] == "running"

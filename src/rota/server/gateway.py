@@ -3,10 +3,10 @@
 The gateway owns the workers' sockets: it reads their frames through the protocol's codec,
 which checks each once and returns typed messages, and it builds every message the server
 sends them. Each worker holds one connection. Its messages are handled in order, except the
-final words on jobs (result, failure, release): those settle concurrently, so one worker's
-outcomes share the store's commits instead of queueing behind each other's, and those that
-arrive in one `batch` are acked in one frame. An `ack` always follows the store change it
-confirms.
+final words on jobs (result, failure, release): those settle concurrently with what follows,
+and the results and failures that arrive in one `batch` are recorded in one store
+transaction (Store.settle) and acked in one frame. An `ack` always follows the store change
+it confirms.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeAlias
 from fastapi import APIRouter, WebSocket
 
 from rota.errors import InvalidTransition, InvalidValue, JobNotFound, ProtocolError, StaleLease
-from rota.jobs import Job, Lease
+from rota.jobs import Job
 from rota.protocol import (
     FROM_WORKER_SIDE,
     PROTOCOL_VERSION,
@@ -50,7 +50,8 @@ from rota.server.dispatcher import WorkerSession
 from rota.server.frames import log_event, progress_fraction
 from rota.server.leases import renew
 from rota.server.state import Hub
-from rota.store.base import WorkerInfo
+from rota.store.base import Failure as FailedAttempt
+from rota.store.base import Outcome, Settled, Success, WorkerInfo
 from rota.types import JobId, LeaseToken
 from rota.values import (
     MAX_ERROR_CHARS,
@@ -279,7 +280,7 @@ class WorkerConnection:
 
     async def _settle_guarded(self, session: WorkerSession, messages: Sequence[Settling]) -> None:
         try:
-            acks = await asyncio.gather(*(self._settle(session, message) for message in messages))
+            acks = await self._settle(session, messages)
         except Exception:
             kinds = ", ".join(sorted({message.TYPE for message in messages}))
             logger.exception("worker %s: recording a %s failed", session.name, kinds)
@@ -355,40 +356,63 @@ class WorkerConnection:
             held.attempt = job.attempt
         return job.attempt
 
-    def _change_for(self, message: Settling) -> Callable[[Lease], Awaitable[Job]]:
-        """Return the store change a final word asks for."""
-        store = self._store
-        if isinstance(message, Release):
-            return store.release
+    def _outcome_of(self, message: Result | Failure) -> Outcome:
+        """Return the store outcome a worker's result or failure reports (a result that
+        breaks the value rules fails the job for good)."""
         if isinstance(message, Failure):
-            error = escape_output(message.error, MAX_ERROR_CHARS)
             trace = message.traceback
-            if trace is not None:
-                trace = escape_output(trace, MAX_TRACEBACK_CHARS, keep_end=True)
-            retryable = message.retryable
-            return lambda lease: store.fail(
-                lease, error=error, traceback=trace, retryable=retryable
+            return FailedAttempt(
+                lease=message.lease,
+                error=escape_output(message.error, MAX_ERROR_CHARS),
+                traceback=(
+                    None
+                    if trace is None
+                    else escape_output(trace, MAX_TRACEBACK_CHARS, keep_end=True)
+                ),
+                retryable=message.retryable,
             )
         try:
-            result = check_result_json(message.result_json)
+            return Success(lease=message.lease, result=check_result_json(message.result_json))
         except InvalidValue as exc:
             refused = f"the task's result cannot be stored: {exc.message}"
-            return lambda lease: store.fail(lease, error=refused, retryable=False)
-        return lambda lease: store.complete(lease, result)
+            return FailedAttempt(lease=message.lease, error=refused, retryable=False)
 
-    async def _settle(self, session: WorkerSession, message: Settling) -> Ack:
-        """Apply a worker's final word on a job, and return its ack (ok=False when stale)."""
+    async def _settle(self, session: WorkerSession, messages: Sequence[Settling]) -> list[Ack]:
+        """Apply a worker's final words on jobs and return their acks, in order (ok=False
+        when stale): results and failures in one store transaction, releases one by one."""
+        reports = [message for message in messages if not isinstance(message, Release)]
+        settled = (
+            await self._store.settle([self._outcome_of(m) for m in reports]) if reports else []
+        )
+        answers = {id(message): answer for message, answer in zip(reports, settled, strict=True)}
+        acks: list[Ack] = []
+        for message in messages:
+            if isinstance(message, Release):
+                try:
+                    answer: Settled = await self._store.release(message.lease)
+                except (StaleLease, JobNotFound, InvalidTransition) as exc:
+                    answer = exc
+            else:
+                answer = answers[id(message)]
+            acks.append(await self._settled(session, message, answer))
+        return acks
+
+    async def _settled(self, session: WorkerSession, message: Settling, answer: Settled) -> Ack:
+        """Follow up one final word the store answered: the job as it now is, or the error
+        that refused it."""
         lease = message.lease
         ack = Ack(job_id=lease.job_id, ok=True)
-        try:
-            self._hub.activity.settled(await self._change_for(message)(lease), message.TYPE)
-        except (StaleLease, JobNotFound, InvalidTransition) as exc:
-            ack = Ack(job_id=lease.job_id, ok=False, error=exc.message)
+        if isinstance(answer, Job):
+            self._hub.activity.settled(answer, message.TYPE)
+        elif isinstance(answer, StaleLease | JobNotFound | InvalidTransition):
+            ack = Ack(job_id=lease.job_id, ok=False, error=answer.message)
             if not isinstance(message, Release):
                 # Refused, as the job was cancelled meanwhile; but its code has stopped (a
                 # worker reports only then), so the lease the job still holds ends.
                 with contextlib.suppress(StaleLease, JobNotFound, InvalidTransition):
                     self._hub.activity.changed(await self._store.release(lease))
+        else:
+            raise answer  # not a refusal the protocol knows: a fault, handled by the caller
         held = session.running.get(lease.job_id)
         if held is not None and held.token == lease.token:
             session.forget(lease.job_id)
