@@ -154,4 +154,4 @@ def targets_grid(results: list[WorkloadResult]) -> Grid:
     rows.append(
         ["memory: idle worker <= 50 MB, server <= 80 MB after 1M jobs", "", "", "", _verdict(None)]
     )
-    return Grid(header=["target", "floor", "aim", "last run", "floor"], rows=rows)
+    return Grid(header=["target", "floor", "aim", "last run", "floor met?"], rows=rows)
