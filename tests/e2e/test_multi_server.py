@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import time
 from collections import defaultdict
@@ -179,3 +180,23 @@ def test_a_drain_through_one_server_reaches_a_worker_on_another(pg_cluster: Clus
     assert worker.returncode == 0
     missing = httpx.post(f"{here}/api/v1/workers/nobody/drain", timeout=30)
     assert missing.status_code == 404
+
+
+def test_the_event_stream_of_one_server_shows_jobs_run_through_another(
+    pg_cluster: Cluster,
+) -> None:
+    cluster = pg_cluster
+    here, there = two_servers_and_a_worker_on_the_second(cluster)
+    with httpx.stream("GET", f"{here}/api/v1/events", timeout=60) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        submitted = httpx.post(f"{there}/api/v1/jobs", json={"task": "e2e.add", "args": [1, 2]})
+        assert submitted.status_code == 201, submitted.text
+        job_id = submitted.json()["id"]
+        states = []
+        for line in lines:  # the stream's read timeout ends a test that would wait forever
+            if line.startswith("data: ") and job_id in line:
+                states.append(json.loads(line.removeprefix("data: "))["state"])
+                if states[-1] == "succeeded":
+                    break
+    assert states[0] == "pending" and states[-1] == "succeeded", states
