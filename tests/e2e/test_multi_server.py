@@ -194,7 +194,9 @@ def test_the_event_stream_of_one_server_shows_jobs_run_through_another(
         assert submitted.status_code == 201, submitted.text
         job_id = submitted.json()["id"]
         states = []
-        for line in lines:  # the stream's read timeout ends a test that would wait forever
+        deadline = time.monotonic() + 60  # keep-alives come every 15 s: the loop looks
+        for line in lines:
+            assert time.monotonic() < deadline, f"no succeeded notice; saw {states}"
             if line.startswith("data: ") and job_id in line:
                 states.append(json.loads(line.removeprefix("data: "))["state"])
                 if states[-1] == "succeeded":
