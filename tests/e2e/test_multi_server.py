@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import Cluster, free_port, wait_for
@@ -57,8 +60,6 @@ def check_exactly_once(cluster: Cluster, dsn: str, total: int) -> None:
 
 
 def submit_spread(cluster: Cluster, urls: list[str], total: int, seconds: float) -> None:
-    import httpx
-
     batch = 500
     for number, first in enumerate(range(0, total, batch)):
         body = [
@@ -122,3 +123,82 @@ def test_postgres_restarted_mid_run_everything_recovers(cluster: Cluster, tmp_pa
     finally:
         cluster.stop()
         database.destroy()
+
+
+def last_seen(dsn: str, worker: str) -> datetime:
+    rows = query(dsn, "SELECT last_seen_at FROM rota.workers WHERE name = $1", worker)
+    moment: datetime = rows[0][0]
+    return moment
+
+
+def two_servers_and_a_worker_on_the_second(cluster: Cluster) -> tuple[str, str]:
+    """Start servers A and B (heartbeats far apart) and worker w on B; return their URLs."""
+    # A heartbeat every 30 s: a worker that learned of a request only from its heartbeat's
+    # answer would learn of it after the test has looked.
+    second = free_port()
+    cluster.start_server(ROTA_HEARTBEAT_S="30", ROTA_LEASE_S="120")
+    cluster.start_server(port=second)  # the same settings: start_server keeps them
+    there = f"http://127.0.0.1:{second}"
+    cluster.start_worker("w", concurrency=1, servers=[there])
+    return cluster.url, there
+
+
+def test_a_cancel_through_one_server_stops_a_job_on_another_at_once(
+    pg_cluster: Cluster, tmp_path: Path
+) -> None:
+    cluster, dsn = pg_cluster, pg_cluster.dsn or ""
+    here, _ = two_servers_and_a_worker_on_the_second(cluster)
+    marks = tmp_path / "marks.txt"
+    job = cluster.submit({"task": "e2e.span_async", "args": [str(marks), 120.0]})
+    wait_for(lambda: marks.exists() and "tick" in marks.read_text(), 30, "the job running")
+    seen = last_seen(dsn, "w")
+
+    response = httpx.delete(f"{here}/api/v1/jobs/{job['id']}", timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["stopping"] is True
+
+    # The worker stops the code and gives the lease back: the job stops stopping.
+    wait_for(lambda: not cluster.job(job["id"])["stopping"], 60, "the job's code stopped")
+    assert "stop" in marks.read_text(), "the task's code must have been stopped"
+    events = cluster.events(job["id"])
+    assert [event["kind"] for event in events][-2:] == ["cancelled", "stopped"], events
+    # Told at once, not in the answer to its next heartbeat: no heartbeat came between
+    # (a worker may beat right after its code stopped, to say a slot is free).
+    stopped_at = datetime.fromisoformat(events[-1]["at"])
+    beat_at = last_seen(dsn, "w")
+    assert beat_at == seen or beat_at >= stopped_at, (seen, beat_at, stopped_at)
+
+
+def test_a_drain_through_one_server_reaches_a_worker_on_another(pg_cluster: Cluster) -> None:
+    cluster = pg_cluster
+    here, _ = two_servers_and_a_worker_on_the_second(cluster)
+    response = httpx.post(f"{here}/api/v1/workers/w/drain", timeout=30)
+    assert response.status_code == 202, response.text
+    assert response.json()["told"] is True
+    worker = cluster.workers["w"]
+    wait_for(lambda: worker.poll() is not None, 60, "the worker to drain and exit")
+    assert worker.returncode == 0
+    missing = httpx.post(f"{here}/api/v1/workers/nobody/drain", timeout=30)
+    assert missing.status_code == 404
+
+
+def test_the_event_stream_of_one_server_shows_jobs_run_through_another(
+    pg_cluster: Cluster,
+) -> None:
+    cluster = pg_cluster
+    here, there = two_servers_and_a_worker_on_the_second(cluster)
+    with httpx.stream("GET", f"{here}/api/v1/events", timeout=60) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        submitted = httpx.post(f"{there}/api/v1/jobs", json={"task": "e2e.add", "args": [1, 2]})
+        assert submitted.status_code == 201, submitted.text
+        job_id = submitted.json()["id"]
+        states = []
+        deadline = time.monotonic() + 60  # keep-alives come every 15 s: the loop looks
+        for line in lines:
+            assert time.monotonic() < deadline, f"no succeeded notice; saw {states}"
+            if line.startswith("data: ") and job_id in line:
+                states.append(json.loads(line.removeprefix("data: "))["state"])
+                if states[-1] == "succeeded":
+                    break
+    assert states[0] == "pending" and states[-1] == "succeeded", states

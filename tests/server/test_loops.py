@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -14,9 +14,10 @@ from rota.jobs import JobSpec, JobState
 from rota.protocol import FROM_SERVER_SIDE, Jobs, decode
 from rota.server.dispatcher import Dispatcher, Policy, WorkerSession
 from rota.server.reaper import Reaper
-from rota.server.waiters import Waiters
+from rota.server.waiters import FALLBACK_POLL_S, Waiters
 from rota.store.base import Store
 from rota.store.factory import open_store
+from rota.store.feed import Change, JobChange
 
 
 @pytest.fixture
@@ -66,7 +67,16 @@ def session(name: str, socket: Socket, capacity: int = 1) -> WorkerSession:
 
 
 def dispatcher(store: Store, policy: Policy = "least-loaded") -> Dispatcher:
-    return Dispatcher(store=store, policy=policy, lease_s=10.0)
+    """Return a dispatcher whose sessions' lease counts follow the store's change feed."""
+    hub = Dispatcher(store=store, policy=policy, lease_s=10.0)
+
+    def follow(changes: Sequence[Change]) -> None:
+        for change in changes:
+            if isinstance(change, JobChange):
+                hub.follow(change)
+
+    store.feed.subscribe(follow)
+    return hub
 
 
 async def submit(store: Store, count: int) -> list[str]:
@@ -138,15 +148,10 @@ async def test_reaper_requeues_an_expired_lease_and_frees_the_slot(
     hub.add(worker)
     await hub.dispatch_once()
     assert worker.free_slots == 0
-    waiters = Waiters()
-    reaper = Reaper(
-        store=manual_store, dispatcher=hub, waiters=waiters, interval_s=1, retention_s=60
-    )
+    reaper = Reaper(store=manual_store, interval_s=1, retention_s=60)
     assert await reaper.reap_once() == 0
     clock.advance(11)
-    with waiters.watch(job_id) as event:
-        assert await reaper.reap_once() == 1
-        assert event.is_set()
+    assert await reaper.reap_once() == 1
     assert worker.free_slots == 1
     reaped = await manual_store.get_job(job_id)
     assert (reaped.state, reaped.attempt) == (JobState.PENDING, 1)
@@ -157,28 +162,25 @@ async def test_retention_purges_old_finished_jobs(manual_store: Store, clock: Ma
     await manual_store.cancel(old)
     clock.advance(100)
     await manual_store.cancel(young)
-    reaper = Reaper(
-        store=manual_store,
-        dispatcher=dispatcher(manual_store),
-        waiters=Waiters(),
-        interval_s=1,
-        retention_s=50,
-    )
+    reaper = Reaper(store=manual_store, interval_s=1, retention_s=50)
     assert await reaper.purge_once() == 1
     with pytest.raises(JobNotFound):
         await manual_store.get_job(old)
     assert (await manual_store.get_job(young)).state is JobState.CANCELLED
 
 
-async def test_waiting_sees_a_change_made_elsewhere(store: Store) -> None:
+async def test_waiting_sees_a_change_told_by_the_feed(store: Store) -> None:
     [job_id] = await submit(store, 1)
     waiters = Waiters()
+    store.feed.subscribe(
+        lambda changes: [waiters.notify(c.job_id) for c in changes if isinstance(c, JobChange)]
+    )
     waiting = asyncio.create_task(waiters.wait_finished(store, job_id, 30))
     await asyncio.sleep(0.05)
     assert not waiting.done()
-    # As if another server cancelled it: nothing here is notified.
     await store.cancel(job_id)
-    job = await asyncio.wait_for(waiting, 5)
+    # Told at once: long before the store poll that covers a lost notice would look.
+    job = await asyncio.wait_for(waiting, FALLBACK_POLL_S / 2)
     assert job.state is JobState.CANCELLED
     assert waiters.waiting(job_id) == 0
 

@@ -15,6 +15,7 @@ from rota.jobs import Job, Lease
 from rota.protocol import ServerMessage, frames_for
 from rota.server.handout import pack_jobs
 from rota.store.base import AcquireRequest, Store
+from rota.store.feed import JobChange
 from rota.types import JobId, LeaseToken
 
 logger = logging.getLogger("rota.server.dispatcher")
@@ -175,18 +176,29 @@ class Dispatcher:
         del self._sessions[session.name]
         return True
 
-    def holder_of(self, job_id: JobId) -> WorkerSession | None:
-        """Return the session that runs the job, if any."""
-        for session in self._sessions.values():
-            if job_id in session.running:
-                return session
-        return None
+    def follow(self, change: JobChange) -> None:
+        """Keep the sessions' counts of held leases in step with a change in the store.
 
-    def forget(self, job_id: JobId) -> None:
-        """Free the slot the job held on whichever session ran it."""
-        for session in self._sessions.values():
-            if session.forget(job_id):
-                self.wake()
+        The store is the one record of what runs where; a session's `running` only caches
+        the leases of its worker. A lease the change says is held by a worker connected
+        here is counted (with its token, known on the server that acquired it); one it says
+        ended is dropped, unless the session holds a later attempt already (a change from
+        another server can arrive after this server acquired the job again).
+        """
+        if change.worker is None:
+            return
+        session = self._sessions.get(change.worker)
+        if session is None:
+            return
+        held = session.running.get(change.job_id)
+        if change.leased:
+            token = change.lease_token
+            if token is not None and (held is None or held.token != token):
+                session.running[change.job_id] = RunningJob(token=token, attempt=change.attempt)
+            return
+        if held is not None and (held.attempt is None or held.attempt <= change.attempt):
+            session.forget(change.job_id)
+            self.wake()
 
     def wake(self) -> None:
         """Ask for a dispatch round as soon as possible."""
@@ -283,9 +295,6 @@ class Dispatcher:
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
         self._handed += 1
         session.last_given = self._handed
-        for job in jobs:
-            if job.lease_token is not None:
-                session.running[job.id] = RunningJob(token=job.lease_token, attempt=job.attempt)
         handout = pack_jobs(jobs)
         for job, reason in handout.refused:
             await self._fail_alone(session, job, reason)
@@ -306,7 +315,6 @@ class Dispatcher:
 
     async def _give_back(self, session: WorkerSession, jobs: list[Job]) -> None:
         for job in jobs:
-            session.forget(job.id)
             if job.lease_token is None:
                 continue
             with contextlib.suppress(StaleLease, JobNotFound):
@@ -314,7 +322,6 @@ class Dispatcher:
 
     async def _fail_alone(self, session: WorkerSession, job: Job, reason: str) -> None:
         """Fail a job that cannot be sent, for good; the others of its batch go on."""
-        session.forget(job.id)
         if job.lease_token is None:
             return
         logger.warning("job %s failed: %s", job.id, reason)

@@ -1,8 +1,10 @@
 """Live notices for the dashboard: an in-process broadcaster of job and worker changes.
 
-The gateway, dispatcher, API and reaper publish what changed on this server; each open
-`GET /api/v1/events` stream subscribes. Changes made through other servers reach the
-streams through a store watermark poll instead (see api/events.py), as a "refresh" hint.
+Job notices come from the store's change feed, so changes made through any server show;
+worker and progress notices from what this server's workers say. Each open
+`GET /api/v1/events` stream subscribes. What the feed does not carry (log lines, progress
+reported to other servers) shows through a store watermark poll (see api/events.py), as a
+"refresh" hint.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rota.jobs import Job
+from rota.store.feed import JobChange
 
 MAX_QUEUED = 500
 """Notices a slow subscriber may fall behind by before it gets one "refresh" instead."""
@@ -27,20 +29,20 @@ class Notice:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def job_notice(job: Job) -> Notice:
+def job_notice(change: JobChange) -> Notice:
     """Return the notice of a job's new state."""
     return Notice(
         kind="job",
         data={
-            "id": job.id,
-            "state": str(job.state),
-            "queue": job.queue,
-            "task": job.task,
-            "worker": job.worker,
-            "attempt": job.attempt,
-            "progress": job.progress,
-            "stopping": job.stopping,
-            "updated_at": job.updated_at.isoformat(),
+            "id": change.job_id,
+            "state": str(change.state),
+            "queue": change.queue,
+            "task": change.task,
+            "worker": change.worker,
+            "attempt": change.attempt,
+            "progress": change.progress,
+            "stopping": change.stopping,
+            "updated_at": change.updated_at.isoformat(),
         },
     )
 
@@ -113,10 +115,10 @@ class Broadcaster:
             for subscription in self._subscriptions:
                 subscription.put(notice)
 
-    def publish_jobs(self, jobs: Iterable[Job]) -> None:
-        """Publish the new state of each job."""
+    def publish_changes(self, changes: Iterable[JobChange]) -> None:
+        """Publish the new state of each changed job."""
         if self._subscriptions:
-            self.publish(job_notice(job) for job in jobs)
+            self.publish(job_notice(change) for change in changes)
 
     @contextlib.contextmanager
     def subscribe(self) -> Iterator[Subscription]:

@@ -48,11 +48,10 @@ from rota.protocol import (
 )
 from rota.server.dispatcher import WorkerSession
 from rota.server.frames import log_event, progress_fraction
-from rota.server.leases import renew
 from rota.server.state import Hub
 from rota.store.base import Failure as FailedAttempt
 from rota.store.base import Outcome, Settled, Success, WorkerInfo
-from rota.types import JobId, LeaseToken
+from rota.types import JobId
 from rota.values import (
     MAX_ERROR_CHARS,
     MAX_PROGRESS_CHARS,
@@ -212,9 +211,7 @@ class WorkerConnection:
                     last_seen_at=now,
                 )
             )
-            renewal = await renew(
-                store, session, leases, unleased=unleased, lease_s=hub.settings.server.lease_s
-            )
+            renewal = await hub.jobs.renew(session, leases, unleased=unleased)
             # Welcome goes out before the session joins, so `jobs` never precedes it.
             welcome = Welcome(
                 version=PROTOCOL_VERSION,
@@ -242,17 +239,7 @@ class WorkerConnection:
         async with self._dispatcher.membership:
             if self._dispatcher.remove(session):
                 try:
-                    if not self._hub.stopping:
-                        # Its jobs may still finish if it reconnects within the grace period.
-                        # When this server is the one stopping, the worker is alive and
-                        # comes back (here once restarted, or to another server): its
-                        # leases keep the time its last heartbeat gave them, or a restart
-                        # slower than the grace would run its jobs again while their code
-                        # still runs on it.
-                        await self._store.expire_leases_of(
-                            session.name, self._hub.settings.server.disconnect_grace_s
-                        )
-                    await self._store.worker_gone(session.name)
+                    await self._hub.jobs.worker_left(session, server_stopping=self._hub.stopping)
                 except Exception:
                     logger.exception("worker %s left, but recording that failed", session.name)
                 logger.info("worker %s left", session.name)
@@ -291,20 +278,13 @@ class WorkerConnection:
 
     async def _heartbeat(self, session: WorkerSession, message: Heartbeat) -> None:
         leases, unleased = message.running, message.unleased
-        lease_s = self._hub.settings.server.lease_s
-        renewal = await renew(self._store, session, leases, unleased=unleased, lease_s=lease_s)
-        if renewal.freed:
-            self._dispatcher.wake()
+        renewal = await self._hub.jobs.renew(session, leases, unleased=unleased)
         session.draining = session.draining or message.state == "draining"
         with contextlib.suppress(InvalidValue):  # keep the last figures that could be stored
             session.resources = check_value(message.resources, "resources")
-        await self._store.worker_seen(
-            session.name,
-            running=len(leases) + unleased,
-            state="draining" if session.draining else "online",
-            resources=session.resources,
+        await self._hub.jobs.worker_seen(
+            session, running=len(leases) + unleased, resources=session.resources
         )
-        self._hub.activity.worker(session.name, "seen", running=len(leases) + unleased)
         replies: list[ServerMessage] = _cancels(renewal.to_stop, "cancelled")
         if renewal.stale:
             replies.append(Leases(stale=tuple(renewal.stale)))
@@ -312,49 +292,26 @@ class WorkerConnection:
             await session.send(*replies)
 
     async def _stopping(self, session: WorkerSession, message: Stopping) -> None:
-        with contextlib.suppress(StaleLease, JobNotFound):  # late, about an attempt now over
-            text = escape_output(message.message, MAX_PROGRESS_CHARS)
-            self._hub.activity.changed(await self._store.report_stopping(message.lease, text))
+        text = escape_output(message.message, MAX_PROGRESS_CHARS)
+        await self._hub.jobs.report_stopping(message.lease, text)
 
     async def _progress(self, session: WorkerSession, message: Progress) -> None:
         progress = progress_fraction(message.progress)
         text = message.message
         text = None if text is None else escape_output(text, MAX_PROGRESS_CHARS)
-        lease = message.lease
-        try:
-            await self._store.report_progress(lease, progress, text)
-        except (StaleLease, JobNotFound, InvalidTransition):
-            return  # a late report about a job that moved on
-        self._hub.waiters.notify(lease.job_id)
-        self._hub.activity.progress(lease.job_id, progress, text)
+        await self._hub.jobs.report_progress(message.lease, progress, text)
 
     async def _log(self, session: WorkerSession, message: Log) -> None:
         job_id = message.job_id
-        attempt = await self._attempt_of(session, job_id, message.token)
+        attempt = await self._hub.jobs.attempt_of(session, job_id, message.token)
         if attempt is None:
             return  # stale: the lines belong to an attempt that no longer counts
-        now = await self._store.now()
+        now = await self._hub.jobs.now()
         events = [
             log_event(line, job_id=job_id, attempt=attempt, worker=session.name, now=now)
             for line in message.lines[:MAX_LOG_LINES]
         ]
-        await self._store.log(events)
-
-    async def _attempt_of(
-        self, session: WorkerSession, job_id: JobId, token: LeaseToken
-    ) -> int | None:
-        held = session.running.get(job_id)
-        if held is not None and held.token == token and held.attempt is not None:
-            return held.attempt
-        try:
-            job = await self._store.get_job(job_id)
-        except JobNotFound:
-            return None
-        if job.lease_token != token:
-            return None
-        if held is not None and held.token == token:
-            held.attempt = job.attempt
-        return job.attempt
+        await self._hub.jobs.log(events)
 
     def _outcome_of(self, message: Result | Failure) -> Outcome:
         """Return the store outcome a worker's result or failure reports (a result that
@@ -382,14 +339,14 @@ class WorkerConnection:
         when stale): results and failures in one store transaction, releases one by one."""
         reports = [message for message in messages if not isinstance(message, Release)]
         settled = (
-            await self._store.settle([self._outcome_of(m) for m in reports]) if reports else []
+            await self._hub.jobs.settle([self._outcome_of(m) for m in reports]) if reports else []
         )
         answers = {id(message): answer for message, answer in zip(reports, settled, strict=True)}
         acks: list[Ack] = []
         for message in messages:
             if isinstance(message, Release):
                 try:
-                    answer: Settled = await self._store.release(message.lease)
+                    answer: Settled = await self._hub.jobs.release(message.lease)
                 except (StaleLease, JobNotFound, InvalidTransition) as exc:
                     answer = exc
             else:
@@ -403,32 +360,19 @@ class WorkerConnection:
         lease = message.lease
         ack = Ack(job_id=lease.job_id, ok=True)
         if isinstance(answer, Job):
-            self._hub.activity.settled(answer, message.TYPE)
+            self._hub.jobs.count_settled(answer, message.TYPE)
         elif isinstance(answer, StaleLease | JobNotFound | InvalidTransition):
             ack = Ack(job_id=lease.job_id, ok=False, error=answer.message)
             if not isinstance(message, Release):
                 # Refused, as the job was cancelled meanwhile; but its code has stopped (a
                 # worker reports only then), so the lease the job still holds ends.
-                with contextlib.suppress(StaleLease, JobNotFound, InvalidTransition):
-                    self._hub.activity.changed(await self._store.release(lease))
+                await self._hub.jobs.end_lease(lease)
         else:
             raise answer  # not a refusal the protocol knows: a fault, handled by the caller
-        held = session.running.get(lease.job_id)
-        if held is not None and held.token == lease.token:
-            session.forget(lease.job_id)
-        self._hub.waiters.notify(lease.job_id)
-        self._dispatcher.wake()
         return ack
 
     async def _drain(self, session: WorkerSession, message: Drain) -> None:
-        session.draining = True
-        await self._store.worker_seen(
-            session.name,
-            running=session.busy,
-            state="draining",
-            resources=session.resources,
-        )
-        self._hub.activity.worker(session.name, "draining")
+        await self._hub.jobs.worker_draining(session)
 
 
 def _cancels(job_ids: Sequence[JobId], reason: str) -> list[ServerMessage]:

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from rota.jobs import Job
-from rota.server.dispatcher import Dispatcher
-from rota.server.waiters import Waiters
 from rota.store.base import Store
 
 logger = logging.getLogger("rota.server.reaper")
@@ -24,33 +22,27 @@ class Reaper:
         self,
         *,
         store: Store,
-        dispatcher: Dispatcher,
-        waiters: Waiters,
         interval_s: float,
         retention_s: float,
         on_reaped: Callable[[list[Job], list[Job]], None] | None = None,
     ) -> None:
         self._store = store
         self._on_reaped = on_reaped
-        self._dispatcher = dispatcher
-        self._waiters = waiters
         self._interval_s = interval_s
         self._retention_s = retention_s
 
     async def reap_once(self) -> int:
-        """Reap expired leases and expire overdue jobs once; return how many jobs changed."""
+        """Reap expired leases and expire overdue jobs once; return how many jobs changed.
+
+        The store's change feed tells every server of the jobs changed: the slots the
+        reaped leases held free up, waiters wake, and the dispatcher looks again.
+        """
         reaped = await self._store.reap()
         expired = await self._store.expire_overdue()
         if self._on_reaped is not None and (reaped or expired):
             self._on_reaped(reaped, expired)
-        for job in reaped:
-            # The worker that held it lost its lease; its slot is free again.
-            self._dispatcher.forget(job.id)
-        for job in (*reaped, *expired):
-            self._waiters.notify(job.id)
         if reaped:
             logger.info("reaped %d expired lease(s)", len(reaped))
-            self._dispatcher.wake()
         return len(reaped) + len(expired)
 
     async def purge_once(self) -> int:

@@ -41,7 +41,7 @@ class Scheduler:
         self,
         *,
         store: Store,
-        on_written: Callable[[], None],
+        on_written: Callable[[], None] | None = None,
         lookahead_s: float = LOOKAHEAD_S,
         grace_s: float = GRACE_S,
         poll_s: float = POLL_S,
@@ -95,8 +95,10 @@ class Scheduler:
                 due = upcoming - timedelta(seconds=horizon_s(schedule, self._lookahead_s))
                 wake_at = due if wake_at is None else min(wake_at, due)
         if written:
+            # The store's change feed wakes the dispatchers; this hook is for observers.
             self.written += written
-            self._on_written()
+            if self._on_written is not None:
+                self._on_written()
         return written, wake_at, again
 
     async def run(self) -> None:

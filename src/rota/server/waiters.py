@@ -1,4 +1,5 @@
-"""Long-poll waits for a job's outcome: an in-process wake-up per job, with a store fallback."""
+"""Long-poll waits for a job's outcome: a wake-up per job from the store's change feed (a
+change made through any server), with a slow store poll in case a notice was lost."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from rota.jobs import Job
 from rota.store.base import Store
 from rota.types import JobId
 
-# Another server may finish the job; it cannot wake us, so the store is re-read this often.
-FALLBACK_POLL_S = 0.5
+# The feed tells of changes made through every server; should a notice be lost (the
+# database was unreachable), the store is still re-read this often.
+FALLBACK_POLL_S = 2.0
 
 
 class Waiters:
@@ -21,9 +23,15 @@ class Waiters:
         self._events: dict[JobId, set[asyncio.Event]] = {}
 
     def notify(self, job_id: JobId) -> None:
-        """Wake every request waiting on the job (it changed on this server)."""
+        """Wake every request waiting on the job (it changed)."""
         for event in self._events.get(job_id, ()):
             event.set()
+
+    def notify_all(self) -> None:
+        """Wake every waiting request (changes may have been missed: each reads again)."""
+        for events in self._events.values():
+            for event in events:
+                event.set()
 
     def waiting(self, job_id: JobId) -> int:
         """Return how many requests wait on the job."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from rota.errors import RotaError
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
+from rota.store.feed import ChangeFeed
 from rota.types import JSON, JobId
 
 
@@ -139,6 +140,13 @@ class WorkerInfo:
 
 class Store(Protocol):
     """Where jobs, their events and the worker registry live."""
+
+    @property
+    def feed(self) -> ChangeFeed:
+        """The change feed: every verb that changes jobs publishes them there before it
+        returns (see store/feed.py); on a store several servers share, changes made
+        through the others arrive there too."""
+        ...
 
     async def open(self) -> None:
         """Connect, and bring the schema up to date with the migrations."""

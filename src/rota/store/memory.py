@@ -41,6 +41,7 @@ from rota.store.common import (
     to_page,
     to_us,
 )
+from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.insights import (
     Lateness,
     ThroughputBucket,
@@ -57,6 +58,8 @@ class MemoryStore:
         self._data = data if data is not None else MemoryData()
         self._clock = clock
         self._open = False
+        self.feed = ChangeFeed()
+        """The jobs this store changed (a store in one process's memory: in-process only)."""
         self._schedules = MemorySchedules(step=self._step, clock=clock, submit=ops.submit)
 
     def __repr__(self) -> str:
@@ -82,6 +85,7 @@ class MemoryStore:
 
     # --- clients -----------------------------------------------------------------------
 
+    @emits_changes
     @detached
     async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
         """Insert jobs as pending, all or none, and return them in order."""
@@ -102,6 +106,7 @@ class MemoryStore:
             found = reads.matching(data.jobs.values(), query, before=params["before"])
         return to_page(found[: params["limit"]], query.limit)
 
+    @emits_changes
     @detached
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
         """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
@@ -126,6 +131,7 @@ class MemoryStore:
         with self._step() as data:
             return ops.update(data, job_id, values, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def cancel(self, job_id: JobId) -> Job:
         """Cancel a pending or running job; a running job stays stopping until its worker
@@ -133,6 +139,7 @@ class MemoryStore:
         with self._step() as data:
             return ops.cancel(data, job_id, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def retry(self, job_id: JobId) -> Job:
         """Put a failed, cancelled or expired job back to pending, due now, for a new round;
@@ -159,6 +166,7 @@ class MemoryStore:
 
     # --- dispatch and leases -------------------------------------------------------------
 
+    @emits_changes
     @detached
     async def acquire(self, request: AcquireRequest) -> list[Job]:
         """Claim up to `limit` due pending jobs the worker may run, and return them running."""
@@ -167,6 +175,7 @@ class MemoryStore:
         with self._step() as data:
             return leases.acquire(data, request, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
         """Claim jobs for several workers' free slots in one atomic step, request by request."""
@@ -189,6 +198,7 @@ class MemoryStore:
         with self._step() as data:
             return leases.expire_leases_of(data, worker, grace_s, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def complete(self, lease: Lease, result: JSON) -> Job:
         """Mark the job succeeded with its result. StaleLease unless the token is current."""
@@ -196,6 +206,7 @@ class MemoryStore:
         with self._step() as data:
             return leases.complete(data, lease, stored, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def fail(
         self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
@@ -207,6 +218,8 @@ class MemoryStore:
                 data, lease, now, error=error, traceback=traceback, retryable=retryable
             )
 
+    @emits_changes
+    @detached
     async def settle(
         self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
     ) -> list[Settled]:
@@ -226,6 +239,7 @@ class MemoryStore:
                 data.append(line)
         return [copy.deepcopy(answer) if isinstance(answer, Job) else answer for answer in answers]
 
+    @emits_changes
     @detached
     async def release(self, lease: Lease) -> Job:
         """Give a running job back unrun (pending, due now, the attempt not counted), or end
@@ -233,6 +247,7 @@ class MemoryStore:
         with self._step() as data:
             return leases.release(data, lease, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def report_stopping(self, lease: Lease, message: str) -> Job:
         """Mark the attempt stopping (its code was asked to stop) and log why."""
@@ -254,12 +269,14 @@ class MemoryStore:
             for event in events:
                 data.append(event)
 
+    @emits_changes
     @detached
     async def reap(self) -> list[Job]:
         """Treat every expired lease as a lost attempt and return the jobs it changed."""
         with self._step() as data:
             return leases.reap(data, self._clock.now_utc())
 
+    @emits_changes
     @detached
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
@@ -390,6 +407,7 @@ class MemoryStore:
         """Return active schedules whose next fire time is at or before `until`, soonest first."""
         return self._schedules.due(until, limit)
 
+    @emits_changes
     @detached
     async def fire_schedule(self, firing: Firing) -> list[Job] | None:
         """Advance the schedule and write its occurrences, if its version is still current."""

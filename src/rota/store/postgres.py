@@ -33,7 +33,9 @@ from rota.store.base import (
     WorkerInfo,
 )
 from rota.store.common import JobIds, dump_json, page_params, prepare_outcomes, to_page
+from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.postgres_conn import Connection, ConnectionRunner
+from rota.store.postgres_feed import FeedRelay
 from rota.store.postgres_insights import PostgresInsights
 from rota.store.postgres_listen import Listener
 from rota.store.postgres_rows import aware, log_columns, row_to_job, row_to_worker, submit_columns
@@ -87,6 +89,14 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         self._sql: Statements | None = None
         self._ids = JobIds()
         self._listener: Listener | None = None
+        self.feed = ChangeFeed()
+        """The jobs changed through this store, and through every other store open on the
+        same schema in any server (relayed over NOTIFY, a moment later)."""
+        self._relay = FeedRelay(
+            self.feed,
+            lambda work: self._runner.run(work, retry=False),
+            f"rota_changes_{schema}",
+        )
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._runner.where!r}, schema={self.schema!r})"
@@ -104,9 +114,15 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             last_id = await self._run(lambda c: sql.value(c, "last_job_id"), read=True)
             self._ids = JobIds(last_id)
             listener = Listener(
-                self._runner.connect, self.channel, monotonic=SYSTEM_CLOCK.monotonic
+                self._runner.connect,
+                self.channel,
+                monotonic=SYSTEM_CLOCK.monotonic,
+                feed_channel=self._relay.channel,
+                on_payload=self._relay.heard,
+                on_gap=self._relay.missed,
             )
             await self._runner.guard(listener.start())
+            await self._relay.start()
         except BaseException:
             await self._runner.stop()
             raise
@@ -115,6 +131,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
     async def close(self) -> None:
         """Stop listening and close every connection."""
         listener, self._listener = self._listener, None
+        await self._relay.stop()
         if listener is not None:
             await listener.stop()
         await self._runner.stop()
@@ -161,6 +178,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
 
     # --- clients -----------------------------------------------------------------------
 
+    @emits_changes
     async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
         """Insert jobs as pending, all or none, and return them in order."""
         if not specs:
@@ -188,6 +206,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         rows = await self._run(lambda c: self._q.all(c, name, **params), read=True)
         return to_page([row_to_job(row) for row in rows], query.limit)
 
+    @emits_changes
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
         """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
         if changes.priority is not None and (
@@ -210,11 +229,13 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             lambda c: ops.change(c, self._q, "update_job", job_id, message=message, **params)
         )
 
+    @emits_changes
     async def cancel(self, job_id: JobId) -> Job:
         """Cancel a pending or running job; a running job stays stopping until its worker
         releases the lease (its code stopped) or the lease expires."""
         return await self._run(lambda c: ops.cancel(c, self._q, job_id))
 
+    @emits_changes
     async def retry(self, job_id: JobId) -> Job:
         """Put a failed, cancelled or expired job back to pending, due now, for a new round;
         JobStopping while its last attempt's code is still stopping."""
@@ -247,6 +268,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
 
     # --- dispatch and leases -------------------------------------------------------------
 
+    @emits_changes
     async def acquire(self, request: AcquireRequest) -> list[Job]:
         """Claim up to `limit` due pending jobs the worker may run, and return them running."""
         if request.lease_s <= 0:
@@ -257,6 +279,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         rows = await self._run(lambda c: self._q.all(c, "acquire", **params))
         return [row_to_job(row) for row in rows]
 
+    @emits_changes
     async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
         """Claim jobs for several workers' free slots in one transaction, request by request."""
         if any(request.lease_s <= 0 for request in requests):
@@ -282,11 +305,13 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         touched: int = await self._run(lambda c: self._q.value(c, "expire_leases_of", **params))
         return touched
 
+    @emits_changes
     async def complete(self, lease: Lease, result: JSON) -> Job:
         """Mark the job succeeded with its result. StaleLease unless the token is current."""
         encoded = dump_json(result, "the result")
         return await self._run(lambda c: ops.leased(c, self._q, "complete", lease, result=encoded))
 
+    @emits_changes
     async def fail(
         self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
     ) -> Job:
@@ -297,6 +322,7 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             )
         )
 
+    @emits_changes
     async def settle(
         self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
     ) -> list[Settled]:
@@ -310,11 +336,13 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             lambda c: batch.settle(c, self._q, list(outcomes), prepared, columns)
         )
 
+    @emits_changes
     async def release(self, lease: Lease) -> Job:
         """Give a running job back unrun (pending, due now, the attempt not counted), or end
         the lease of a job cancelled while it ran, whose code has stopped."""
         return await self._run(lambda c: ops.release(c, self._q, lease))
 
+    @emits_changes
     async def report_stopping(self, lease: Lease, message: str) -> Job:
         """Mark the attempt stopping (its code was asked to stop) and log why."""
         return await self._run(
@@ -336,10 +364,12 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
             columns = log_columns(events)
             await self._run(lambda c: self._q.all(c, "insert_log_events", **columns))
 
+    @emits_changes
     async def reap(self) -> list[Job]:
         """Treat every expired lease as a failed attempt and return the jobs it changed."""
         return await self._run(lambda c: ops.reap(c, self._q))
 
+    @emits_changes
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
         rows = await self._run(lambda c: self._q.all(c, "expire_overdue", message=EXPIRED_MESSAGE))

@@ -1,4 +1,5 @@
-"""Wake-ups over LISTEN/NOTIFY: one dedicated connection, re-established after a loss."""
+"""LISTEN/NOTIFY on one dedicated connection, re-established after a loss: wake-ups for the
+dispatcher, and the other servers' changes for the change feed (see postgres_feed.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
+OnPayload = Callable[[str], None]
 
 # While the database is unreachable, a wait tries to listen again this often.
 _RETRY_S = 1.0
@@ -21,11 +23,26 @@ class Listener:
     wakes the next wait at once, so a wake-up between two waits is never lost. When the
     connection is lost, notifications sent meanwhile are lost with it: the next wait then
     reconnects and reports a wake-up, so the caller looks for work it may have missed.
+
+    With `feed_channel`, the same connection also listens there and hands each payload to
+    `on_payload`; after a loss, `on_gap` is called once it listens again.
     """
 
-    def __init__(self, connect: Connect, channel: str, *, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        connect: Connect,
+        channel: str,
+        *,
+        monotonic: Callable[[], float],
+        feed_channel: str | None = None,
+        on_payload: OnPayload | None = None,
+        on_gap: Callable[[], None] | None = None,
+    ) -> None:
         self._connect = connect
         self._channel = channel
+        self._feed_channel = feed_channel
+        self._on_payload = on_payload
+        self._on_gap = on_gap
         self._monotonic = monotonic
         self._connection: asyncpg.Connection | None = None
         self._woken = asyncio.Event()
@@ -42,6 +59,8 @@ class Listener:
         connection = await self._connect()
         try:
             await connection.add_listener(self._channel, self._on_notify)
+            if self._feed_channel is not None:
+                await connection.add_listener(self._feed_channel, self._on_feed)
         except BaseException:
             await _close_quietly(connection)
             raise
@@ -78,6 +97,8 @@ class Listener:
             connection.remove_termination_listener(self._on_lost)
             with contextlib.suppress(Exception):
                 await connection.remove_listener(self._channel, self._on_notify)
+                if self._feed_channel is not None:
+                    await connection.remove_listener(self._feed_channel, self._on_feed)
             await _close_quietly(connection)
 
     async def _reconnect(self) -> bool:
@@ -90,10 +111,16 @@ class Listener:
             return False  # still down
         # Whatever was sent while we were not listening is lost: look for work anyway.
         self._woken.set()
+        if self._on_gap is not None:
+            self._on_gap()
         return True
 
     def _on_notify(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self._woken.set()
+
+    def _on_feed(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        if self._on_payload is not None and isinstance(payload, str):
+            self._on_payload(payload)
 
     def _on_lost(self, connection: object) -> None:
         # Wake the waiter now; its next wait reconnects.

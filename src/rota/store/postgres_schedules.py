@@ -21,6 +21,7 @@ from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import postgres_ops as ops
 from rota.store.common import JobIds, dump_json
+from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.postgres_conn import Connection, Record
 from rota.store.postgres_rows import aware, submit_columns
 from rota.store.postgres_sql import Statements, load_compiled
@@ -34,6 +35,7 @@ class PostgresScheduleVerbs:
     """Schedules in the PostgreSQL schema: create, read, change, remove, and fire them."""
 
     _clock: Clock | None
+    feed: ChangeFeed
     _ids: JobIds
     channel: str
     _schedule_sql: Statements | None = None
@@ -143,6 +145,7 @@ class PostgresScheduleVerbs:
         rows = await self._run(lambda conn: sql.all(conn, "due_schedules", **params), read=True)
         return [row_to_schedule(row) for row in rows]
 
+    @emits_changes
     async def fire_schedule(self, firing: Firing) -> list[Job] | None:
         """Advance the schedule and write its occurrences, if its version is still current."""
         sql = await self._sq()

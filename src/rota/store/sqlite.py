@@ -40,6 +40,7 @@ from rota.store.common import (
     to_page,
     to_us,
 )
+from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.queries import Migration, load_migrations, load_queries
 from rota.store.sqlite_insights import SqliteInsights
 from rota.store.sqlite_rows import row_to_event, row_to_job, row_to_worker
@@ -67,6 +68,8 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         self._writer = SqliteWriter(self._connect_writer, max_batch=_MAX_BATCH)
         self._readers = SqliteReaders(self._connect_reader, size=_READERS)
         self._open = False
+        self.feed = ChangeFeed()
+        """The jobs this store changed (one server owns an SQLite file: in-process only)."""
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -109,6 +112,7 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
 
     # --- clients -----------------------------------------------------------------------
 
+    @emits_changes
     async def submit(self, specs: Sequence[JobSpec]) -> list[Job]:
         """Insert jobs as pending, all or none, and return them in order."""
         if not specs:
@@ -143,15 +147,18 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         rows = await self._read_all(name, params)
         return to_page([row_to_job(row) for row in rows], query.limit)
 
+    @emits_changes
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
         """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
         return await self._write(ops.update, job_id, changes, self._clock.now_utc())
 
+    @emits_changes
     async def cancel(self, job_id: JobId) -> Job:
         """Cancel a pending or running job; a running job stays stopping until its worker
         releases the lease (its code stopped) or the lease expires."""
         return await self._write(ops.cancel, job_id, self._clock.now_utc())
 
+    @emits_changes
     async def retry(self, job_id: JobId) -> Job:
         """Put a failed, cancelled or expired job back to pending, due now, for a new round;
         JobStopping while its last attempt's code is still stopping."""
@@ -212,10 +219,12 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
 
     # --- dispatch and leases -------------------------------------------------------------
 
+    @emits_changes
     async def acquire(self, request: AcquireRequest) -> list[Job]:
         """Claim up to `limit` due pending jobs the worker may run, and return them running."""
         return await self._write(ops.acquire, request, self._clock.now_utc())
 
+    @emits_changes
     async def acquire_many(self, requests: Sequence[AcquireRequest]) -> list[list[Job]]:
         """Claim jobs for several workers' free slots in one transaction, request by request."""
         if any(request.lease_s <= 0 for request in requests):
@@ -238,10 +247,12 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         """Bring every lease the worker holds to expire within grace_s."""
         return await self._write(ops.expire_leases_of, worker, grace_s, self._clock.now_utc())
 
+    @emits_changes
     async def complete(self, lease: Lease, result: JSON) -> Job:
         """Mark the job succeeded with its result. StaleLease unless the token is current."""
         return await self._write(ops.complete, lease, result, self._clock.now_utc())
 
+    @emits_changes
     async def fail(
         self, lease: Lease, *, error: str, traceback: str | None = None, retryable: bool = True
     ) -> Job:
@@ -251,6 +262,7 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
             ops.fail, lease, now, error=error, traceback=traceback, retryable=retryable
         )
 
+    @emits_changes
     async def settle(
         self, outcomes: Sequence[Outcome], *, lines: Sequence[Event] = ()
     ) -> list[Settled]:
@@ -262,11 +274,13 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         now = self._clock.now_utc()
         return await self._write(batch.settle, list(outcomes), encoded, list(lines), now)
 
+    @emits_changes
     async def release(self, lease: Lease) -> Job:
         """Give a running job back unrun (pending, due now, the attempt not counted), or end
         the lease of a job cancelled while it ran, whose code has stopped."""
         return await self._write(ops.release, lease, self._clock.now_utc())
 
+    @emits_changes
     async def report_stopping(self, lease: Lease, message: str) -> Job:
         """Mark the attempt stopping (its code was asked to stop) and log why."""
         return await self._write(ops.report_stopping, lease, message, self._clock.now_utc())
@@ -283,10 +297,12 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         if events:
             await self._write(ops.log, list(events))
 
+    @emits_changes
     async def reap(self) -> list[Job]:
         """Treat every expired lease as a failed attempt and return the jobs it changed."""
         return await self._write(ops.reap, self._clock.now_utc())
 
+    @emits_changes
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
         return await self._write(ops.expire_overdue, self._clock.now_utc())

@@ -23,6 +23,7 @@ from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import sqlite_ops as ops
 from rota.store.common import JobIds, dump_json, from_us, maybe_from_us, to_us
+from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.queries import load_queries
 from rota.store.sqlite_rows import event_params, row_to_job
 from rota.store.sqlite_writer import SqliteReaders, SqliteWriter
@@ -35,6 +36,7 @@ class SqliteScheduleVerbs:
     """Schedules in the SQLite file: create, read, change, remove, and fire them."""
 
     _clock: Clock
+    feed: ChangeFeed
     _ids: JobIds
     _queries: Queries
     _writer: SqliteWriter
@@ -101,6 +103,7 @@ class SqliteScheduleVerbs:
 
         return await self._readers.run(read)
 
+    @emits_changes
     async def fire_schedule(self, firing: Firing) -> list[Job] | None:
         """Advance the schedule and write its occurrences, if its version is still current."""
         now, q, ids = self._clock.now_utc(), await self._sq(), self._ids

@@ -1,11 +1,12 @@
 """Server-sent events: a live stream of job and worker changes for the dashboard.
 
 Each notice is an SSE message whose `event` is its kind (job, progress, worker, refresh)
-and whose `data` is JSON. Notices come from this server's own activity; changes made
-through other servers show up as a `refresh` hint, sent when the store's event watermark
-moves. A comment line (`: keep-alive`) every `events_keepalive_s` (15 s by default) of
-silence keeps proxies from closing an idle stream: nginx's and most load balancers' read
-timeouts are 60 s.
+and whose `data` is JSON. Job notices come from the store's change feed, so they show
+changes made through every server; worker and progress notices from this server's workers.
+What the feed does not carry (log lines, progress reported to other servers) shows up as a
+`refresh` hint, sent when the store's event watermark moves. A comment line (`: keep-alive`)
+every `events_keepalive_s` (15 s by default) of silence keeps proxies from closing an idle
+stream: nginx's and most load balancers' read timeouts are 60 s.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from rota.jobs import JobState
-from rota.protocol import Cancel
 from rota.server.api.schemas import (
     PATCH_BODY,
     SUBMIT_BODY,
@@ -17,7 +16,6 @@ from rota.server.api.schemas import (
 )
 from rota.server.state import Hub, hub_of
 from rota.store.base import JobQuery
-from rota.values import check_arguments
 
 router = APIRouter(tags=["jobs"])
 HubDep = Annotated[Hub, Depends(hub_of)]
@@ -44,15 +42,9 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
     submissions, bulk = parse_submissions(
         parse_json(await request.body()), max_bulk=hub.settings.server.max_bulk
     )
-    if hub.settings.server.strict_tasks:
-        await hub.tasks.check(
-            (f"jobs[{index}]: " if bulk else "", item.task)
-            for index, item in enumerate(submissions)
-        )
-    now = await hub.store.now()
-    jobs = await hub.store.submit([item.to_spec(now) for item in submissions])
-    hub.dispatcher.wake()
-    hub.activity.submitted(jobs, now)
+    now = await hub.jobs.now()
+    specs = [item.to_spec(now) for item in submissions]
+    jobs = await hub.jobs.submit(specs, since=now, bulk=bulk)
     if bulk:
         return [job.to_dict() for job in jobs]
     return jobs[0].to_dict()
@@ -116,7 +108,7 @@ async def job_result(
 
     The wait is at most MAX_WAIT_S (30 s); a client that wants longer polls again.
     """
-    job = await hub.waiters.wait_finished(hub.store, job_id, min(wait, MAX_WAIT_S))
+    job = await hub.jobs.wait_finished(job_id, min(wait, MAX_WAIT_S))
     return job.to_dict()
 
 
@@ -124,16 +116,7 @@ async def job_result(
 async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> dict[str, Any]:
     """Change run_at, priority, args or kwargs of a pending job (409 otherwise)."""
     patch = parse_patch(parse_json(await request.body()))
-    if (patch.args is None) != (patch.kwargs is None):
-        # Args and kwargs share one size limit: measure the new half with the stored one.
-        current = await hub.store.get_job(job_id)
-        check_arguments(
-            current.args if patch.args is None else patch.args,
-            current.kwargs if patch.kwargs is None else patch.kwargs,
-        )
-    job = await hub.store.update(job_id, patch.to_changes(await hub.store.now()))
-    hub.dispatcher.wake()
-    hub.activity.changed(job)
+    job = await hub.jobs.update(job_id, patch.to_changes(await hub.jobs.now()))
     return job.to_dict()
 
 
@@ -141,18 +124,11 @@ async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> dict[s
 async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     """Cancel a pending or running job at once.
 
-    A running job's worker is told to stop its code; the job shows `stopping: true`, and
-    its worker keeps the lease and the slot, until the code has stopped.
+    A running job's worker is told to stop its code at once, whichever server it is
+    connected to; the job shows `stopping: true`, and its worker keeps the lease and the
+    slot, until the code has stopped.
     """
-    job = await hub.store.cancel(job_id)
-    holder = hub.dispatcher.holder_of(job_id)
-    held = None if holder is None else holder.running.get(job_id)
-    if holder is not None and held is not None and job.stopping:
-        # Through another server, the worker learns of it from its next heartbeat.
-        held.cancel_sent = True
-        await holder.send(Cancel(job_id=job_id, reason="cancelled by request"))
-    hub.waiters.notify(job_id)
-    hub.activity.cancelled(job)
+    job = await hub.jobs.cancel(job_id)
     return job.to_dict()
 
 
@@ -162,7 +138,5 @@ async def retry_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
 
     409 while the code of its last attempt is still stopping on a worker (`stopping`).
     """
-    job = await hub.store.retry(job_id)
-    hub.dispatcher.wake()
-    hub.activity.changed(job)
+    job = await hub.jobs.retry(job_id)
     return job.to_dict()

@@ -6,9 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, status
 
-from rota.errors import WorkerNotFound
-from rota.protocol import Drain
-from rota.safe_text import excerpt
 from rota.server.state import Hub, hub_of
 
 router = APIRouter(tags=["workers"])
@@ -30,10 +27,10 @@ async def list_workers(hub: HubDep) -> dict[str, Any]:
 async def drain_worker(
     name: Annotated[str, Path(max_length=200, description="the worker's name")], hub: HubDep
 ) -> dict[str, Any]:
-    """Send the worker no more jobs and ask it to finish what it runs, then stop."""
-    session = hub.dispatcher.get(name)
-    if session is None:
-        raise WorkerNotFound(f"no worker named {excerpt(name)} is connected to this server")
-    session.draining = True
-    sent = await session.send(Drain())
-    return {"worker": name, "state": "draining", "told": sent}
+    """Send the worker no more jobs and ask it to finish what it runs, then stop.
+
+    Any server takes the request for a worker connected to any other; 404 when the worker
+    is connected nowhere.
+    """
+    drained = await hub.jobs.drain(name)
+    return {"worker": name, "state": "draining", "told": drained.told}
