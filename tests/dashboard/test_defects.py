@@ -163,6 +163,7 @@ def test_the_schedule_form_names_its_fields_for_people_and_has_them_all(
     cluster: Cluster, page: Page, console: Console
 ) -> None:
     page.goto(cluster.url + "/schedules/new")
+    expect(page.locator("form label").last).to_be_visible()  # drawn (all_inner_texts waits not)
     labels = page.locator("form label").all_inner_texts()
     assert labels and not [text for text in labels if "_" in text], labels
     page.fill("#name", "every-field")
