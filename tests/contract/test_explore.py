@@ -3,6 +3,7 @@ each attempt's own error, a worker's resources over time, retry with new argumen
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 from rota.clock import ManualClock
 from rota.errors import InvalidInput
 from rota.jobs import JobState
+from rota.scheduling import admin
+from rota.scheduling.model import Misfire, Overlap, ScheduleSpec
+from rota.server.scheduler import Scheduler
 from rota.store import Store
 from rota.store.base import JobQuery, WorkerInfo
 from rota.store.explore import JobSort
@@ -194,3 +198,42 @@ async def test_worker_resources_are_sampled_over_time(store: Store, clock: Manua
     await store.worker_gone("w1")
     await store.purge(clock.now_utc() + timedelta(seconds=1))
     assert await store.worker_samples("w1") == []
+
+
+async def test_skipped_occurrences_are_kept_with_why(store: Store, clock: ManualClock) -> None:
+    spec = ScheduleSpec(
+        name="tick",
+        task="tests.tick",
+        interval_s=10,
+        overlap=Overlap.SKIP,
+        misfire=Misfire.ONCE,
+    )
+    created = await admin.create(store, spec)
+    loop = Scheduler(store=store, on_written=lambda: None, rng=random.Random(7))
+    clock.advance(10)
+    assert (await loop.fire_once())[0] == 1
+    job = await claim_one(store, queues=("default",))
+    clock.advance(10)
+    assert (await loop.fire_once())[0] == 0  # the first still runs: skipped
+    [overlap] = await store.schedule_skips(created.id)
+    assert overlap.fire_at == created.next_fire_at + timedelta(seconds=10)
+    assert overlap.reason == f"overlap=skip: its last run (job {job.id}) was still running"
+
+    await store.complete(lease_of(job), None)
+    clock.advance(300)  # down for five minutes: misfire=once runs the latest only
+    assert (await loop.fire_once())[0] == 1
+    skips = await store.schedule_skips(created.id)
+    # Newest first: the latest missed one gave way to the one due on time in the same round.
+    assert [skip.reason.split(":")[0] for skip in skips] == [
+        "overlap=skip",
+        "missed",
+        "overlap=skip",
+    ]
+    later, missed, _ = skips
+    assert later.reason == "overlap=skip: a later occurrence was due in the same round"
+    assert "misfire=once" in missed.reason and "ran the latest 1" in missed.reason
+    assert missed.fire_at == overlap.fire_at + timedelta(seconds=10)
+    assert await store.schedule_skips(created.id, before=missed.fire_at) == [overlap]
+    assert await store.schedule_skips(created.id, after=later.fire_at) == [later]
+    await admin.delete(store, created.id)
+    assert await store.schedule_skips(created.id) == []

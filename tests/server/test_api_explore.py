@@ -5,6 +5,7 @@ and a schedule's runs."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from rota.clock import SYSTEM_CLOCK
 from rota.jobs import Lease
+from rota.scheduling.model import Firing, Skip
 from rota.store.base import AcquireRequest, Store, WorkerInfo
 from rota.store.sqlite import SqliteStore
 from tests.contract.postgres import postgres_backend
@@ -200,11 +202,29 @@ async def test_schedule_runs_and_names(client: httpx.AsyncClient, store: Store) 
     job = (await client.get(f"{JOBS}/{job_id}")).json()
     assert job["schedule_name"] == "nightly"
     assert await listed(client, schedule="nightly") == [job_id]
+    schedule = await store.get_schedule("nightly")
+    skipped_at = datetime(2000, 1, 1, 3, tzinfo=UTC)  # older than the triggered run
+    written = await store.fire_schedule(
+        Firing(
+            schedule_id=schedule.id,
+            version=schedule.version,
+            next_fire_at=schedule.next_fire_at,
+            last_fire_at=None,
+            jobs=[],
+            skips=[Skip(fire_at=skipped_at, reason="overlap=skip: its last run was running")],
+        )
+    )
+    assert written == []
     runs = await client.get(f"{API}/schedules/nightly/runs")
     assert runs.status_code == 200, runs.text
     body = runs.json()
     assert body["schedule_name"] == "nightly"
-    assert [(run["outcome"], run["job"]["id"]) for run in body["runs"]] == [("pending", job_id)]
+    assert [(run["outcome"], (run["job"] or {}).get("id")) for run in body["runs"]] == [
+        ("pending", job_id),
+        ("skipped", None),
+    ]
+    assert body["runs"][1]["fire_at"] == skipped_at.isoformat()
+    assert body["runs"][1]["reason"] == "overlap=skip: its last run was running"
     assert_error(await client.get(f"{API}/schedules/nope/runs"), 404, "ScheduleNotFound")
 
 

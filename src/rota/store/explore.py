@@ -29,6 +29,8 @@ SAMPLE_EVERY_S = 15
 """A worker's resources are kept at most once per this many seconds (see the explore migration)."""
 SAMPLES_KEPT_S = 3600
 """...and for this long."""
+MAX_SKIPS_KEPT = 200
+"""The newest skipped occurrences kept per schedule."""
 
 
 class JobSort(enum.StrEnum):
@@ -82,6 +84,17 @@ class WorkerSample:
     resources: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScheduleSkip:
+    """An occurrence of a schedule that was not run, and why (see scheduling.model.Skip)."""
+
+    schedule_id: str
+    fire_at: datetime
+    at: datetime
+    """When the scheduler round that skipped it ran."""
+    reason: str
+
+
 class Explorer(Protocol):
     """The read-only verbs that serve people's questions (the API's lists and pages)."""
 
@@ -98,6 +111,18 @@ class Explorer(Protocol):
     async def worker_samples(self, name: str) -> list[WorkerSample]:
         """Return the worker's kept resource samples, oldest first (one per SAMPLE_EVERY_S
         at most, over the last SAMPLES_KEPT_S of heartbeats)."""
+        ...
+
+    async def schedule_skips(
+        self,
+        schedule_id: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 200,
+    ) -> list[ScheduleSkip]:
+        """Return the schedule's skipped occurrences with fire_at in [after, before), newest
+        first (the newest 200 are kept)."""
         ...
 
 

@@ -47,6 +47,7 @@ from rota.store.explore import (
     SAMPLE_EVERY_S,
     SAMPLES_KEPT_S,
     AttemptError,
+    ScheduleSkip,
     TaskStats,
     WorkerSample,
 )
@@ -390,6 +391,25 @@ class MemoryStore:
         """Return the worker's kept resource samples, oldest first."""
         with self._step() as data:
             return list(data.worker_samples.get(name, []))
+
+    async def schedule_skips(
+        self,
+        schedule_id: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 200,
+    ) -> list[ScheduleSkip]:
+        """Return the schedule's skipped occurrences in [after, before), newest first."""
+        with self._step() as data:
+            kept = data.schedule_skips.get(schedule_id, [])
+            found = [
+                skip
+                for skip in reversed(kept)
+                if (after is None or skip.fire_at >= after)
+                and (before is None or skip.fire_at < before)
+            ]
+        return found[:limit]
 
     # --- what the verbs share --------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from rota.jobs import Event, Job, JobState
 from rota.scheduling.model import ScheduleSpec
 from rota.store.base import WorkerInfo
 from rota.store.common import JobIds
-from rota.store.explore import AttemptError, WorkerSample
+from rota.store.explore import AttemptError, ScheduleSkip, WorkerSample
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -86,6 +86,7 @@ class MemoryData:
     attempt_errors: dict[str, dict[int, AttemptError]] = field(default_factory=dict)
     """Job id -> attempt -> what the failed attempt left (kept as by put())."""
     worker_samples: dict[str, list[WorkerSample]] = field(default_factory=dict)
+    schedule_skips: dict[str, list[ScheduleSkip]] = field(default_factory=dict)
     ids: JobIds = field(default_factory=JobIds)
 
     def job(self, job_id: str) -> Job:

@@ -14,6 +14,7 @@ from rota.store.common import filter_params, to_filtered_page
 from rota.store.explore import (
     MAX_STAT_SAMPLES,
     AttemptError,
+    ScheduleSkip,
     StatRow,
     TaskStats,
     WorkerSample,
@@ -86,6 +87,32 @@ class PostgresExplorer:
         return [
             WorkerSample(
                 at=row["at"], running=row["running"], resources=json.loads(row["resources"])
+            )
+            for row in rows
+        ]
+
+    async def schedule_skips(
+        self,
+        schedule_id: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 200,
+    ) -> list[ScheduleSkip]:
+        """Return the schedule's skipped occurrences in [after, before), newest first."""
+        params = {
+            "schedule_id": schedule_id,
+            "after": aware(after),
+            "before": aware(before),
+            "limit": limit,
+        }
+        rows = await self._explore_rows("schedule_skips", params)
+        return [
+            ScheduleSkip(
+                schedule_id=row["schedule_id"],
+                fire_at=row["fire_at"],
+                at=row["at"],
+                reason=row["reason"],
             )
             for row in rows
         ]

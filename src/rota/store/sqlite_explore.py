@@ -14,6 +14,7 @@ from rota.store.common import filter_params, from_us, to_filtered_page, to_us
 from rota.store.explore import (
     MAX_STAT_SAMPLES,
     AttemptError,
+    ScheduleSkip,
     StatRow,
     TaskStats,
     WorkerSample,
@@ -87,6 +88,32 @@ class SqliteExplorer:
                 at=from_us(row["at"]),
                 running=row["running"],
                 resources=json.loads(row["resources"]),
+            )
+            for row in rows
+        ]
+
+    async def schedule_skips(
+        self,
+        schedule_id: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 200,
+    ) -> list[ScheduleSkip]:
+        """Return the schedule's skipped occurrences in [after, before), newest first."""
+        params = {
+            "schedule_id": schedule_id,
+            "after": None if after is None else to_us(after),
+            "before": None if before is None else to_us(before),
+            "limit": limit,
+        }
+        rows = await self._explore_rows("schedule_skips", params)
+        return [
+            ScheduleSkip(
+                schedule_id=row["schedule_id"],
+                fire_at=from_us(row["fire_at"]),
+                at=from_us(row["at"]),
+                reason=row["reason"],
             )
             for row in rows
         ]

@@ -366,8 +366,9 @@ async def schedule_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ScheduleRunsOut:
-    """Return the schedule's runs, newest fire time first: each occurrence's job and its
-    outcome (the job's state)."""
+    """Return the schedule's runs, newest first: each occurrence's job and its outcome (the
+    job's state), and each occurrence its overlap or misfire policy skipped (outcome
+    `skipped`, with the reason), placed among the jobs by fire time."""
     schedule = await hub.store.get_schedule(ref)
     page = await hub.store.list_jobs(
         JobQuery(schedule_id=schedule.id, sort=JobSort.RUN_AT, limit=limit, cursor=cursor)
@@ -379,6 +380,16 @@ async def schedule_runs(
         )
         for view in views
     ]
+    # The skips between this page's first job (the previous page showed those above it) and
+    # its last (the next page shows those below); the last page shows all that are older.
+    newest = None if cursor is None or not page.jobs else page.jobs[0].run_at
+    oldest = page.jobs[-1].run_at if page.jobs and page.next_cursor is not None else None
+    skips = await hub.store.schedule_skips(schedule.id, after=oldest, before=newest)
+    runs += [
+        ScheduleRun(fire_at=skip.fire_at.isoformat(), outcome="skipped", reason=skip.reason)
+        for skip in skips
+    ]
+    runs.sort(key=lambda run: run.fire_at or (run.job.run_at if run.job else ""), reverse=True)
     return ScheduleRunsOut(
         schedule_id=schedule.id,
         schedule_name=schedule.name,

@@ -59,3 +59,11 @@ SELECT * FROM attempt_errors WHERE job_id = :job_id ORDER BY attempt;
 
 -- name: worker_samples
 SELECT * FROM worker_samples WHERE worker = :name ORDER BY at;
+
+-- name: schedule_skips
+SELECT * FROM schedule_skips
+WHERE schedule_id = :schedule_id
+  AND (:after IS NULL OR fire_at >= :after)
+  AND (:before IS NULL OR fire_at < :before)
+ORDER BY fire_at DESC, id DESC
+LIMIT :limit;

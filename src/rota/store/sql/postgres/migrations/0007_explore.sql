@@ -69,3 +69,15 @@ END';
 CREATE OR REPLACE TRIGGER workers_forget_samples
 AFTER DELETE ON workers
 FOR EACH ROW EXECUTE FUNCTION forget_worker_samples();
+
+-- The occurrences of a schedule that were not run, and why (its overlap or misfire
+-- policy), written with the scheduler round that skipped them; the newest 200 are kept.
+CREATE TABLE schedule_skips (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    schedule_id text COLLATE "C" NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    fire_at     timestamptz NOT NULL,
+    at          timestamptz NOT NULL,
+    reason      text NOT NULL
+);
+
+CREATE INDEX schedule_skips_by_schedule ON schedule_skips (schedule_id, fire_at);

@@ -50,3 +50,15 @@ AFTER DELETE ON workers
 BEGIN
     DELETE FROM worker_samples WHERE worker = old.name;
 END;
+
+-- The occurrences of a schedule that were not run, and why (its overlap or misfire
+-- policy), written with the scheduler round that skipped them; the newest 200 are kept.
+CREATE TABLE schedule_skips (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    schedule_id TEXT    NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    fire_at     INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    reason      TEXT    NOT NULL
+);
+
+CREATE INDEX schedule_skips_by_schedule ON schedule_skips (schedule_id, fire_at);
