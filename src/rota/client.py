@@ -185,14 +185,27 @@ class AsyncClient(ScheduleMethods):
         q: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        schedule: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
     ) -> Payload:
-        """Return one page of jobs, newest first: {"jobs": [...], "next_cursor": ...}."""
+        """Return one page of jobs: {"jobs": [...], "next_cursor": ...}, newest first unless
+        `sort` (created_at, run_at, duration, task, state) and `order` (asc, desc) say
+        otherwise. `task` matches a prefix; `q` searches ids (their start, or their end as
+        the short id), keys, task names and the text of arguments, results and errors."""
         params = _drop_none(
             state=str(state) if state is not None else None,
             queue=queue,
             task=task,
             worker=worker,
             q=q,
+            schedule=schedule,
+            created_after=wire_moment(created_after, "created_after"),
+            created_before=wire_moment(created_before, "created_before"),
+            sort=sort,
+            order=order,
             limit=limit,
             cursor=cursor,
         )
@@ -225,10 +238,48 @@ class AsyncClient(ScheduleMethods):
         job: JobData = await self._request("DELETE", f"/jobs/{segment(job_id, 'job id')}")
         return job
 
-    async def retry(self, job_id: JobId) -> JobData:
-        """Put a failed, cancelled or expired job back to pending and return it."""
-        job: JobData = await self._request("POST", f"/jobs/{segment(job_id, 'job id')}/retry")
+    async def retry(
+        self,
+        job_id: JobId,
+        *,
+        args: Sequence[JSON] | None = None,
+        kwargs: Mapping[str, JSON] | None = None,
+    ) -> JobData:
+        """Put a failed, cancelled or expired job back to pending and return it; new
+        `args` or `kwargs`, when given, replace the job's."""
+        body = _drop_none(
+            args=check_arguments(args, {})[0] if args is not None else None,
+            kwargs=check_arguments([], kwargs)[1] if kwargs is not None else None,
+        )
+        job: JobData = await self._request(
+            "POST", f"/jobs/{segment(job_id, 'job id')}/retry", json=body or None
+        )
         return job
+
+    async def retry_many(
+        self, task: str, *, since: datetime | str | None = None, state: str = "failed"
+    ) -> Payload:
+        """Retry every job of the task in that state (failed, cancelled or expired) that
+        finished at or after `since`; return {"retried": n, "skipped": m}."""
+        body = _drop_none(task=task, since=wire_moment(since, "since"), state=state)
+        counts: Payload = await self._request("POST", "/jobs/retry", json=body)
+        return counts
+
+    async def attempts(self, job_id: JobId) -> list[Payload]:
+        """Return the job's attempts, oldest first, each with its own error and traceback."""
+        body: Payload = await self._request("GET", f"/jobs/{segment(job_id, 'job id')}/attempts")
+        attempts: list[Payload] = body["attempts"]
+        return attempts
+
+    async def task_stats(self, window: str = "1h") -> Payload:
+        """Return per-task figures over the window (15m, 1h, 24h or 7d)."""
+        body: Payload = await self._request("GET", "/stats/tasks", params={"window": window})
+        return body
+
+    async def worker(self, name: str) -> Payload:
+        """Return one worker with its running and recent jobs and resources over time."""
+        body: Payload = await self._request("GET", f"/workers/{segment(name, 'worker name')}")
+        return body
 
     async def events(self, job_id: JobId, after: int = 0) -> list[Payload]:
         """Return the job's execution log, the events with an id above `after`."""

@@ -115,6 +115,18 @@ class ScheduleMethods:
         )
         return schedule
 
+    async def schedule_runs(
+        self, ref: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Payload:
+        """Return the schedule's runs, newest first: {"runs": [...], "next_cursor": ...}."""
+        params = {"limit": limit, "cursor": cursor}
+        runs: Payload = await self._request(
+            "GET",
+            f"/schedules/{segment(ref, 'schedule')}/runs",
+            params={key: value for key, value in params.items() if value is not None},
+        )
+        return runs
+
     async def update_schedule(self, ref: str, /, **changes: Any) -> ScheduleData:
         """Change fields of a schedule (the SchedulePatch body's names) and return it."""
         body = {key: _jsonable(key, value) for key, value in changes.items()}

@@ -35,6 +35,27 @@ class CliState:
     token: str | None = None
     config: Path | None = None
     """--config or ROTA_CONFIG: the rota.toml every command reads."""
+    output: str = "table"
+    """--output: how listings print, "table" for people or "json" for scripts."""
+
+
+GLOBAL_OPTIONS = {
+    "--server": True,
+    "-s": True,
+    "--token": True,
+    "--config": True,
+    "--output": True,
+    "-o": True,
+}
+"""The root's options (and whether each takes a value), accepted after a subcommand too
+(see hoist_globals)."""
+HELP_NAMES = ["-h", "--help"]
+
+
+def with_scheme(url: str) -> str:
+    """Return a server URL with http:// in front when it names no scheme (localhost:8077)."""
+    text = url.strip()
+    return text if "://" in text else f"http://{text}"
 
 
 def error_line(message: str) -> str:
@@ -95,8 +116,11 @@ class RotaGroup(TyperGroup):
         complete_var: str | None,
         **extra: Any,
     ) -> int:
+        argv = list(sys.argv[1:] if args is None else args)
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            self._tidy_help()
+            argv = hoist_globals(self, argv)
+            result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except USAGE_ERROR as exc:
             return _usage_error(exc)
         except CLICK_ERROR as exc:
@@ -111,10 +135,63 @@ class RotaGroup(TyperGroup):
         # Without standalone mode click returns the exit code of typer.Exit, else None.
         return result if isinstance(result, int) else 0
 
+    def _tidy_help(self) -> None:
+        """Show no type beside a flag in --help (typer labels flags `<bool>`, which reads as
+        if the flag took a value): a flag's metavar is made empty, the help option's too."""
+        pending: list[Any] = [self]
+        while pending:
+            command = pending.pop()
+            pending.extend(getattr(command, "commands", {}).values())
+            context = self.context_class(command, help_option_names=HELP_NAMES)
+            helper = command.get_help_option(context)
+            for param in [*command.params, *([helper] if helper is not None else [])]:
+                if getattr(param, "is_flag", False):
+                    param.metavar = ""
+
+
+def hoist_globals(root: Any, argv: list[str]) -> list[str]:
+    """Return the arguments with the root's options that were given after a subcommand
+    (`rota submit X --server URL`) moved in front of it, where the root reads them; an
+    option the subcommand defines itself (`rota worker --server`) stays where it is.
+    Nothing after `--` moves."""
+    names = GLOBAL_OPTIONS
+    command = root
+    moved: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            kept += argv[index:]
+            break
+        name, has_value, _ = token.partition("=")
+        if name in names and command is not root and not _defines(command, name):
+            takes_value = names[name] and not has_value
+            moved += argv[index : index + 1 + takes_value]
+            index += 1 + takes_value
+            continue
+        if command is root and name in names:  # the root's own, with its value
+            takes_value = names[name] and not has_value
+            kept += argv[index : index + 1 + takes_value]
+            index += 1 + takes_value
+            continue
+        child = getattr(command, "commands", {}).get(token)
+        if child is not None and not token.startswith("-"):
+            command = child
+        kept.append(token)
+        index += 1
+    return moved + kept
+
+
+def _defines(command: Any, name: str) -> bool:
+    return any(name in (*param.opts, *param.secondary_opts) for param in command.params)
+
 
 def _message(exc: Exception) -> str:
     format_message = getattr(exc, "format_message", None)
-    return str(format_message() if callable(format_message) else exc)
+    text = str(format_message() if callable(format_message) else exc)
+    # typer checks values with pydantic, whose messages start so; the rest says it all.
+    return text.replace("Value error, ", "")
 
 
 def _usage_error(exc: Exception) -> int:
@@ -134,6 +211,11 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj if isinstance(root.obj, CliState) else CliState()
 
 
+def wants_json(ctx: typer.Context, as_json: bool = False) -> bool:
+    """Tell whether a listing prints JSON: its --json flag, or --output json."""
+    return as_json or state(ctx).output == "json"
+
+
 def client_target(ctx: typer.Context) -> tuple[str, str | None]:
     """Return the server URL and token for client commands: flags, ROTA_*, rota.toml, defaults.
 
@@ -150,7 +232,7 @@ def client_target(ctx: typer.Context) -> tuple[str, str | None]:
 def open_client(ctx: typer.Context, *, timeout_s: float = 10.0) -> Iterator[Client]:
     """Yield a sync client for the server the global options name, closed afterwards."""
     server, token = client_target(ctx)
-    client = Client(server, token=token, timeout_s=timeout_s)
+    client = Client(with_scheme(server), token=token, timeout_s=timeout_s)
     try:
         yield client
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +17,17 @@ app = typer.Typer(
     cls=RotaGroup,
     help="Rota: run Python tasks now, later or on a schedule, on any number of workers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class Output(enum.StrEnum):
+    """How listings print."""
+
+    TABLE = "table"
+    JSON = "json"
 
 
 def _version(value: bool) -> None:
@@ -57,13 +65,25 @@ def options(
             show_default=False,
         ),
     ] = None,
+    output: Annotated[
+        Output,
+        typer.Option(
+            "--output",
+            "-o",
+            help="How listings print: a table for people, or JSON for scripts.",
+        ),
+    ] = Output.TABLE,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Rota: run Python tasks now, later or on a schedule, on any number of workers."""
-    ctx.obj = CliState(server=server_url, token=token, config=config_file)
+    """Rota: run Python tasks now, later or on a schedule, on any number of workers.
+
+    Global options may come before or after the command: `rota submit X --server URL`.
+    A server named without a scheme (localhost:8077) is reached over http://.
+    """
+    ctx.obj = CliState(server=server_url, token=token, config=config_file, output=str(output))
 
 
 app.command("dev")(dev.dev)
@@ -79,6 +99,7 @@ app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
 app.add_typer(config.app, name="config")
 app.command("queues")(workers.queues)
+app.command("stats")(workers.stats)
 
 
 def main() -> None:

@@ -50,6 +50,12 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+def print_result(value: Any) -> None:
+    """Print a job's result on stdout: a string as it is (so a shell can use it), anything
+    else as JSON."""
+    print(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
+
+
 def styled_state(state: str) -> str:
     """Return the state as rich markup in its color."""
     style = STATE_STYLES.get(state, "")
@@ -90,12 +96,53 @@ def progress_text(job: Payload) -> str:
     parts = [job_state(job)]
     progress = job.get("progress")
     if progress is not None:
-        parts.append(f"{float(progress) * 100:.0f}%")
+        parts.append(percent(progress))
     if job.get("attempt"):
         parts.append(f"attempt {attempt_text(job)}")
     if job.get("worker"):
         parts.append(f"on {escape(str(job['worker']))}")
     return " · ".join(parts)
+
+
+def wait_status(job: Payload, message: str | None, waited_s: float) -> str:
+    """Return the status line of a wait: state, progress, the last progress message and
+    how long it has waited, as markup."""
+    parts = [progress_text(job)]
+    if message:
+        parts.append(escape(message))
+    parts.append(elapsed(waited_s))
+    return f"{job['id']}  " + " · ".join(parts)
+
+
+def elapsed(seconds: float) -> str:
+    """Return a time waited as a clock reads it: "8s", "1m15s", "2h03m"."""
+    whole = int(max(0.0, seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def percent(progress: Any) -> str:
+    """Return a progress fraction (0..1) as a whole percentage: 0.1335 -> "13%"."""
+    return f"{float(progress) * 100:.0f}%"
+
+
+def warning_lines(jobs: Iterable[Payload]) -> list[str]:
+    """Return, as markup, one line per job that carries a warning (no online worker can
+    run it, and why)."""
+    return [
+        f"[yellow]! {short_id(str(job['id']))}: {escape(str(job['warning']))}[/]"
+        for job in jobs
+        if job.get("warning")
+    ]
+
+
+def short_id(job_id: str) -> str:
+    """Return the short id tables show: the last 12 characters, which differ between jobs
+    made in the same millisecond (the start is the time)."""
+    return job_id[-12:]
 
 
 def attempt_text(job: Payload) -> str:
@@ -120,7 +167,7 @@ def jobs_table(jobs: Iterable[Payload]) -> Table:
         table.add_row(
             str(job["id"]),
             escape(str(job["task"])),
-            job_state(job),
+            job_state(job) + (" [yellow]![/]" if job.get("warning") else ""),
             escape(str(job["queue"])),
             str(job["priority"]),
             attempt_text(job),
@@ -154,6 +201,8 @@ _DETAIL_FIELDS = (
 def show_job(console: Console, job: Payload, events: list[Payload] | None = None) -> None:
     """Print one job in full: its fields, arguments, outcome and execution log."""
     console.print(f"[bold]{job['id']}[/]  {job_state(job)}")
+    if job.get("warning"):
+        console.print(f"  [yellow]warning: {escape(str(job['warning']))}[/]")
     if job.get("stopping"):
         console.print(
             f"  [yellow]the code of attempt {job.get('attempt')} is still running on worker "
@@ -166,6 +215,11 @@ def show_job(console: Console, job: Payload, events: list[Payload] | None = None
             continue
         if name.endswith("_at"):
             value = f"{value}  ({age(value)})"
+        elif name == "progress":
+            value = percent(value)
+        elif name == "schedule_id":  # by name, as long as the schedule exists
+            name = "schedule"
+            value = f"{job['schedule_name']}  ({value})" if job.get("schedule_name") else value
         console.print(f"  {name + ':':<17}{escape(str(value))}")
     console.print(f"  {'args:':<17}{escape(_compact(job.get('args')))}")
     console.print(f"  {'kwargs:':<17}{escape(_compact(job.get('kwargs')))}")
@@ -193,6 +247,24 @@ def event_line(event: Payload) -> str:
     worker = f" [dim]{escape(str(event['worker']))}[/]" if event.get("worker") else ""
     message = f"  {escape(str(event['message']))}" if event.get("message") else ""
     return f"[dim]{at}[/] #{event.get('attempt', 0)} [bold]{event.get('kind')}[/]{worker}{message}"
+
+
+def attempts_table(attempts: Iterable[Payload]) -> Table:
+    """Return a table of a job's attempts: worker, start, duration, outcome and error."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("#", "WORKER", "STARTED", "TOOK", "OUTCOME", "ERROR"):
+        table.add_column(name, justify="right" if name in {"#", "TOOK"} else "left")
+    for attempt in attempts:
+        took = attempt.get("duration_s")
+        table.add_row(
+            str(attempt["attempt"]),
+            escape(str(attempt.get("worker") or "-")),
+            age(attempt.get("started_at")),
+            "-" if took is None else f"{float(took):.1f}s",
+            styled_state(str(attempt["outcome"])),
+            escape(str(attempt.get("error") or "")),
+        )
+    return table
 
 
 def workers_table(workers: Iterable[Payload]) -> Table:
@@ -238,3 +310,52 @@ def _percent(value: Any) -> str:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def stats_table(tasks: Iterable[Payload]) -> Table:
+    """Return a table of per-task figures: counts, failure rate, run time and lateness."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    columns = ("TASK", "PENDING", "RUNNING", "OK", "FAILED", "FAIL %", "RUN P50", "RUN P95")
+    for name in (*columns, "LATE P95"):
+        table.add_column(name, justify="left" if name == "TASK" else "right")
+    for row in tasks:
+        counts = row.get("counts") or {}
+        rate = row.get("failure_rate")
+        table.add_row(
+            escape(str(row["task"])),
+            str(counts.get("pending", 0)),
+            str(counts.get("running", 0)),
+            str(counts.get("succeeded", 0)),
+            str(counts.get("failed", 0)),
+            "-" if rate is None else percent(rate),
+            _seconds(row.get("run_p50_s")),
+            _seconds(row.get("run_p95_s")),
+            _seconds(row.get("lateness_p95_s")),
+        )
+    return table
+
+
+def show_worker(console: Console, worker: Payload) -> None:
+    """Print one worker in full: state, load, tasks, jobs and its latest resources."""
+    console.print(f"[bold]{escape(str(worker['name']))}[/]  {styled_state(str(worker['state']))}")
+    console.print(f"  {'running:':<14}{worker['running']}/{worker['capacity']}")
+    console.print(f"  {'queues:':<14}{escape(', '.join(worker.get('queues') or []))}")
+    console.print(f"  {'tags:':<14}{escape(', '.join(worker.get('tags') or []) or '-')}")
+    console.print(f"  {'server:':<14}{escape(str(worker.get('server') or '-'))}")
+    console.print(f"  {'seen:':<14}{age(worker.get('last_seen_at'))}")
+    console.print(f"  {'tasks:':<14}{escape(', '.join(worker.get('tasks') or []) or '-')}")
+    samples = worker.get("samples") or []
+    if samples:
+        cpu = [s["resources"].get("cpu_percent") for s in samples]
+        shown = " ".join(_percent(value) for value in cpu[-12:])
+        console.print(f"  {'cpu (latest):':<14}{shown}")
+    for title, key in (("running jobs", "running_jobs"), ("recent jobs", "recent_jobs")):
+        jobs = worker.get(key) or []
+        console.print(f"  {title}:" + ("" if jobs else " none"))
+        if jobs:
+            console.print(jobs_table(jobs))
+    console.print(f"  [dim]drain: rota workers drain {escape(str(worker['name']))}[/]")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.2f}s"

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rota.cli.common import open_client, parse_kwargs, parse_value
-from rota.cli.output import age, print_json, stdout
+from rota.cli.common import open_client, parse_kwargs, parse_value, wants_json
+from rota.cli.output import age, job_state, print_json, stdout
 from rota.cli.times import parse_duration, parse_moment
 from rota.types import Payload
 
 app = typer.Typer(help="Run tasks on a cron expression or an interval.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (as --output json).")]
 Ref = Annotated[str, typer.Argument(metavar="NAME", help="The schedule's name (or id).")]
 
 
@@ -84,7 +87,7 @@ def add(
         schedule = client.add_schedule(
             name, task, *values, kwargs=parse_kwargs(kwarg or []), **options
         )
-    if as_json:
+    if wants_json(ctx, as_json):
         print_json(schedule)
         return
     typer.echo(f"added schedule {schedule['name']} ({schedule['id']})")
@@ -98,7 +101,7 @@ def list_schedules(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List schedules: timing, task, state and next fire time."""
     with open_client(ctx) as client:
         schedules = client.schedules()
-    if as_json:
+    if wants_json(ctx, as_json):
         print_json(schedules)
     elif not schedules:
         stdout().print("no schedules (add one with `rota schedules add`)")
@@ -111,7 +114,7 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     """Show a schedule and its next 10 fire times."""
     with open_client(ctx) as client:
         schedule = client.get_schedule(ref)
-    if as_json:
+    if wants_json(ctx, as_json):
         print_json(schedule)
         return
     console = stdout()
@@ -120,10 +123,52 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     for key, value in schedule.items():
         if key in {"name", "id", "paused", "next_fire_times"} or value in (None, [], {}):
             continue
-        console.print(f"  {key + ':':<16}{escape(str(value))}")
-    console.print("  next fire times:")
-    for moment in schedule.get("next_fire_times") or []:
-        console.print(f"    {moment}  ({age(moment)})")
+        text = json.dumps(value, ensure_ascii=False) if key in ("args", "kwargs") else str(value)
+        console.print(f"  {key + ':':<16}{escape(text)}")
+    zone = str(schedule.get("tz") or "UTC")
+    times = schedule.get("next_fire_times") or []
+    console.print(f"  next fire times ({escape(zone)}, and UTC):" if times else "  next: -")
+    for moment in times:
+        console.print(f"    {in_zone(moment, zone)}  {moment}  ({age(moment)})")
+
+
+@app.command("runs")
+def runs(
+    ctx: typer.Context,
+    ref: Ref,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many runs.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a schedule's past runs, newest first: fire time, outcome and job."""
+    with open_client(ctx) as client:
+        page = client.schedule_runs(ref, limit=limit)
+    if wants_json(ctx, as_json):
+        print_json(page)
+        return
+    if not page["runs"]:
+        stdout().print(f"no runs of {escape(page['schedule_name'])} yet")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("FIRE AT", "OUTCOME", "JOB", "NOTE"):
+        table.add_column(column, no_wrap=column != "NOTE")
+    for run in page["runs"]:
+        job = run.get("job") or {}
+        table.add_row(
+            str(run.get("fire_at") or "(triggered)"),
+            job_state(job) if job else str(run["outcome"]),
+            str(job.get("id") or "-"),
+            escape(str(run.get("reason") or job.get("error") or "")),
+        )
+    stdout().print(table)
+
+
+def in_zone(moment: str, zone: str) -> str:
+    """Return an ISO 8601 moment as wall time in the IANA zone, with its offset (the moment
+    unchanged when the zone cannot be loaded here)."""
+    try:
+        return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).isoformat()
+    except (ValueError, ZoneInfoNotFoundError):
+        return moment
 
 
 @app.command("pause")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rota.cli.common import open_client, parse_kwargs, parse_value
+from rota.cli.common import open_client, parse_kwargs, parse_value, wants_json
 from rota.cli.jobs import wait_and_show
 from rota.cli.output import print_json, stderr
 from rota.cli.times import parse_duration, parse_moment
@@ -84,12 +84,15 @@ def submit(
             idempotency_key=key,
             target=target,
         )
+        as_json = wants_json(ctx, as_json)
+        if job.get("warning"):
+            typer.echo(f"rota: warning: job {job['id']}: {job['warning']}", err=True)
         if not wait:
             if as_json:
                 print_json(job)
             else:
                 typer.echo(job["id"])
             return
-        stderr().print(f"submitted {job['id']} ({job['task']})")
+        stderr().print(f"submitted {job['id']} ({job['task']})", markup=False)
         code = wait_and_show(client, job["id"], timeout_s=wait_timeout, as_json=as_json)
     raise typer.Exit(code)

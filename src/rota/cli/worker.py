@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rota.cli.common import split_list, state
+from rota.cli.common import split_list, state, with_scheme
 from rota.settings import load_settings
 
 
@@ -67,7 +67,7 @@ def worker(
     """Run a worker until SIGTERM or SIGINT drains it (flags > ROTA_* env > rota.toml)."""
     settings = load_settings(
         {
-            "server": split_list(server) or _global_server(ctx),
+            "server": _with_schemes(split_list(server) or _global_server(ctx)),
             "imports": split_list(imports),
             "concurrency": concurrency,
             "queues": queues,
@@ -84,6 +84,10 @@ def worker(
     from rota.worker.main import run_worker
 
     raise typer.Exit(run_worker(settings))
+
+
+def _with_schemes(urls: list[str] | None) -> list[str] | None:
+    return None if urls is None else [with_scheme(url) for url in urls]
 
 
 def _global_server(ctx: typer.Context) -> list[str] | None:

@@ -248,6 +248,14 @@ class Schedule:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Skip:
+    """An occurrence a scheduler round did not run, and why (its overlap or misfire policy)."""
+
+    fire_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Firing:
     """What one scheduler round writes for a schedule, all in one transaction or not at all."""
 
@@ -258,3 +266,6 @@ class Firing:
     last_fire_at: datetime | None
     jobs: list[JobSpec]
     skipped: int = 0
+    skips: list[Skip] = field(default_factory=list)
+    """The occurrences this round did not run, each with why (the newest MAX_SKIPS_SAID of
+    those the overlap policy dropped, and the first one the misfire policy dropped)."""

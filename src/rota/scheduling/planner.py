@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from rota.jobs import JobState
-from rota.scheduling.model import Firing, Misfire, Overlap, Schedule
+from rota.scheduling.model import Firing, Misfire, Overlap, Schedule, Skip
 from rota.scheduling.triggers import Trigger
 
 MAX_AHEAD: Final = 100
@@ -20,6 +20,8 @@ MAX_AHEAD: Final = 100
 MAX_WALK: Final = 200_000
 """A bound on the fire times examined to find missed ones (an expression firing every
 second, down for more than two days, is searched in windows rather than walked)."""
+MAX_SKIPS_SAID: Final = 20
+"""At most this many skipped occurrences of one round are recorded one by one."""
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
 _ACTIVE: Final = frozenset({JobState.PENDING, JobState.RUNNING})
 
@@ -75,6 +77,17 @@ def plan(
         on_time.append(upcoming)
         upcoming = trigger.next_after(upcoming)
     occurrences = [*missed, *on_time]
+    skips: list[Skip] = []
+    if first < cutoff and first not in missed:
+        kept = f"ran the latest {len(missed)}" if missed else "ran none of them"
+        skips.append(
+            Skip(
+                fire_at=first,
+                reason=f"missed: no server fired it within {grace_s:g} s of its time "
+                f"(misfire={spec.misfire}: of the occurrences missed until "
+                f"{cutoff.isoformat()}, it {kept})",
+            )
+        )
     skipped = 0
     if spec.overlap is Overlap.SKIP and occurrences:
         # One run at a time: at most the latest occurrence, and none while the last one lives.
@@ -82,6 +95,14 @@ def plan(
         live = schedule.last_job_state in _ACTIVE or schedule.last_job_stopping
         keep = 0 if live else 1
         skipped = len(occurrences) - keep
+        dropped = occurrences[: len(occurrences) - keep]
+        why = (
+            f"overlap=skip: its last run (job {schedule.last_job_id}) was still "
+            f"{'stopping' if schedule.last_job_stopping else schedule.last_job_state}"
+            if live
+            else "overlap=skip: a later occurrence was due in the same round"
+        )
+        skips += [Skip(fire_at=moment, reason=why) for moment in dropped[-MAX_SKIPS_SAID:]]
         occurrences = occurrences[len(occurrences) - keep :]
     jobs = [
         spec.job_spec(schedule.id, fire_at, fire_at + _jitter(spec.jitter_s, rng))
@@ -96,6 +117,7 @@ def plan(
         last_fire_at=last,
         jobs=jobs,
         skipped=skipped,
+        skips=skips,
     )
 
 

@@ -28,7 +28,7 @@ from rota.server.waiters import Waiters
 from rota.settings import Settings
 from rota.store.base import JobChanges, Outcome, Settled, Store
 from rota.store.feed import DrainRequest
-from rota.types import JobId, LeaseToken
+from rota.types import JSON, JobId, LeaseToken
 from rota.values import check_arguments
 
 logger = logging.getLogger("rota.server.jobs_service")
@@ -97,9 +97,16 @@ class JobsService:
         self._activity.cancelled(job)
         return job
 
-    async def retry(self, job_id: JobId) -> Job:
-        """Put a finished job back to pending, due now."""
-        return await self._store.retry(job_id)
+    async def retry(
+        self,
+        job_id: JobId,
+        *,
+        args: list[JSON] | None = None,
+        kwargs: dict[str, JSON] | None = None,
+    ) -> Job:
+        """Put a finished job back to pending, due now, with new args or kwargs when given
+        (already checked); JobStopping while its last attempt's code is still stopping."""
+        return await self._store.retry(job_id, args=args, kwargs=kwargs)
 
     async def wait_finished(self, job_id: JobId, wait_s: float) -> Job:
         """Return the job once finished, or as it is when `wait_s` has passed."""

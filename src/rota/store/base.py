@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from rota.errors import RotaError
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
+from rota.store.explore import Explorer, JobSort
 from rota.store.feed import ChangeFeed
 from rota.types import JSON, JobId
 
@@ -70,18 +71,44 @@ class JobQuery:
     state: JobState | None = None
     queue: str | None = None
     task: str | None = None
+    """A task name, or the start of one."""
     worker: str | None = None
     search: str | None = None
-    """Matches a job id or an idempotency key exactly."""
+    """Matches, ignoring case, a job whose id starts or ends with it (the short id shown),
+    whose idempotency key is it, whose task name starts with it, or whose args, kwargs,
+    result or error hold it."""
+    schedule_id: str | None = None
+    created_after: datetime | None = None
+    """Only jobs created at or after this moment."""
+    created_before: datetime | None = None
+    """Only jobs created before this moment."""
+    finished_after: datetime | None = None
+    """Only jobs that finished at or after this moment."""
+    sort: JobSort = JobSort.CREATED_AT
+    descending: bool = True
     limit: int = 50
-    cursor: JobId | None = None
-    """Return only jobs older than this id (the last id of the previous page)."""
+    cursor: str | None = None
+    """Where the page starts: the next_cursor of the previous page."""
+
+    @property
+    def plain(self) -> bool:
+        """Tell whether only the filters an index serves directly are used, newest first."""
+        return (
+            self.task is None
+            and self.search is None
+            and self.schedule_id is None
+            and self.created_after is None
+            and self.created_before is None
+            and self.finished_after is None
+            and self.sort is JobSort.CREATED_AT
+            and self.descending
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobPage:
     jobs: list[Job]
-    next_cursor: JobId | None
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -138,8 +165,9 @@ class WorkerInfo:
         }
 
 
-class Store(Protocol):
-    """Where jobs, their events and the worker registry live."""
+class Store(Explorer, Protocol):
+    """Where jobs, their events and the worker registry live (and, through Explorer, what
+    people ask of them)."""
 
     @property
     def feed(self) -> ChangeFeed:
@@ -185,7 +213,9 @@ class Store(Protocol):
         ...
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
-        """Return one page of jobs matching the query, newest first."""
+        """Return one page of jobs matching the query, in its order (newest first unless
+        told), and the cursor of the next page. InvalidInput for a cursor not made by the
+        same order."""
         ...
 
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
@@ -203,10 +233,18 @@ class Store(Protocol):
         """
         ...
 
-    async def retry(self, job_id: JobId) -> Job:
+    async def retry(
+        self,
+        job_id: JobId,
+        *,
+        args: list[JSON] | None = None,
+        kwargs: dict[str, JSON] | None = None,
+    ) -> Job:
         """Put a failed, cancelled or expired job back to pending, due now, with a fresh
         round of max_attempts claims: prior_attempts = attempt, and attempts keep counting
-        from there, so every attempt keeps its own number in the execution log.
+        from there, so every attempt keeps its own number in the execution log. New args
+        or kwargs, when given, replace the job's in the same change (checked by the caller
+        as a submission's are; the `retried` event says which changed).
         JobStopping while the last attempt's code is still stopping (its lease is held);
         InvalidTransition for any other state."""
         ...

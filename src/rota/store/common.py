@@ -24,6 +24,7 @@ from rota.moments import MAX_TIMEOUT_S, check_span
 from rota.retry import Backoff
 from rota.safe_text import excerpt
 from rota.store.base import JobPage, JobQuery, Outcome, Success
+from rota.store.explore import JobSort, search_terms
 from rota.types import JSON
 from rota.values import JsonText
 
@@ -213,6 +214,78 @@ def to_page(jobs: list[Job], limit: int) -> JobPage:
     """Return the page of the first `limit` jobs, with a cursor if more were found."""
     page = jobs[:limit]
     return JobPage(jobs=page, next_cursor=page[-1].id if len(jobs) > limit else None)
+
+
+OFFSET_CURSOR = "offset:"
+"""A page sorted by anything but creation starts at a position: 'offset:<n>'."""
+
+
+def filter_params(query: JobQuery) -> dict[str, Any]:
+    """Return the filter_jobs parameters of any query (moments left to the backend to
+    convert: the keys ending in _at hold aware datetimes or None). A page in creation order
+    starts after the cursor's id; a page in another order starts at the cursor's offset.
+    InvalidInput for a limit out of range or a cursor of the other kind."""
+    params = page_params(query)
+    before = after = None
+    offset = 0
+    if query.sort is JobSort.CREATED_AT:
+        if query.cursor is not None:
+            if query.cursor.startswith(OFFSET_CURSOR):
+                raise InvalidInput("cursor: not a cursor of a list in creation order")
+            before, after = (query.cursor, None) if query.descending else (None, query.cursor)
+    elif query.cursor is not None:
+        offset = _offset(query.cursor)
+    params.update(
+        before=before,
+        after=after,
+        offset=offset,
+        schedule_id=query.schedule_id,
+        created_after=query.created_after,
+        created_before=query.created_before,
+        finished_after=query.finished_after,
+        sort=str(query.sort),
+        descending=query.descending,
+        **search_terms(query.search),
+    )
+    return params
+
+
+def _offset(cursor: str) -> int:
+    text = cursor.removeprefix(OFFSET_CURSOR)
+    if cursor == text or not text.isdigit() or len(text) > 9:
+        raise InvalidInput(f"cursor: {excerpt(cursor)} is not a cursor of a sorted list")
+    return int(text)
+
+
+def to_filtered_page(jobs: list[Job], query: JobQuery, offset: int) -> JobPage:
+    """Return the page of filter_jobs rows: the cursor of the next page, if any, is the last
+    job's id in creation order, else the offset where the next page starts."""
+    if query.sort is JobSort.CREATED_AT:
+        return to_page(jobs, query.limit)
+    page = jobs[: query.limit]
+    more = len(jobs) > query.limit
+    return JobPage(
+        jobs=page, next_cursor=f"{OFFSET_CURSOR}{offset + query.limit}" if more else None
+    )
+
+
+def retry_params(
+    args: list[JSON] | None, kwargs: dict[str, JSON] | None
+) -> tuple[dict[str, str | None], str | None]:
+    """Return the retry query's new arguments as JSON text (None: unchanged) and the
+    message of its `retried` event (None when nothing changed); InvalidInput if not JSON."""
+    if args is not None and not isinstance(args, list):
+        raise InvalidInput("args must be a list")
+    if kwargs is not None and not (
+        isinstance(kwargs, dict) and all(isinstance(key, str) for key in kwargs)
+    ):
+        raise InvalidInput("kwargs must be a mapping with string keys")
+    params = {
+        "args": None if args is None else dump_json(args, "args"),
+        "kwargs": None if kwargs is None else dump_json(kwargs, "kwargs"),
+    }
+    changed = [name for name, value in params.items() if value is not None]
+    return params, ("with new " + " and ".join(changed) if changed else None)
 
 
 _ACTIONS = {"cancel": "cancelled", "retry": "retried", "update_job": "changed"}

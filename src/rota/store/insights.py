@@ -79,13 +79,14 @@ def lateness_of(values_s: Sequence[float]) -> Lateness:
         return Lateness(samples=0, p50_s=None, p99_s=None, max_s=None)
     return Lateness(
         samples=len(ordered),
-        p50_s=_rank(ordered, 0.50),
-        p99_s=_rank(ordered, 0.99),
+        p50_s=rank(ordered, 0.50),
+        p99_s=rank(ordered, 0.99),
         max_s=ordered[-1],
     )
 
 
-def _rank(ordered: Sequence[float], fraction: float) -> float:
+def rank(ordered: Sequence[float], fraction: float) -> float:
+    """Return the nearest-rank percentile `fraction` (0..1) of values sorted ascending."""
     index = max(0, math.ceil(fraction * len(ordered)) - 1)
     return ordered[index]
 

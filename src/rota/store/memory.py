@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import copy
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from rota.clock import SYSTEM_CLOCK, Clock
@@ -38,8 +39,17 @@ from rota.store.common import (
     dump_json,
     page_params,
     prepare_outcomes,
+    retry_params,
     to_page,
     to_us,
+)
+from rota.store.explore import (
+    SAMPLE_EVERY_S,
+    SAMPLES_KEPT_S,
+    AttemptError,
+    ScheduleSkip,
+    TaskStats,
+    WorkerSample,
 )
 from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.insights import (
@@ -100,7 +110,10 @@ class MemoryStore:
 
     @detached
     async def list_jobs(self, query: JobQuery) -> JobPage:
-        """Return one page of jobs matching the query, newest first."""
+        """Return one page of jobs matching the query, in its order."""
+        if not query.plain:
+            with self._step() as data:
+                return reads.filter_jobs(list(data.jobs.values()), query)
         params = page_params(query)
         with self._step() as data:
             found = reads.matching(data.jobs.values(), query, before=params["before"])
@@ -141,11 +154,26 @@ class MemoryStore:
 
     @emits_changes
     @detached
-    async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, for a new round;
-        JobStopping while its last attempt's code is still stopping."""
+    async def retry(
+        self,
+        job_id: JobId,
+        *,
+        args: list[JSON] | None = None,
+        kwargs: dict[str, JSON] | None = None,
+    ) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round,
+        with new args or kwargs when given; JobStopping while its last attempt's code is
+        still stopping."""
+        params, message = retry_params(args, kwargs)
         with self._step() as data:
-            return ops.retry(data, job_id, self._clock.now_utc())
+            job = ops.retry(data, job_id, self._clock.now_utc())
+            changes = {
+                name: ops.copy_json(text) for name, text in params.items() if text is not None
+            }
+            if changes:  # in the same step: nothing can claim it in between
+                job = data.put(replace(job, **changes))
+                data.events[job.id][-1] = replace(data.events[job.id][-1], message=message)
+            return job
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
         """Return the job's execution log in order (JobNotFound for an unknown id)."""
@@ -317,8 +345,11 @@ class MemoryStore:
             "state": state,
             "resources": ops.copy_json(dump_json(resources, "resources")),
         }
+        now = self._clock.now_utc()
         with self._step() as data:
-            ops.worker_changed(data, name, self._clock.now_utc(), **changes)
+            ops.worker_changed(data, name, now, **changes)
+            if name in data.workers and state != "offline" and changes["resources"]:
+                _sample(data, name, now, running, changes["resources"])
 
     async def worker_gone(self, name: str) -> None:
         """Mark the worker offline."""
@@ -357,6 +388,45 @@ class MemoryStore:
         """Return the id of the newest event, 0 when there is none."""
         with self._step() as data:
             return data.last_event_id
+
+    # --- explore -------------------------------------------------------------------------
+
+    async def task_stats(self, since: datetime) -> list[TaskStats]:
+        """Return the figures of every task (see Explorer.task_stats)."""
+        with self._step() as data:
+            return reads.task_stats(data.jobs.values(), since)
+
+    @detached
+    async def attempt_errors(self, job_id: JobId) -> list[AttemptError]:
+        """Return the error and traceback of each failed attempt of the job, in order."""
+        with self._step() as data:
+            kept = data.attempt_errors.get(job_id, {})
+            return [kept[attempt] for attempt in sorted(kept)]
+
+    @detached
+    async def worker_samples(self, name: str) -> list[WorkerSample]:
+        """Return the worker's kept resource samples, oldest first."""
+        with self._step() as data:
+            return list(data.worker_samples.get(name, []))
+
+    async def schedule_skips(
+        self,
+        schedule_id: str,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 200,
+    ) -> list[ScheduleSkip]:
+        """Return the schedule's skipped occurrences in [after, before), newest first."""
+        with self._step() as data:
+            kept = data.schedule_skips.get(schedule_id, [])
+            found = [
+                skip
+                for skip in reversed(kept)
+                if (after is None or skip.fire_at >= after)
+                and (before is None or skip.fire_at < before)
+            ]
+        return found[:limit]
 
     # --- what the verbs share --------------------------------------------------------------
 
@@ -412,6 +482,19 @@ class MemoryStore:
     async def fire_schedule(self, firing: Firing) -> list[Job] | None:
         """Advance the schedule and write its occurrences, if its version is still current."""
         return self._schedules.fire(firing)
+
+
+def _sample(
+    data: MemoryData, name: str, now: datetime, running: int, resources: dict[str, Any]
+) -> None:
+    """Keep a resource sample, at most one per SAMPLE_EVERY_S, for SAMPLES_KEPT_S (as the
+    SQL stores' trigger does)."""
+    samples = data.worker_samples.setdefault(name, [])
+    if samples and (now - samples[-1].at).total_seconds() < SAMPLE_EVERY_S:
+        return
+    samples.append(WorkerSample(at=now, running=running, resources=copy.deepcopy(resources)))
+    horizon = now - timedelta(seconds=SAMPLES_KEPT_S)
+    samples[:] = [sample for sample in samples if sample.at > horizon]
 
 
 _check: type[Store] = MemoryStore

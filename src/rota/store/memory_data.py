@@ -20,6 +20,7 @@ from rota.jobs import Event, Job, JobState
 from rota.scheduling.model import ScheduleSpec
 from rota.store.base import WorkerInfo
 from rota.store.common import JobIds
+from rota.store.explore import AttemptError, ScheduleSkip, WorkerSample
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -82,6 +83,10 @@ class MemoryData:
     last_event_id: int = 0
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
+    attempt_errors: dict[str, dict[int, AttemptError]] = field(default_factory=dict)
+    """Job id -> attempt -> what the failed attempt left (kept as by put())."""
+    worker_samples: dict[str, list[WorkerSample]] = field(default_factory=dict)
+    schedule_skips: dict[str, list[ScheduleSkip]] = field(default_factory=dict)
     ids: JobIds = field(default_factory=JobIds)
 
     def job(self, job_id: str) -> Job:
@@ -102,6 +107,20 @@ class MemoryData:
             self.pending.add(job.id)
         else:
             self.pending.discard(job.id)
+        if (
+            before is not None
+            and before.state is JobState.RUNNING
+            and job.state in (JobState.PENDING, JobState.FAILED)
+            and job.error is not None
+            and job.prior_attempts == before.prior_attempts
+        ):  # a failed attempt, not a release: kept as the SQL stores' trigger keeps it
+            self.attempt_errors.setdefault(job.id, {})[before.attempt] = AttemptError(
+                job_id=job.id,
+                attempt=before.attempt,
+                at=job.updated_at,
+                error=job.error,
+                traceback=job.traceback,
+            )
         self.jobs[job.id] = job
         return job
 
@@ -148,3 +167,4 @@ class MemoryData:
             self.by_key.pop(job.idempotency_key, None)
         self.fingerprints.pop(job_id, None)
         self.events.pop(job_id, None)
+        self.attempt_errors.pop(job_id, None)

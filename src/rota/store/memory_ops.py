@@ -172,6 +172,7 @@ def purge(data: MemoryData, before: datetime) -> int:
         seen = worker.last_seen_at
         if worker.state == "offline" and (seen is None or seen < before):
             del data.workers[name]
+            data.worker_samples.pop(name, None)
     return len(gone)
 
 

@@ -3,12 +3,14 @@ jobs as pure functions (the caller holds the data's lock while it passes them in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from rota.jobs import Job, JobState
-from rota.store.base import JobQuery, QueueStats
+from rota.store.base import JobPage, JobQuery, QueueStats
+from rota.store.common import dump_json, filter_params, to_filtered_page
+from rota.store.explore import MAX_STAT_SAMPLES, JobSort, StatRow, TaskStats, task_stats_of
 from rota.store.insights import (
     MAX_LATENESS_SAMPLES,
     Lateness,
@@ -101,3 +103,83 @@ def lateness(jobs: Iterable[Job], since: datetime) -> Lateness:
         reverse=True,
     )
     return lateness_of([late_s for _, late_s in finished[:MAX_LATENESS_SAMPLES]])
+
+
+def filter_jobs(jobs: Iterable[Job], query: JobQuery) -> JobPage:
+    """Return the page of jobs matching the query, in its order (as filter_jobs in SQL)."""
+    params = filter_params(query)
+    search, search_json = params["search"], params["search_json"]
+
+    def matches(job: Job) -> bool:
+        return (
+            (params["before"] is None or job.id < params["before"])
+            and (params["after"] is None or job.id > params["after"])
+            and (query.state is None or job.state is query.state)
+            and (query.queue is None or job.queue == query.queue)
+            and (query.task is None or job.task.startswith(query.task))
+            and (query.worker is None or job.worker == query.worker)
+            and (query.schedule_id is None or job.schedule_id == query.schedule_id)
+            and (query.created_after is None or job.created_at >= query.created_after)
+            and (query.created_before is None or job.created_at < query.created_before)
+            and (
+                query.finished_after is None
+                or (job.finished_at is not None and job.finished_at >= query.finished_after)
+            )
+            and (search is None or _found(job, search, search_json))
+        )
+
+    found = sorted(filter(matches, jobs), key=lambda job: job.id, reverse=query.descending)
+    key = _SORT_KEYS.get(query.sort)
+    if key is not None:  # stable: ties stay in id order, as the SQL breaks them
+        present = [job for job in found if key(job) is not None]
+        absent = [job for job in found if key(job) is None]  # NULLS LAST
+        present.sort(key=key, reverse=query.descending)
+        found = present + absent
+    offset = params["offset"]
+    return to_filtered_page(found[offset : offset + params["limit"]], query, offset)
+
+
+def _found(job: Job, search: str, search_json: str) -> bool:
+    stored = [dump_json(job.args, "args"), dump_json(job.kwargs, "kwargs")]
+    stored.append(dump_json(job.result, "result") if job.result is not None else "")
+    return (
+        job.id.startswith(search)
+        or job.id.endswith(search)
+        or job.idempotency_key == search
+        or job.task.lower().startswith(search)
+        or any(search_json in text.lower() for text in stored)
+        or search in (job.error or "").lower()
+    )
+
+
+def _duration(job: Job) -> float | None:
+    if job.started_at is None or job.finished_at is None:
+        return None
+    return (job.finished_at - job.started_at).total_seconds()
+
+
+_SORT_KEYS: dict[JobSort, Callable[[Job], Any]] = {
+    JobSort.RUN_AT: lambda job: job.run_at,
+    JobSort.DURATION: _duration,
+    JobSort.TASK: lambda job: job.task.encode(),
+    JobSort.STATE: lambda job: str(job.state),
+}
+
+
+def task_stats(jobs: Iterable[Job], since: datetime) -> list[TaskStats]:
+    """Return the figures per task (see Explorer.task_stats)."""
+    counts: dict[tuple[str, str], int] = {}
+    samples = []
+    for job in jobs:
+        finished = job.finished_at is not None and job.finished_at >= since
+        if finished or job.state in (JobState.PENDING, JobState.RUNNING):
+            counts[(job.task, str(job.state))] = counts.get((job.task, str(job.state)), 0) + 1
+        if finished and job.started_at is not None and job.finished_at is not None:
+            run_s = _duration(job) if job.state in (JobState.SUCCEEDED, JobState.FAILED) else None
+            late_s = (job.started_at - job.run_at).total_seconds()
+            samples.append((job.finished_at, StatRow(task=job.task, run_s=run_s, late_s=late_s)))
+    samples.sort(key=lambda item: item[0], reverse=True)
+    return task_stats_of(
+        [(task, state, count) for (task, state), count in counts.items()],
+        [row for _, row in samples[:MAX_STAT_SAMPLES]],
+    )

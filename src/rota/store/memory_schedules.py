@@ -16,6 +16,7 @@ from rota.lifecycle import EventKind
 from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store.common import dump_json
+from rota.store.explore import MAX_SKIPS_KEPT, ScheduleSkip
 from rota.store.memory_data import MemoryData, ScheduleRecord
 
 Step = Callable[[], AbstractContextManager[MemoryData]]
@@ -88,6 +89,7 @@ class MemorySchedules:
             schedule = _schedule(data, record)
             _cancel_ahead(data, record.id, self._clock.now_utc(), "its schedule was removed")
             del data.schedules[record.id]
+            data.schedule_skips.pop(record.id, None)
             return schedule
 
     def due(self, until: datetime, limit: int) -> list[Schedule]:
@@ -116,6 +118,15 @@ class MemorySchedules:
             record.next_fire_at, record.last_fire_at = firing.next_fire_at, firing.last_fire_at
             record.fired_count += len(firing.jobs)
             record.skipped_count += firing.skipped
+            skips = data.schedule_skips.setdefault(record.id, [])
+            skips += [
+                ScheduleSkip(
+                    schedule_id=record.id, fire_at=skip.fire_at, at=now, reason=skip.reason
+                )
+                for skip in firing.skips
+            ]
+            skips.sort(key=lambda skip: skip.fire_at)
+            del skips[:-MAX_SKIPS_KEPT]
             record.version += 1
             record.updated_at = now
             if jobs:

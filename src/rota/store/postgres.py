@@ -32,9 +32,17 @@ from rota.store.base import (
     Store,
     WorkerInfo,
 )
-from rota.store.common import JobIds, dump_json, page_params, prepare_outcomes, to_page
+from rota.store.common import (
+    JobIds,
+    dump_json,
+    page_params,
+    prepare_outcomes,
+    retry_params,
+    to_page,
+)
 from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.postgres_conn import Connection, ConnectionRunner
+from rota.store.postgres_explore import PostgresExplorer
 from rota.store.postgres_feed import FeedRelay
 from rota.store.postgres_insights import PostgresInsights
 from rota.store.postgres_listen import Listener
@@ -50,7 +58,7 @@ _SQL_PACKAGE = "rota.store.sql.postgres"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 
 
-class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
+class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
     """A Store in one schema of a PostgreSQL database, shared by any number of servers.
 
     `clock` is for tests only: None (the default) makes the database's clock the store's
@@ -192,17 +200,16 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         return await self._run(lambda c: ops.get_job(c, self._q, job_id), read=True)
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
-        """Return one page of jobs matching the query, newest first."""
+        """Return one page of jobs matching the query, in its order."""
+        if not query.plain:
+            return await self.filter_jobs(query)
         params = page_params(query)
         # Drive the query by the most selective filter that has an index of its own.
         name = "list_jobs"
-        if query.search is not None:
-            name, params["search"] = "search_jobs", query.search
-        else:
-            for field in ("worker", "task", "queue", "state"):
-                if params[field] is not None:
-                    name = f"list_jobs_by_{field}"
-                    break
+        for field in ("worker", "queue", "state"):
+            if params[field] is not None:
+                name = f"list_jobs_by_{field}"
+                break
         rows = await self._run(lambda c: self._q.all(c, name, **params), read=True)
         return to_page([row_to_job(row) for row in rows], query.limit)
 
@@ -236,10 +243,20 @@ class PostgresStore(PostgresInsights, PostgresScheduleVerbs):
         return await self._run(lambda c: ops.cancel(c, self._q, job_id))
 
     @emits_changes
-    async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, for a new round;
-        JobStopping while its last attempt's code is still stopping."""
-        return await self._run(lambda c: ops.change(c, self._q, "retry", job_id))
+    async def retry(
+        self,
+        job_id: JobId,
+        *,
+        args: list[JSON] | None = None,
+        kwargs: dict[str, JSON] | None = None,
+    ) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round,
+        with new args or kwargs when given; JobStopping while its last attempt's code is
+        still stopping."""
+        params, message = retry_params(args, kwargs)
+        return await self._run(
+            lambda c: ops.change(c, self._q, "retry", job_id, message=message, **params)
+        )
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
         """Return the job's execution log in order (JobNotFound for an unknown id)."""

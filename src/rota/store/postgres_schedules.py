@@ -164,6 +164,15 @@ class PostgresScheduleVerbs:
             async with conn.transaction():
                 if await sql.value(conn, "advance_schedule", **params) is None:
                     return None  # another server (or an edit) got there first
+                if firing.skips:
+                    await sql.all(
+                        conn,
+                        "record_skips",
+                        schedule_id=firing.schedule_id,
+                        fire_ats=[aware(skip.fire_at) for skip in firing.skips],
+                        reasons=[skip.reason for skip in firing.skips],
+                    )
+                    await sql.all(conn, "trim_skips", schedule_id=firing.schedule_id)
                 if not firing.jobs:
                     return []
                 jobs = await ops.submit(conn, sql, columns, firing.jobs, planned)

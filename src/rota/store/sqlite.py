@@ -37,11 +37,13 @@ from rota.store.common import (
     from_us,
     page_params,
     prepare_outcomes,
+    retry_params,
     to_page,
     to_us,
 )
 from rota.store.feed import ChangeFeed, emits_changes
 from rota.store.queries import Migration, load_migrations, load_queries
+from rota.store.sqlite_explore import SqliteExplorer
 from rota.store.sqlite_insights import SqliteInsights
 from rota.store.sqlite_rows import row_to_event, row_to_job, row_to_worker
 from rota.store.sqlite_schedules import SqliteScheduleVerbs
@@ -57,7 +59,7 @@ _READERS = 4
 _MAX_BATCH = 512
 
 
-class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
+class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
     """A Store in one SQLite file."""
 
     def __init__(self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -127,17 +129,15 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         return row_to_job(row)
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
-        """Return one page of jobs matching the query, newest first."""
-        params = page_params(query) | {"search": query.search}
+        """Return one page of jobs matching the query, in its order."""
+        if not query.plain:
+            return await self.filter_jobs(query)
+        params = page_params(query)
         # Drive the query by the filter likely to be most selective that has an index.
-        if query.search is not None:
-            name = "search_jobs"
-        elif query.worker is not None:
+        if query.worker is not None:
             name = "list_jobs_by_worker"
         elif query.state is JobState.RUNNING:  # running jobs are few: at most the slots
             name = "list_jobs_by_state"
-        elif query.task is not None:
-            name = "list_jobs_by_task"
         elif query.queue is not None:
             name = "list_jobs_by_queue"
         elif query.state is not None:
@@ -159,10 +159,19 @@ class SqliteStore(SqliteInsights, SqliteScheduleVerbs):
         return await self._write(ops.cancel, job_id, self._clock.now_utc())
 
     @emits_changes
-    async def retry(self, job_id: JobId) -> Job:
-        """Put a failed, cancelled or expired job back to pending, due now, for a new round;
-        JobStopping while its last attempt's code is still stopping."""
-        return await self._write(ops.change, "retry", job_id, self._clock.now_utc())
+    async def retry(
+        self,
+        job_id: JobId,
+        *,
+        args: list[JSON] | None = None,
+        kwargs: dict[str, JSON] | None = None,
+    ) -> Job:
+        """Put a failed, cancelled or expired job back to pending, due now, for a new round,
+        with new args or kwargs when given; JobStopping while its last attempt's code is
+        still stopping."""
+        params, message = retry_params(args, kwargs)
+        now = self._clock.now_utc()
+        return await self._write(ops.change, "retry", job_id, now, params, message)
 
     async def events(self, job_id: JobId, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
         """Return the job's execution log in order (JobNotFound for an unknown id)."""

@@ -227,6 +227,20 @@ def _fire(
     }
     if conn.execute(q["advance_schedule"], params).rowcount == 0:
         return None  # another round (or an edit) got there first
+    if firing.skips:
+        conn.executemany(
+            q["record_skip"],
+            [
+                {
+                    "schedule_id": firing.schedule_id,
+                    "fire_at": to_us(skip.fire_at),
+                    "now": params["now"],
+                    "reason": skip.reason,
+                }
+                for skip in firing.skips
+            ],
+        )
+        conn.execute(q["trim_skips"], {"schedule_id": firing.schedule_id})
     jobs = ops.submit(conn, q, ids, firing.jobs, now)
     if jobs:
         conn.execute(q["set_last_job"], {"id": firing.schedule_id, "job_id": jobs[-1].id})

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from rota.server.api import (
     events,
+    explore,
     health,
     jobs,
     queues,
@@ -21,7 +22,8 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Return a router holding every resource of the REST API (without the prefix)."""
     router = APIRouter()
-    for module in (jobs, workers, queues, health, system, events, schedule_preview, schedules):
+    modules = (explore, jobs, workers, queues, health, system, events, schedule_preview, schedules)
+    for module in modules:
         router.include_router(module.router)
     return router
 

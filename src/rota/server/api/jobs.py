@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from rota.jobs import JobState
+from rota.server.api.job_views import job_view, job_views
+from rota.server.api.models import JobOut, errors
 from rota.server.api.schemas import (
     PATCH_BODY,
     SUBMIT_BODY,
@@ -15,7 +16,6 @@ from rota.server.api.schemas import (
     parse_submissions,
 )
 from rota.server.state import Hub, hub_of
-from rota.store.base import JobQuery
 
 router = APIRouter(tags=["jobs"])
 HubDep = Annotated[Hub, Depends(hub_of)]
@@ -45,42 +45,17 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
     now = await hub.jobs.now()
     specs = [item.to_spec(now) for item in submissions]
     jobs = await hub.jobs.submit(specs, since=now, bulk=bulk)
-    if bulk:
-        return [job.to_dict() for job in jobs]
-    return jobs[0].to_dict()
+    views = [view.model_dump() for view in await job_views(hub.store, jobs)]
+    return views if bulk else views[0]
 
 
-@router.get("/jobs", summary="List jobs, newest first")
-async def list_jobs(
-    hub: HubDep,
-    state: JobState | None = None,
-    queue: Annotated[str | None, Query(max_length=100)] = None,
-    task: Annotated[str | None, Query(max_length=200)] = None,
-    worker: Annotated[str | None, Query(max_length=200)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="a job id or key")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:
-    """Return one page of jobs matching the filters, and the cursor of the next page."""
-    page = await hub.store.list_jobs(
-        JobQuery(
-            state=state,
-            queue=queue,
-            task=task,
-            worker=worker,
-            search=q,
-            limit=limit,
-            cursor=cursor,
-        )
-    )
-    return {"jobs": [job.to_dict() for job in page.jobs], "next_cursor": page.next_cursor}
-
-
-@router.get("/jobs/{job_id}", summary="Show a job")
-async def get_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
-    """Return the job."""
-    job = await hub.store.get_job(job_id)
-    return job.to_dict()
+@router.get(
+    "/jobs/{job_id}", summary="Show a job", response_model=JobOut, responses=errors(404, 422)
+)
+async def get_job(job_id: JobIdPath, hub: HubDep) -> JobOut:
+    """Return the job, with `warning` saying why when it is pending and no online worker
+    can run it, and `schedule_name` when a schedule made it."""
+    return await job_view(hub.store, await hub.store.get_job(job_id))
 
 
 @router.get("/jobs/{job_id}/events", summary="Show a job's execution log")
@@ -129,14 +104,4 @@ async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     slot, until the code has stopped.
     """
     job = await hub.jobs.cancel(job_id)
-    return job.to_dict()
-
-
-@router.post("/jobs/{job_id}/retry", summary="Run a finished job again")
-async def retry_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
-    """Put a failed, cancelled or expired job back to pending, due now.
-
-    409 while the code of its last attempt is still stopping on a worker (`stopping`).
-    """
-    job = await hub.jobs.retry(job_id)
     return job.to_dict()

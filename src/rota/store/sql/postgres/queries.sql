@@ -320,10 +320,13 @@ RETURNING *;
 
 -- name: retry
 -- A new round of max_attempts claims; attempts keep counting, so each keeps its number.
+-- New arguments, when given, replace the old ones in the same statement.
 WITH retried AS (
     UPDATE jobs
     SET state = 'pending',
         run_at = coalesce(:now, now()),
+        args = coalesce(:args::text::json, args),
+        kwargs = coalesce(:kwargs::text::json, kwargs),
         prior_attempts = attempt,
         result = NULL,
         error = NULL,
@@ -338,8 +341,8 @@ WITH retried AS (
     WHERE id = :id AND state IN ('failed', 'cancelled', 'expired') AND lease_token IS NULL
     RETURNING *
 ), logged AS (
-    INSERT INTO events (job_id, attempt, at, kind, worker)
-    SELECT id, attempt, updated_at, 'retried', worker FROM retried
+    INSERT INTO events (job_id, attempt, at, kind, worker, message)
+    SELECT id, attempt, updated_at, 'retried', worker, :message FROM retried
 )
 SELECT retried.*, pg_notify(:channel::text, queue) AS notified FROM retried;
 

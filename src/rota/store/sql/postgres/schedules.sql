@@ -79,3 +79,15 @@ WITH cancelled AS (
     SELECT id, attempt, updated_at, 'cancelled', :message::text FROM cancelled
 )
 SELECT count(*) FROM cancelled;
+
+-- name: record_skips
+INSERT INTO schedule_skips (schedule_id, fire_at, at, reason)
+SELECT :schedule_id, skip.fire_at, coalesce(:now, now()), skip.reason
+FROM unnest(:fire_ats::timestamptz[], :reasons::text[]) AS skip (fire_at, reason);
+
+-- name: trim_skips
+DELETE FROM schedule_skips
+WHERE schedule_id = :schedule_id AND id NOT IN (
+    SELECT id FROM schedule_skips WHERE schedule_id = :schedule_id
+    ORDER BY fire_at DESC, id DESC LIMIT 200
+);

@@ -200,9 +200,12 @@ RETURNING *;
 
 -- name: retry
 -- A new round of max_attempts claims; attempts keep counting, so each keeps its number.
+-- New arguments, when given, replace the old ones in the same statement.
 UPDATE jobs
 SET state = 'pending',
     run_at = :now,
+    args = coalesce(:args, args),
+    kwargs = coalesce(:kwargs, kwargs),
     prior_attempts = attempt,
     result = NULL,
     error = NULL,

@@ -68,3 +68,14 @@ UPDATE jobs INDEXED BY jobs_pending_by_schedule
 SET state = 'cancelled', finished_at = :now, updated_at = :now
 WHERE schedule_id = :id AND state = 'pending' AND run_at > :now
 RETURNING *;
+
+-- name: record_skip
+INSERT INTO schedule_skips (schedule_id, fire_at, at, reason)
+VALUES (:schedule_id, :fire_at, :now, :reason);
+
+-- name: trim_skips
+DELETE FROM schedule_skips
+WHERE schedule_id = :schedule_id AND id NOT IN (
+    SELECT id FROM schedule_skips WHERE schedule_id = :schedule_id
+    ORDER BY fire_at DESC, id DESC LIMIT 200
+);

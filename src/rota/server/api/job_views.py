@@ -1,0 +1,36 @@
+"""Jobs as the API shows them: each with its schedule's name and, when no online worker can
+run it, a warning that says why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rota.jobs import Job, JobState
+from rota.server.api.models import JobOut
+from rota.server.runnable import unrunnable_reason
+from rota.store.base import Store
+
+
+async def job_views(store: Store, jobs: Sequence[Job]) -> list[JobOut]:
+    """Return the jobs' bodies; reads the workers only if a job is pending, the schedules
+    only if a job has one."""
+    workers = (
+        await store.list_workers() if any(job.state is JobState.PENDING for job in jobs) else []
+    )
+    names: dict[str, str] = {}
+    if any(job.schedule_id is not None for job in jobs):
+        names = {schedule.id: schedule.name for schedule in await store.list_schedules()}
+    return [
+        JobOut.of(
+            job,
+            warning=unrunnable_reason(job, workers),
+            schedule_name=None if job.schedule_id is None else names.get(job.schedule_id),
+        )
+        for job in jobs
+    ]
+
+
+async def job_view(store: Store, job: Job) -> JobOut:
+    """Return one job's body (see job_views)."""
+    [view] = await job_views(store, [job])
+    return view
