@@ -44,6 +44,7 @@ def seeded(cluster: Cluster) -> dict[str, Any]:
         },
     )
     assert created.status_code == 201, created.text
+    cluster.request("POST", "/api/v1/schedules/nightly-layout-report/trigger")
     cluster.wait_finished(done["id"])
     cluster.wait_finished(failed["id"])
     return {"job": done["id"], "failed": failed["id"], "schedule": "nightly-layout-report"}
@@ -55,9 +56,11 @@ PAGES: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
     "job": (lambda s: f"/jobs/{s['job']}", "[data-testid=log]"),
     "job-failed": (lambda s: f"/jobs/{s['failed']}", "[data-testid=error]"),
     "schedules": (lambda s: "/schedules", "[data-testid=schedules-table]"),
-    "schedule": (lambda s: f"/schedules/{s['schedule']}", "[data-testid=preview] li"),
+    "schedule": (lambda s: f"/schedules/{s['schedule']}", "[data-testid=runs]"),
     "schedule-new": (lambda s: "/schedules/new", "[data-testid=preview-note]"),
     "workers": (lambda s: "/workers", "[data-testid=workers-table]"),
+    "worker": (lambda s: "/workers/w1", "[data-testid=resources]"),
+    "tasks": (lambda s: "/tasks", "[data-testid=tasks-table]"),
     "submit": (lambda s: "/submit", "[data-testid=submit]"),
 }
 

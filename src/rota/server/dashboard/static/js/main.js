@@ -4,6 +4,8 @@ import jobs from "./views/jobs.js";
 import job from "./views/job.js";
 import schedules from "./views/schedules.js";
 import workers from "./views/workers.js";
+import worker from "./views/worker.js";
+import tasks from "./views/tasks.js";
 import submit from "./views/submit.js";
 import { h, localZoneLabel, tickElapsed, toast } from "./ui.js";
 import { setZoneMode, zoneMode } from "./zone.js";
@@ -14,6 +16,8 @@ const ROUTES = [
   [/^\/jobs\/([^/]+)\/?$/, job, "jobs"],
   [/^\/schedules(?:\/([^/]+))?\/?$/, schedules, "schedules"],
   [/^\/workers\/?$/, workers, "workers"],
+  [/^\/workers\/([^/]+)\/?$/, worker, "workers"],
+  [/^\/tasks\/?$/, tasks, "tasks"],
   [/^\/submit\/?$/, submit, "submit"],
 ];
 const REFRESH_MIN_MS = 700;

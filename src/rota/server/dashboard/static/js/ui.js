@@ -156,11 +156,13 @@ const sortOrders = new Map();  // a table's sort survives the redraws of live up
  * by that column, and a row with `data-href` opens that page when clicked anywhere.
  *
  * columns: [{label, num?, sort?: false, key?: (tr) => value}]; rows: <tr> elements.
- * attrs.id names the table's sort order, so it outlives redraws.
+ * attrs.id names the table's sort order, so it outlives redraws. With `server`
+ * ({index, sign, onSort(index, sign)}) the server sorts: the rows are drawn as given, and
+ * a click on a header asks onSort for them in the new order.
  */
-export function dataTable(attrs, columns, rows) {
+export function dataTable(attrs, columns, rows, server = null) {
   const name = attrs.id || attrs["data-testid"] || columns.map((c) => c.label).join("|");
-  const order = sortOrders.get(name);
+  const order = server ? (server.index === null ? null : server) : sortOrders.get(name);
   const cells = (tr) => [...tr.children];
   for (const tr of rows) {
     cells(tr).forEach((td, i) => {
@@ -169,7 +171,7 @@ export function dataTable(attrs, columns, rows) {
       if (column && column.num) td.classList.add("num");
     });
   }
-  if (order) {
+  if (order && !server) {
     const column = columns[order.index];
     const key = column.key || ((tr) => sortKey(cells(tr)[order.index]));
     const keyed = rows.map((tr, i) => [key(tr), i, tr]);
@@ -185,6 +187,7 @@ export function dataTable(attrs, columns, rows) {
       return h("th", { class: column.num ? "num" : null, "aria-sort": sorted ? (order.sign > 0 ? "ascending" : "descending") : "none" },
         h("button", { class: "sort", type: "button", title: `Sort by ${label.toLowerCase()}`, onclick: () => {
           const sign = sorted && order.sign > 0 ? -1 : 1;
+          if (server) { server.onSort(i, sign); return; }
           sortOrders.set(name, { index: i, sign });
           const again = dataTable(attrs, columns, [...tbody.children]);
           table.replaceWith(again);

@@ -7,16 +7,18 @@ export default {
   async mount(container, [id], app) {
     const body = h("div");
     container.append(body);
-    let job = null, events = [], schedule = null, drawn = null;
+    let job = null, events = [], schedule = null, tried = null, drawn = null;
     const expanded = new Set();  // the runs of progress events the reader opened
     const refresh = async () => {
-      [job, { events }] = await Promise.all([get(`/jobs/${id}`), get(`/jobs/${id}/events`)]);
+      [job, { events }, tried] = await Promise.all([get(`/jobs/${id}`), get(`/jobs/${id}/events`),
+        get(`/jobs/${id}/attempts`).then((answer) => answer.attempts, () => null)]);
       // Drawn again only when something changed: a redraw would close what the reader opened
       // and take the button under their pointer away.
-      const seen = JSON.stringify([job, events]);
+      const seen = JSON.stringify([job, events, tried]);
       if (seen === drawn) return;
       drawn = seen;
-      if (job.schedule_id && (!schedule || schedule.id !== job.schedule_id)) {
+      if (job.schedule_name) schedule = { id: job.schedule_id, name: job.schedule_name };
+      else if (job.schedule_id && (!schedule || schedule.id !== job.schedule_id)) {
         // Shown by its name; a schedule removed since keeps only its id.
         try { schedule = await get(`/schedules/${encodeURIComponent(job.schedule_id)}`); } catch { schedule = { id: job.schedule_id, name: null }; }
       }
@@ -66,6 +68,7 @@ export default {
         actions, stopping,
         h("div", { class: "grid2" }, h("div", { class: "panel" }, fields), h("div", {}, outcome, inputs)),
         ...(job.state === "pending" ? [editor()] : []),
+        ...(["failed", "cancelled", "expired"].includes(job.state) && !job.stopping ? [retryEditor()] : []),
         attempts(), log()].filter(Boolean));
     }
     function editor() {
@@ -80,7 +83,35 @@ export default {
         } }, h("label", {}, `Run at (your zone, ${localZoneLabel()})`), runAt, h("label", {}, "Priority"), priority,
           h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "save" }, "Save"))));
     }
+    function retryEditor() {
+      const args = h("textarea", { id: "retry-args", name: "args", rows: 2 }, JSON.stringify(job.args));
+      const kwargs = h("textarea", { id: "retry-kwargs", name: "kwargs", rows: 2 }, JSON.stringify(job.kwargs));
+      const problem = h("div", { role: "alert", style: "color:var(--failed)" });
+      return h("details", { class: "panel", "data-testid": "retry-edited" }, h("summary", {}, h("strong", {}, "Retry with other arguments")),
+        h("form", { class: "form", style: "margin-top:12px", onsubmit: (e) => {
+          e.preventDefault();
+          let body;
+          try { body = { args: JSON.parse(args.value || "[]"), kwargs: JSON.parse(kwargs.value || "{}") }; } catch (error) {
+            problem.textContent = `Not valid JSON: ${error.message}`;
+            return;
+          }
+          act("Retry", "POST", `/jobs/${id}/retry`, body);
+        } }, h("label", { for: "retry-args" }, "Args (JSON list)"), args, h("label", { for: "retry-kwargs" }, "Kwargs (JSON object)"), kwargs,
+          h("span"), problem, h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "retry-with-args" }, "Retry with these"))));
+    }
+    /** Attempts as the server keeps them: each with its own worker, times, error and traceback. */
+    function attemptHistory(list) {
+      return h("div", { class: "panel" }, h("h2", {}, "Attempts"), list.length === 0 ? empty("Not started yet.") : dataTable({ "data-testid": "attempts" },
+        [{ label: "#", num: true, key: (tr) => Number(tr.dataset.attempt) }, { label: "Worker" }, { label: "Started", key: (tr) => tr.dataset.started || "" },
+          { label: "Ended", sort: false }, { label: "Took", num: true, key: (tr) => Number(tr.dataset.took) }, { label: "Outcome" }],
+        list.map((a) => h("tr", { "data-attempt": a.attempt, "data-started": a.started_at, "data-took": a.duration_s ?? -1 },
+          h("td", {}, a.attempt), h("td", {}, a.worker || "–"), h("td", {}, when(a.started_at)), h("td", {}, when(a.ended_at)),
+          h("td", {}, duration(a.duration_s)),
+          h("td", {}, h("div", {}, a.outcome), a.error ? h("details", { "data-testid": "attempt-error" }, h("summary", {}, a.error.split("\n")[0].slice(0, 120)),
+            h("pre", { class: "error" }, a.error), a.traceback ? h("pre", { class: "error", style: "margin-top:6px" }, a.traceback) : null) : null)))));
+    }
     function attempts() {
+      if (tried) return attemptHistory(tried);
       const byAttempt = new Map();
       for (const e of events) {
         if (e.attempt < 1) continue;

@@ -1,8 +1,11 @@
-// Jobs: filters, search, cursor pagination and bulk cancel / retry of the selection.
+// Jobs: filters, search, sorting by the server, cursor pagination, bulk cancel / retry of
+// the selection, and "retry all failed of a task".
 import { api, get, query } from "../api.js";
-import { ageSeconds, ago, badge, dataTable, duration, empty, h, link, progressLine, relative, rowLink, shortId, time, toast } from "../ui.js";
+import { ageSeconds, ago, badge, dataTable, duration, empty, fromLocalInput, h, link, localInput, localZoneLabel, progressLine, relative, rowLink, shortId, time, toast } from "../ui.js";
 
 const STATES = ["", "pending", "running", "succeeded", "failed", "cancelled", "expired"];
+const FILTERS = ["search", "state", "queue", "task", "worker", "schedule", "created_after", "created_before"];
+const SORTS = ["task", "state", "duration", "run_at", "created_at"];
 const SIZES = [25, 50, 100, 200, 500];
 const CANCELLABLE = new Set(["pending", "running"]);
 const RETRYABLE = new Set(["failed", "cancelled", "expired"]);
@@ -26,37 +29,48 @@ export default {
   title: "Jobs",
   async mount(container, _params, app) {
     const url = new URL(location.href);
-    const filters = Object.fromEntries(["state", "queue", "task", "worker", "q"].map((k) => [k, url.searchParams.get(k) || ""]));
+    const filters = Object.fromEntries(FILTERS.map((k) => [k, url.searchParams.get(k) || ""]));
+    if (!filters.search && url.searchParams.get("q")) filters.search = url.searchParams.get("q");  // older links
     let limit = Number(url.searchParams.get("limit")) || 50;
+    let sort = SORTS.includes(url.searchParams.get("sort")) ? url.searchParams.get("sort") : "";
+    let order = url.searchParams.get("order") === "asc" ? "asc" : "desc";
     let cursors = [null];  // the cursor of each page visited, for "previous"
     let page = null;
     const selected = new Set();
     const rows = h("div");
     const position = h("span", { class: "muted", "data-testid": "page-info" });
-    const prev = h("button", { onclick: () => go(-1), "data-testid": "prev" }, "← Newer");
-    const next = h("button", { onclick: () => go(1), "data-testid": "next" }, "Older →");
+    const prev = h("button", { onclick: () => go(-1), "data-testid": "prev" }, "← Previous");
+    const next = h("button", { onclick: () => go(1), "data-testid": "next" }, "Next →");
     const cancelButton = h("button", { class: "danger", onclick: () => bulk("cancel"), "data-testid": "bulk-cancel" }, "Cancel selected");
     const retryButton = h("button", { onclick: () => bulk("retry"), "data-testid": "bulk-retry" }, "Retry selected");
+    const retryAllButton = h("button", { onclick: () => retryAll(), "data-testid": "retry-all" });
     const count = h("span", { class: "muted" });
 
-    const input = (name, placeholder) => h("input", { name, placeholder, "aria-label": placeholder, value: filters[name], size: 14,
-      onchange: (e) => { filters[name] = e.target.value.trim(); restart(); } });
-    const stateSelect = h("select", { name: "state", onchange: (e) => { filters.state = e.target.value; restart(); } },
+    const input = (name, placeholder, attrs = {}) => h("input", { name, placeholder, "aria-label": placeholder, value: filters[name], size: 14,
+      onchange: (e) => { filters[name] = e.target.value.trim(); restart(); }, ...attrs });
+    // Moments are typed on the reader's clocks and sent as instants.
+    const moment = (name, text) => h("label", { class: "inline" }, h("span", { class: "muted" }, text),
+      h("input", { name, type: "datetime-local", step: 1, "aria-label": `${text} (your zone, ${localZoneLabel()})`,
+        value: filters[name] ? localInput(filters[name]) : "",
+        onchange: (e) => { filters[name] = e.target.value ? fromLocalInput(e.target.value).toISOString() : ""; restart(); } }));
+    const stateSelect = h("select", { name: "state", "aria-label": "state", onchange: (e) => { filters.state = e.target.value; restart(); } },
       STATES.map((st) => h("option", { value: st, selected: st === filters.state }, st || "any state")));
-    const sizeSelect = h("select", { name: "limit", onchange: (e) => { limit = Number(e.target.value); restart(); } },
+    const sizeSelect = h("select", { name: "limit", "aria-label": "page size", onchange: (e) => { limit = Number(e.target.value); restart(); } },
       SIZES.map((n) => h("option", { value: n, selected: n === limit }, `${n} per page`)));
-    container.append(h("h1", {}, "Jobs"),
-      h("div", { class: "toolbar" }, input("q", "id or idempotency key"), stateSelect, input("queue", "queue"),
-        input("task", "task"), input("worker", "worker"), h("span", { class: "spacer" }), sizeSelect),
-      h("div", { class: "toolbar" }, cancelButton, retryButton, count),
+    container.append(h("h1", {}, "Jobs", filters.schedule ? h("span", { class: "muted", style: "font-weight:400;font-size:14px" },
+      "of schedule ", link(`/schedules/${encodeURIComponent(filters.schedule)}`, filters.schedule), " · ", link("/jobs", "all jobs")) : null),
+      h("div", { class: "toolbar" }, input("search", "id, short id, key, task or text", { type: "search", size: 28, "data-testid": "search" }),
+        stateSelect, input("queue", "queue"), input("task", "task (or its start)"), input("worker", "worker"),
+        moment("created_after", "created from"), moment("created_before", "to"), h("span", { class: "spacer" }), sizeSelect),
+      h("div", { class: "toolbar" }, cancelButton, retryButton, retryAllButton, count),
       h("div", { class: "panel flush" }, rows),
       h("div", { class: "pager" }, position, prev, next));
 
     function params() {
-      return { ...filters, limit, cursor: cursors[cursors.length - 1] };
+      return { ...filters, sort, order: sort ? order : "", limit, cursor: cursors[cursors.length - 1] };
     }
     function keepAddress() {
-      const search = query({ ...filters, limit: limit === 50 ? "" : limit });
+      const search = query({ ...filters, sort, order: sort ? order : "", limit: limit === 50 ? "" : limit });
       history.replaceState({}, "", `/jobs${search}`);
     }
     let latest = 0;
@@ -86,17 +100,20 @@ export default {
       const allBox = h("input", { type: "checkbox", "aria-label": "select all on this page",
         checked: jobs.length > 0 && jobs.every((j) => selected.has(j.id)),
         onchange: (e) => { for (const j of jobs) e.target.checked ? selected.add(j.id) : selected.delete(j.id); draw(); } });
-      const columns = [{ label: "", header: allBox, sort: false }, { label: "Job" }, { label: "Task" }, { label: "State" },
-        { label: "Queue" }, { label: "Attempt", num: true, key: (tr) => Number(tr.dataset.attempt) }, { label: "Worker" },
-        { label: "Args" }, { label: "Duration", num: true, key: (tr) => Number(tr.dataset.duration) },
-        { label: "Run at", key: (tr) => tr.dataset.runAt }, { label: "Updated", key: (tr) => tr.dataset.updatedAt }];
+      const columns = [{ label: "", header: allBox, sort: false }, { label: "Job", sort: false }, { label: "Task", by: "task" },
+        { label: "State", by: "state" }, { label: "Queue", sort: false }, { label: "Attempt", num: true, sort: false },
+        { label: "Worker", sort: false }, { label: "Args", sort: false }, { label: "Duration", num: true, by: "duration" },
+        { label: "Run at", by: "run_at" }, { label: "Created", by: "created_at" }];
+      const index = columns.findIndex((c) => c.by && c.by === sort);
+      const server = { index: index < 0 ? null : index, sign: order === "asc" ? 1 : -1,
+        onSort: (i, sign) => { sort = columns[i].by; order = sign > 0 ? "asc" : "desc"; restart(); } };
       rows.replaceChildren(jobs.length === 0 ? empty("No jobs match.") : dataTable({ "data-testid": "jobs-table", id: "jobs" }, columns,
         jobs.map((j) => rowLink(`/jobs/${j.id}`, { "data-job": j.id, "data-attempt": j.attempt, "data-duration": ranFor(j) ?? -1,
-          "data-run-at": j.run_at, "data-updated-at": j.updated_at },
+        },
           h("td", {}, h("input", { type: "checkbox", "aria-label": `select ${j.id}`, checked: selected.has(j.id),
             onchange: (e) => { e.target.checked ? selected.add(j.id) : selected.delete(j.id); drawSelection(); } })),
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })),
-          h("td", {}, j.task),
+          h("td", {}, j.task, j.schedule_name ? h("div", { class: "muted" }, "from ", link(`/schedules/${encodeURIComponent(j.schedule_name)}`, j.schedule_name)) : null),
           h("td", {}, h("div", {}, badge(j.state), j.stopping ? [" ", badge("stopping")] : null),
             j.state === "running" ? progressLine({ progress: j.progress, startedAt: j.started_at }) : null,
             j.warning ? h("div", { class: "warning", "data-testid": "warning" }, j.warning) : null),
@@ -105,7 +122,7 @@ export default {
           h("td", { class: "args mono", title: argsText(j) }, argsText(j)),
           h("td", {}, duration(ranFor(j))),
           h("td", { title: time(j.run_at, { date: "always" }) }, relative(j.run_at)),
-          h("td", { title: time(j.updated_at, { date: "always" }) }, ago(j.updated_at))))));
+          h("td", { title: time(j.created_at, { date: "always" }) }, ago(j.created_at)))), server));
       const first = (cursors.length - 1) * limit + 1;
       position.textContent = jobs.length ? `page ${cursors.length} · jobs ${first}–${first + jobs.length - 1}` : `page ${cursors.length}`;
       prev.disabled = cursors.length <= 1;
@@ -117,6 +134,10 @@ export default {
       count.textContent = selected.size ? `${selected.size} selected` : "";
       cancelButton.disabled = !chosen.some((j) => CANCELLABLE.has(j.state));
       retryButton.disabled = !chosen.some(retryable);
+      // Every failed job of one task (since the "created from" moment, if given), on every page.
+      const task = filters.task;
+      retryAllButton.hidden = !(filters.state === "failed" && task);
+      retryAllButton.textContent = `Retry all failed ${task}${filters.created_after ? ` since ${time(filters.created_after)}` : ""}`;
     }
     async function bulk(action) {
       const eligible = page.jobs.filter((j) => selected.has(j.id) && (action === "cancel" ? CANCELLABLE.has(j.state) : retryable(j)));
@@ -134,6 +155,15 @@ export default {
       toast(`${action === "cancel" ? "Cancelled" : "Retried"} ${done} job(s)${failed ? `, ${failed} refused` : ""}`, failed ? "error" : "info");
       selected.clear();
       await load();
+    }
+    async function retryAll() {
+      const body = { task: filters.task, state: "failed" };
+      if (filters.created_after) body.since = filters.created_after;
+      try {
+        const answer = await api("POST", "/jobs/retry", body);
+        toast(`Retried ${answer.retried} job(s)${answer.skipped ? `, ${answer.skipped} still stopping` : ""}`);
+      } catch (error) { toast(error.message, "error"); }
+      await restart();
     }
     await load();
     return {

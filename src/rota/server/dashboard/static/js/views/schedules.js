@@ -4,7 +4,7 @@
 // A schedule's times are shown on the clocks of its own zone (a Europe/Berlin schedule at
 // 03:00 reads 03:00 CET, wherever the reader is), and its cron expression also in words.
 import { ApiError, api, get, post } from "../api.js";
-import { ago, badge, dataTable, duration, empty, fromLocalInput, h, label, link, localInput, localZoneLabel, rowLink, time, toast, when } from "../ui.js";
+import { ago, badge, dataTable, duration, empty, fromLocalInput, h, label, link, localInput, localZoneLabel, rowLink, shortId, time, toast, when } from "../ui.js";
 
 const PREVIEW_COUNT = 5;
 
@@ -185,11 +185,32 @@ async function editPage(container, ref, app) {
     h("label", {}, "In words"), words,
     h("label", {}, `Next ${PREVIEW_COUNT} fire times`), h("div", {}, note, preview), h("span"), error,
     h("span"), h("div", {}, h("button", { class: "primary", type: "submit" }, current ? "Save" : "Create")));
-  container.append(h("h1", {}, current ? `Schedule ${current.name}` : "New schedule"), form);
+  container.append(h("h1", {}, current ? `Schedule ${current.name}` : "New schedule",
+    current ? h("span", { class: "spacer" }) : null,
+    current ? link(`/jobs?schedule=${encodeURIComponent(current.name)}`, "All its jobs", { class: "button", "data-testid": "its-jobs" }) : null), form);
+  if (current) container.append(await pastRuns(current));
   if (current) {
     words.textContent = current.description ? `${current.description} (${current.tz})` : "";
     if (current.paused) note.textContent = "Paused: it fires at none of these until resumed.";
     showTimes(current.next_fire_times || [], current.tz);
   } else showPreview();
   return { notice: () => true, destroy: () => clearTimeout(timer) };
+}
+
+/** The schedule's past occurrences, newest first: each job's outcome, or why it was skipped. */
+async function pastRuns(sc) {
+  const { runs } = await get(`/schedules/${encodeURIComponent(sc.id)}/runs?limit=50`);
+  return h("div", { class: "panel" }, h("h2", {}, "Past runs"), runs.length === 0 ? empty("It has not fired yet.") : dataTable({ "data-testid": "runs", id: "runs" },
+    [{ label: "Fire time", key: (tr) => tr.dataset.fire }, { label: "Outcome" }, { label: "Job", sort: false }, { label: "Ran for", num: true, key: (tr) => Number(tr.dataset.took) }],
+    runs.map((run) => {
+      const j = run.job;
+      const took = j && j.started_at && j.finished_at ? (Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000 : null;
+      const cells = [
+        h("td", {}, run.fire_at ? when(run.fire_at, { zone: sc.tz }) : h("span", { class: "muted" }, "triggered by hand")),
+        h("td", {}, badge(run.outcome), run.reason ? h("div", { class: "muted", "data-testid": "skip-reason" }, run.reason) : null),
+        h("td", { class: "mono" }, j ? link(`/jobs/${j.id}`, shortId(j.id), { title: j.id }) : "–"),
+        h("td", {}, duration(took))];
+      const attrs = { "data-fire": run.fire_at || (j && j.created_at) || "", "data-took": took ?? -1 };
+      return j ? rowLink(`/jobs/${j.id}`, attrs, ...cells) : h("tr", attrs, ...cells);
+    })));
 }

@@ -1,6 +1,6 @@
 // Workers and devices: heartbeat age, load, machine figures, and draining.
 import { ApiError, post, get } from "../api.js";
-import { badge, bytes, dataTable, duration, empty, h, meter, percent, toast } from "../ui.js";
+import { badge, bytes, dataTable, duration, empty, h, link, meter, percent, rowLink, toast } from "../ui.js";
 
 export default {
   title: "Workers",
@@ -44,9 +44,9 @@ export default {
         data.workers.map((w) => {
           const r = w.resources || {};
           const gpus = r.gpus || [];
-          return h("tr", { "data-worker": w.name, "data-age": w.heartbeat_age_s ?? 1e12, "data-load": w.capacity ? w.running / w.capacity : 0,
+          return rowLink(`/workers/${encodeURIComponent(w.name)}`, { "data-worker": w.name, "data-age": w.heartbeat_age_s ?? 1e12, "data-load": w.capacity ? w.running / w.capacity : 0,
             "data-cpu": r.cpu_percent ?? -1, "data-memory": r.memory_percent ?? -1, "data-disk": r.disk_percent ?? -1 },
-            h("td", {}, h("div", {}, h("strong", {}, w.name), r.host ? h("div", { class: "muted" }, `on ${r.host}`) : null)),
+            h("td", {}, h("div", {}, link(`/workers/${encodeURIComponent(w.name)}`, h("strong", {}, w.name)), r.host ? h("div", { class: "muted" }, `on ${r.host}`) : null)),
             h("td", {}, badge(w.state)),
             h("td", {}, h("div", { class: "chips" }, w.tags.map((t) => h("span", { class: "chip" }, t)))),
             h("td", {}, w.queues.join(", ")),
