@@ -69,6 +69,7 @@ def backup(db: Path, target: Path, *, force: bool = False) -> StoreFacts:
     """
     if not db.is_file():
         raise BackupError(f"there is no store at {db}")
+    _check_file_target(target, "back up to")
     if target.exists() and not force:
         raise BackupError(f"{target} exists; give --force to replace it")
     if target.resolve() == db.resolve():
@@ -104,13 +105,11 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> StoreFacts:
     has `db` open, or when `db` exists and `force` is not given.
     """
     check(backup_file)
-    if db.exists():
-        if not force:
-            raise BackupError(
-                f"{db} exists; stop its server and give --force to replace it with the backup"
-            )
-    elif not db.parent.is_dir():
-        raise BackupError(f"cannot restore to {db}: no such directory")
+    _check_file_target(db, "restore to")
+    if db.exists() and not force:
+        raise BackupError(
+            f"{db} exists; stop its server and give --force to replace it with the backup"
+        )
     target = sqlite3.connect(db, timeout=0, isolation_level=None)
     try:
         try:
@@ -160,6 +159,15 @@ def check(path: Path) -> StoreFacts:
             "restore it with the Rota that made it"
         )
     return StoreFacts(path=path, schema_version=version, jobs=jobs, size_bytes=_size(path))
+
+
+def _check_file_target(path: Path, verb: str) -> None:
+    """Raise BackupError unless `path` can be written as a file: its folder exists and it is
+    not itself a folder (SQLite would fail with "unable to open database file")."""
+    if path.is_dir():
+        raise BackupError(f"cannot {verb} {path}: it is a folder; name a file in it")
+    if not path.parent.is_dir():
+        raise BackupError(f"cannot {verb} {path}: no such directory")
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:

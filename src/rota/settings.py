@@ -407,7 +407,13 @@ def _describe(exc: ValidationError, origins: Mapping[str, Origin]) -> str:
         location = [str(part) for part in error["loc"]]
         name = ".".join(location[:2])
         message = error["msg"].removeprefix("Value error, ")
-        origin = origins.get(name)
-        source = f" (from {origin})" if origin is not None else ""
+        # A problem of a whole section (tls: both files or neither) names where its keys came from.
+        given = [origins[name]] if name in origins else _section_origins(name, origins)
+        source = f" (from {', '.join(sorted({str(origin) for origin in given}))})" if given else ""
         problems.append(f"{name}: {message}{source}")
     return "; ".join(problems)
+
+
+def _section_origins(section: str, origins: Mapping[str, Origin]) -> list[Origin]:
+    """Return the origins of the keys given in `section` (none for a key's own name)."""
+    return [origin for name, origin in origins.items() if name.startswith(f"{section}.")]

@@ -139,3 +139,30 @@ def test_dev_demo_makes_jobs_flow(tmp_path: Path) -> None:
             dev.kill()
             dev.wait()
     assert dev.returncode == 0, output.decode(errors="replace")
+
+
+def test_dev_hands_its_config_file_to_the_server_and_workers(tmp_path: Path) -> None:
+    """`rota --config FILE dev`: settings only FILE gives reach the processes dev starts."""
+    port = free_port()
+    config = tmp_path / "elsewhere" / "dev.toml"
+    config.parent.mkdir()
+    config.write_text(f'[server]\nport = {port}\n[worker]\nqueues = ["mail"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli.main", "--config", str(config), "dev", "--workers", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with Client(f"http://127.0.0.1:{port}") as client:
+            [worker] = _wait_workers(client, 1)
+            assert worker["queues"] == ["mail"]
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()

@@ -249,3 +249,12 @@ def test_tls_needs_both_files(tmp_path: Path) -> None:
         settings_of({"certfile": str(tmp_path / "cert.pem")})
     both = settings_of({"certfile": "c.pem", "keyfile": "k.pem"})
     assert both.tls.enabled and not settings_of({}).tls.enabled
+
+
+def test_a_section_wide_problem_names_where_its_keys_came_from(tmp_path: Path) -> None:
+    config = write_toml(tmp_path, '[tls]\ncertfile = "cert.pem"\n')
+    with pytest.raises(InvalidInput) as caught:
+        load_settings(environ={}, config_path=config)
+    message = caught.value.message
+    assert message.startswith("invalid settings: tls: give both certfile and keyfile")
+    assert message.endswith(f"(from {config})")

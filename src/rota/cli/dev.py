@@ -103,6 +103,9 @@ def dev(
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     url = f"http://{_bracket(connect_host)}:{port}"
     command = [sys.executable, "-m", "rota.cli.main"]
+    config = state(ctx).config
+    if config is not None:  # the children read the settings no flag here hands them from it too
+        command += ["--config", str(config.resolve())]
     link = ParentLink()
     server = Child(
         link=link,
