@@ -35,7 +35,8 @@ from rota.values import check_arguments
 DEFAULT_URL = "http://127.0.0.1:8077"
 API_PREFIX = "/api/v1"
 MAX_WAIT_S = 30.0
-"""The longest single long-poll of a job's result; the server allows up to 60 s."""
+"""The longest single long-poll of a job's result, as the server caps it: well inside the
+60 s read timeout of common proxies; a longer wait polls again."""
 
 JSON_HEADERS = (("content-type", "application/json"),)
 """The headers of a request with a body."""
