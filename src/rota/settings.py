@@ -380,12 +380,13 @@ def _environment_keys(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
 
     ROTA_<KEY> variables come first and ROTA_<SECTION>__<KEY> ones after, so the longer form
     wins when both are set. Other ROTA_* variables are left alone (ROTA_CONFIG, …), but one
-    of the longer form with an unknown key is refused.
+    of the longer form with an unknown key is refused. An empty variable counts as unset, as
+    compose files and shells often leave one (`ROTA_PORT=`).
     """
     flat: list[tuple[str, str, str]] = []
     sectioned: list[tuple[str, str, str]] = []
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or not environ[name].strip():
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         section, separator, key = rest.partition(SECTION_SEPARATOR)

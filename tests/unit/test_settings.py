@@ -47,6 +47,16 @@ def test_precedence(tmp_path: Path) -> None:
     assert settings.server.lease_s == 30.0  # default
 
 
+def test_an_empty_variable_counts_as_unset(tmp_path: Path) -> None:
+    # Compose files and shells often leave a variable empty (`ROTA_PORT=`).
+    config = write_toml(tmp_path, "port = 1000\n")
+    environ = {"ROTA_PORT": "", "ROTA_SERVER__HOST": " ", "ROTA_CONCURRENCY": ""}
+    settings = load_settings(environ=environ, config_path=config)
+    assert settings.server.port == 1000
+    assert settings.server.host == "127.0.0.1"
+    assert settings.worker.concurrency == 4
+
+
 def test_config_file_named_in_the_environment(tmp_path: Path) -> None:
     config = write_toml(tmp_path, "lease_s = 12.5\n")
     settings = load_settings(environ={"ROTA_CONFIG": str(config)})
