@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from rota.server.metrics import MAX_QUEUE_LABELS, OTHER_LABEL
 from tests.server.conftest import StartServer
 from tests.server.test_api_submit import JOBS
 
@@ -52,3 +53,21 @@ async def test_cluster_gauges_say_to_take_the_max_and_process_figures_are_there(
     assert any(name == "process_resident_memory_bytes" for name, _ in figures)
     build = [labels for name, labels in figures if name == "rota_build_info"]
     assert build and dict(build[0])["version"]
+
+
+async def test_invented_queue_names_cannot_grow_the_counters_without_bound(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    invented = MAX_QUEUE_LABELS + 50
+    batch = [{"task": "rota.echo", "queue": f"q{n}"} for n in range(invented)]
+    assert (await server.http.post(JOBS, json=batch)).status_code == 201
+    figures, _ = await scrape(server.http)
+    submitted = {
+        dict(labels)["queue"]: value
+        for (name, labels), value in figures.items()
+        if name == "rota_jobs_submitted_total"
+    }
+    assert len(submitted) == MAX_QUEUE_LABELS + 1
+    assert submitted[OTHER_LABEL] == 50
+    assert sum(submitted.values()) == invented  # nothing goes uncounted

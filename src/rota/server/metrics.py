@@ -9,8 +9,10 @@ KEDA reads (the queries are in docs/deploy.md).
 
 A queue's gauges read 0 while it is empty as long as a worker listens to it (and the
 default queue always); a queue nobody listens to disappears once empty, so queue names a
-client invents do not pile up as series. The process_* figures and rota_build_info come
-with every scrape.
+client invents do not pile up as series. Counters are labelled by queue and task, with at
+most MAX_QUEUE_LABELS queues and MAX_TASK_LABELS tasks per server: names beyond those are
+counted under OTHER_LABEL, so invented names cannot grow the series without bound. The
+process_* figures and rota_build_info come with every scrape.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ LATENESS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 RUN_TIME_BUCKETS_S = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 _LABELS = ("queue", "task")
 DEFAULT_QUEUE = "default"
+MAX_QUEUE_LABELS = 100
+MAX_TASK_LABELS = 500
+OTHER_LABEL = "_other"
+"""The label of the queues and tasks counted beyond the limits above."""
 CLUSTER = " Cluster-wide, read from the store: the same on every server, aggregate with max()."
 
 
@@ -45,6 +51,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._queue_labels: set[str] = set()
+        self._task_labels: set[str] = set()
         ProcessCollector(registry=self.registry)
         Info("rota_build", "The Rota version this server runs.", registry=self.registry).info(
             {"version": _version()}
@@ -114,24 +122,31 @@ class Metrics:
 
     # --- hooks -----------------------------------------------------------------------
 
+    def _labels(self, job: Job) -> tuple[str, str]:
+        """Return the (queue, task) labels of a job's counters, OTHER_LABEL past the limits."""
+        return (
+            _bounded(self._queue_labels, job.queue, MAX_QUEUE_LABELS),
+            _bounded(self._task_labels, job.task, MAX_TASK_LABELS),
+        )
+
     def jobs_submitted(self, jobs: Iterable[Job]) -> None:
         """Count new submissions."""
         for job in jobs:
-            self.submitted.labels(job.queue, job.task).inc()
+            self.submitted.labels(*self._labels(job)).inc()
 
     def jobs_started(self, jobs: Iterable[Job]) -> None:
         """Count hand-outs and observe how late each started."""
         for job in jobs:
-            self.started.labels(job.queue, job.task).inc()
+            self.started.labels(*self._labels(job)).inc()
             if job.started_at is not None:
                 late_s = (job.started_at - job.run_at).total_seconds()
-                self.lateness.labels(job.queue).observe(max(0.0, late_s))
+                self.lateness.labels(self._labels(job)[0]).observe(max(0.0, late_s))
 
     def job_settled(self, job: Job, *, released: bool = False) -> None:
         """Count a worker's outcome for an attempt (a release counts as nothing)."""
         if released:
             return
-        labels = (job.queue, job.task)
+        labels = self._labels(job)
         if job.state is JobState.SUCCEEDED:
             self.succeeded.labels(*labels).inc()
         elif job.state is JobState.FAILED:
@@ -147,20 +162,21 @@ class Metrics:
     def jobs_reaped(self, jobs: Iterable[Job]) -> None:
         """Count attempts lost with their lease, as retries or final failures."""
         for job in jobs:
-            self.reaped.labels(job.queue, job.task).inc()
+            labels = self._labels(job)
+            self.reaped.labels(*labels).inc()
             if job.state is JobState.FAILED:
-                self.failed.labels(job.queue, job.task).inc()
+                self.failed.labels(*labels).inc()
             elif job.state is JobState.PENDING:
-                self.retried.labels(job.queue, job.task).inc()
+                self.retried.labels(*labels).inc()
 
     def jobs_expired(self, jobs: Iterable[Job]) -> None:
         """Count jobs whose deadline passed before they started."""
         for job in jobs:
-            self.expired.labels(job.queue, job.task).inc()
+            self.expired.labels(*self._labels(job)).inc()
 
     def job_cancelled(self, job: Job) -> None:
         """Count a cancellation."""
-        self.cancelled.labels(job.queue, job.task).inc()
+        self.cancelled.labels(*self._labels(job)).inc()
 
     # --- scrape ----------------------------------------------------------------------
 
@@ -199,3 +215,14 @@ def _version() -> str:
         return metadata.version("rota")
     except metadata.PackageNotFoundError:  # run from a source tree that was not installed
         return "unknown"
+
+
+def _bounded(seen: set[str], name: str, limit: int) -> str:
+    """Return name while fewer than `limit` names were seen (or it is one of them), else
+    OTHER_LABEL; `seen` grows by the names let through."""
+    if name in seen:
+        return name
+    if len(seen) >= limit:
+        return OTHER_LABEL
+    seen.add(name)
+    return name
