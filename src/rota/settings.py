@@ -52,7 +52,7 @@ class ServerSettings(Section):
         5.0, gt=0, le=MAX_SPAN_S, description="how often workers send a heartbeat"
     )
     disconnect_grace_s: float = Field(
-        2.0, ge=0, le=MAX_SPAN_S, description="how long a closed worker connection keeps its leases"
+        1.0, ge=0, le=MAX_SPAN_S, description="how long a closed worker connection keeps its leases"
     )
     reaper_interval_s: float = Field(
         0.5, gt=0, le=MAX_SPAN_S, description="how often expired leases and old jobs are swept"

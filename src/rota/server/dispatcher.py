@@ -246,6 +246,38 @@ class Dispatcher:
 
     async def dispatch_once(self) -> int:
         """Hand out due jobs until no worker with free slots gets any; return how many."""
+        if self._policy == "round-robin":
+            return await self._dispatch_one_by_one()
+        handed = 0
+        exhausted: set[str] = set()
+        while True:
+            candidates = [
+                session
+                for session in self._sessions.values()
+                if session.free_slots > 0 and session.name not in exhausted
+            ]
+            if not candidates:
+                return handed
+            # One transaction claims for every free slot, in the order the rounds one
+            # worker at a time would have claimed them (least loaded first).
+            plan = self._plan(candidates)
+            claimed = await self._store.acquire_many(
+                [self._request(session, limit) for session, limit in plan]
+            )
+            got: dict[str, list[Job]] = {}
+            order: dict[str, WorkerSession] = {}
+            for (session, limit), jobs in zip(plan, claimed, strict=True):
+                if len(jobs) < limit:
+                    exhausted.add(session.name)
+                if jobs:
+                    got.setdefault(session.name, []).extend(jobs)
+                    order.setdefault(session.name, session)
+            if not got:
+                return handed
+            for name, jobs in got.items():
+                handed += await self._hand_over(order[name], jobs)
+
+    async def _dispatch_one_by_one(self) -> int:
         handed = 0
         exhausted: set[str] = set()
         while True:
@@ -257,16 +289,7 @@ class Dispatcher:
             if not candidates:
                 return handed
             session, limit = self._pick(candidates)
-            jobs = await self._store.acquire(
-                AcquireRequest(
-                    worker=session.name,
-                    queues=session.queues,
-                    tags=session.tags,
-                    tasks=session.tasks,
-                    limit=limit,
-                    lease_s=self._lease_s,
-                )
-            )
+            jobs = await self._store.acquire(self._request(session, limit))
             if len(jobs) < limit:
                 exhausted.add(session.name)
             if jobs:
@@ -276,6 +299,40 @@ class Dispatcher:
                 # Jobs may have arrived since others came up empty: ask them again.
                 exhausted.clear()
                 handed += await self._hand_over(session, jobs)
+
+    def _request(self, session: WorkerSession, limit: int) -> AcquireRequest:
+        return AcquireRequest(
+            worker=session.name,
+            queues=session.queues,
+            tags=session.tags,
+            tasks=session.tasks,
+            limit=limit,
+            lease_s=self._lease_s,
+        )
+
+    def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:
+        """Return the least-loaded picks, in order, that would fill every free slot."""
+        busy = {session.name: session.busy for session in candidates}
+        given = {session.name: session.last_given for session in candidates}
+        step = self._handed
+        plan: list[tuple[WorkerSession, int]] = []
+        left = list(candidates)
+        while left:
+            left.sort(key=lambda s: (busy[s.name] / s.capacity, given[s.name]))
+            chosen = left[0]
+            free = chosen.capacity - busy[chosen.name]
+            if len(left) == 1:
+                limit = free
+            else:
+                following = left[1]
+                level = math.ceil(busy[following.name] / following.capacity * chosen.capacity)
+                limit = max(1, min(level - busy[chosen.name], free))
+            plan.append((chosen, limit))
+            busy[chosen.name] += limit
+            step += 1
+            given[chosen.name] = step
+            left = [s for s in left if busy[s.name] < s.capacity]
+        return plan
 
     def _pick(self, candidates: list[WorkerSession]) -> tuple[WorkerSession, int]:
         """Return the worker that gets the next jobs, and how many it may take now."""

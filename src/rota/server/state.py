@@ -100,7 +100,10 @@ class Hub:
             await self.follower.close()
 
 
-def hub_of(request: Request) -> Hub:
-    """Return the hub of the app serving the request (a FastAPI dependency)."""
+async def hub_of(request: Request) -> Hub:
+    """Return the hub of the app serving the request (a FastAPI dependency).
+
+    Async on purpose: FastAPI runs a plain function dependency in a worker thread, a thread
+    hop on every request for one attribute read."""
     hub: Hub = request.app.state.hub
     return hub

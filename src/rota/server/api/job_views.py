@@ -8,15 +8,18 @@ from collections.abc import Sequence
 from rota.jobs import Job, JobState
 from rota.server.api.models import JobOut
 from rota.server.runnable import unrunnable_reason
-from rota.store.base import Store
+from rota.store.base import Store, WorkerInfo
 
 
-async def job_views(store: Store, jobs: Sequence[Job]) -> list[JobOut]:
-    """Return the jobs' bodies; reads the workers only if a job is pending, the schedules
-    only if a job has one."""
-    workers = (
-        await store.list_workers() if any(job.state is JobState.PENDING for job in jobs) else []
-    )
+async def job_views(
+    store: Store, jobs: Sequence[Job], *, workers: Sequence[WorkerInfo] | None = None
+) -> list[JobOut]:
+    """Return the jobs' bodies; reads the workers only if a job is pending and `workers`
+    (read by the caller) is not given, the schedules only if a job has one."""
+    if workers is None:
+        workers = (
+            await store.list_workers() if any(job.state is JobState.PENDING for job in jobs) else []
+        )
     names: dict[str, str] = {}
     if any(job.schedule_id is not None for job in jobs):
         names = {schedule.id: schedule.name for schedule in await store.list_schedules()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
@@ -44,8 +46,17 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
     )
     now = await hub.jobs.now()
     specs = [item.to_spec(now) for item in submissions]
-    jobs = await hub.jobs.submit(specs, since=now, bulk=bulk)
-    views = [view.model_dump() for view in await job_views(hub.store, jobs)]
+    # The workers (for each new job's warning) are read while the submission commits,
+    # not after it: the answer waits for one store round trip, not two.
+    workers = asyncio.ensure_future(hub.store.list_workers())
+    try:
+        jobs = await hub.jobs.submit(specs, since=now, bulk=bulk)
+    except BaseException:
+        workers.cancel()
+        with contextlib.suppress(BaseException):
+            await workers
+        raise
+    views = [view.model_dump() for view in await job_views(hub.store, jobs, workers=await workers)]
     return views if bulk else views[0]
 
 
