@@ -225,3 +225,30 @@ def test_attempts_and_retries_from_the_command_line(live_server: LiveServer) -> 
     bulk = ok(rota("jobs", "retry", "--task", "rota.echo", "-s", url))
     assert bulk.strip() == "retried 1 failed jobs of rota.echo"
     assert live_server.run(live_server.store.get_job(second)).state == "pending"
+
+
+def test_workers_table_shows_the_process_figures_beside_the_hosts() -> None:
+    from rich.console import Console
+
+    from rota.cli.output import workers_table
+
+    worker = {
+        "name": "w1",
+        "state": "online",
+        "running": 1,
+        "capacity": 2,
+        "queues": ["default"],
+        "tags": [],
+        "last_seen_at": None,
+        "resources": {
+            "cpu_percent": 81.0,
+            "memory_percent": 40.0,
+            "process_cpu_percent": 49.5,
+            "process_rss_bytes": 50 * 1024 * 1024,
+        },
+    }
+    console = Console(width=200, record=True)
+    console.print(workers_table([worker]))
+    text = console.export_text()
+    assert "HOST CPU" in text and "PROC CPU" in text and "PROC RSS" in text
+    assert "81%" in text and "50%" in text and "50.0 MiB" in text

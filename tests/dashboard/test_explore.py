@@ -115,6 +115,8 @@ def test_a_workers_page_shows_its_jobs_tasks_and_figures(
     wait_for(lambda: cluster.job(job["id"])["state"] == "running", what="the job to run")
     try:
         page.goto(cluster.url + "/workers")
+        # The worker's own figures beside the host's: "Process CPU / RSS".
+        expect(page.get_by_test_id("process-w1")).to_contain_text(re.compile(r"RSS \d"))
         page.locator("[data-worker=w1] td[data-label=Queues]").click()
         expect(page).to_have_url(re.compile(r"/workers/w1$"))
         expect(page.get_by_test_id("state")).to_have_text("online")
@@ -124,6 +126,10 @@ def test_a_workers_page_shows_its_jobs_tasks_and_figures(
         expect(page.get_by_test_id("recent-jobs")).to_contain_text("dash.steps")
         expect(page.get_by_test_id("worker-tasks")).to_contain_text("dash.chatty")
         expect(page.get_by_test_id("resources")).to_contain_text("CPU")
+        expect(page.get_by_test_id("resources")).to_contain_text("Process CPU")
+        expect(page.get_by_test_id("process")).to_contain_text(
+            re.compile(r"\d+%? / [\d.]+ \w?B \(host")
+        )
     finally:
         cluster.request("DELETE", f"/api/v1/jobs/{job['id']}")
     assert console.errors == []
