@@ -86,6 +86,11 @@ def test_a_running_job_shows_its_progress_message_and_elapsed_time(
         page.goto(cluster.url + f"/jobs?search={job['id']}&q={job['id']}")
         row = page.locator(f"[data-job='{job['id']}']")
         expect(row.locator(".progress-line")).to_contain_text("running")
+        # The jobs list shows the message beside the bar too: the job JSON carries it.
+        expect(row.get_by_test_id(f"progress-{job['id']}-message")).to_have_text("step 3 of 3")
+        listed = cluster.get(f"/api/v1/jobs?search={job['id']}")["jobs"]
+        assert [j["progress_message"] for j in listed] == ["step 3 of 3"]
+        assert cluster.job(job["id"])["progress_message"] == "step 3 of 3"
     finally:
         cluster.request("DELETE", f"/api/v1/jobs/{job['id']}")
     assert console.errors == []

@@ -115,7 +115,7 @@ export default {
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })),
           h("td", {}, j.task, j.schedule_name ? h("div", { class: "muted" }, "from ", link(`/schedules/${encodeURIComponent(j.schedule_name)}`, j.schedule_name)) : null),
           h("td", {}, h("div", {}, badge(j.state), j.stopping ? [" ", badge("stopping")] : null),
-            j.state === "running" ? progressLine({ progress: j.progress, startedAt: j.started_at }) : null,
+            j.state === "running" ? progressLine({ progress: j.progress, message: j.progress_message, startedAt: j.started_at, testid: `progress-${j.id}` }) : null,
             j.warning ? h("div", { class: "warning", "data-testid": "warning" }, j.warning) : null),
           h("td", {}, j.queue),
           h("td", {}, `${j.attempt}/${(j.prior_attempts || 0) + j.max_attempts}`), h("td", {}, j.worker || "–"),
@@ -175,12 +175,14 @@ export default {
         if (!row) return kind === "progress";  // progress of a job not shown changes nothing here
         if (kind === "progress") {
           row.progress = data.progress;
+          row.progress_message = data.message ?? null;  // a report without words clears the old ones
           draw();
           return true;
         }
         const moved = row.state !== data.state;
         Object.assign(row, { state: data.state, stopping: data.stopping, worker: data.worker, attempt: data.attempt,
           progress: data.progress, updated_at: data.updated_at });
+        if (moved) row.progress_message = null;  // a new attempt, or no longer running
         draw();
         // A new state brings new start and finish times, and with a filter the row may leave.
         return !moved;

@@ -47,7 +47,7 @@ export default {
         [{ label: "Job", sort: false }, { label: "Task" }, { label: "State" }, { label: "Started", key: (tr) => tr.dataset.started || "" }],
         jobs.map((j) => rowLink(`/jobs/${j.id}`, { "data-job": j.id, "data-started": j.started_at },
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })), h("td", {}, j.task),
-          h("td", {}, badge(j.state), j.state === "running" ? progressLine({ progress: j.progress, startedAt: j.started_at }) : null),
+          h("td", {}, badge(j.state), j.state === "running" ? progressLine({ progress: j.progress, message: j.progress_message, startedAt: j.started_at }) : null),
           h("td", {}, when(j.started_at)))));
       body.replaceChildren(
         h("h1", {}, "Worker", h("span", { class: "mono" }, name), h("span", { "data-testid": "state" }, badge(data.state)), h("span", { class: "spacer" }),
