@@ -122,6 +122,9 @@ class Job:
     error: str | None = None
     traceback: str | None = None
     progress: float | None = None
+    progress_message: str | None = None
+    """The task's message with its last progress report (None if it gave none); cleared,
+    like `progress`, when an attempt starts."""
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None = None

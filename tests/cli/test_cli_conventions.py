@@ -225,3 +225,58 @@ def test_attempts_and_retries_from_the_command_line(live_server: LiveServer) -> 
     bulk = ok(rota("jobs", "retry", "--task", "rota.echo", "-s", url))
     assert bulk.strip() == "retried 1 failed jobs of rota.echo"
     assert live_server.run(live_server.store.get_job(second)).state == "pending"
+
+
+def test_workers_table_shows_the_process_figures_beside_the_hosts() -> None:
+    from rich.console import Console
+
+    from rota.cli.output import workers_table
+
+    worker = {
+        "name": "w1",
+        "state": "online",
+        "running": 1,
+        "capacity": 2,
+        "queues": ["default"],
+        "tags": [],
+        "last_seen_at": None,
+        "resources": {
+            "cpu_percent": 81.0,
+            "memory_percent": 40.0,
+            "process_cpu_percent": 49.5,
+            "process_rss_bytes": 50 * 1024 * 1024,
+        },
+    }
+    console = Console(width=200, record=True)
+    console.print(workers_table([worker]))
+    text = console.export_text()
+    assert "HOST CPU" in text and "PROC CPU" in text and "PROC RSS" in text
+    assert "81%" in text and "50%" in text and "50.0 MiB" in text
+
+
+def test_the_wait_spinner_shows_the_jobs_progress_message() -> None:
+    """The status line of `--wait` takes the job's own `progress_message`, so it needs no
+    scan of the execution log."""
+    from typing import Any
+
+    from rota.cli.jobs import _wait
+
+    running = {"id": "j-1", "state": "running", "progress": 0.4, "attempt": 1}
+    replies = [
+        {**running, "progress_message": "loading rows"},
+        {**running, "progress": 0.6, "progress_message": None},
+        {**running, "state": "succeeded", "progress": 1.0, "result": 1},
+    ]
+
+    class Client:
+        def wait(self, job_id: str, **_: Any) -> dict[str, Any]:
+            return replies.pop(0)
+
+        def events(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
+            return []
+
+    shown: list[str] = []
+    job = _wait(Client(), "j-1", None, time.monotonic(), shown.append)  # type: ignore[arg-type]
+    assert job["state"] == "succeeded"
+    assert "40%" in shown[0] and "loading rows" in shown[0]
+    assert "60%" in shown[1] and "loading rows" not in shown[1]

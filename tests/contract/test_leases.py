@@ -262,6 +262,27 @@ async def test_progress_is_stored_and_logged(store: Store) -> None:
         await store.report_progress(lease_of(job), 1.5)
 
 
+async def test_the_job_keeps_its_last_progress_message_until_it_runs_again(
+    store: Store,
+) -> None:
+    await submit_one(store)
+    job = await claim_one(store)
+    assert job.progress_message is None
+    await store.report_progress(lease_of(job), 0.25, "a quarter")
+    reported = await store.get_job(job.id)
+    assert (reported.progress, reported.progress_message) == (0.25, "a quarter")
+    assert reported.to_dict()["progress_message"] == "a quarter"
+    await store.report_progress(lease_of(job), None, "counting rows")
+    assert (await store.get_job(job.id)).progress_message == "counting rows"
+    await store.report_progress(lease_of(job), 0.5)  # a report without words has none
+    assert (await store.get_job(job.id)).progress_message is None
+    await store.report_progress(lease_of(job), 0.75, "three quarters")
+    released = await store.release(lease_of(job))
+    assert (released.progress, released.progress_message) == (None, None)
+    again = await claim_one(store)
+    assert again.progress_message is None
+
+
 async def test_log_appends_lines(store: Store, clock: ManualClock) -> None:
     await submit_one(store)
     job = await claim_one(store)

@@ -86,6 +86,11 @@ def test_a_running_job_shows_its_progress_message_and_elapsed_time(
         page.goto(cluster.url + f"/jobs?search={job['id']}&q={job['id']}")
         row = page.locator(f"[data-job='{job['id']}']")
         expect(row.locator(".progress-line")).to_contain_text("running")
+        # The jobs list shows the message beside the bar too: the job JSON carries it.
+        expect(row.get_by_test_id(f"progress-{job['id']}-message")).to_have_text("step 3 of 3")
+        listed = cluster.get(f"/api/v1/jobs?search={job['id']}")["jobs"]
+        assert [j["progress_message"] for j in listed] == ["step 3 of 3"]
+        assert cluster.job(job["id"])["progress_message"] == "step 3 of 3"
     finally:
         cluster.request("DELETE", f"/api/v1/jobs/{job['id']}")
     assert console.errors == []
@@ -250,3 +255,42 @@ def test_job_rows_open_on_a_click_sort_by_a_header_and_show_args_and_duration(
     for job in jobs:
         cluster.request("DELETE", f"/api/v1/jobs/{job['id']}")
     assert console.errors == []
+
+
+def test_the_schedule_form_reads_start_and_end_in_the_schedules_zone(
+    cluster: Cluster, browser: Browser
+) -> None:
+    """A reader in New York making a Europe/Berlin schedule types Berlin wall times, and the
+    form says so; a wall time the clock skips means the first instant after the gap."""
+    from datetime import datetime
+
+    context = browser.new_context(timezone_id="America/New_York")
+    try:
+        page = context.new_page()
+        page.goto(cluster.url + "/schedules/new")
+        page.fill("#name", "berlin-window")
+        page.fill("#task", "rota.echo")
+        page.fill("#interval", "3600")
+        page.fill("#tz", "Europe/Berlin")
+        expect(page.get_by_test_id("start_at-zone")).to_contain_text("Europe/Berlin")
+        expect(page.get_by_test_id("end_at-zone")).to_contain_text("Europe/Berlin")
+        page.fill("#start_at", "2030-01-01T03:00:00")
+        page.fill("#end_at", "2030-03-31T02:30:00")  # Berlin skips 02:00-03:00 that night
+        page.get_by_role("button", name="Create").click()
+        expect(page).to_have_url(re.compile(r"/schedules$"))
+        stored = cluster.get("/api/v1/schedules/berlin-window")
+        assert datetime.fromisoformat(stored["start_at"]) == datetime.fromisoformat(
+            "2030-01-01T02:00:00+00:00"
+        )
+        assert datetime.fromisoformat(stored["end_at"]) == datetime.fromisoformat(
+            "2030-03-31T01:00:00+00:00"
+        )
+        # Editing shows them back on the schedule's clocks, not the reader's.
+        page.goto(cluster.url + "/schedules/berlin-window")
+        # (the browser drops ":00" seconds from the value it reports)
+        expect(page.locator("#start_at")).to_have_value(re.compile(r"^2030-01-01T03:00(:00)?$"))
+        expect(page.locator("#end_at")).to_have_value(re.compile(r"^2030-03-31T03:00(:00)?$"))
+        expect(page.get_by_test_id("start_at-zone")).to_contain_text("Europe/Berlin")
+    finally:
+        context.close()
+        cluster.request("DELETE", "/api/v1/schedules/berlin-window")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.conftest import Console
+from tests.dashboard.conftest import Console, screenshot
 from tests.e2e.conftest import Cluster, wait_for
 
 
@@ -115,6 +115,8 @@ def test_a_workers_page_shows_its_jobs_tasks_and_figures(
     wait_for(lambda: cluster.job(job["id"])["state"] == "running", what="the job to run")
     try:
         page.goto(cluster.url + "/workers")
+        # The worker's own figures beside the host's: "Process CPU / RSS".
+        expect(page.get_by_test_id("process-w1")).to_contain_text(re.compile(r"RSS \d"))
         page.locator("[data-worker=w1] td[data-label=Queues]").click()
         expect(page).to_have_url(re.compile(r"/workers/w1$"))
         expect(page.get_by_test_id("state")).to_have_text("online")
@@ -124,6 +126,10 @@ def test_a_workers_page_shows_its_jobs_tasks_and_figures(
         expect(page.get_by_test_id("recent-jobs")).to_contain_text("dash.steps")
         expect(page.get_by_test_id("worker-tasks")).to_contain_text("dash.chatty")
         expect(page.get_by_test_id("resources")).to_contain_text("CPU")
+        expect(page.get_by_test_id("resources")).to_contain_text("Process CPU")
+        expect(page.get_by_test_id("process")).to_contain_text(
+            re.compile(r"\d+%? / [\d.]+ \w?B \(host")
+        )
     finally:
         cluster.request("DELETE", f"/api/v1/jobs/{job['id']}")
     assert console.errors == []
@@ -150,4 +156,30 @@ def test_a_schedules_page_lists_its_runs_and_leads_to_its_jobs(
         expect(page.locator("[data-job]")).to_have_count(2)
     finally:
         cluster.request("DELETE", "/api/v1/schedules/run-lister")
+    assert console.errors == []
+
+
+def test_a_phone_sorts_jobs_with_a_select(cluster: Cluster, page: Page, console: Console) -> None:
+    """At 390 px the table's headers are hidden; a select in the toolbar sorts instead."""
+    for task in ("rota.echo", "dash.chatty", "rota.sha256"):
+        cluster.submit({"task": task, "queue": "phonesort", "delay": 3600})
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(cluster.url + "/jobs?queue=phonesort")
+    rows = page.get_by_test_id("jobs-table").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.get_by_test_id("jobs-table").locator("thead")).to_be_hidden()
+    choice = page.get_by_test_id("sort")
+    expect(choice).to_be_visible()
+    choice.select_option(label="Task, A to Z")
+    expect(page).to_have_url(re.compile(r"sort=task&order=asc"))
+    tasks = rows.locator("td[data-label=Task]")
+    expect(tasks).to_have_text(["dash.chatty", "rota.echo", "rota.sha256"])
+    choice.select_option(label="Task, Z to A")
+    expect(tasks).to_have_text(["rota.sha256", "rota.echo", "dash.chatty"])
+    screenshot(page, "jobs-sorted-390")
+    # The choice survives a reload, and a wide window sorts by its headers instead.
+    page.reload()
+    expect(page.get_by_test_id("sort")).to_have_value("task:desc")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(page.get_by_test_id("sort")).to_be_hidden()
     assert console.errors == []

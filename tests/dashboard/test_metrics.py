@@ -59,6 +59,13 @@ def test_system_reports_worker_resources_and_totals(cluster: Cluster) -> None:
     assert worker["heartbeat_age_s"] >= 0
     resources = worker["resources"]
     assert resources["memory_total_bytes"] >= resources["memory_used_bytes"] > 0
+    # The worker process's own figures ride beside the host's, and are not the host's.
+    assert 0 < resources["process_rss_bytes"] < resources["memory_used_bytes"]
+    assert "process_cpu_percent" in resources
+    for path in ("/api/v1/workers", "/api/v1/workers/w1"):
+        body = cluster.get(path)
+        shown = body["workers"][0]["resources"] if "workers" in body else body["resources"]
+        assert shown["process_rss_bytes"] > 0
     totals = data["totals"]
     assert totals["machines"] == 1
     assert totals["memory_total_bytes"] == resources["memory_total_bytes"]

@@ -155,6 +155,30 @@ async def test_heartbeats_carry_leases_and_resources(
     assert {"disk_percent", "load_avg"} <= resources.keys()
 
 
+async def test_heartbeats_carry_the_worker_process_own_figures(
+    server: FakeServer, start_worker: Start
+) -> None:
+    """A worker running a CPU-busy isolated task reports its own CPU share (child included)
+    and resident memory beside the host's, which are different figures."""
+    server.heartbeat_s = 0.2
+    start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    await server.push_jobs(job("j1", "t.isolated_spin", 60))
+
+    def busy() -> list[dict[str, object]]:
+        return [
+            m
+            for m in server.of_type("heartbeat")
+            if m["running"] and (m["resources"].get("process_cpu_percent") or 0) > 0
+        ]
+
+    beats = await server.wait_for(busy, what="heartbeat with the busy task's CPU", timeout_s=60)
+    resources = beats[0]["resources"]
+    assert 0 < resources["process_cpu_percent"] <= 100
+    assert 0 < resources["process_rss_bytes"] < resources["memory_used_bytes"]
+    assert resources["process_rss_bytes"] != resources["memory_used_bytes"]
+
+
 async def test_cancel_stops_an_async_job(server: FakeServer, start_worker: Start) -> None:
     run = start_worker(make_registry(worker_sample_tasks.registry))
     await server.wait_connected()

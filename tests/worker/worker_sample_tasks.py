@@ -61,6 +61,14 @@ def isolated_add(a: int, b: int) -> dict[str, int]:
     return {"sum": a + b, "pid": os.getpid()}
 
 
+def isolated_spin(seconds: float) -> str:
+    """Keep one core busy in the isolated child for `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "spun"
+
+
 def isolated_boom() -> None:
     raise KeyError("missing")
 
@@ -209,6 +217,7 @@ _ISOLATED: list[Callable[..., Any]] = [
     isolated_boom,
     isolated_surrogate_result,
     isolated_output,
+    isolated_spin,
 ]
 for fn in _IN_PROCESS:
     registry.add(TaskDef(name=f"t.{fn.__name__}", fn=fn))

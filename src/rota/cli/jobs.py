@@ -326,7 +326,8 @@ def _wait(
     show: Callable[[str], None],
 ) -> Payload:
     """Long-poll the job until it is finished, refreshing the status line after each poll
-    with the latest progress message from the job's execution log."""
+    with the job's last progress message (read from its execution log when the server's
+    job carries no `progress_message`)."""
     message: str | None = None
     after = 0
     latest: Payload = {}
@@ -341,10 +342,13 @@ def _wait(
             job = dict(latest) or client.get_job(job_id)
         if JobState(job["state"]).finished:
             return job
-        for event in client.events(job_id, after=after):
-            after = max(after, int(event.get("id") or 0))
-            if event.get("kind") == "progress" and event.get("message"):
-                message = str(event["message"])
+        if "progress_message" in job:
+            message = job["progress_message"]
+        else:
+            for event in client.events(job_id, after=after):
+                after = max(after, int(event.get("id") or 0))
+                if event.get("kind") == "progress" and event.get("message"):
+                    message = str(event["message"])
         show(wait_status(job, message, time.monotonic() - started))
 
 

@@ -270,8 +270,9 @@ def attempts_table(attempts: Iterable[Payload]) -> Table:
 def workers_table(workers: Iterable[Payload]) -> Table:
     """Return a table of workers with their load and resources."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("NAME", "STATE", "RUNNING", "QUEUES", "TAGS", "SEEN", "CPU", "MEM"):
-        table.add_column(name, justify="right" if name in {"CPU", "MEM"} else "left")
+    figures = ("HOST CPU", "HOST MEM", "PROC CPU", "PROC RSS")
+    for name in ("NAME", "STATE", "RUNNING", "QUEUES", "TAGS", "SEEN", *figures):
+        table.add_column(name, justify="right" if name in figures else "left")
     for worker in workers:
         resources = worker.get("resources") or {}
         table.add_row(
@@ -283,6 +284,8 @@ def workers_table(workers: Iterable[Payload]) -> Table:
             age(worker.get("last_seen_at")),
             _percent(resources.get("cpu_percent")),
             _percent(resources.get("memory_percent")),
+            _percent(resources.get("process_cpu_percent")),
+            _bytes(resources.get("process_rss_bytes")),
         )
     return table
 
@@ -306,6 +309,18 @@ def queues_table(queues: Iterable[Payload]) -> Table:
 
 def _percent(value: Any) -> str:
     return "-" if value is None else f"{float(value):.0f}%"
+
+
+def _bytes(value: Any) -> str:
+    """Return a byte count as a short human figure (binary units): 1536 -> "1.5 KiB"."""
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover - the loop always returns
 
 
 def _compact(value: Any) -> str:
@@ -344,6 +359,13 @@ def show_worker(console: Console, worker: Payload) -> None:
     console.print(f"  {'server:':<14}{escape(str(worker.get('server') or '-'))}")
     console.print(f"  {'seen:':<14}{age(worker.get('last_seen_at'))}")
     console.print(f"  {'tasks:':<14}{escape(', '.join(worker.get('tasks') or []) or '-')}")
+    resources = worker.get("resources") or {}
+    console.print(
+        f"  {'process:':<14}cpu {_percent(resources.get('process_cpu_percent'))}, "
+        f"rss {_bytes(resources.get('process_rss_bytes'))}"
+        f"  (host: cpu {_percent(resources.get('cpu_percent'))}, "
+        f"mem {_percent(resources.get('memory_percent'))})"
+    )
     samples = worker.get("samples") or []
     if samples:
         cpu = [s["resources"].get("cpu_percent") for s in samples]

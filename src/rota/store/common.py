@@ -352,6 +352,7 @@ def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
         error=row["error"],
         traceback=row["traceback"],
         progress=row["progress"],
+        progress_message=row["progress_message"],
         created_at=moment(row["created_at"]),
         updated_at=moment(row["updated_at"]),
         started_at=maybe(row["started_at"]),

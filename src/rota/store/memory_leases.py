@@ -59,6 +59,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
             worker=request.worker,
             started_at=now,
             progress=None,
+            progress_message=None,
             stop_requested_at=None,
         )
         data.log(job, EventKind.STARTED, now, started_message(job))
@@ -179,6 +180,7 @@ def release(data: MemoryData, lease: Lease, now: datetime) -> Job:
             run_at=now,
             prior_attempts=job.prior_attempts + 1,
             progress=None,
+            progress_message=None,
             **ENDED,
         )
         data.log(job, EventKind.RELEASED, now)
@@ -208,7 +210,7 @@ def report_progress(
     data: MemoryData, lease: Lease, progress: float | None, message: str | None, now: datetime
 ) -> None:
     """Store the leased job's progress and log the message."""
-    job = data.change(leased(data, lease), now, progress=progress)
+    job = data.change(leased(data, lease), now, progress=progress, progress_message=message)
     data.log(job, EventKind.PROGRESS, now, progress_message(progress, message))
 
 

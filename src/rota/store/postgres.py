@@ -373,7 +373,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         if progress is not None and not 0.0 <= progress <= 1.0:
             raise InvalidInput("progress is a fraction between 0 and 1")
         words = progress_message(progress, message)
-        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, words))
+        await self._run(lambda c: ops.report_progress(c, self._q, lease, progress, words, message))
 
     async def log(self, events: Sequence[Event]) -> None:
         """Append lines a task logged to the execution log."""

@@ -102,10 +102,16 @@ async def leased(
 
 
 async def report_progress(
-    conn: Connection, sql: Statements, lease: Lease, progress: float | None, message: str | None
+    conn: Connection,
+    sql: Statements,
+    lease: Lease,
+    progress: float | None,
+    message: str | None,
+    note: str | None,
 ) -> None:
-    """Store the progress and log the message, fenced by the lease."""
-    params = {"id": lease.job_id, "token": lease.token, "progress": progress}
+    """Store the progress and the task's own message (`note`, kept on the job) and log
+    `message` (the event's words), fenced by the lease."""
+    params = {"id": lease.job_id, "token": lease.token, "progress": progress, "note": note}
     if await sql.row(conn, "report_progress", message=message, **params) is None:
         raise stale_lease(lease, await sql.row(conn, "get_job", id=lease.job_id))
 

@@ -288,7 +288,13 @@ def report_progress(
     if progress is not None and not 0.0 <= progress <= 1.0:
         raise InvalidInput("progress is a fraction between 0 and 1")
     now_us = to_us(now)
-    params = {"id": lease.job_id, "token": lease.token, "progress": progress, "now": now_us}
+    params = {
+        "id": lease.job_id,
+        "token": lease.token,
+        "progress": progress,
+        "note": message,
+        "now": now_us,
+    }
     row = _one(conn, q["report_progress"], params)
     if row is None:
         leased(conn, q, lease)

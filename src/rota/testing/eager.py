@@ -205,6 +205,7 @@ class EagerRunner:
                 started_at=now,
                 updated_at=now,
                 progress=None,
+                progress_message=None,
             )
             self._store(job)
             self._event(job, "started", f"attempt {job.attempt} of {job.max_attempts}")
@@ -281,7 +282,9 @@ class EagerRunner:
 
     def _progress(self, job_id: JobId, fraction: float | None, message: str | None) -> None:
         with self._lock:
-            self._jobs[job_id] = replace(self._jobs[job_id], progress=fraction)
+            self._jobs[job_id] = replace(
+                self._jobs[job_id], progress=fraction, progress_message=message
+            )
             job = self._jobs[job_id]
         self._event(job, "progress", message)
 

@@ -1,10 +1,11 @@
-"""The machine's resource figures a worker puts in every heartbeat."""
+"""The resource figures a worker puts in every heartbeat: its machine's and its own."""
 
 from __future__ import annotations
 
 import importlib
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ class ResourceSampler:
 
     GPU figures come from nvidia-ml-py (module `pynvml`) when it is installed and finds a
     GPU; Rota does not depend on it, so `gpus` is an empty list otherwise.
+
+    Besides the host's figures (shared by every worker on the machine), each sample carries
+    the worker process's own: `process_cpu_percent` (CPU time of the worker and all its
+    descendants, such as the processes of isolated tasks, over the time since the previous
+    sample, as a share of the whole machine like `cpu_percent`; None on the first sample)
+    and `process_rss_bytes` (resident memory of the worker and its live descendants).
     """
 
     def __init__(self, disk_path: Path | None = None) -> None:
@@ -25,6 +32,10 @@ class ResourceSampler:
         self._host = socket.gethostname()
         # The first non-blocking cpu_percent() call only sets the baseline; prime it now.
         psutil.cpu_percent(interval=None)
+        self._process = psutil.Process()
+        self._cpu_count = psutil.cpu_count() or 1
+        self._last_cpu: tuple[float, float] | None = None
+        self._process_figures()  # sets the baseline for process_cpu_percent
         self._nvml: Any = _open_nvml()
 
     def sample(self) -> dict[str, JSON]:
@@ -55,7 +66,44 @@ class ResourceSampler:
             **disk,
             "load_avg": load_avg,
             "gpus": self._gpus(),
+            **self._process_figures(),
         }
+
+    def _process_figures(self) -> dict[str, JSON]:
+        """Return the worker's own CPU share since the last call and its resident memory.
+
+        CPU time counts the worker, its descendants alive now, and the children it has
+        reaped (psutil's `children_user`/`children_system`), so a task process that ended
+        between two samples still counts; a descendant that ended unreaped loses its time,
+        and the share is then clamped at 0.
+        """
+        cpu_s = 0.0
+        rss = 0
+        processes = [self._process]
+        try:
+            processes += self._process.children(recursive=True)
+        except psutil.Error:
+            pass
+        for index, process in enumerate(processes):
+            try:
+                with process.oneshot():
+                    times = process.cpu_times()
+                    rss += process.memory_info().rss
+            except psutil.Error:  # a child ended while we read it
+                continue
+            cpu_s += times.user + times.system
+            if index == 0:
+                cpu_s += times.children_user + times.children_system
+        now = time.monotonic()
+        percent: float | None = None
+        if self._last_cpu is not None:
+            last_at, last_cpu_s = self._last_cpu
+            elapsed = now - last_at
+            if elapsed > 0:
+                share = 100.0 * (cpu_s - last_cpu_s) / (elapsed * self._cpu_count)
+                percent = round(min(100.0, max(0.0, share)), 1)
+        self._last_cpu = (now, cpu_s)
+        return {"process_cpu_percent": percent, "process_rss_bytes": rss}
 
     def close(self) -> None:
         """Release the GPU library, if it was opened."""

@@ -74,6 +74,9 @@ class JobOut(BaseModel):
     error: str | None
     traceback: str | None
     progress: float | None
+    progress_message: str | None = Field(
+        default=None, description="the message of the last progress report, if it had one"
+    )
     created_at: str
     updated_at: str
     started_at: str | None

@@ -108,7 +108,7 @@ WITH candidates AS MATERIALIZED (
         lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_s),
         worker = :worker::text,
         started_at = coalesce(:now, now()),
-        progress = NULL,
+        progress = NULL, progress_message = NULL,
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
     FROM picked
@@ -220,7 +220,7 @@ WITH released AS (
         lease_token = NULL,
         lease_expires_at = NULL,
         stop_requested_at = NULL,
-        progress = NULL,
+        progress = NULL, progress_message = NULL,
         updated_at = coalesce(:now, now())
     WHERE id = :id AND state = 'running' AND lease_token = :token
     RETURNING *
@@ -257,7 +257,7 @@ SELECT * FROM marked;
 -- name: report_progress
 WITH reported AS (
     UPDATE jobs
-    SET progress = :progress, updated_at = coalesce(:now, now())
+    SET progress = :progress, progress_message = :note, updated_at = coalesce(:now, now())
     WHERE id = :id AND state = 'running' AND lease_token = :token
     RETURNING id, attempt, worker, updated_at
 ), logged AS (
@@ -331,7 +331,7 @@ WITH retried AS (
         result = NULL,
         error = NULL,
         traceback = NULL,
-        progress = NULL,
+        progress = NULL, progress_message = NULL,
         worker = NULL,
         lease_token = NULL,
         lease_expires_at = NULL,
@@ -569,7 +569,7 @@ WITH chosen AS (
         lease_expires_at = coalesce(:now, now()) + make_interval(secs => chosen.lease_s),
         worker = chosen.worker,
         started_at = coalesce(:now, now()),
-        progress = NULL,
+        progress = NULL, progress_message = NULL,
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
     FROM chosen

@@ -57,7 +57,7 @@ SET state = 'running',
     lease_expires_at = :lease_expires_at,
     worker = :worker,
     started_at = :now,
-    progress = NULL,
+    progress = NULL, progress_message = NULL,
     stop_requested_at = NULL,
     updated_at = :now
 WHERE id IN (
@@ -149,7 +149,7 @@ SET state = 'pending',
     lease_token = NULL,
     lease_expires_at = NULL,
     stop_requested_at = NULL,
-    progress = NULL,
+    progress = NULL, progress_message = NULL,
     updated_at = :now
 WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING *;
@@ -173,7 +173,7 @@ RETURNING *;
 
 -- name: report_progress
 UPDATE jobs
-SET progress = :progress, updated_at = :now
+SET progress = :progress, progress_message = :note, updated_at = :now
 WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING attempt, worker;
 
@@ -210,7 +210,7 @@ SET state = 'pending',
     result = NULL,
     error = NULL,
     traceback = NULL,
-    progress = NULL,
+    progress = NULL, progress_message = NULL,
     worker = NULL,
     lease_token = NULL,
     lease_expires_at = NULL,

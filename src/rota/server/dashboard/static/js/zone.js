@@ -56,3 +56,32 @@ export function formatInstant(iso, { zone, ms = false, date = "auto", seconds = 
   const day = date === "always" || p.date !== today ? `${p.date} ` : "";
   return `${day}${clock} ${p.label}`;
 }
+
+/** The value of a datetime-local input showing an instant on the clocks of `zone` (IANA):
+ * "2030-01-01T03:00:00". Throws RangeError for a zone the browser does not know. */
+export function zoneInput(iso, zone) {
+  const p = clockParts(iso, zone);
+  return `${p.date}T${p.hms}`;
+}
+
+/** The instant a datetime-local value names on the clocks of `zone` (IANA), by the rule
+ * schedules and the CLI follow: a wall time the clock repeats means its first pass, one it
+ * skips means the first instant after the gap. Throws RangeError for an unknown zone. */
+export function fromZoneInput(value, zone) {
+  const wall = value.length === 16 ? `${value}:00` : value.slice(0, 19);
+  const asUtc = Date.parse(`${wall}Z`);  // the wall time read as if it were UTC
+  const offset = (t) => Date.parse(`${zoneInput(new Date(t).toISOString(), zone)}Z`) - t;
+  // The zone's offsets a day either side of it bound every instant that can show this wall.
+  const candidates = [...new Set([offset(asUtc - 864e5), offset(asUtc), offset(asUtc + 864e5)])]
+    .map((o) => asUtc - o).sort((a, b) => a - b);
+  const exact = candidates.find((t) => zoneInput(new Date(t).toISOString(), zone) === wall);
+  if (exact !== undefined) return new Date(exact);
+  // Skipped: find the change of offset next to it; its first instant is the answer.
+  let low = asUtc - offset(asUtc - 864e5) - 864e5 / 2, high = asUtc - offset(asUtc + 864e5) + 864e5 / 2;
+  const before = offset(low);
+  while (high - low > 1000) {
+    const middle = Math.floor((low + high) / 2000) * 1000;
+    if (offset(middle) === before) low = middle; else high = middle;
+  }
+  return new Date(high);
+}

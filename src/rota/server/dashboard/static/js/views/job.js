@@ -177,7 +177,10 @@ function outcomeOf(job, events) {
   const progress = [...events].reverse().find((e) => e.kind === "progress" && e.attempt === job.attempt);
   switch (job.state) {
     case "running":
-      return [progressLine({ progress: job.progress, message: progress ? progress.message : null,
+      // The job carries its last report's own words; the log is the fallback for a server
+      // that does not send them.
+      return [progressLine({ progress: job.progress,
+        message: "progress_message" in job ? job.progress_message : progress ? progress.message : null,
         startedAt: job.started_at, testid: "progress" })];
     case "succeeded":
       return [h("pre", { "data-testid": "result" }, json(job.result))];

@@ -7,6 +7,15 @@ const STATES = ["", "pending", "running", "succeeded", "failed", "cancelled", "e
 const FILTERS = ["search", "state", "queue", "task", "worker", "schedule", "created_after", "created_before"];
 const SORTS = ["task", "state", "duration", "run_at", "created_at"];
 const SIZES = [25, 50, 100, 200, 500];
+// The sort choices a phone offers in place of the column headers it hides: [sort, order, words].
+const SORT_CHOICES = [
+  ["", "", "Sort: newest first"],
+  ["created_at", "desc", "Created, newest first"], ["created_at", "asc", "Created, oldest first"],
+  ["run_at", "desc", "Run at, latest first"], ["run_at", "asc", "Run at, earliest first"],
+  ["duration", "desc", "Duration, longest first"], ["duration", "asc", "Duration, shortest first"],
+  ["task", "asc", "Task, A to Z"], ["task", "desc", "Task, Z to A"],
+  ["state", "asc", "State, A to Z"], ["state", "desc", "State, Z to A"],
+];
 const CANCELLABLE = new Set(["pending", "running"]);
 const RETRYABLE = new Set(["failed", "cancelled", "expired"]);
 // A job whose last attempt's code is still stopping cannot run again until it has stopped.
@@ -57,17 +66,26 @@ export default {
       STATES.map((st) => h("option", { value: st, selected: st === filters.state }, st || "any state")));
     const sizeSelect = h("select", { name: "limit", "aria-label": "page size", onchange: (e) => { limit = Number(e.target.value); restart(); } },
       SIZES.map((n) => h("option", { value: n, selected: n === limit }, `${n} per page`)));
+    // On a phone the table's headers are hidden, so the sort is chosen here instead.
+    const sortValue = () => (sort ? `${sort}:${order}` : "");
+    const sortSelect = h("select", { name: "sort", class: "phone-only", "aria-label": "sort jobs by", "data-testid": "sort",
+      onchange: (e) => { [sort, order] = e.target.value ? e.target.value.split(":") : ["", "desc"]; restart(); } },
+      SORT_CHOICES.map(([by, dir, words]) => h("option", { value: by ? `${by}:${dir}` : "", selected: (by ? `${by}:${dir}` : "") === sortValue() }, words)));
     container.append(h("h1", {}, "Jobs", filters.schedule ? h("span", { class: "muted", style: "font-weight:400;font-size:14px" },
       "of schedule ", link(`/schedules/${encodeURIComponent(filters.schedule)}`, filters.schedule), " · ", link("/jobs", "all jobs")) : null),
       h("div", { class: "toolbar" }, input("search", "id, short id, key, task or text", { type: "search", size: 28, "data-testid": "search" }),
         stateSelect, input("queue", "queue"), input("task", "task (or its start)"), input("worker", "worker"),
-        moment("created_after", "created from"), moment("created_before", "to"), h("span", { class: "spacer" }), sizeSelect),
+        moment("created_after", "created from"), moment("created_before", "to"), h("span", { class: "spacer" }), sortSelect, sizeSelect),
       h("div", { class: "toolbar" }, cancelButton, retryButton, retryAllButton, count),
       h("div", { class: "panel flush" }, rows),
       h("div", { class: "pager" }, position, prev, next));
 
     function params() {
       return { ...filters, sort, order: sort ? order : "", limit, cursor: cursors[cursors.length - 1] };
+    }
+    function syncSort() {
+      const value = sortValue();
+      sortSelect.value = value;
     }
     function keepAddress() {
       const search = query({ ...filters, sort, order: sort ? order : "", limit: limit === 50 ? "" : limit });
@@ -97,6 +115,7 @@ export default {
     }
     function draw() {
       const jobs = page.jobs;
+      syncSort();
       const allBox = h("input", { type: "checkbox", "aria-label": "select all on this page",
         checked: jobs.length > 0 && jobs.every((j) => selected.has(j.id)),
         onchange: (e) => { for (const j of jobs) e.target.checked ? selected.add(j.id) : selected.delete(j.id); draw(); } });
@@ -115,7 +134,7 @@ export default {
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })),
           h("td", {}, j.task, j.schedule_name ? h("div", { class: "muted" }, "from ", link(`/schedules/${encodeURIComponent(j.schedule_name)}`, j.schedule_name)) : null),
           h("td", {}, h("div", {}, badge(j.state), j.stopping ? [" ", badge("stopping")] : null),
-            j.state === "running" ? progressLine({ progress: j.progress, startedAt: j.started_at }) : null,
+            j.state === "running" ? progressLine({ progress: j.progress, message: j.progress_message, startedAt: j.started_at, testid: `progress-${j.id}` }) : null,
             j.warning ? h("div", { class: "warning", "data-testid": "warning" }, j.warning) : null),
           h("td", {}, j.queue),
           h("td", {}, `${j.attempt}/${(j.prior_attempts || 0) + j.max_attempts}`), h("td", {}, j.worker || "–"),
@@ -175,12 +194,14 @@ export default {
         if (!row) return kind === "progress";  // progress of a job not shown changes nothing here
         if (kind === "progress") {
           row.progress = data.progress;
+          row.progress_message = data.message ?? null;  // a report without words clears the old ones
           draw();
           return true;
         }
         const moved = row.state !== data.state;
         Object.assign(row, { state: data.state, stopping: data.stopping, worker: data.worker, attempt: data.attempt,
           progress: data.progress, updated_at: data.updated_at });
+        if (moved) row.progress_message = null;  // a new attempt, or no longer running
         draw();
         // A new state brings new start and finish times, and with a filter the row may leave.
         return !moved;

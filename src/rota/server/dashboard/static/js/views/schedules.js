@@ -3,8 +3,10 @@
 //
 // A schedule's times are shown on the clocks of its own zone (a Europe/Berlin schedule at
 // 03:00 reads 03:00 CET, wherever the reader is), and its cron expression also in words.
+// The form's start and end are typed on those clocks too, as the zone field says.
 import { ApiError, api, get, post } from "../api.js";
-import { ago, badge, dataTable, duration, empty, fromLocalInput, h, label, link, localInput, localZoneLabel, rowLink, shortId, time, toast, when } from "../ui.js";
+import { ago, badge, dataTable, duration, empty, h, label, link, rowLink, shortId, time, toast, when } from "../ui.js";
+import { fromZoneInput, zoneInput } from "../zone.js";
 
 const PREVIEW_COUNT = 5;
 
@@ -102,6 +104,9 @@ async function editPage(container, ref, app) {
   };
   const controls = {};
   const rows = [];
+  const zoneNotes = [];  // the words beside start and end naming the zone they are read in
+  const formZone = () => (controls.tz && controls.tz.value.trim()) || "UTC";
+  const zoneNote = () => `on the schedule's clocks (${formZone()}, its time zone above)`;
   for (const [name, options] of FIELDS) {
     const value = stored(name, options);
     let control;
@@ -111,16 +116,23 @@ async function editPage(container, ref, app) {
       control = h("select", { id: name, name }, h("option", { value: "" }, "default"),
         options.choices.map((c) => h("option", { value: c, selected: value === c }, c)));
     } else if (options.moment) {
-      control = h("input", { id: name, name, type: "datetime-local", step: 1, value: value ? localInput(value) : "" });
+      let shown = "";
+      try { shown = value ? zoneInput(value, formZone()) : ""; } catch { shown = ""; }
+      control = h("input", { id: name, name, type: "datetime-local", step: 1, value: shown });
     } else {
       const { stored: _s, label: _l, hint: _h, ...attrs } = options;
       control = h("input", { id: name, name, ...attrs, value: value ?? options.value ?? "" });
     }
     if (current && name === "name") control.disabled = true;  // a schedule keeps its name
     controls[name] = control;
-    const text = options.moment ? `${options.label} (your zone, ${localZoneLabel()})` : options.label || label(name);
+    const text = options.label || label(name);
+    let hint = options.hint;
+    if (options.moment) {
+      hint = h("span", { "data-testid": `${name}-zone` }, zoneNote());
+      zoneNotes.push(hint);
+    }
     rows.push(h("label", { for: name }, text),
-      options.hint ? h("div", {}, control, h("div", { class: "hint" }, options.hint)) : control);
+      hint ? h("div", {}, control, h("div", { class: "hint" }, hint)) : control);
   }
   const paused = h("input", { type: "checkbox", id: "paused", checked: Boolean(current && current.paused) });
   const words = h("div", { "data-testid": "preview-words" });
@@ -134,7 +146,11 @@ async function editPage(container, ref, app) {
       if (raw === "") continue;  // left as it is (a new cron replaces an interval and back)
       if (options.json) {
         try { data[name] = JSON.parse(raw); } catch (e) { throw new Error(`${options.label}: not valid JSON (${e.message})`); }
-      } else if (options.moment) data[name] = fromLocalInput(raw).toISOString();
+      } else if (options.moment) {
+        try { data[name] = fromZoneInput(raw, formZone()).toISOString(); } catch {
+          throw new Error(`${options.label}: cannot read it in the time zone "${formZone()}"`);
+        }
+      }
       else data[name] = controls[name].type === "number" ? Number(raw) : raw;
     }
     return data;
@@ -170,6 +186,7 @@ async function editPage(container, ref, app) {
     }, 250);
   };
   for (const control of Object.values(controls)) control.addEventListener("input", showPreview);
+  controls.tz.addEventListener("input", () => { for (const note of zoneNotes) note.textContent = zoneNote(); });
   const form = h("form", { class: "form panel", onsubmit: async (event) => {
     event.preventDefault();
     error.textContent = "";

@@ -27,15 +27,19 @@ export default {
         ...pair("State", badge(data.state)), ...pair("Host", r.host || "–"), ...pair("Server", data.server || "–"),
         ...pair("Queues", data.queues.join(", ") || "–"), ...pair("Tags", data.tags.join(", ") || "–"),
         ...pair("Slots", meter(data.capacity ? data.running / data.capacity : 0, `${data.running}/${data.capacity}`)),
+        ...pair("Process CPU / RSS", h("span", { "data-testid": "process" },
+          r.process_rss_bytes === undefined ? "–" : `${percent(r.process_cpu_percent)} / ${bytes(r.process_rss_bytes)}`,
+          h("span", { class: "muted" }, ` (host ${percent(r.cpu_percent)} / ${bytes(r.memory_used_bytes)})`))),
         ...pair("Connected", when(data.connected_at)), ...pair("Last heartbeat", data.last_seen_at ? [when(data.last_seen_at), ` (${ago(data.last_seen_at)})`] : "–"));
       const tasks = h("div", { class: "panel" }, h("h2", {}, `Tasks it announced (${data.tasks.length})`),
         data.tasks.length === 0 ? empty("None.") : h("div", { class: "chips", "data-testid": "worker-tasks" },
           data.tasks.map((t) => link(`/jobs?task=${encodeURIComponent(t)}`, t, { class: "chip" }))));
       const machine = h("div", { class: "panel" }, h("h2", {}, `Host ${r.host || ""}: figures over the last hour`),
-        h("p", { class: "muted", style: "margin-top:0" }, "What the worker's machine reports (shared by every worker on it)."),
+        h("p", { class: "muted", style: "margin-top:0" }, "What the worker's machine reports (shared by every worker on it), and the worker process's own CPU (with its task processes)."),
         h("div", { class: "sparks", "data-testid": "resources" },
           spark("CPU", data.samples.map((x) => x.resources.cpu_percent), percent),
           spark("Memory", data.samples.map((x) => x.resources.memory_percent), percent),
+          spark("Process CPU", data.samples.map((x) => x.resources.process_cpu_percent), percent),
           spark("Busy slots", data.samples.map((x) => data.capacity ? (100 * x.running) / data.capacity : 0),
             () => `${data.running}/${data.capacity}`)),
         h("p", { class: "muted" }, `memory ${bytes(r.memory_used_bytes)} of ${bytes(r.memory_total_bytes)} · disk ${bytes(r.disk_used_bytes)} of ${bytes(r.disk_total_bytes)}`));
@@ -43,7 +47,7 @@ export default {
         [{ label: "Job", sort: false }, { label: "Task" }, { label: "State" }, { label: "Started", key: (tr) => tr.dataset.started || "" }],
         jobs.map((j) => rowLink(`/jobs/${j.id}`, { "data-job": j.id, "data-started": j.started_at },
           h("td", { class: "mono" }, link(`/jobs/${j.id}`, shortId(j.id), { title: j.id })), h("td", {}, j.task),
-          h("td", {}, badge(j.state), j.state === "running" ? progressLine({ progress: j.progress, startedAt: j.started_at }) : null),
+          h("td", {}, badge(j.state), j.state === "running" ? progressLine({ progress: j.progress, message: j.progress_message, startedAt: j.started_at }) : null),
           h("td", {}, when(j.started_at)))));
       body.replaceChildren(
         h("h1", {}, "Worker", h("span", { class: "mono" }, name), h("span", { "data-testid": "state" }, badge(data.state)), h("span", { class: "spacer" }),

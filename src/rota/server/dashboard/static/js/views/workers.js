@@ -34,18 +34,19 @@ export default {
         card("Disk", bytes(t.disk_used_bytes), `of ${bytes(t.disk_total_bytes)}`),
         card("GPUs", t.gpu_count, t.gpu_count ? `${bytes(t.gpu_memory_used_bytes)} of ${bytes(t.gpu_memory_total_bytes)}` : "none reported"));
       const since = (Date.now() - fetchedAt) / 1000;
-      // A worker's heartbeat reports its machine's figures, not its own process's: workers on
-      // one host show the same numbers, so the columns say "host".
+      // A heartbeat reports the machine's figures (shared by the workers on one host, so those
+      // columns say "host") and the worker process's own (itself and its task processes).
       table.replaceChildren(data.workers.length === 0 ? empty("No worker has connected yet. Start one with `rota worker --server URL`.") : dataTable({ "data-testid": "workers-table", id: "workers" },
         [{ label: "Name" }, { label: "State" }, { label: "Tags" }, { label: "Queues" },
           { label: "Heartbeat", key: (tr) => Number(tr.dataset.age) }, { label: "Running", key: (tr) => Number(tr.dataset.load) },
           { label: "Host CPU", key: (tr) => Number(tr.dataset.cpu) }, { label: "Host memory", key: (tr) => Number(tr.dataset.memory) },
-          { label: "Host disk", key: (tr) => Number(tr.dataset.disk) }, { label: "GPU" }, { label: "", sort: false }],
+          { label: "Host disk", key: (tr) => Number(tr.dataset.disk) },
+          { label: "Process CPU / RSS", key: (tr) => Number(tr.dataset.pcpu) }, { label: "GPU" }, { label: "", sort: false }],
         data.workers.map((w) => {
           const r = w.resources || {};
           const gpus = r.gpus || [];
           return rowLink(`/workers/${encodeURIComponent(w.name)}`, { "data-worker": w.name, "data-age": w.heartbeat_age_s ?? 1e12, "data-load": w.capacity ? w.running / w.capacity : 0,
-            "data-cpu": r.cpu_percent ?? -1, "data-memory": r.memory_percent ?? -1, "data-disk": r.disk_percent ?? -1 },
+            "data-cpu": r.cpu_percent ?? -1, "data-memory": r.memory_percent ?? -1, "data-disk": r.disk_percent ?? -1, "data-pcpu": r.process_cpu_percent ?? -1 },
             h("td", {}, h("div", {}, link(`/workers/${encodeURIComponent(w.name)}`, h("strong", {}, w.name)), r.host ? h("div", { class: "muted" }, `on ${r.host}`) : null)),
             h("td", {}, badge(w.state)),
             h("td", {}, h("div", { class: "chips" }, w.tags.map((t) => h("span", { class: "chip" }, t)))),
@@ -55,6 +56,9 @@ export default {
             h("td", {}, r.cpu_percent === undefined ? "–" : meter(r.cpu_percent / 100)),
             h("td", {}, r.memory_percent === undefined ? "–" : meter(r.memory_percent / 100)),
             h("td", {}, r.disk_percent === undefined || r.disk_percent === null ? "–" : meter(r.disk_percent / 100)),
+            h("td", { "data-testid": `process-${w.name}` }, r.process_rss_bytes === undefined ? "–"
+              : [r.process_cpu_percent === null || r.process_cpu_percent === undefined ? "–" : meter(r.process_cpu_percent / 100),
+                h("div", { class: "muted" }, `RSS ${bytes(r.process_rss_bytes)}`)]),
             h("td", {}, gpus.length === 0 ? "–" : gpus.map((g) => h("div", {}, `${g.name}: ${percent(g.utilization_percent)}, ${bytes(g.memory_used_bytes)}/${bytes(g.memory_total_bytes)}`))),
             h("td", { "data-label": "" }, w.state === "online" ? h("button", { onclick: () => drain(w.name), "data-testid": `drain-${w.name}` }, "Drain") : null));
         })));
