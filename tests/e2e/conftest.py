@@ -139,7 +139,8 @@ class Cluster:
         )
         self.workers[name] = proc
         if wait:
-            wait_for(lambda: self.worker_state(name) == "online", 20, f"worker {name} online")
+            # A bound that tells a fault from a loaded machine, not a speed.
+            wait_for(lambda: self.worker_state(name) == "online", 60, f"worker {name} online")
         return proc
 
     def worker_state(self, name: str) -> str | None:

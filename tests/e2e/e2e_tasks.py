@@ -24,12 +24,14 @@ def started_at() -> float:
 
 
 @app.task(name="e2e.whoami")
-async def whoami(seconds: float = 0.0) -> str:
-    """Sleep, then return the name of the worker that ran the job."""
+async def whoami(seconds: float = 0.0, *, on: dict[str, float] | None = None) -> str:
+    """Sleep (`on` may give some workers' names their own seconds), then return the name of
+    the worker that ran the job."""
     import asyncio
 
-    await asyncio.sleep(seconds)
-    return os.environ.get("E2E_WORKER_NAME", "?")
+    name = os.environ.get("E2E_WORKER_NAME", "?")
+    await asyncio.sleep((on or {}).get(name, seconds))
+    return name
 
 
 @app.task(name="e2e.boom")

@@ -16,7 +16,10 @@ def _at(text: str) -> float:
 def test_sigkill_of_a_worker_running_ten_jobs_reruns_all_of_them(cluster: Cluster) -> None:
     cluster.start_server()
     doomed = cluster.start_worker("doomed", concurrency=10)
-    jobs = cluster.submit([{"task": "e2e.whoami", "args": [3]} for _ in range(10)])
+    # The doomed worker holds its jobs until it is killed, however long the survivor takes to
+    # start on a loaded machine; the survivor runs them at once.
+    held = {"task": "e2e.whoami", "kwargs": {"on": {"doomed": 300}}}
+    jobs = cluster.submit([held for _ in range(10)])
     wait_for(
         lambda: all(cluster.job(j["id"])["state"] == "running" for j in jobs),
         30,
@@ -51,7 +54,8 @@ def test_a_task_that_kills_its_worker_ends_failed_not_looping(cluster: Cluster) 
             break
         if worker.poll() is not None:  # it died: bring a fresh worker, as a supervisor would
             deaths += 1
-            worker = cluster.start_worker(f"crashy-{deaths}")
+            # Not waiting for it to show online: it may take the job and die before a poll.
+            worker = cluster.start_worker(f"crashy-{deaths}", wait=False)
         time.sleep(0.1)
     done = cluster.job(job["id"])
     assert done["state"] == "failed", done
