@@ -27,6 +27,7 @@ import anyio
 
 from rota.bench.results import BenchError
 from rota.bench.tasks import REDIS_ENV
+from rota.cli.orphans import ParentLink
 from rota.errors import RotaError
 from rota.sync import Client
 
@@ -81,6 +82,9 @@ class RotaCluster:
     workers: list[Process] = field(default_factory=list)
     client: Client | None = None
     _schema: str | None = None
+    # Its server and workers stop when the bench is gone, even killed with SIGKILL (a pipe,
+    # not prctl: workloads may start processes from threads that end before the process).
+    _link: ParentLink = field(default_factory=lambda: ParentLink(use_prctl=False))
 
     def __enter__(self) -> Self:
         if self.store.kind == "postgres":
@@ -237,6 +241,7 @@ class RotaCluster:
             if self._schema is not None and self.store.dsn:
                 drop_schema(self.store.dsn, self._schema)
         finally:
+            self._link.close()
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def _spawn(self, label: str, argv: list[str]) -> Process:
@@ -245,14 +250,14 @@ class RotaCluster:
             env[REDIS_ENV] = self.redis_url
         log = self.folder / f"{label}.log"
         with log.open("ab") as out:
-            popen = subprocess.Popen(
+            popen = self._link.popen(
                 argv,
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 cwd=self.folder,
-                env=env,
             )
         return Process(label=label, popen=popen, log=log)
 
