@@ -204,8 +204,10 @@ def test_cli_adds_lists_and_refuses_bad_schedules(cluster: Cluster) -> None:
     assert "nightly" in listing.stdout and "Europe/Berlin" in listing.stdout
     shown = rota(cluster, "schedules", "show", "nightly")
     assert shown.returncode == 0, shown.stderr
-    upcoming = shown.stdout.split("next fire times:")[1].split()
+    upcoming = shown.stdout.split("next fire times (Europe/Berlin, and UTC):")[1].split()
+    # Each fire time in the schedule's zone (03:00 in Berlin) and in UTC.
     assert len([word for word in upcoming if word.endswith(":00:00+00:00")]) == 10, shown.stdout
+    assert len([word for word in upcoming if word.endswith("T03:00:00+01:00")]) == 10, shown.stdout
     for args, code, words in [
         (("--cron", "61 * * * *"), 1, "cron field 1 (minute) value 61 is out of range"),
         (("--cron", "0 3 * *"), 1, "must have 5 fields"),
