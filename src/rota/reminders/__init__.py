@@ -1,0 +1,1 @@
+"""Reminders: jobs with task `rota.remind` that ring on people's devices (see docs/reminders.md)."""
