@@ -10,6 +10,7 @@ from rota.server.api import (
     health,
     jobs,
     queues,
+    reminders,
     schedule_preview,
     schedules,
     system,
@@ -22,7 +23,18 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Return a router holding every resource of the REST API (without the prefix)."""
     router = APIRouter()
-    modules = (explore, jobs, workers, queues, health, system, events, schedule_preview, schedules)
+    modules = (
+        explore,
+        jobs,
+        workers,
+        queues,
+        health,
+        system,
+        events,
+        schedule_preview,
+        schedules,
+        reminders,
+    )
     for module in modules:
         router.include_router(module.router)
     return router

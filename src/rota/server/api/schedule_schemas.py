@@ -29,6 +29,7 @@ from rota.safe_text import excerpt
 from rota.scheduling.cron_parse import MAX_CRON_CHARS
 from rota.scheduling.model import (
     DEFAULT_MISFIRE_LIMIT,
+    MAX_LOOKAHEAD_S,
     MAX_MISFIRE_LIMIT,
     Misfire,
     Overlap,
@@ -45,6 +46,7 @@ ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]
 # Wire names -> ScheduleSpec field names.
 _RENAMED = {"interval": "interval_s", "jitter": "jitter_s", "timeout": "timeout_s"}
 _RENAMED["deadline"] = "deadline_s"
+_RENAMED["lookahead"] = "lookahead_s"
 
 
 class _ScheduleFields(BaseModel):
@@ -82,6 +84,12 @@ class _ScheduleFields(BaseModel):
     )
     deadline: Seconds | None = Field(
         None, description="seconds after the fire time; not started by then, it expires"
+    )
+    lookahead: Seconds | None = Field(
+        None,
+        description=f"write each occurrence this many seconds before its fire time "
+        f"(at most {MAX_LOOKAHEAD_S:g}; not with overlap=skip), for devices that take work "
+        "ahead of its time",
     )
 
     @field_validator("task")
@@ -152,7 +160,7 @@ class SchedulePatch(_ScheduleFields):
         for name in ("task", "tz", "args", "kwargs", "queue", "priority", "max_attempts"):
             if name in changes and changes[name] is None:
                 raise InvalidInput(f"{name}: may not be null")
-        for name in ("jitter_s", "paused", "misfire", "misfire_limit", "overlap"):
+        for name in ("jitter_s", "paused", "misfire", "misfire_limit", "overlap", "lookahead_s"):
             if name in changes and changes[name] is None:
                 raise InvalidInput(f"{_wire(name)}: may not be null")
         if changes.get("cron", 0) is None and changes.get("interval_s", 0) is None:
