@@ -82,7 +82,7 @@ def test_recurring_reminders_are_schedules_written_a_horizon_ahead_for_devices()
         ({"device": "a", "repeat": "daily", "every": 60}, "not both"),
         ({"device": "a", "at": None}, "at: field required"),
         ({"device": "has space"}, "device"),
-        ({"devices": []}, "at least one device"),
+        ({"devices": []}, "at least one name"),
     ],
 )
 def test_requests_that_say_nothing_clear_are_refused(fields: dict[str, Any], words: str) -> None:

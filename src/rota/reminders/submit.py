@@ -112,9 +112,9 @@ class ReminderRequest(BaseModel):
     def _some_devices(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
             if not value:
-                raise ValueError("name at least one device")
+                raise ValueError("give at least one name")
             if len(set(value)) != len(value):
-                raise ValueError("a device is named twice")
+                raise ValueError("a name is given twice")
         return value
 
     @model_validator(mode="after")
