@@ -1,0 +1,101 @@
+"""Reminders for phones and chat: a real worker sends them with Apprise to a local endpoint;
+recurring reminders reach the store ahead of their time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Cluster, wait_for
+
+
+class Hook:
+    """A local HTTP endpoint that records each JSON body posted to it; it answers 500 to
+    the first `failures` requests."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.failures = failures
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook.lock:
+                    hook.bodies.append(body)
+                    failing = len(hook.bodies) <= hook.failures
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    made = Hook(failures=1)
+    yield made
+    made.close()
+
+
+def remind(cluster: Cluster, **body: Any) -> dict[str, Any]:
+    response = cluster.request("POST", "/api/v1/reminders", json=body)
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def test_a_worker_sends_the_reminder_and_a_failed_send_is_retried(
+    cluster: Cluster, hook: Hook
+) -> None:
+    cluster.start_server()
+    cluster.start_worker("phone-sender")
+    [job] = remind(cluster, text="Stand-up", at="in 1s", notify=[hook.url])["jobs"]
+    assert (job["queue"], job["target"]) == ("default", None)
+    done = cluster.wait_finished(job["id"], timeout_s=60)
+    assert done["state"] == "succeeded", done
+    assert done["attempt"] == 2  # the endpoint refused the first send: retried with backoff
+    result = done["result"]
+    assert result["device"] is None and result["via"] == ["notify:json"]
+    assert result["due_at"] <= result["rung_at"]
+    assert [(body["title"], body["message"]) for body in hook.bodies] == [
+        ("Reminder", "Stand-up"),
+        ("Reminder", "Stand-up"),
+    ]
+    first = cluster.get(f"/api/v1/jobs/{job['id']}/attempts")["attempts"][0]
+    assert "could not notify json://127.0.0.1/" in first["error"]
+
+
+def test_a_recurring_reminder_is_written_a_device_horizon_ahead(cluster: Cluster) -> None:
+    cluster.start_server()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    made = remind(
+        cluster, text="Stretch", at=start.isoformat(), every=3600, device="laptop", name="stretch"
+    )
+    [schedule] = made["schedules"]
+    assert schedule["lookahead_s"] == 600
+    # No device is online, yet the occurrence 5 minutes away is already a pending job.
+    [job] = wait_for(lambda: cluster.all_jobs(task="rota.remind"), 30, "the occurrence")
+    assert job["state"] == "pending" and job["target"] == "device:laptop"
+    assert datetime.fromisoformat(job["run_at"]) == start
+    assert job["schedule_name"] == "stretch"
