@@ -7,8 +7,9 @@ URL is sent again on the next attempt (at least once, like every job).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from rota.errors import RotaError
@@ -34,6 +35,18 @@ def shown(url: str) -> str:
     return f"{scheme_of(url)}://{host}/…"
 
 
+def _apprise() -> Any:
+    """Import Apprise and load its plugins (here: slow, and only notify jobs need it),
+    quiet about the standard modules they use that Python deprecates (imghdr)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+        from apprise.manager_plugins import NotificationManager
+
+        NotificationManager().load_modules()  # type: ignore[no-untyped-call]  # once a process
+    return apprise
+
+
 def send(text: str, urls: Sequence[str], *, title: str = TITLE) -> tuple[str, ...]:
     """Send `text` to every Apprise URL; return "notify:<scheme>" for each, in order.
 
@@ -41,8 +54,7 @@ def send(text: str, urls: Sequence[str], *, title: str = TITLE) -> tuple[str, ..
     Raises NotifyFailed naming (scheme and host only) every URL that Apprise does not
     know or that refused or did not answer; the others were sent.
     """
-    import apprise  # imported here: slow to import, and only notify jobs need it
-
+    apprise = _apprise()
     failed: list[str] = []
     for url in urls:
         plugin = apprise.Apprise.instantiate(url)
