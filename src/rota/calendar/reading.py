@@ -177,7 +177,7 @@ def read_calendar(text: str) -> icalendar.Calendar:
     return standard
 
 
-def _referenced_zones(event: icalendar.Event) -> set[str]:
+def _referenced_zones(event: icalendar.Component) -> set[str]:
     zones: set[str] = set()
     for name in _MOMENTS:
         for value in _listed(event.get(name)):
@@ -187,7 +187,7 @@ def _referenced_zones(event: icalendar.Event) -> set[str]:
     return zones
 
 
-def _compact(events: list[icalendar.Event], zones: dict[str, icalendar.Timezone]) -> str:
+def _compact(events: list[icalendar.Component], zones: dict[str, icalendar.Component]) -> str:
     calendar = icalendar.Calendar()
     calendar.add("VERSION", "2.0")
     calendar.add("PRODID", "-//Rota//calendar import//EN")
@@ -205,7 +205,7 @@ def _compact(events: list[icalendar.Event], zones: dict[str, icalendar.Timezone]
     return text
 
 
-def _override_order(event: icalendar.Event) -> tuple[bool, str]:
+def _override_order(event: icalendar.Component) -> tuple[bool, str]:
     recurrence_id = event.get("RECURRENCE-ID")
     return recurrence_id is not None, "" if recurrence_id is None else recurrence_id.to_ical()
 
@@ -217,7 +217,7 @@ def calendar_events(calendar: icalendar.Calendar, text: str) -> list[CalendarEve
     """
     lines = [where.line for where in _scan(text) if where.name == "VEVENT"]
     zones = {str(zone["TZID"]): zone for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
-    grouped: dict[str, list[icalendar.Event]] = {}
+    grouped: dict[str, list[icalendar.Component]] = {}
     first_line: dict[str, int] = {}
     for index, event in enumerate(calendar.walk("VEVENT")):
         uid = str(event["UID"]).strip()
