@@ -189,7 +189,7 @@ def wanted(events: Sequence[CalendarEvent], options: ImportOptions) -> Wanted:
             continue
         calendar: icalendar.Calendar = parse_stored(event.text)
         for occurrence in occurrences_after(calendar, _EARLIEST_AT, zone):
-            kwargs = replace(spec, text=_title(occurrence.summary)).as_kwargs()
+            kwargs = spec.model_copy(update={"text": _title(occurrence.summary)}).as_kwargs()
             run_at = occurrence.start_at - before
             key = _digest(event.uid, None, run_at.isoformat(), options.target, str(kwargs))
             found.reminders.append(
