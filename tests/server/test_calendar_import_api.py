@@ -53,7 +53,9 @@ async def calendar_schedules(store: Store) -> dict[str, str | None]:
     }
 
 
-async def test_import_then_reimport_changes_nothing(client: httpx.AsyncClient, store: Store) -> None:
+async def test_import_then_reimport_changes_nothing(
+    client: httpx.AsyncClient, store: Store
+) -> None:
     response = await post(client, google())
     assert response.status_code == 200, response.text
     report = response.json()
@@ -68,8 +70,11 @@ async def test_import_then_reimport_changes_nothing(client: httpx.AsyncClient, s
         "Stand-up": "2031-03-17T07:50:00+00:00",
         "Gym": "2031-03-28T16:50:00+00:00",
     }
-    [job] = [j for j in (await store.list_jobs(JobQuery(task=REMIND_TASK))).jobs
-             if j.kwargs["text"] == "Dentist"]
+    [job] = [
+        j
+        for j in (await store.list_jobs(JobQuery(task=REMIND_TASK))).jobs
+        if j.kwargs["text"] == "Dentist"
+    ]
     assert job.kwargs == {
         "text": "Dentist",
         "calendar": "work",
@@ -150,4 +155,6 @@ async def test_json_body_outlook_and_bad_options(client: httpx.AsyncClient, stor
         "/api/v1/calendars/office/import", json={"ics": text}, params={"tz": "Mars/Base"}
     )
     assert bad_zone.status_code == 422 and "Mars/Base" in bad_zone.text
-    assert (await client.post("/api/v1/calendars/no%20spaces/import", json={"ics": text})).status_code == 422
+    assert (
+        await client.post("/api/v1/calendars/no%20spaces/import", json={"ics": text})
+    ).status_code == 422
