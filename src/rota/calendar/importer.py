@@ -15,11 +15,14 @@ from typing import Protocol
 
 from rota.calendar.plan import ImportOptions, ImportPlan, Wanted, diff, wanted
 from rota.calendar.reading import calendar_events, read_calendar
-from rota.errors import InvalidTransition, JobNotFound, ScheduleNotFound
+from rota.errors import InvalidTransition, JobNotFound, ScheduleChanged, ScheduleNotFound
 from rota.jobs import Job, JobSpec, JobState
 from rota.reminders.model import REMIND_TASK
 from rota.scheduling import admin
-from rota.store.base import JobQuery, Store
+from rota.scheduling.calendar_trigger import CalendarTrigger
+from rota.scheduling.model import Schedule
+from rota.scheduling.planner import first_fire_at
+from rota.store.base import JobChanges, JobQuery, Store
 from rota.store.common import MAX_PAGE
 
 
@@ -32,6 +35,10 @@ class JobWriter(Protocol):
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job; a device that holds it is told."""
+        ...
+
+    async def update(self, job_id: str, changes: JobChanges) -> Job:
+        """Change a pending job."""
         ...
 
 
@@ -116,10 +123,60 @@ async def import_calendar(
             pass  # it rang or went meanwhile: nothing left to cancel
     submitted = await jobs.submit(plan.submit, since=now, bulk=True) if plan.submit else []
     for spec in plan.upsert:
-        await admin.upsert(store, spec)
+        schedule, created = await admin.upsert(store, spec)
+        if not created:
+            await _rewrite_ahead(store, jobs, schedule)
     for schedule_id in plan.delete:
         try:
             await admin.delete(store, schedule_id)
         except ScheduleNotFound:
             pass
     return ImportResult(plan=plan, submitted=submitted)
+
+
+async def _rewrite_ahead(store: Store, jobs: JobWriter, schedule: Schedule) -> None:
+    """Bring the occurrences a changed series had already written in line with it.
+
+    The scheduler writes occurrences shortly ahead of their time; one the series no longer
+    has is cancelled, one whose summary changed is updated, and one the change moved
+    before those already written is written by the next round.
+    """
+    trigger = schedule.spec.trigger()
+    if not isinstance(trigger, CalendarTrigger):
+        return
+    page = await store.list_jobs(
+        JobQuery(schedule_id=schedule.id, state=JobState.PENDING, limit=MAX_PAGE)
+    )
+    for job in page.jobs:
+        fire_at = _fire_at(job)
+        if fire_at is None:
+            continue
+        try:
+            if trigger.occurrence_at(fire_at) is None:
+                await jobs.cancel(job.id)
+                continue
+            wanted = schedule.spec.job_spec(schedule.id, fire_at, job.run_at).kwargs
+            if wanted != job.kwargs:
+                await jobs.update(job.id, JobChanges(kwargs=wanted))
+        except (InvalidTransition, JobNotFound):
+            continue  # it started or went meanwhile
+    first = first_fire_at(trigger, await store.now())
+    if first is None or (schedule.next_fire_at is not None and first >= schedule.next_fire_at):
+        return
+    try:
+        await store.update_schedule(
+            schedule.id, version=schedule.version, spec=schedule.spec, next_fire_at=first
+        )
+    except (ScheduleChanged, ScheduleNotFound):
+        pass  # a round or an edit got there first; it has read the new spec
+
+
+def _fire_at(job: Job) -> datetime | None:
+    """Return the fire time an occurrence's key names (schedule:<id>:<fire time>)."""
+    key = job.idempotency_key or ""
+    if not key.startswith("schedule:"):
+        return None
+    try:
+        return datetime.fromisoformat(key.split(":", 2)[2])
+    except (IndexError, ValueError):
+        return None
