@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rota.calendar.expand import occurrences_between
-from rota.calendar.reading import calendar_events, read_calendar
+from rota.calendar.reading import calendar_events, compact_text, read_calendar
 from rota.errors import InvalidCalendar
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,3 +131,13 @@ def test_malformed_file_names_the_line(change: tuple[str, str], words: str) -> N
     assert change[0] in raw
     with pytest.raises(InvalidCalendar, match=f"^{words}"):
         read_calendar(raw.replace(change[0], change[1], 1))
+
+
+def test_compact_text_keeps_every_event_as_the_file_has_it() -> None:
+    for path in sorted(FIXTURES.glob("*.ics")):
+        text = path.read_text()
+        compact = compact_text(read_calendar(text))
+        assert len(compact) < len(text)
+        assert [e.text for e in calendar_events(read_calendar(compact), compact)] == [
+            e.text for e in calendar_events(read_calendar(text), text)
+        ]

@@ -187,7 +187,12 @@ def _referenced_zones(event: icalendar.Component) -> set[str]:
     return zones
 
 
-def _compact(events: list[icalendar.Component], zones: dict[str, icalendar.Component]) -> str:
+def _compact(
+    events: list[icalendar.Component],
+    zones: dict[str, icalendar.Component],
+    *,
+    ordered: bool = True,
+) -> str:
     calendar = icalendar.Calendar()
     calendar.add("VERSION", "2.0")
     calendar.add("PRODID", "-//Rota//calendar import//EN")
@@ -195,7 +200,7 @@ def _compact(events: list[icalendar.Component], zones: dict[str, icalendar.Compo
     for tzid in wanted:
         if tzid in zones:
             calendar.add_component(zones[tzid])
-    for event in sorted(events, key=_override_order):
+    for event in sorted(events, key=_override_order) if ordered else events:
         kept = icalendar.Event()
         for name in KEPT_PROPERTIES:
             if name in event:
@@ -203,6 +208,14 @@ def _compact(events: list[icalendar.Component], zones: dict[str, icalendar.Compo
         calendar.add_component(kept)
     text: str = calendar.to_ical().decode()
     return text
+
+
+def compact_text(calendar: icalendar.Calendar) -> str:
+    """Return the calendar with only what an import reads: every event's KEPT_PROPERTIES and
+    the VTIMEZONEs they name, in standard form (what a client sends, well under the size
+    of an export full of descriptions and attendees)."""
+    zones = {str(zone["TZID"]): zone for zone in calendar.walk("VTIMEZONE") if "TZID" in zone}
+    return _compact(list(calendar.walk("VEVENT")), zones, ordered=False)
 
 
 def _override_order(event: icalendar.Component) -> tuple[bool, str]:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from rota.calendar.expand import occurrences_between
 from rota.calendar.fetch import fetch_url, is_url, read_file
-from rota.calendar.reading import read_calendar
+from rota.calendar.reading import compact_text, read_calendar
 from rota.cli.common import open_client, require, wants_json
 from rota.cli.output import print_json, stdout
 from rota.cli.times import local_zone, parse_duration
@@ -132,7 +132,7 @@ def import_ics(
     target = device_tag(device) if device else DEVICE_TAG
     with open_client(ctx, timeout_s=60.0) as client:
         report = client.import_calendar(
-            name, text, target=target, before=before_s, tz=zone_name, dry_run=dry_run
+            name, compact_text(parsed), target=target, before=before_s, tz=zone_name, dry_run=dry_run
         )
     if wants_json(ctx):
         print_json(report)
