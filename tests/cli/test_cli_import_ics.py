@@ -125,7 +125,7 @@ def test_import_from_a_url(live_server: LiveServer, served: str) -> None:
 def test_fetch_refuses_a_large_or_slow_calendar(served: str) -> None:
     with pytest.raises(InvalidInput, match="larger than 100 bytes"):
         fetch_url(f"{served}/google.ics", max_bytes=100)
-    with pytest.raises(InvalidInput, match="cannot fetch .*Timeout"):
+    with pytest.raises(InvalidInput, match=r"cannot fetch .*Timeout"):
         fetch_url(f"{served}/slow.ics", timeout_s=0.3)
     with pytest.raises(InvalidInput, match="answered 404"):
         fetch_url(f"{served}/missing.ics")

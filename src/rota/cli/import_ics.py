@@ -132,7 +132,12 @@ def import_ics(
     target = device_tag(device) if device else DEVICE_TAG
     with open_client(ctx, timeout_s=60.0) as client:
         report = client.import_calendar(
-            name, compact_text(parsed), target=target, before=before_s, tz=zone_name, dry_run=dry_run
+            name,
+            compact_text(parsed),
+            target=target,
+            before=before_s,
+            tz=zone_name,
+            dry_run=dry_run,
         )
     if wants_json(ctx):
         print_json(report)
