@@ -86,3 +86,32 @@ async def test_a_moved_occurrence_already_written_is_withdrawn_and_rewritten() -
     again = await import_calendar(store, writer, moved, OPTIONS)
     assert again.plan.to_dict(dry_run=False)["unchanged"] == 1
     await store.close()
+
+
+async def test_an_event_about_to_begin_sounds_at_once_and_one_begun_is_past() -> None:
+    clock = ManualClock(datetime(2030, 3, 1, 12, 0, tzinfo=UTC))
+    store = MemoryStore(clock=clock)
+    await store.open()
+    events = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Rota//tests//EN",
+        "BEGIN:VEVENT",
+        "UID:soon",
+        "SUMMARY:Soon",
+        "DTSTART:20300301T120500Z",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:begun",
+        "SUMMARY:Begun",
+        "DTSTART:20300301T115900Z",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    report = (await import_calendar(store, StoreWriter(store), text(events), OPTIONS)).plan
+    assert (report.to_dict(dry_run=False)["added"], report.past) == (1, 1)
+    # due ten minutes before 12:05, so at once
+    assert await jobs(store, JobState.PENDING) == [("2030-03-01T11:55:00+00:00", "Soon")]
+    again = (await import_calendar(store, StoreWriter(store), text(events), OPTIONS)).plan
+    assert (again.to_dict(dry_run=False)["unchanged"], again.past) == (1, 1)
+    await store.close()

@@ -4,8 +4,8 @@ Pure: the store's contents and the time are passed in. A single event becomes a 
 (a `rota.remind` job at its start minus `before_s`); a recurring one (RRULE, RDATE, or an
 override) a schedule with a calendar trigger. Both are keyed by (calendar, UID, recurrence
 id): the kwargs of a reminder carry them, a schedule is named `ics:<calendar>:<digest of
-the UID>`. An event whose reminder time has passed is not imported; one that already was
-is left alone.
+the UID>`. An event that has begun is not imported (one whose reminder time has passed but
+that has not begun sounds at once); one that already was is left alone.
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ class WantedReminder:
     uid: str
     recurrence_id: str | None
     summary: str
+    start_at: datetime
+    """When the event starts: until then its reminder is still worth sounding, if late."""
 
     @property
     def identity(self) -> tuple[str, str | None]:
@@ -205,6 +207,7 @@ def wanted(events: Sequence[CalendarEvent], options: ImportOptions) -> Wanted:
                     uid=event.uid,
                     recurrence_id=None,
                     summary=_title(occurrence.summary),
+                    start_at=occurrence.start_at,
                 )
             )
     return found
@@ -254,8 +257,9 @@ def diff(
             summary=reminder.summary,
             at=run_at,
         )
+        started = reminder.start_at <= now
         if current is not None and current.idempotency_key != reminder.spec.idempotency_key:
-            if run_at <= now:
+            if started:
                 changes.append(replace(change, at=current.run_at))  # due already: leave it
                 continue
             cancel.append(current.id)
@@ -264,7 +268,7 @@ def diff(
             changes.append(replace(change, action=Action.UPDATED))
         elif current is not None or reminder.spec.idempotency_key in keyed:
             changes.append(change)
-        elif run_at <= now:
+        elif started:
             past += 1
         else:
             submit.append(reminder.spec)
