@@ -116,12 +116,13 @@ async def import_calendar(
     plan = await plan_import(store, text, options)
     if dry_run:
         return ImportResult(plan=plan, submitted=[])
+    # Submitting first: a refusal (a task no worker knows) leaves everything as it was.
+    submitted = await jobs.submit(plan.submit, since=now, bulk=True) if plan.submit else []
     for job_id in plan.cancel:
         try:
             await jobs.cancel(job_id)
         except (InvalidTransition, JobNotFound):
             pass  # it rang or went meanwhile: nothing left to cancel
-    submitted = await jobs.submit(plan.submit, since=now, bulk=True) if plan.submit else []
     for spec in plan.upsert:
         schedule, created = await admin.upsert(store, spec)
         if not created:
