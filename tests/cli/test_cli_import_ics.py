@@ -76,6 +76,9 @@ def test_import_dry_run_then_import_then_again(live_server: LiveServer) -> None:
     assert "calendar work: 0 added, 0 updated, 0 removed, 4 unchanged" in again.stdout
     jobs = json.loads(rota(live_server, "jobs", "ls", "--task", "rota.remind", "-o", "json").stdout)
     assert sorted(job["target"] for job in jobs["jobs"]) == ["device:laptop", "device:laptop"]
+    listed = rota(live_server, "schedules", "ls")
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.stdout.count("calendar") == 2 and "ics:work:" in listed.stdout
 
 
 def test_occurrences_print_one_json_object_a_line_without_a_server(tmp_path: Path) -> None:
