@@ -158,3 +158,35 @@ async def test_json_body_outlook_and_bad_options(client: httpx.AsyncClient, stor
     assert (
         await client.post("/api/v1/calendars/no%20spaces/import", json={"ics": text})
     ).status_code == 422
+
+
+async def test_a_schedule_of_any_task_may_use_a_calendar_trigger(client: httpx.AsyncClient) -> None:
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Rota//tests//EN",
+            "BEGIN:VEVENT",
+            "UID:report",
+            "DTSTART;TZID=America/New_York:20311025T100000",
+            "RRULE:FREQ=WEEKLY;COUNT=3",
+            "END:VEVENT",
+            "END:VCALENDAR",
+        ]
+    )
+    body = {"name": "report", "task": "rota.echo", "ics": ics, "before": 60, "tz": "UTC"}
+    response = await client.post("/api/v1/schedules", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["next_fire_times"] == [
+        "2031-10-25T13:59:00+00:00",
+        "2031-11-01T13:59:00+00:00",
+        "2031-11-08T14:59:00+00:00",
+    ]
+    both = await client.post("/api/v1/schedules", json={**body, "name": "b", "cron": "@daily"})
+    assert both.status_code == 422 and "exactly one of cron and interval" in both.text
+    broken = await client.post("/api/v1/schedules", json={**body, "name": "c", "ics": "x"})
+    assert broken.status_code == 422 and "ics: " in broken.text
+    early = await client.post(
+        "/api/v1/schedules", json={"name": "d", "task": "rota.echo", "cron": "@daily", "before": 5}
+    )
+    assert early.status_code == 422 and "before_s" in early.text

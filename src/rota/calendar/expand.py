@@ -70,7 +70,7 @@ def parse_stored(text: str) -> icalendar.Calendar:
     try:
         return icalendar.Calendar.from_ical(text)
     except ValueError as exc:
-        raise InvalidCalendar(f"ics: not a calendar: {exc}") from None
+        raise InvalidCalendar(f"not an iCalendar text: {exc}") from None
 
 
 def _recurring_uids(calendar: icalendar.Calendar) -> set[str]:
