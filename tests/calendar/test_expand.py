@@ -141,3 +141,28 @@ def test_compact_text_keeps_every_event_as_the_file_has_it() -> None:
         assert [e.text for e in calendar_events(read_calendar(compact), compact)] == [
             e.text for e in calendar_events(read_calendar(text), text)
         ]
+
+
+def test_a_windows_zone_name_without_vtimezone_is_read_as_its_iana_zone() -> None:
+    text = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+            "BEGIN:VEVENT",
+            "UID:no-vtimezone",
+            "SUMMARY:Board",
+            "DTSTART;TZID=W. Europe Standard Time:20311025T090000",
+            "RRULE:FREQ=DAILY;COUNT=3",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    found = occurrences_between(read_calendar(text), *YEAR, BERLIN)
+    # 26 October 2031 ends summer time in Berlin: 09:00 is 08:00 UTC from then on
+    assert [o.start_at.isoformat() for o in found] == [
+        "2031-10-25T07:00:00+00:00",
+        "2031-10-26T08:00:00+00:00",
+        "2031-10-27T08:00:00+00:00",
+    ]

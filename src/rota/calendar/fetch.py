@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Final
 
@@ -24,8 +25,9 @@ def fetch_url(
     """Return the text at an http(s) URL (webcal:// is read as https://).
 
     Raises InvalidInput when it cannot be fetched, answers other than 2xx, takes longer
-    than `timeout_s` for any step, or is larger than `max_bytes`.
+    than `timeout_s` in all (or for any one step), or is larger than `max_bytes`.
     """
+    deadline = time.monotonic() + timeout_s
     if url.lower().startswith("webcal://"):
         url = "https://" + url[len("webcal://") :]
     chunks: list[bytes] = []
@@ -42,6 +44,8 @@ def fetch_url(
                 if size > max_bytes:
                     raise InvalidInput(f"{url}: the calendar is larger than {max_bytes} bytes")
                 chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise InvalidInput(f"{url}: not fetched within {timeout_s:g} s")
     except httpx.HTTPError as exc:
         raise InvalidInput(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from None
     return _decode(b"".join(chunks), url)
