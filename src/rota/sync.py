@@ -178,3 +178,4 @@ class Client:
     resume_schedule = _blocking(AsyncClient.resume_schedule)
     trigger_schedule = _blocking(AsyncClient.trigger_schedule)
     remind = _blocking(AsyncClient.remind)
+    import_calendar = _blocking(AsyncClient.import_calendar)

@@ -13,6 +13,7 @@ from rota.cli import (
     bench,
     config,
     dev,
+    import_ics,
     jobs,
     remind,
     schedules,
@@ -107,6 +108,7 @@ app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
 app.command("submit")(submit.submit)
 app.command("remind")(remind.remind)
+app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")

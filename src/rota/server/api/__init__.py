@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rota.server.api import (
+    calendars,
     events,
     explore,
     health,
@@ -34,6 +35,7 @@ def api_router() -> APIRouter:
         schedule_preview,
         schedules,
         reminders,
+        calendars,
     )
     for module in modules:
         router.include_router(module.router)
