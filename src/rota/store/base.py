@@ -35,6 +35,10 @@ class AcquireRequest:
     """The task names the worker can run; None means any."""
     limit: int = 1
     lease_s: float = 30.0
+    horizon_s: float = 0.0
+    """How long before its run_at a job targeted at this worker (by its name or one of its
+    tags) may be claimed: a device holds its reminders and fires them by its own clock.
+    0 (ordinary workers): only due jobs. Jobs without a target are never claimed early."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -268,7 +272,8 @@ class Store(Explorer, Protocol):
 
         A job is eligible when its queue is one of the worker's, its task is one the
         worker has (when `tasks` is given), its target is None, the worker's name or one of
-        its tags, and its deadline has not passed. Order: priority (higher first), then
+        its tags, and its deadline has not passed; it is due when run_at <= now, or, for a
+        job with a target, run_at <= now + horizon_s. Order: priority (higher first), then
         run_at, then submission order. Each claim increments `attempt` (never reset, not
         even by a manual retry), sets a fresh lease_token, worker, started_at and
         lease_expires_at = now + lease_s, and writes a `started` event ("attempt N of M",
@@ -368,8 +373,9 @@ class Store(Explorer, Protocol):
         """Move pending jobs whose deadline has passed to expired, and return them."""
         ...
 
-    async def next_run_at(self) -> datetime | None:
-        """Return the earliest run_at among pending jobs not yet due, or None."""
+    async def next_run_at(self, ahead_s: float = 0.0) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due at now + ahead_s, or
+        None. (A dispatcher serving devices with a horizon wakes at that run_at - ahead_s.)"""
         ...
 
     async def wait_for_work(self, timeout_s: float) -> bool:

@@ -44,7 +44,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
         if job.queue in queues
         and (tasks is None or job.task in tasks)
         and (job.target is None or job.target == request.worker or job.target in tags)
-        and is_due(job, now)
+        and is_due(job, now, horizon_s=request.horizon_s)
     ]
     eligible.sort(key=dispatch_key)
     claimed = []

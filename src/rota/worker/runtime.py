@@ -40,6 +40,7 @@ from rota.protocol import (
 from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
 from rota.tasks.registry import TaskRegistry
+from rota.types import JobId
 from rota.worker.connection import Connector, Link, write_stderr
 from rota.worker.executor import Executor, Outcome
 from rota.worker.outbox import Outbox
@@ -69,8 +70,14 @@ class Worker:
         *,
         clock: Clock = SYSTEM_CLOCK,
         report: Callable[[str], None] = write_stderr,
+        horizon_s: float = 0.0,
+        on_release: Callable[[JobId], None] | None = None,
     ) -> None:
+        """`horizon_s` and `on_release` are a device's: it takes jobs targeted at it that
+        long before they are due, and hears of each job it gives back (cancelled, drained)."""
         self.name = settings.worker.name or f"{socket.gethostname()}-{os.getpid()}"
+        self._horizon_s = horizon_s
+        self._on_release = on_release
         self._settings = settings
         self._registry = registry
         self._clock = clock
@@ -253,6 +260,7 @@ class Worker:
             capacity=self._settings.worker.concurrency,
             running=self._slots.leases(),
             unleased=self._slots.unleased,
+            horizon_s=self._horizon_s,
         )
 
     async def _heartbeats(self, link: Link) -> None:
@@ -383,6 +391,8 @@ class Worker:
             failure = Outcome.failure(str(exc), retryable=False)
             encoded = protocol.encode(failure.message(message.lease))
         self._outbox.put(message.job_id, encoded)
+        if isinstance(message, Release) and self._on_release is not None:
+            self._on_release(message.job_id)
         if self._link is not None:
             self._link.post_encoded(encoded)
 

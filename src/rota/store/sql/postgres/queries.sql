@@ -90,7 +90,9 @@ WITH candidates AS MATERIALIZED (
         SELECT id, priority, run_at, seq FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND run_at <= coalesce(:now, now())
+          AND (run_at <= coalesce(:now, now())
+               OR (target IS NOT NULL
+                   AND run_at <= coalesce(:now, now()) + make_interval(secs => :horizon_s)))
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
           AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
@@ -443,7 +445,8 @@ ORDER BY queue;
 SELECT DISTINCT unnest(tasks) AS name FROM workers;
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs WHERE state = 'pending' AND run_at > coalesce(:now, now());
+SELECT min(run_at) FROM jobs
+WHERE state = 'pending' AND run_at > coalesce(:now, now()) + make_interval(secs => :ahead_s);
 
 -- name: purge_jobs
 WITH purged AS (
@@ -539,14 +542,17 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 -- may take first; the caller hands the candidates out request by request.
 SELECT request.position, candidate.id, candidate.priority, candidate.run_at, candidate.seq
 FROM jsonb_to_recordset(:requests::jsonb) AS request (
-    position integer, worker text, queues text[], tags text[], tasks text[], depth integer
+    position integer, worker text, queues text[], tags text[], tasks text[], depth integer,
+    horizon_s double precision
 )
 CROSS JOIN LATERAL unnest(request.queues) AS wanted (queue)
 CROSS JOIN LATERAL (
     SELECT id, priority, run_at, seq FROM jobs
     WHERE state = 'pending'
       AND queue = wanted.queue
-      AND run_at <= coalesce(:now, now())
+      AND (run_at <= coalesce(:now, now())
+           OR (target IS NOT NULL
+               AND run_at <= coalesce(:now, now()) + make_interval(secs => request.horizon_s)))
       AND (request.tasks IS NULL OR task = ANY(request.tasks))
       AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
       AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))

@@ -67,7 +67,7 @@ WHERE id IN (
         SELECT id FROM jobs INDEXED BY jobs_claim
         WHERE state = 'pending'
           AND queue = wanted.value
-          AND run_at <= :now
+          AND (run_at <= :now OR (target IS NOT NULL AND run_at <= :until))
           AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
           AND (target IS NULL OR target = :worker
                OR target IN (SELECT value FROM json_each(:tags)))

@@ -1,0 +1,81 @@
+"""The Store contract, ahead of time: a worker with a horizon (a device) may claim jobs
+targeted at it before their run_at; nothing else changes for anyone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rota.clock import ManualClock
+from rota.store import AcquireRequest, Store
+
+from .helpers import claim, submit_one
+
+DEVICE_TAGS = ("device", "device:laptop")
+
+
+def _in(clock: ManualClock, seconds: float) -> object:
+    return clock.now_utc() + timedelta(seconds=seconds)
+
+
+async def test_a_device_claims_targeted_jobs_within_its_horizon(
+    store: Store, clock: ManualClock
+) -> None:
+    by_name = await submit_one(store, run_at=_in(clock, 300), target="device:laptop")
+    by_tag = await submit_one(store, run_at=_in(clock, 500), target="device")
+    beyond = await submit_one(store, run_at=_in(clock, 700), target="device:laptop")
+    claimed = await claim(store, "laptop", tags=DEVICE_TAGS, limit=10, horizon_s=600)
+    assert [job.id for job in claimed] == [by_name.id, by_tag.id]
+    assert all(job.attempt == 1 and job.worker == "laptop" for job in claimed)
+    clock.advance(100)
+    [later] = await claim(store, "laptop", tags=DEVICE_TAGS, limit=10, horizon_s=600)
+    assert later.id == beyond.id
+
+
+async def test_without_a_horizon_or_a_target_nothing_is_claimed_early(
+    store: Store, clock: ManualClock
+) -> None:
+    await submit_one(store, run_at=_in(clock, 60), target="device:laptop")
+    untargeted = await submit_one(store, run_at=_in(clock, 60))
+    assert await claim(store, "laptop", tags=DEVICE_TAGS, limit=10) == []
+    assert await claim(store, "other", limit=10, horizon_s=600) == []
+    clock.advance(60)
+    [due] = await claim(store, "other", limit=10)
+    assert due.id == untargeted.id
+
+
+async def test_a_horizon_never_reaches_another_devices_jobs(
+    store: Store, clock: ManualClock
+) -> None:
+    await submit_one(store, run_at=_in(clock, 30), target="device:phone")
+    assert await claim(store, "laptop", tags=DEVICE_TAGS, limit=10, horizon_s=600) == []
+
+
+async def test_a_passed_deadline_still_stops_an_early_claim(
+    store: Store, clock: ManualClock
+) -> None:
+    await submit_one(
+        store, run_at=_in(clock, 30), deadline_at=_in(clock, 40), target="device:laptop"
+    )
+    clock.advance(41)
+    assert await claim(store, "laptop", tags=DEVICE_TAGS, limit=10, horizon_s=600) == []
+
+
+async def test_acquire_many_honours_each_requests_horizon(store: Store, clock: ManualClock) -> None:
+    early = await submit_one(store, run_at=_in(clock, 120), target="device")
+    requests = [
+        AcquireRequest(worker="plain", queues=("default",), tags=("device",), limit=5),
+        AcquireRequest(
+            worker="laptop", queues=("default",), tags=DEVICE_TAGS, limit=5, horizon_s=600
+        ),
+    ]
+    plain, laptop = await store.acquire_many(requests)
+    assert plain == [] and [job.id for job in laptop] == [early.id]
+
+
+async def test_next_run_at_looks_past_a_horizon(store: Store, clock: ManualClock) -> None:
+    await submit_one(store, run_at=_in(clock, 100), target="device")
+    far = _in(clock, 900)
+    await submit_one(store, run_at=far, target="device")
+    assert await store.next_run_at(ahead_s=600) == far
+    assert await store.next_run_at(ahead_s=1000) is None
+    assert await store.next_run_at() == _in(clock, 100)
