@@ -1,8 +1,8 @@
 """The chime a device plays: a short rising major arpeggio, synthesised, so no sound file ships.
 
-Each note is a sine with a 5 ms attack and an exponential decay (a soft bell, no clicks),
-the notes overlapping slightly; the WAV is 16-bit mono PCM written with the standard
-library's `wave` module.
+Each note is a sine with a 5 ms attack, an exponential decay and a 20 ms release (a soft
+bell, no clicks), the notes overlapping slightly; the WAV is 16-bit mono PCM written with
+the standard library's `wave` module.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ NOTE_S: Final = 0.22
 """The distance between the starts of two notes; each rings on a little longer."""
 RING_S: Final = 0.45
 ATTACK_S: Final = 0.005
+RELEASE_S: Final = 0.02
 DECAY_PER_S: Final = 7.0
 PEAK: Final = 0.45
 """The loudest a sample gets, as a share of full scale (the sum of overlapping notes)."""
@@ -35,7 +36,8 @@ def chime_samples() -> array[int]:
         step = 2 * math.pi * frequency / SAMPLE_RATE_HZ
         for n in range(round(RING_S * SAMPLE_RATE_HZ)):
             t = n / SAMPLE_RATE_HZ
-            envelope = min(1.0, t / ATTACK_S) * math.exp(-DECAY_PER_S * t)
+            fade = min(1.0, t / ATTACK_S, (RING_S - t) / RELEASE_S)
+            envelope = fade * math.exp(-DECAY_PER_S * t)
             mixed[start + n] += envelope * math.sin(step * n)
     loudest = max(abs(value) for value in mixed) or 1.0
     scale = PEAK * 32767 / loudest

@@ -74,7 +74,8 @@ class Worker:
         on_release: Callable[[JobId], None] | None = None,
     ) -> None:
         """`horizon_s` and `on_release` are a device's: it takes jobs targeted at it that
-        long before they are due, and hears of each job it gives back (cancelled, drained)."""
+        long before they are due, and hears of each job it gave back (cancelled, drained)
+        once the server acknowledged the release."""
         self.name = settings.worker.name or f"{socket.gethostname()}-{os.getpid()}"
         self._horizon_s = horizon_s
         self._on_release = on_release
@@ -86,6 +87,8 @@ class Worker:
         self._heartbeat_s = settings.server.heartbeat_s
         self._slots = Slots()
         self._outbox = Outbox()
+        self._releasing: set[JobId] = set()
+        """Jobs whose word in the outbox is a release."""
         self._link: Link | None = None
         self._draining = False
         self._drain_requested = asyncio.Event()
@@ -294,6 +297,10 @@ class Worker:
                 self._drop_stale(message.stale)
             elif isinstance(message, Ack):
                 self._outbox.drop(message.job_id)
+                released = message.job_id in self._releasing
+                self._releasing.discard(message.job_id)
+                if released and message.ok and self._on_release is not None:
+                    self._on_release(message.job_id)
                 if not message.ok:
                     reason = message.error or "stale lease"
                     self._report(f"server refused the outcome of job {message.job_id}: {reason}")
@@ -391,8 +398,10 @@ class Worker:
             failure = Outcome.failure(str(exc), retryable=False)
             encoded = protocol.encode(failure.message(message.lease))
         self._outbox.put(message.job_id, encoded)
-        if isinstance(message, Release) and self._on_release is not None:
-            self._on_release(message.job_id)
+        if isinstance(message, Release):
+            self._releasing.add(message.job_id)
+        else:
+            self._releasing.discard(message.job_id)
         if self._link is not None:
             self._link.post_encoded(encoded)
 
@@ -410,6 +419,7 @@ class Worker:
             if slot is not None:
                 self._lose(slot, "its lease is no longer valid")
             self._outbox.drop(job_id)
+            self._releasing.discard(job_id)
         if job_ids:
             self._changed.set()
 
