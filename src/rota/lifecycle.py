@@ -174,6 +174,17 @@ def is_due(job: Job, now: datetime, *, horizon_s: float = 0.0) -> bool:
     )
 
 
+def held_ahead(job: Job, now: datetime) -> bool:
+    """Tell whether a running job was claimed ahead of its run_at and is not due yet (a
+    device holds it until then): an edit may take it back, as if it had not been claimed."""
+    return (
+        job.state is JobState.RUNNING
+        and job.lease_token is not None
+        and job.stop_requested_at is None
+        and job.run_at > now
+    )
+
+
 def dispatch_key(job: Job) -> tuple[int, datetime, str]:
     """Return the sort key of dispatch order: priority (higher first), then run_at, then
     submission order (ids increase with submission)."""

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rota.clock import ManualClock
-from rota.store import AcquireRequest, Store
+import pytest
 
-from .helpers import claim, submit_one
+from rota.clock import ManualClock
+from rota.errors import InvalidTransition, StaleLease
+from rota.jobs import JobState
+from rota.store import AcquireRequest, Store
+from rota.store.base import JobChanges
+
+from .helpers import claim, lease_of, submit_one
 
 DEVICE_TAGS = ("device", "device:laptop")
 
@@ -79,3 +84,38 @@ async def test_next_run_at_looks_past_a_horizon(store: Store, clock: ManualClock
     assert await store.next_run_at(ahead_s=600) == far
     assert await store.next_run_at(ahead_s=1000) is None
     assert await store.next_run_at() == _in(clock, 100)
+
+
+async def test_a_reminder_given_back_early_keeps_its_time(store: Store, clock: ManualClock) -> None:
+    due_at = _in(clock, 300)
+    job = await submit_one(store, run_at=due_at, target="device")
+    [held] = await claim(store, "laptop", tags=DEVICE_TAGS, horizon_s=600)
+    clock.advance(10)
+    released = await store.release(lease_of(held))
+    assert released.state is JobState.PENDING and released.run_at == due_at
+    assert released.attempts_left == job.attempts_left  # the claim did not count
+
+
+async def test_an_edit_takes_a_held_job_back_and_fences_its_holder(
+    store: Store, clock: ManualClock
+) -> None:
+    job = await submit_one(store, run_at=_in(clock, 300), target="device:laptop", kwargs={"a": 1})
+    [held] = await claim(store, "laptop", tags=DEVICE_TAGS, horizon_s=600)
+    moved_to = _in(clock, 400)
+    edited = await store.update(job.id, JobChanges(run_at=moved_to, kwargs={"a": 2}))
+    assert (edited.state, edited.run_at, edited.kwargs) == (JobState.PENDING, moved_to, {"a": 2})
+    assert edited.lease_token is None and edited.attempts_left == job.attempts_left
+    with pytest.raises(StaleLease):
+        await store.complete(lease_of(held), "the old version rang")
+    [again] = await claim(store, "laptop", tags=DEVICE_TAGS, horizon_s=600)
+    assert again.attempt == held.attempt + 1 and again.kwargs == {"a": 2}
+    assert [event.kind for event in await store.events(job.id)][-2:] == ["updated", "started"]
+
+
+async def test_a_due_running_job_still_cannot_be_edited(store: Store, clock: ManualClock) -> None:
+    job = await submit_one(store, run_at=_in(clock, 30), target="device:laptop")
+    await claim(store, "laptop", tags=DEVICE_TAGS, horizon_s=600)
+    clock.advance(30)
+    with pytest.raises(InvalidTransition):
+        await store.update(job.id, JobChanges(priority=5))
+    assert (await store.get_job(job.id)).state is JobState.RUNNING

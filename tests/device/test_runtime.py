@@ -157,16 +157,17 @@ async def test_an_edit_replaces_the_held_occurrence(
     assert len(wavs(tmp_path, "r1")) == 1 and len(server.of_type("result", "r1")) == 1
 
 
-async def test_a_lost_lease_still_rings(
+async def test_a_lease_the_server_took_back_is_dropped_and_never_rings(
     server: FakeServer, start_device: StartDevice, tmp_path: Path
 ) -> None:
     start_device()
     await server.wait_connected()
-    await server.push_jobs(reminder("r1", soon(0.5)))
-    await server.wait_for(lambda: held(tmp_path) == ["r1"], what="held")
+    await server.push_jobs(reminder("r1", soon(0.5)), reminder("r2", soon(0.6)))
+    await server.wait_for(lambda: len(held(tmp_path)) == 2, what="held")
     await server.send({"type": "leases", "stale": ["r1"]})
-    await server.wait_for(lambda: wavs(tmp_path, "r1"), what="the ring")
-    assert server.of_type("result", "r1") == [] and server.of_type("release", "r1") == []
+    await server.wait_for(lambda: held(tmp_path) == ["r2"], what="r1 dropped")
+    await server.wait_message("result", "r2")
+    assert wavs(tmp_path, "r1") == [] and server.of_type("release", "r1") == []
 
 
 async def test_a_restarted_device_rings_its_file_with_no_server(

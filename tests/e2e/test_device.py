@@ -178,3 +178,22 @@ def written_at_from_name(path: Path) -> datetime:
     """Return the ring moment a WAV's name records (`<time>-<job id>.wav`)."""
     stamp = path.name.split("-", 1)[0]
     return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+
+
+def test_an_edit_reaches_a_device_that_holds_the_reminder(cluster: Cluster) -> None:
+    cluster.start_server()
+    start_device(cluster)
+    first_due = datetime.now(UTC) + timedelta(seconds=3)
+    job = remind(cluster, "Stand-up", first_due)
+    wait_for(lambda: job["id"] in held_ids(cluster), 3, "the device to hold the reminder")
+    moved_to = first_due + timedelta(seconds=2)
+    body = {"run_at": moved_to.isoformat(), "kwargs": {"text": "Stand-up, moved"}}
+    response = cluster.request("PATCH", f"/api/v1/jobs/{job['id']}", json=body)
+    assert response.status_code == 200, response.text
+    done = cluster.wait_finished(job["id"])
+    assert done["state"] == "succeeded", done
+    [wav_path] = chimes(cluster, job["id"])
+    assert datetime.fromisoformat(done["result"]["due_at"]) == moved_to
+    assert abs((written_at(wav_path) - moved_to).total_seconds()) <= RING_WITHIN_S
+    held = json.loads(holdings_file(cluster, "laptop").read_text())
+    assert list(held["rung"]) == [f"{job['id']}@{moved_to.isoformat()}"]

@@ -8,10 +8,12 @@ Taking a reminder is its receipt: the device writes it to its file (rota.device.
 and sets the alarm (rota.device.alarm), which rings it by this machine's clock whether or
 not a server is reachable then. The attempt ends, and the result (rota.reminders.model.Rung)
 goes back, once it rang; a result that cannot be sent waits in the worker's outbox. A
-reminder given back (cancelled, or released on drain) leaves the file once the server
-acknowledged the release; one whose lease was lost, or whose release never reached a
-server, stays and rings, and its re-delivery is answered from the file, so one occurrence
-rings once. After a restart the file's reminders ring on their own, whatever the server.
+reminder the server took back leaves the file: cancelled or released (on drain), once the
+server acknowledged the release, or edited or reaped, when the server says its lease is
+stale (the server hands it over again if it is still to ring). One whose release never
+reached a server stays and rings. A re-delivery of an occurrence that rang is answered
+from the file, so one occurrence rings once. After a restart the file's reminders ring on
+their own, whatever the server.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class Device:
             waiter.set_result(rung)
 
     def _given_back(self, job_id: str) -> None:
-        """The server took the job back (cancelled, drained): it is not ours to ring."""
+        """The server took the job back (cancelled, drained, edited): not ours to ring."""
         for item in self._holdings.drop(job_id):
             self._alarm.clear(item.key)
             self._rung.pop(item.key, None)

@@ -271,7 +271,8 @@ class Cancel:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Leases:
-    """The answer to a heartbeat that named stale leases: stop those jobs."""
+    """The answer to a heartbeat that named stale leases: stop those jobs. A device also
+    gets one when a job it holds ahead of its time is taken back (edited)."""
 
     TYPE: ClassVar[str] = "leases"
     stale: tuple[JobId, ...]

@@ -223,7 +223,9 @@ class Store(Explorer, Protocol):
         ...
 
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
-        """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
+        """Change run_at, priority or args of a pending job, or of one held ahead of its
+        run_at (rota.lifecycle.held_ahead: a device holds it), which goes back to pending
+        with the changes, its lease ended as a release ends it; InvalidTransition otherwise."""
         ...
 
     async def cancel(self, job_id: JobId) -> Job:

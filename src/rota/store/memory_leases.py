@@ -177,7 +177,7 @@ def release(data: MemoryData, lease: Lease, now: datetime) -> Job:
             job,
             now,
             state=JobState.PENDING,
-            run_at=now,
+            run_at=max(job.run_at, now),  # a reminder given back early keeps its time
             prior_attempts=job.prior_attempts + 1,
             progress=None,
             progress_message=None,

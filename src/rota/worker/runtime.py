@@ -74,8 +74,8 @@ class Worker:
         on_release: Callable[[JobId], None] | None = None,
     ) -> None:
         """`horizon_s` and `on_release` are a device's: it takes jobs targeted at it that
-        long before they are due, and hears of each job it gave back (cancelled, drained)
-        once the server acknowledged the release."""
+        long before they are due, and hears of each job the server took back: released
+        (cancelled, drained) and acknowledged, or its lease declared stale."""
         self.name = settings.worker.name or f"{socket.gethostname()}-{os.getpid()}"
         self._horizon_s = horizon_s
         self._on_release = on_release
@@ -420,6 +420,8 @@ class Worker:
                 self._lose(slot, "its lease is no longer valid")
             self._outbox.drop(job_id)
             self._releasing.discard(job_id)
+            if self._on_release is not None:
+                self._on_release(job_id)
         if job_ids:
             self._changed.set()
 

@@ -217,7 +217,7 @@ SELECT * FROM failed;
 WITH released AS (
     UPDATE jobs
     SET state = 'pending',
-        run_at = coalesce(:now, now()),
+        run_at = greatest(run_at, coalesce(:now, now())),  -- a reminder given back keeps its time
         prior_attempts = prior_attempts + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
@@ -355,8 +355,19 @@ WITH changed AS (
         priority = coalesce(:priority, priority),
         args = coalesce(:args::text::json, args),
         kwargs = coalesce(:kwargs::text::json, kwargs),
+        -- A job held ahead of its run_at goes back to pending, its lease ended as a
+        -- release ends it (rota.lifecycle.held_ahead): the claim does not count.
+        prior_attempts = prior_attempts + CASE WHEN state = 'running' THEN 1 ELSE 0 END,
+        progress = CASE WHEN state = 'running' THEN NULL ELSE progress END,
+        progress_message = CASE WHEN state = 'running' THEN NULL ELSE progress_message END,
+        state = 'pending',
+        lease_token = NULL,
+        lease_expires_at = NULL,
         updated_at = coalesce(:now, now())
-    WHERE id = :id AND state = 'pending'
+    WHERE id = :id
+      AND (state = 'pending'
+           OR (state = 'running' AND lease_token IS NOT NULL AND stop_requested_at IS NULL
+               AND run_at > coalesce(:now, now())))
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
