@@ -119,3 +119,31 @@ async def test_a_due_running_job_still_cannot_be_edited(store: Store, clock: Man
     with pytest.raises(InvalidTransition):
         await store.update(job.id, JobChanges(priority=5))
     assert (await store.get_job(job.id)).state is JobState.RUNNING
+
+
+async def test_a_device_gone_before_the_due_moment_costs_no_attempt(
+    store: Store, clock: ManualClock
+) -> None:
+    due_at = _in(clock, 300)
+    job = await submit_one(store, run_at=due_at, target="device")
+    for _ in range(job.max_attempts + 2):  # more often than it has attempts
+        [held] = await claim(store, "laptop", tags=DEVICE_TAGS, horizon_s=600, lease_s=5)
+        clock.advance(5)
+        [reaped] = await store.reap()
+        assert (reaped.state, reaped.run_at) == (JobState.PENDING, due_at)
+        assert reaped.attempts_left == job.attempts_left
+        with pytest.raises(StaleLease):
+            await store.complete(lease_of(held), "too late")
+    kinds = [event.kind for event in await store.events(job.id)]
+    assert kinds[-3:] == ["started", "reaped", "released"]
+
+
+async def test_a_device_gone_after_the_due_moment_costs_the_attempt(
+    store: Store, clock: ManualClock
+) -> None:
+    job = await submit_one(store, run_at=_in(clock, 3), target="device")
+    await claim(store, "laptop", tags=DEVICE_TAGS, horizon_s=600, lease_s=5)
+    clock.advance(5)
+    [reaped] = await store.reap()
+    assert reaped.state is JobState.PENDING
+    assert reaped.attempts_left == job.attempts_left - 1

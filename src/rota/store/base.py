@@ -368,7 +368,11 @@ class Store(Explorer, Protocol):
     async def reap(self) -> list[Job]:
         """Treat every expired lease of a running job as a failed attempt (retried with
         backoff, or failed after the last attempt), end every expired lease of a stopping
-        cancelled job, and return the jobs it changed. Safe to run on every server."""
+        cancelled job, and return the jobs it changed. Safe to run on every server.
+
+        A lease that ran out before its job's run_at (rota.lifecycle.held_ahead: a device
+        held it and went away) ends as a release: the claim does not count and the job
+        keeps its time."""
         ...
 
     async def expire_overdue(self) -> list[Job]:

@@ -20,6 +20,7 @@ from rota.lifecycle import (
     after_failure,
     after_lost_lease,
     dispatch_key,
+    held_ahead,
     is_due,
     progress_message,
     reaped_message,
@@ -231,6 +232,9 @@ def reap(data: MemoryData, now: datetime) -> list[Job]:
         if job.state is not JobState.RUNNING:
             # A job cancelled while it ran: its code is presumed gone with its worker.
             changed.append(data.change(job, now, **ENDED))
+            continue
+        if held_ahead(job, now):  # a device went away before the job was due
+            changed.append(release(data, Lease(job_id=job.id, token=job.lease_token or ""), now))
             continue
         changed.append(apply_decision(data, job, after_lost_lease(job), now))
     return changed
