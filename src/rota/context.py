@@ -25,7 +25,7 @@ class JobContext:
     on_log: Callable[[str, str], None]
     cancelled: threading.Event = field(default_factory=threading.Event)
     run_at: datetime | None = None
-    """When the job was due, where the worker was told (a reminder reports how late it is)."""
+    """When the job was due (a schedule's fire time, a reminder's moment), if known."""
 
     def progress(self, fraction: float | None, message: str | None = None) -> None:
         """Report how far along the job is (0..1), with an optional message.

@@ -13,6 +13,7 @@ from rota.cli import (
     bench,
     config,
     dev,
+    device,
     import_ics,
     jobs,
     remind,
@@ -106,6 +107,7 @@ app.command("bench")(bench.bench)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
+app.command("device")(device.device)
 app.command("submit")(submit.submit)
 app.command("remind")(remind.remind)
 app.command("import-ics")(import_ics.import_ics)
