@@ -39,6 +39,8 @@ def test_a_worker_sends_the_reminder_and_a_failed_send_is_retried(
     assert done["attempt"] == 2  # the endpoint refused the first send: retried with backoff
     result = done["result"]
     assert result["device"] is None and result["via"] == ["notify:json"]
+    # Due when the worker was told: the retry's run_at (after the backoff).
+    assert datetime.fromisoformat(result["due_at"]) == datetime.fromisoformat(done["run_at"])
     assert result["due_at"] <= result["rung_at"]
     assert [(body["title"], body["message"]) for body in hook.bodies] == [
         ("Reminder", "Stand-up"),
