@@ -48,6 +48,7 @@ class ConnectionRunner:
         pool_max: int,
         connect_timeout_s: float,
         command_timeout_s: float,
+        synchronous_commit: bool = True,
     ) -> None:
         self._dsn = dsn
         self._pool_min = pool_min
@@ -57,6 +58,8 @@ class ConnectionRunner:
         # Startup parameters: they hold for every connection, including reconnections.
         # The application name tells an operator which schema a connection serves.
         self._settings = {"search_path": schema, "application_name": f"rota:{schema}"}
+        if not synchronous_commit:
+            self._settings["synchronous_commit"] = "off"
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._closing = False
         self._running = 0

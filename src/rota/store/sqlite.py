@@ -1,5 +1,8 @@
 """The embedded store: one SQLite file in WAL mode, one writer with group commit.
 
+With durability "full" (the default) every commit waits for the log's fsync; "relaxed"
+commits without it (see rota.store.base.Durability).
+
 Writes go to the writer thread (see sqlite_writer), which commits many callers' operations
 in one durable transaction; reads run on a pool of read connections in worker threads.
 The store's "now" is the injected clock.
@@ -22,6 +25,7 @@ from rota.store import sqlite_batch as batch
 from rota.store import sqlite_ops as ops
 from rota.store.base import (
     AcquireRequest,
+    Durability,
     JobChanges,
     JobPage,
     JobQuery,
@@ -62,9 +66,14 @@ _MAX_BATCH = 512
 class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
     """A Store in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK, durability: Durability = "full"
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        # WAL mode: FULL syncs the log at every commit; NORMAL only at checkpoints, so a
+        # commit is safe from a crash of this process but not from a power loss.
+        self._synchronous = "FULL" if durability == "full" else "NORMAL"
         self._queries: Mapping[str, str] = {}
         self._ids = JobIds()
         self._writer = SqliteWriter(self._connect_writer, max_batch=_MAX_BATCH)
@@ -381,7 +390,7 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         if reader:
             conn.execute("PRAGMA query_only = ON")
         else:
