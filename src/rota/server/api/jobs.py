@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from rota.server.api.job_views import job_view, job_views
+from rota.server.api.job_views import job_bodies, job_view
 from rota.server.api.models import JobOut, errors
 from rota.server.api.schemas import (
     PATCH_BODY,
@@ -64,7 +64,7 @@ async def submitted(hub: Hub, body: bytes) -> Any:
         with contextlib.suppress(BaseException):
             await workers
         raise
-    views = [view.model_dump() for view in await job_views(hub.store, jobs, workers=await workers)]
+    views = await job_bodies(hub.store, jobs, workers=await workers)
     return views if bulk else views[0]
 
 
