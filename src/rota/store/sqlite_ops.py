@@ -35,7 +35,7 @@ from rota.store.common import (
     stale_lease,
     to_us,
 )
-from rota.store.sqlite_rows import event_params, json_list, row_to_job
+from rota.store.sqlite_rows import event_params, json_list, new_job_row, row_to_job
 from rota.types import JSON
 
 Queries = Mapping[str, str]
@@ -54,7 +54,8 @@ def submit(
     IdempotencyConflict when a key's job was submitted differently).
 
     A set at a time, whatever the number of specs: one query finds the keys' jobs, one
-    executemany inserts the new jobs and one their events, one query reads them back.
+    executemany inserts the new jobs and one their events; the new jobs are made from the
+    rows as inserted (new_job_row), not read back.
     """
     now_us = to_us(now)
     keys = list(dict.fromkeys(s.idempotency_key for s in specs if s.idempotency_key is not None))
@@ -85,14 +86,8 @@ def submit(
         new.append(params)
     if not new:
         return [place for place in places if isinstance(place, Job)]
-    if len(new) == 1:
-        created = [row_to_job(_one(conn, q["insert_job"], new[0]))]
-    else:
-        conn.executemany(q["insert_jobs"], new)
-        ids_json = json.dumps([params["id"] for params in new])
-        rows = conn.execute(q["get_jobs_by_ids"], {"ids": ids_json})
-        inserted = {row["id"]: row_to_job(row) for row in rows}
-        created = [inserted[params["id"]] for params in new]
+    conn.executemany(q["insert_job"], new)
+    created = [row_to_job(new_job_row(params)) for params in new]
     conn.executemany(
         q["insert_event"], [event_params(job, EventKind.SUBMITTED, now_us) for job in created]
     )

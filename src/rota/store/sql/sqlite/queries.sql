@@ -25,22 +25,7 @@ INSERT INTO jobs (
     :id, :task, :args, :kwargs, :queue, :priority, 'pending', :run_at, :target, :max_attempts,
     :backoff, :timeout_s, :deadline_at, :idempotency_key, :schedule_id, :fingerprint, 0, :now,
     :now
-)
-RETURNING *;
-
--- name: insert_jobs
-INSERT INTO jobs (
-    id, task, args, kwargs, queue, priority, state, run_at, target, max_attempts, backoff,
-    timeout_s, deadline_at, idempotency_key, schedule_id, fingerprint, attempt, created_at,
-    updated_at
-) VALUES (
-    :id, :task, :args, :kwargs, :queue, :priority, 'pending', :run_at, :target, :max_attempts,
-    :backoff, :timeout_s, :deadline_at, :idempotency_key, :schedule_id, :fingerprint, 0, :now,
-    :now
 );
-
--- name: get_jobs_by_ids
-SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: get_jobs_by_keys
 SELECT * FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(:keys));
