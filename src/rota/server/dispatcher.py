@@ -235,7 +235,12 @@ class Dispatcher:
         if self._wake.is_set():
             return
         timeout_s = POLL_S
-        next_run_at = await self._store.next_run_at()
+        if not any(session.free_slots > 0 for session in self._sessions.values()):
+            # Nothing to hand out to, whatever is due: a worker that joins or a slot that
+            # frees wakes the loop, so the store is not asked when the next job is due.
+            next_run_at = None
+        else:
+            next_run_at = await self._store.next_run_at()
         if next_run_at is not None:
             until_due_s = (next_run_at - await self._store.now()).total_seconds()
             # A millisecond more, so the job is due when we look rather than a hair early.
