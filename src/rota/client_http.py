@@ -55,11 +55,12 @@ class Answer:
 
 
 def lean_usable(url: str) -> bool:
-    """Tell whether requests to `url` may go on a plain connection: http://, and no proxy
-    variable of the environment sends them through a proxy."""
+    """Tell whether requests to `url` may go on a plain connection: http:// without
+    credentials in the URL, and no proxy variable of the environment sends them through a
+    proxy."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
+    if parts.scheme != "http" or not parts.hostname or parts.username is not None:
+        return False  # https, or credentials in the URL (httpx sends them as Basic auth)
     proxies = urllib.request.getproxies()
     if not (proxies.get("http") or proxies.get("all")):
         return True

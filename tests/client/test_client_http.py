@@ -199,6 +199,7 @@ def test_a_refused_connection_is_server_unavailable() -> None:
 def test_a_proxy_variable_keeps_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lean_usable("http://10.0.0.1:8077")
     assert not lean_usable("https://rota.example:8077")
+    assert not lean_usable("http://user:secret@10.0.0.1:8077")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "localhost")
     assert not lean_usable("http://10.0.0.1:8077")
