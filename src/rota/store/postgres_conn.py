@@ -83,6 +83,7 @@ class ConnectionRunner:
                 timeout=self._connect_timeout_s,
                 command_timeout=self._command_timeout_s,
                 server_settings=self._settings,
+                reset=_keep_session,
             )
         )
 
@@ -171,6 +172,16 @@ class ConnectionRunner:
         else:
             reason = str(exc) or type(exc).__name__
         return ServerUnavailable(f"the database at {self.where} is unavailable: {reason}")
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is, without the driver's reset query.
+
+    The driver still rolls back a transaction left open. Its default reset (closing cursors,
+    UNLISTEN, RESET ALL, releasing advisory locks) is a round trip on every release, and the
+    store never leaves any of those behind: settings are startup parameters, the listener has
+    a connection of its own, and the only advisory lock is transaction-scoped.
+    """
 
 
 def _describe(dsn: str) -> str:
