@@ -94,7 +94,9 @@ WITH candidates AS MATERIALIZED (
         SELECT id, priority, run_at, seq, ctid FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND run_at <= coalesce(:now, now())
+          AND (run_at <= coalesce(:now, now())
+               OR (target IS NOT NULL
+                   AND run_at <= coalesce(:now, now()) + make_interval(secs => :horizon_s)))
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
           AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
@@ -220,7 +222,7 @@ SELECT * FROM failed;
 WITH released AS (
     UPDATE jobs
     SET state = 'pending',
-        run_at = coalesce(:now, now()),
+        run_at = greatest(run_at, coalesce(:now, now())),  -- a reminder given back keeps its time
         prior_attempts = prior_attempts + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
@@ -359,8 +361,19 @@ WITH changed AS (
         priority = coalesce(:priority, priority),
         args = coalesce(:args::text::json, args),
         kwargs = coalesce(:kwargs::text::json, kwargs),
+        -- A job held ahead of its run_at goes back to pending, its lease ended as a
+        -- release ends it (rota.lifecycle.held_ahead): the claim does not count.
+        prior_attempts = prior_attempts + CASE WHEN state = 'running' THEN 1 ELSE 0 END,
+        progress = CASE WHEN state = 'running' THEN NULL ELSE progress END,
+        progress_message = CASE WHEN state = 'running' THEN NULL ELSE progress_message END,
+        state = 'pending',
+        lease_token = NULL,
+        lease_expires_at = NULL,
         updated_at = coalesce(:now, now())
-    WHERE id = :id AND state = 'pending'
+    WHERE id = :id
+      AND (state = 'pending'
+           OR (state = 'running' AND lease_token IS NOT NULL AND stop_requested_at IS NULL
+               AND run_at > coalesce(:now, now())))
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
@@ -449,7 +462,8 @@ ORDER BY queue;
 SELECT DISTINCT unnest(tasks) AS name FROM workers;
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs WHERE state = 'pending' AND run_at > coalesce(:now, now());
+SELECT min(run_at) FROM jobs
+WHERE state = 'pending' AND run_at > coalesce(:now, now()) + make_interval(secs => :ahead_s);
 
 -- name: purge_jobs
 WITH purged AS (
@@ -542,7 +556,7 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 -- name: acquire_many
 -- Claims for several workers' requests in one statement (one round trip, no transaction
 -- around it). :requests is a JSON array of {step, position, worker, queues, tags, tasks,
--- wanted, depth, lease_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
+-- wanted, depth, lease_s, horizon_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
 -- due jobs of each queue of each request that it may run are locked (SKIP LOCKED, as
 -- acquire); `depth` covers what the requests before it may take first. Then the requests
 -- are served one after the other, each taking its best `wanted` candidates that no request
@@ -551,7 +565,8 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 WITH RECURSIVE request AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(:requests::jsonb) AS r (
         step integer, position integer, worker text, queues text[], tags text[],
-        tasks text[], wanted integer, depth integer, lease_s double precision
+        tasks text[], wanted integer, depth integer, lease_s double precision,
+        horizon_s double precision
     )
 ), candidates AS MATERIALIZED (
     SELECT request.step, candidate.id, candidate.priority, candidate.run_at, candidate.seq,
@@ -562,7 +577,10 @@ WITH RECURSIVE request AS MATERIALIZED (
         SELECT id, priority, run_at, seq, ctid FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND run_at <= coalesce(:now, now())
+          AND (run_at <= coalesce(:now, now())
+               OR (target IS NOT NULL
+                   AND run_at <= coalesce(:now, now())
+                       + make_interval(secs => request.horizon_s)))
           AND (request.tasks IS NULL OR task = ANY(request.tasks))
           AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
