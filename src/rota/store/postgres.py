@@ -23,6 +23,7 @@ from rota.store import postgres_batch as batch
 from rota.store import postgres_ops as ops
 from rota.store.base import (
     AcquireRequest,
+    Durability,
     JobChanges,
     JobPage,
     JobQuery,
@@ -76,6 +77,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         clock: Clock | None = None,
         connect_timeout_s: float = 5.0,
         command_timeout_s: float = 30.0,
+        durability: Durability = "full",
     ) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise InvalidInput(
@@ -94,6 +96,8 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             pool_max=pool_max,
             connect_timeout_s=connect_timeout_s,
             command_timeout_s=command_timeout_s,
+            # "relaxed": commits return before the WAL flush (synchronous_commit = off).
+            synchronous_commit=durability == "full",
         )
         self._sql: Statements | None = None
         self._ids = JobIds()

@@ -48,6 +48,7 @@ class ConnectionRunner:
         pool_max: int,
         connect_timeout_s: float,
         command_timeout_s: float,
+        synchronous_commit: bool = True,
     ) -> None:
         self._dsn = dsn
         self._pool_min = pool_min
@@ -65,6 +66,8 @@ class ConnectionRunner:
             "application_name": f"rota:{schema}",
             "jit": "off",
         }
+        if not synchronous_commit:
+            self._settings["synchronous_commit"] = "off"
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._closing = False
         self._running = 0
