@@ -70,6 +70,10 @@ class Holdings:
                 raise HoldingsError(f"cannot read {self.path}: {exc}") from None
             try:
                 data = json.loads(text)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                if not isinstance(data.get("held"), list) or not isinstance(data.get("rung"), dict):
+                    raise ValueError('"held" must be a list and "rung" an object')
                 held = [_held_from(item) for item in data["held"]]
                 rung = {key: Rung.model_validate(item) for key, item in data["rung"].items()}
             except (ValueError, KeyError, TypeError, RotaError) as exc:
