@@ -107,7 +107,7 @@ async def test_rota_worker_becomes_the_lean_entry_with_its_flags(
 
 
 def test_resolved_settings_travel_as_json_and_are_taken_out_of_the_environment() -> None:
-    from rota.worker.launch import SETTINGS_ENV, settings_from_env
+    from rota.launch import SETTINGS_ENV, settings_from_env
 
     settings = settings_of({"concurrency": 7, "queues": "x,y", "drain_grace_s": 1.5})
     env = {SETTINGS_ENV: settings.model_dump_json(), "OTHER": "1"}

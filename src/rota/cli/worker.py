@@ -81,14 +81,14 @@ def worker(
         },
         config_path=config or state(ctx).config,
     )
-    from rota.worker.launch import can_exec, exec_worker
+    from rota.launch import can_exec, exec_lean
 
     if can_exec():
         # The worker runs as `python -m rota.worker` in this same process, without the
         # command line's modules: about 12 MiB less resident memory per worker. Should the
         # exec fail, the worker runs here instead.
         with contextlib.suppress(OSError):
-            exec_worker(settings)
+            exec_lean("rota.worker", settings)
     # Imported here so that `rota --help` and the client commands do not load the worker.
     from rota.worker.main import run_worker
 

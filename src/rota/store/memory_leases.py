@@ -38,13 +38,14 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
         return []
     queues, tags = set(request.queues), set(request.tags)
     tasks = None if request.tasks is None else set(request.tasks)
+    due_by = now + span(request.ahead_s)
     eligible = [
         job
         for job in map(data.jobs.__getitem__, data.pending)
         if job.queue in queues
         and (tasks is None or job.task in tasks)
         and (job.target is None or job.target == request.worker or job.target in tags)
-        and is_due(job, now)
+        and is_due(job, now, due_by)
     ]
     eligible.sort(key=dispatch_key)
     claimed = []
@@ -57,7 +58,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
             lease_token=new_lease_token(),
             lease_expires_at=now + span(request.lease_s),
             worker=request.worker,
-            started_at=now,
+            started_at=max(now, job.run_at),
             progress=None,
             progress_message=None,
             stop_requested_at=None,

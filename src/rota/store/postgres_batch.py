@@ -27,6 +27,7 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
         "tasks": None if request.tasks is None else list(request.tasks),
         "limit": request.limit,
         "lease_s": float(request.lease_s),
+        "ahead_s": float(request.ahead_s),
     }
 
 
@@ -49,6 +50,7 @@ async def acquire_many(
                 "tags": list(request.tags),
                 "tasks": None if request.tasks is None else list(request.tasks),
                 "depth": depth,
+                "ahead_s": float(request.ahead_s),
             }
         )
     claimed: list[list[Job]] = [[] for _ in requests]

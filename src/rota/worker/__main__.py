@@ -1,6 +1,6 @@
 """Run a worker with `python -m rota.worker`, configured by ROTA_* variables and rota.toml.
 
-`rota worker` becomes this program once it has resolved its settings (rota.worker.launch):
+`rota worker` becomes this program once it has resolved its settings (rota.launch):
 it loads nothing of the command line, so the worker process stays small.
 """
 
@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from rota.cli.orphans import watch_parent
 from rota.errors import InvalidInput
+from rota.launch import settings_from_env
 from rota.settings import load_settings
-from rota.worker.launch import settings_from_env
 from rota.worker.main import run_worker
 
 
