@@ -114,3 +114,10 @@ def test_resolved_settings_travel_as_json_and_are_taken_out_of_the_environment()
     assert settings_from_env(env) == settings
     assert env == {"OTHER": "1"}
     assert settings_from_env(env) is None
+
+
+def test_threads_share_few_malloc_arenas_on_glibc() -> None:
+    from rota.launch import limit_malloc_arenas
+
+    # The lean worker and server call it first thing; here the limit is the default's.
+    assert limit_malloc_arenas(8 * (os.cpu_count() or 1)) is sys.platform.startswith("linux")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from rota.cli.orphans import watch_parent
 from rota.errors import InvalidInput, RotaError
-from rota.launch import settings_from_env
+from rota.launch import limit_malloc_arenas, settings_from_env
 from rota.settings import load_settings
 
 EXIT_FAILURE = 1
@@ -23,6 +23,7 @@ EXIT_INTERRUPTED = 130
 
 def main() -> int:
     """Load the settings and serve until SIGINT or SIGTERM; return the exit code."""
+    limit_malloc_arenas()
     watch_parent()  # a server `rota dev` started stops when `rota dev` is gone
     try:
         settings = settings_from_env() or load_settings()

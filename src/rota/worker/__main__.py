@@ -12,13 +12,14 @@ from pydantic import ValidationError
 
 from rota.cli.orphans import watch_parent
 from rota.errors import InvalidInput
-from rota.launch import settings_from_env
+from rota.launch import limit_malloc_arenas, settings_from_env
 from rota.settings import load_settings
 from rota.worker.main import run_worker
 
 
 def main() -> int:
     """Load the settings and run a worker; return its exit code."""
+    limit_malloc_arenas()
     watch_parent()  # a worker `rota dev` started stops when `rota dev` is gone
     try:
         settings = settings_from_env() or load_settings()
