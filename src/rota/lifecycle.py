@@ -162,12 +162,12 @@ def is_overdue(job: Job, now: datetime) -> bool:
     return job.state is JobState.PENDING and job.deadline_at is not None and job.deadline_at <= now
 
 
-def is_due(job: Job, now: datetime, due_by: datetime | None = None) -> bool:
-    """Tell whether a pending job may be claimed now: its run_at has come (or comes by
-    `due_by`, for a claim ahead of the moment) and its deadline has not."""
+def is_due(job: Job, now: datetime) -> bool:
+    """Tell whether a pending job may be claimed now: its run_at has come and its deadline
+    has not."""
     return (
         job.state is JobState.PENDING
-        and job.run_at <= (now if due_by is None else due_by)
+        and job.run_at <= now
         and (job.deadline_at is None or job.deadline_at > now)
     )
 

@@ -157,22 +157,3 @@ async def test_acquire_many_honours_each_requests_targets_and_tasks(store: Store
         [for_w1.id, for_gpu.id, other_task.id],
         [],
     ]
-
-
-async def test_a_claim_ahead_takes_only_what_falls_due_within_it(
-    store: Store, clock: ManualClock
-) -> None:
-    now = clock.now_utc()
-    soon = await submit_one(store, run_at=now + timedelta(milliseconds=40))
-    later = await submit_one(store, run_at=now + timedelta(seconds=5))
-    assert await store.acquire(request("w1", limit=5)) == []  # nothing is due now
-    served = await store.acquire_many([request("w1", limit=5, ahead_s=0.05)])
-    assert [job.id for job in served[0]] == [soon.id]
-    # Held from the claim on; it starts (is handed over) at its moment, as started_at says.
-    held = served[0][0]
-    assert (held.state, held.started_at) == (JobState.RUNNING, soon.run_at)
-    assert held.lease_expires_at == now + timedelta(seconds=30)
-    (behind,) = await store.acquire(request("w2", limit=5, ahead_s=5))
-    assert behind.id == later.id
-    with pytest.raises(InvalidInput):
-        request("w1", ahead_s=-1)

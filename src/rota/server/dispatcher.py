@@ -15,7 +15,6 @@ from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
 from rota.protocol import ServerMessage, frames_for
 from rota.server.handout import pack_jobs
-from rota.server.holding import Holding
 from rota.store.base import AcquireRequest, Store
 from rota.store.feed import JobChange
 from rota.types import JobId, LeaseToken
@@ -29,10 +28,6 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 POLL_S = 1.0
 """The longest the dispatcher sleeps without a wake-up: it catches what another server did."""
 ERROR_PAUSE_S = 0.5
-AHEAD_S = 0.05
-"""How long before its moment a delayed job is claimed. The dispatcher holds it and hands
-it to its worker at the moment itself, so the claim (a transaction and its disk flush) is
-not part of how late the job starts; its slot is taken from the claim on."""
 
 
 @dataclass(slots=True)
@@ -152,7 +147,6 @@ class Dispatcher:
         self._joined = 0
         self._handed = 0
         self._last_round_robin = 0
-        self._holding = Holding(self._hand_over)
         self.membership = asyncio.Lock()
         """Held while a worker joins or leaves, so a reconnect never races its own cleanup."""
 
@@ -228,7 +222,6 @@ class Dispatcher:
                 next_run_at = await self._store.next_run_at()
                 await self.dispatch_once()
             except asyncio.CancelledError:
-                self._holding.cancel()
                 raise
             except Exception:
                 logger.exception("dispatch round failed; retrying")
@@ -255,8 +248,8 @@ class Dispatcher:
         timeout_s = POLL_S
         if next_run_at is not None:
             until_due_s = (next_run_at - await self._store.now()).total_seconds()
-            # Woken AHEAD_S early: the round claims the job ahead and holds it until due.
-            timeout_s = min(timeout_s, max(0.0, until_due_s - AHEAD_S))
+            # A millisecond more, so the job is due when we look rather than a hair early.
+            timeout_s = min(timeout_s, max(0.0, until_due_s) + 0.001)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wake.wait()
@@ -292,7 +285,7 @@ class Dispatcher:
             if not got:
                 return handed
             for name, jobs in got.items():
-                handed += await self._hand_over_when_due(order[name], jobs)
+                handed += await self._hand_over(order[name], jobs)
 
     async def _dispatch_one_by_one(self) -> int:
         handed = 0
@@ -315,7 +308,7 @@ class Dispatcher:
                 self._last_round_robin = session.sequence
                 # Jobs may have arrived since others came up empty: ask them again.
                 exhausted.clear()
-                handed += await self._hand_over_when_due(session, jobs)
+                handed += await self._hand_over(session, jobs)
 
     def _request(self, session: WorkerSession, limit: int) -> AcquireRequest:
         return AcquireRequest(
@@ -325,7 +318,6 @@ class Dispatcher:
             tasks=session.tasks,
             limit=limit,
             lease_s=self._lease_s,
-            ahead_s=AHEAD_S,
         )
 
     def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:
@@ -366,18 +358,6 @@ class Dispatcher:
         # Fill the least-loaded worker up to the next one's load, then compare again.
         level = math.ceil(ordered[1].load * chosen.capacity) - chosen.busy
         return chosen, max(1, min(level, chosen.free_slots))
-
-    async def _hand_over_when_due(self, session: WorkerSession, jobs: list[Job]) -> int:
-        """Hand over the jobs due now, and hold each claimed ahead until its moment by the
-        store's clock (never before it); return how many were handed or are held."""
-        # A job claimed ahead has started_at == run_at (the store records it starting at
-        # its moment); one claimed when due started later than its run_at.
-        if all(job.started_at != job.run_at for job in jobs):
-            return await self._hand_over(session, jobs)  # none claimed ahead: no clock read
-        now = await self._store.now()
-        ready = [job for job in jobs if job.run_at <= now]
-        handed = await self._hand_over(session, ready) if ready else 0
-        return handed + self._holding.hold(session, [j for j in jobs if j.run_at > now], now)
 
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
         self._handed += 1

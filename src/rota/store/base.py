@@ -11,13 +11,12 @@ the database's clock for PostgreSQL.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from rota.errors import InvalidInput, RotaError
+from rota.errors import RotaError
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store.explore import Explorer, JobSort
@@ -36,15 +35,6 @@ class AcquireRequest:
     """The task names the worker can run; None means any."""
     limit: int = 1
     lease_s: float = 30.0
-    ahead_s: float = 0.0
-    """Also claim jobs due within this many seconds from now (a dispatcher that holds each
-    until its moment, so that the claim's round trip is not part of its lateness); 0: only
-    jobs due now. Such a job's started_at is its run_at, the moment it is handed over (so
-    started_at is never before run_at, and equals it exactly for a job claimed ahead)."""
-
-    def __post_init__(self) -> None:
-        if not (self.ahead_s >= 0 and math.isfinite(self.ahead_s)):
-            raise InvalidInput("ahead_s must be a finite number of seconds, 0 or more")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

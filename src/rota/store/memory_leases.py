@@ -38,14 +38,13 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
         return []
     queues, tags = set(request.queues), set(request.tags)
     tasks = None if request.tasks is None else set(request.tasks)
-    due_by = now + span(request.ahead_s)
     eligible = [
         job
         for job in map(data.jobs.__getitem__, data.pending)
         if job.queue in queues
         and (tasks is None or job.task in tasks)
         and (job.target is None or job.target == request.worker or job.target in tags)
-        and is_due(job, now, due_by)
+        and is_due(job, now)
     ]
     eligible.sort(key=dispatch_key)
     claimed = []
@@ -58,7 +57,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
             lease_token=new_lease_token(),
             lease_expires_at=now + span(request.lease_s),
             worker=request.worker,
-            started_at=max(now, job.run_at),
+            started_at=now,
             progress=None,
             progress_message=None,
             stop_requested_at=None,

@@ -27,7 +27,6 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
         "tasks": None if request.tasks is None else list(request.tasks),
         "limit": request.limit,
         "lease_s": float(request.lease_s),
-        "ahead_s": float(request.ahead_s),
     }
 
 
@@ -50,7 +49,6 @@ async def acquire_many(
                 "tags": list(request.tags),
                 "tasks": None if request.tasks is None else list(request.tasks),
                 "depth": depth,
-                "ahead_s": float(request.ahead_s),
             }
         )
     claimed: list[list[Job]] = [[] for _ in requests]

@@ -95,7 +95,6 @@ def acquire(
             "tasks": json_list(request.tasks),
             "limit": request.limit,
             "now": now_us,
-            "due_by": now_us + round(request.ahead_s * 1_000_000),
             "lease_expires_at": now_us + round(request.lease_s * 1_000_000),
         },
     ).fetchall()

@@ -82,8 +82,7 @@ SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token
 -- The best :limit candidates of each queue come from the claim index in order (so the cost
 -- does not grow with the backlog of other queues, nor with finished jobs), and the best
 -- :limit of those are claimed. SKIP LOCKED: servers claiming at once take different rows
--- and never wait. :queues holds no duplicates. Due: run_at within :ahead_s of now (0 for
--- only what is due now; more for a dispatcher that holds what it claims until its moment).
+-- and never wait. :queues holds no duplicates.
 WITH candidates AS MATERIALIZED (
     SELECT candidate.id, candidate.priority, candidate.run_at, candidate.seq
     FROM unnest(:queues::text[]) AS wanted (queue)
@@ -91,7 +90,7 @@ WITH candidates AS MATERIALIZED (
         SELECT id, priority, run_at, seq FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND run_at <= coalesce(:now, now()) + make_interval(secs => :ahead_s)
+          AND run_at <= coalesce(:now, now())
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
           AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
@@ -108,7 +107,7 @@ WITH candidates AS MATERIALIZED (
         lease_token = replace(gen_random_uuid()::text, '-', ''),
         lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_s),
         worker = :worker::text,
-        started_at = greatest(coalesce(:now, now()), run_at),
+        started_at = coalesce(:now, now()),
         progress = NULL, progress_message = NULL,
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
@@ -535,20 +534,19 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 
 -- name: acquire_candidates
 -- The first step of acquire_many: for each request (:requests, a JSON array of {position,
--- worker, queues, tags, tasks, depth, ahead_s}), the best `depth` due jobs of each of its queues that
+-- worker, queues, tags, tasks, depth}), the best `depth` due jobs of each of its queues that
 -- it may run, locked (SKIP LOCKED, as acquire). `depth` covers what the requests before it
 -- may take first; the caller hands the candidates out request by request.
 SELECT request.position, candidate.id, candidate.priority, candidate.run_at, candidate.seq
 FROM jsonb_to_recordset(:requests::jsonb) AS request (
-    position integer, worker text, queues text[], tags text[], tasks text[], depth integer,
-    ahead_s float8
+    position integer, worker text, queues text[], tags text[], tasks text[], depth integer
 )
 CROSS JOIN LATERAL unnest(request.queues) AS wanted (queue)
 CROSS JOIN LATERAL (
     SELECT id, priority, run_at, seq FROM jobs
     WHERE state = 'pending'
       AND queue = wanted.queue
-      AND run_at <= coalesce(:now, now()) + make_interval(secs => request.ahead_s)
+      AND run_at <= coalesce(:now, now())
       AND (request.tasks IS NULL OR task = ANY(request.tasks))
       AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
       AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
@@ -570,7 +568,7 @@ WITH chosen AS (
         lease_token = replace(gen_random_uuid()::text, '-', ''),
         lease_expires_at = coalesce(:now, now()) + make_interval(secs => chosen.lease_s),
         worker = chosen.worker,
-        started_at = greatest(coalesce(:now, now()), run_at),
+        started_at = coalesce(:now, now()),
         progress = NULL, progress_message = NULL,
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())

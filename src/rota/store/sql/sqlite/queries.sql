@@ -48,9 +48,6 @@ SELECT * FROM jobs WHERE idempotency_key = :key;
 SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token;
 
 -- name: acquire
--- Due means run_at <= :due_by (:now, or a little later for a dispatcher that holds what it
--- claims ahead until its moment); the deadline is judged at :now. A job claimed ahead
--- starts at its run_at (it is handed over then), so started_at is never before run_at.
 -- The best :limit candidates of each queue come from the claim index in order (so the
 -- cost does not grow with the backlog); the best :limit of those are claimed.
 UPDATE jobs
@@ -59,7 +56,7 @@ SET state = 'running',
     lease_token = new_lease_token(),
     lease_expires_at = :lease_expires_at,
     worker = :worker,
-    started_at = max(:now, run_at),
+    started_at = :now,
     progress = NULL, progress_message = NULL,
     stop_requested_at = NULL,
     updated_at = :now
@@ -70,7 +67,7 @@ WHERE id IN (
         SELECT id FROM jobs INDEXED BY jobs_claim
         WHERE state = 'pending'
           AND queue = wanted.value
-          AND run_at <= :due_by
+          AND run_at <= :now
           AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
           AND (target IS NULL OR target = :worker
                OR target IN (SELECT value FROM json_each(:tags)))
