@@ -13,6 +13,7 @@ import anyio
 import httpx
 
 from rota import errors
+from rota.client_calendars import CalendarMethods
 from rota.client_retry import (
     DEFAULT_RETRY,
     SAFE_METHODS,
@@ -44,7 +45,7 @@ JobData = dict[str, Any]
 """A job as the API returns it: `rota.jobs.Job.to_dict()`."""
 
 
-class AsyncClient(ScheduleMethods):
+class AsyncClient(ScheduleMethods, CalendarMethods):
     """Talk to a Rota server over its REST API.
 
     Use it as an async context manager, or call `aclose()` when done. Every HTTP error

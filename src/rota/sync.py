@@ -177,3 +177,4 @@ class Client:
     pause_schedule = _blocking(AsyncClient.pause_schedule)
     resume_schedule = _blocking(AsyncClient.resume_schedule)
     trigger_schedule = _blocking(AsyncClient.trigger_schedule)
+    import_calendar = _blocking(AsyncClient.import_calendar)

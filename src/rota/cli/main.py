@@ -8,7 +8,20 @@ from typing import Annotated
 
 import typer
 
-from rota.cli import backup, bench, config, dev, jobs, schedules, server, submit, worker, workers
+from rota.cli import (
+    backup,
+    bench,
+    config,
+    dev,
+    device,
+    import_ics,
+    jobs,
+    schedules,
+    server,
+    submit,
+    worker,
+    workers,
+)
 from rota.cli.common import CliState, RotaGroup
 from rota.cli.orphans import watch_parent
 
@@ -93,7 +106,9 @@ app.command("bench")(bench.bench)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
+app.command("device")(device.device)
 app.command("submit")(submit.submit)
+app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
