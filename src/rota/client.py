@@ -7,13 +7,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import anyio
 import httpx
 
 from rota import errors
 from rota.client_calendars import CalendarMethods
+from rota.client_reminders import ReminderMethods
 from rota.client_retry import (
     DEFAULT_RETRY,
     SAFE_METHODS,
@@ -45,7 +46,24 @@ JobData = dict[str, Any]
 """A job as the API returns it: `rota.jobs.Job.to_dict()`."""
 
 
-class AsyncClient(ScheduleMethods, CalendarMethods):
+class Reply(Protocol):
+    """What the client reads of a response: an `httpx.Response`, or the sync client's lean
+    `rota.client_http.Answer`."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def is_success(self) -> bool: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+
+
+class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods):
     """Talk to a Rota server over its REST API.
 
     Use it as an async context manager, or call `aclose()` when done. Every HTTP error
@@ -391,7 +409,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods):
         content: bytes | None,
         params: Mapping[str, Any] | None,
         timeout_s: float,
-    ) -> httpx.Response:
+    ) -> Reply:
         """Send one request on the pool of kept-alive connections.
 
         With `_pause`, the only awaits of every method: the sync Client overrides both with
@@ -417,7 +435,7 @@ def _unavailable(url: str, error: httpx.TransportError) -> ServerUnavailable:
     return ServerUnavailable(f"cannot reach the Rota server at {url}")
 
 
-def error_from_response(response: httpx.Response) -> RotaError:
+def error_from_response(response: Reply) -> RotaError:
     """Return the RotaError an error response stands for, as named in its body."""
     try:
         error = response.json()["error"]

@@ -246,6 +246,10 @@ class Dispatcher:
     async def _next_moments(self) -> list[tuple[float, datetime | None]]:
         """Return, for each horizon in use (0, and the longest device's), the earliest
         run_at of a pending job not in reach yet: when the next round should look."""
+        if not any(session.free_slots > 0 for session in self._sessions.values()):
+            # Nothing to hand out to, whatever is due: a worker that joins or a slot that
+            # frees wakes the loop, so the store is not asked when the next job is due.
+            return []
         horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
         # A device takes targeted jobs horizon_s early: look when the next one comes in reach.
         return [
