@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from rota.cli import backup, bench, config, dev, jobs, schedules, server, submit, worker, workers
+from rota.cli import (
+    backup,
+    bench,
+    config,
+    dev,
+    devices,
+    jobs,
+    schedules,
+    server,
+    submit,
+    worker,
+    workers,
+)
 from rota.cli.common import CliState, RotaGroup
 from rota.cli.orphans import watch_parent
 
@@ -97,6 +109,7 @@ app.command("submit")(submit.submit)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
+app.add_typer(devices.app, name="devices")
 app.add_typer(config.app, name="config")
 app.command("queues")(workers.queues)
 app.command("stats")(workers.stats)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rota.server.api import (
+    devices,
     events,
     explore,
     health,
     jobs,
     queues,
+    reminder_actions,
     schedule_preview,
     schedules,
     system,
@@ -25,6 +27,8 @@ def api_router() -> APIRouter:
     modules = (explore, jobs, workers, queues, health, system, events, schedule_preview, schedules)
     for module in modules:
         router.include_router(module.router)
+    router.include_router(devices.router)
+    router.include_router(reminder_actions.router)
     return router
 
 
