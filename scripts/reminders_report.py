@@ -36,6 +36,7 @@ def render(figures: dict[str, Any]) -> str:
     """Return the report's Markdown for a run's figures."""
     net, run = figures["network"], figures["run"]
     up, down = figures["due_while_up"], figures["due_while_down"]
+    starting = figures["due_while_starting"]
     if net["method"] == "tc netem":
         how = (
             f"`tc qdisc add … netem delay {net['delay_ms_each_way']}ms {net['jitter_ms']}ms` "
@@ -58,6 +59,10 @@ def render(figures: dict[str, Any]) -> str:
         ("lateness p50 / max, all", lateness(figures["lateness_s"])),
         (f"lateness p50 / max, {up['count']} due while the device ran", lateness(up["lateness_s"])),
         (
+            f"lateness p50 / max, {starting['count']} due while it started again",
+            lateness(starting["lateness_s"]),
+        ),
+        (
             f"lateness p50 / max, {down['count']} due while it was dead",
             lateness(down["lateness_s"]),
         ),
@@ -73,16 +78,18 @@ needs root for `ip netns`). A real `rota device` runs in a network namespace who
 the server is a veth pair, delayed by {how}. {run["reminders_before_kill"]} reminders are due
 {run["spacing_s"]:g} s apart; the device is killed with SIGKILL once about six have rung,
 {run["reminders_while_down"]} more are submitted while it is dead, and it is started again on
-the same holdings file {run["down_s"]:.1f} s later.
+the same holdings file {run["down_s"]:.1f} s later; the server saw it online again
+{run["start_to_online_s"]:.1f} s after that.
 
 {table}
 
 Lateness is the device's own measure: when it rang minus when it was due, by its clock. The
-reminders due while it was dead rang from its file as soon as it started again, so they are
-late by about the time it was down; the others rang by the device's clock whatever the
-network did, and a re-delivery of a reminder that had rung (its lease was reaped while the
-device was dead) was answered from the file, not rung again. The clock offset is negative
-by about the one-way delay, which it includes.
+reminders due while it was dead, or while the restarted process was still starting, rang from
+its file as soon as it could, so they are late by about the time it was away; the others
+rang by the device's clock whatever the network did. A reminder that had rung before the
+kill and was handed over again (its lease was reaped while the device was dead) was answered
+from the file, not rung again. The clock offset is negative by about the one-way delay,
+which it includes.
 """
 
 

@@ -128,6 +128,7 @@ class DelayRelay:
     _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _thread: threading.Thread | None = None
     _servers: list[asyncio.Server] = field(default_factory=list)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -146,9 +147,14 @@ class DelayRelay:
         async def close() -> None:
             for server in self._servers:
                 server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            for writer in self._writers:
+                writer.transport.abort()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for server in self._servers:
+                await server.wait_closed()
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
@@ -158,16 +164,24 @@ class DelayRelay:
 
     async def _listen(self, target_port: int, delayed: bool) -> int:
         async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._writers.add(writer)
             try:
                 up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
             except OSError:
-                writer.close()
+                writer.transport.abort()
+                self._writers.discard(writer)
                 return
-            await asyncio.gather(
-                self._pipe(reader, up_writer, delayed),
-                self._pipe(up_reader, writer, delayed),
-                return_exceptions=True,
-            )
+            self._writers.add(up_writer)
+            try:
+                await asyncio.gather(
+                    self._pipe(reader, up_writer, delayed),
+                    self._pipe(up_reader, writer, delayed),
+                    return_exceptions=True,
+                )
+            finally:
+                for end in (writer, up_writer):
+                    end.transport.abort()
+                    self._writers.discard(end)
 
         server = await asyncio.start_server(accepted, self.host, 0)
         self._servers.append(server)
@@ -201,6 +215,10 @@ class DelayRelay:
         except OSError:  # the other end was killed: a reset
             pass
         queue.put_nowait((last, b""))
-        with contextlib.suppress(OSError):
-            await delivering
-        writer.close()
+        try:
+            with contextlib.suppress(OSError):
+                await delivering
+        finally:
+            delivering.cancel()
+        with contextlib.suppress(OSError, RuntimeError):
+            writer.write_eof()  # the end passed on, as a FIN is

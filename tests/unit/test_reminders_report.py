@@ -33,6 +33,7 @@ SAMPLE: dict[str, Any] = {
     "late": 5,
     "lateness_s": {"p50": 0.004, "max": 4.5},
     "due_while_up": {"count": 25, "late": 0, "lateness_s": {"p50": 0.003, "max": 0.02}},
+    "due_while_starting": {"count": 1, "late": 1, "lateness_s": {"p50": 1.5, "max": 1.5}},
     "due_while_down": {"count": 4, "late": 4, "lateness_s": {"p50": 2.75, "max": 4.5}},
     "network": {
         "method": "tc netem",
@@ -47,6 +48,7 @@ SAMPLE: dict[str, Any] = {
         "reminders_while_down": 10,
         "spacing_s": 1.0,
         "down_s": 4.2,
+        "start_to_online_s": 3.1,
         "kills": 1,
         "at": "2030-01-01T00:00:00+00:00",
     },
