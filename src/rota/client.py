@@ -14,6 +14,7 @@ import anyio
 import httpx
 
 from rota import errors
+from rota.client_calendars import CalendarMethods
 from rota.client_devices import DeviceMethods
 from rota.client_retry import (
     DEFAULT_RETRY,
@@ -62,7 +63,7 @@ def token_from(environ: Mapping[str, str] | None = None) -> str | None:
     return (os.environ if environ is None else environ).get(TOKEN_VARIABLE) or None
 
 
-class AsyncClient(ScheduleMethods, DeviceMethods):
+class AsyncClient(ScheduleMethods, CalendarMethods, DeviceMethods):
     """Talk to a Rota server over its REST API.
 
     Use it as an async context manager, or call `aclose()` when done. Every HTTP error

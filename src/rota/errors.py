@@ -31,6 +31,12 @@ class MalformedBody(InvalidInput):
     status_code = 400
 
 
+class InvalidCalendar(InvalidInput):
+    """The calendar file is not valid iCalendar (RFC 5545); the message names the line."""
+
+    status_code = 422
+
+
 class JobNotFound(RotaError, LookupError):
     """No job has that id."""
 

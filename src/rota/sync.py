@@ -181,3 +181,4 @@ class Client:
     device = _blocking(AsyncClient.device)
     snooze = _blocking(AsyncClient.snooze)
     dismiss = _blocking(AsyncClient.dismiss)
+    import_calendar = _blocking(AsyncClient.import_calendar)

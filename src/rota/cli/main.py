@@ -14,6 +14,7 @@ from rota.cli import (
     config,
     dev,
     devices,
+    import_ics,
     jobs,
     schedules,
     server,
@@ -106,6 +107,7 @@ app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
 app.command("submit")(submit.submit)
+app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")

@@ -209,7 +209,9 @@ def schedules_table(schedules: list[Payload]) -> Table:
     for column in ("NAME", "WHEN", "TZ", "TASK", "STATE", "NEXT", "FIRED", "LAST JOB"):
         table.add_column(column, no_wrap=column in {"NAME", "NEXT"})
     for schedule in schedules:
-        when = schedule["cron"] or f"every {schedule['interval_s']:g}s"
+        when = schedule["cron"] or (
+            "calendar" if schedule.get("ics") else f"every {schedule['interval_s']:g}s"
+        )
         table.add_row(
             escape(str(schedule["name"])),
             escape(str(when)),

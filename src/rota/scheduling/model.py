@@ -1,6 +1,7 @@
 """Schedules as values: what a user declares (ScheduleSpec) and what the store keeps (Schedule).
 
-A schedule is a cron expression read in an IANA time zone, or a fixed interval, plus the job
+A schedule is a cron expression read in an IANA time zone, a fixed interval, or the
+occurrences of a calendar event (an iCalendar text), plus the job
 each occurrence becomes and the policies for downtime (misfire) and for an occurrence that
 is still running when the next one comes (overlap). See docs/schedules.md.
 """
@@ -17,6 +18,7 @@ from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, JobSpec, JobState
 from rota.moments import MAX_TIMEOUT_S, check_moment, check_span
 from rota.safe_text import excerpt
+from rota.scheduling.calendar_trigger import CalendarTrigger
 from rota.scheduling.cron import CronExpression
 from rota.scheduling.cron_words import describe_cron
 from rota.scheduling.triggers import CronTrigger, IntervalTrigger, Trigger, parse_timezone
@@ -28,7 +30,10 @@ SCHEDULE_NAME: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 DEFAULT_MISFIRE_LIMIT: Final = 100
 MAX_MISFIRE_LIMIT: Final = 10_000
 # Fields of ScheduleSpec that decide when it fires; a change to any of them moves next_fire_at.
-TIMING_FIELDS: Final = frozenset({"cron", "interval_s", "tz", "start_at", "end_at"})
+TIMING_FIELDS: Final = frozenset(
+    {"cron", "interval_s", "ics", "before_s", "tz", "start_at", "end_at"}
+)
+_KINDS: Final = ("cron", "interval_s", "ics")
 
 
 class Misfire(enum.StrEnum):
@@ -60,8 +65,16 @@ class ScheduleSpec:
     """5 or 6 fields, or an alias such as @daily; not with interval_s."""
     interval_s: float | None = None
     """Real elapsed seconds between occurrences; not with cron."""
+    ics: str | None = None
+    """An iCalendar text (a VCALENDAR with one event's VEVENTs and their VTIMEZONEs): the
+    schedule fires `before_s` ahead of each of its occurrences. Each occurrence's job gets
+    kwargs `recurrence_id` (the occurrence's original start) and, where the schedule's
+    kwargs have a `text`, the occurrence's SUMMARY as `text`. Not with cron or interval_s."""
+    before_s: float = 0.0
+    """How long before each calendar occurrence the schedule fires (with ics only)."""
     tz: str = "UTC"
-    """The IANA time zone the cron expression is read in."""
+    """The IANA time zone the cron expression is read in (for ics: floating times and
+    all-day events)."""
     args: list[JSON] = field(default_factory=list)
     kwargs: dict[str, JSON] = field(default_factory=dict)
     queue: str = DEFAULT_QUEUE
@@ -90,8 +103,13 @@ class ScheduleSpec:
             validate_task_name(self.task)
         except InvalidInput as exc:
             raise InvalidInput(f"task: {exc.message}") from None
-        if (self.cron is None) == (self.interval_s is None):
-            raise InvalidInput("give exactly one of cron and interval_s, not both and not neither")
+        if sum(getattr(self, name) is not None for name in _KINDS) != 1:
+            raise InvalidInput(
+                "give exactly one of cron and interval_s (or ics), not several and not none"
+            )
+        check_span(self.before_s, "before_s")
+        if self.before_s and self.ics is None:
+            raise InvalidInput("before_s: only a calendar schedule (ics) fires before its time")
         for name in ("jitter_s", "deadline_s"):
             if getattr(self, name) is not None:
                 check_span(getattr(self, name), name)
@@ -122,6 +140,19 @@ class ScheduleSpec:
                 expression,
             )
             return trigger
+        if self.ics is not None:
+            trigger = _field(
+                "ics",
+                lambda text: CalendarTrigger(
+                    text,
+                    zone,
+                    before_s=self.before_s,
+                    start_at=self.start_at,
+                    end_at=self.end_at,
+                ),
+                self.ics,
+            )
+            return trigger
         trigger = _field(
             "interval_s",
             lambda s: IntervalTrigger(s, start_at=self.start_at, end_at=self.end_at),
@@ -134,7 +165,7 @@ class ScheduleSpec:
         return JobSpec(
             task=self.task,
             args=list(self.args),
-            kwargs=dict(self.kwargs),
+            kwargs=self._occurrence_kwargs(fire_at),
             queue=self.queue,
             priority=self.priority,
             run_at=run_at,
@@ -147,6 +178,20 @@ class ScheduleSpec:
             idempotency_key=occurrence_key(schedule_id, fire_at),
             schedule_id=schedule_id,
         )
+
+    def _occurrence_kwargs(self, fire_at: datetime) -> dict[str, JSON]:
+        kwargs = dict(self.kwargs)
+        if self.ics is None:
+            return kwargs
+        trigger = self.trigger()
+        if not isinstance(trigger, CalendarTrigger):
+            return kwargs
+        occurrence = trigger.occurrence_at(fire_at)
+        if occurrence is not None:
+            kwargs["recurrence_id"] = occurrence.recurrence_id
+            if "text" in kwargs and occurrence.summary:
+                kwargs["text"] = occurrence.summary
+        return kwargs
 
     def definition(self) -> dict[str, JSON]:
         """Return every field but name and paused as JSON-ready data (how stores keep it)."""
@@ -174,11 +219,15 @@ class ScheduleSpec:
         return cls(name=name, paused=paused, **values)
 
     def changed(self, **changes: Any) -> ScheduleSpec:
-        """Return a copy with these fields changed (cron and interval_s replace each other)."""
-        if changes.get("cron") is not None:
-            changes.setdefault("interval_s", None)
-        if changes.get("interval_s") is not None:
-            changes.setdefault("cron", None)
+        """Return a copy with these fields changed (cron, interval_s and ics replace each
+        other)."""
+        for kind in _KINDS:
+            if changes.get(kind) is not None:
+                for other in _KINDS:
+                    if other != kind:
+                        changes.setdefault(other, None)
+        if changes.get("ics", self.ics) is None:
+            changes.setdefault("before_s", 0.0)
         return replace(self, **changes)
 
 

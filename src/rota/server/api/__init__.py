@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rota.server.api import (
+    calendars,
     devices,
     events,
     explore,
@@ -24,7 +25,18 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Return a router holding every resource of the REST API (without the prefix)."""
     router = APIRouter()
-    modules = (explore, jobs, workers, queues, health, system, events, schedule_preview, schedules)
+    modules = (
+        explore,
+        jobs,
+        workers,
+        queues,
+        health,
+        system,
+        events,
+        schedule_preview,
+        schedules,
+        calendars,
+    )
     for module in modules:
         router.include_router(module.router)
     router.include_router(devices.router)

@@ -26,6 +26,7 @@ from pydantic import (
 from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
 from rota.safe_text import excerpt
+from rota.scheduling.calendar_trigger import MAX_ICS_CHARS
 from rota.scheduling.cron_parse import MAX_CRON_CHARS
 from rota.scheduling.model import (
     DEFAULT_MISFIRE_LIMIT,
@@ -45,6 +46,7 @@ ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]
 # Wire names -> ScheduleSpec field names.
 _RENAMED = {"interval": "interval_s", "jitter": "jitter_s", "timeout": "timeout_s"}
 _RENAMED["deadline"] = "deadline_s"
+_RENAMED["before"] = "before_s"
 
 
 class _ScheduleFields(BaseModel):
@@ -59,8 +61,16 @@ class _ScheduleFields(BaseModel):
     interval: PositiveSeconds | None = Field(
         None, description="seconds of real time between occurrences"
     )
+    ics: Annotated[StrictStr, StringConstraints(max_length=MAX_ICS_CHARS)] | None = Field(
+        None,
+        description="an iCalendar text with one event (its VEVENTs and VTIMEZONEs): fires "
+        "at each occurrence, `before` seconds ahead",
+    )
+    before: Seconds | None = Field(
+        None, description="with ics: seconds before each occurrence that it fires"
+    )
     tz: Annotated[StrictStr, StringConstraints(max_length=MAX_TIMEZONE_CHARS)] | None = Field(
-        None, description="IANA time zone of the cron expression"
+        None, description="IANA time zone of the cron expression (ics: of floating times)"
     )
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
@@ -105,7 +115,7 @@ class _ScheduleFields(BaseModel):
 
 
 class ScheduleCreate(_ScheduleFields):
-    """A new schedule: a name, a task, and exactly one of cron and interval."""
+    """A new schedule: a name, a task, and exactly one of cron, interval and ics."""
 
     model_config = ConfigDict(extra="forbid", title="ScheduleCreate")
 
@@ -114,8 +124,10 @@ class ScheduleCreate(_ScheduleFields):
 
     @model_validator(mode="after")
     def _one_timing(self) -> ScheduleCreate:
-        if (self.cron is None) == (self.interval is None):
-            raise ValueError("give exactly one of cron and interval, not both and not neither")
+        if [self.cron, self.interval, self.ics].count(None) != 2:
+            raise ValueError(
+                "give exactly one of cron and interval (or ics), not both and not neither"
+            )
         return self
 
     def to_spec(self) -> ScheduleSpec:
@@ -142,8 +154,8 @@ class SchedulePatch(_ScheduleFields):
     def _something(self) -> SchedulePatch:
         if not self.model_fields_set:
             raise ValueError("nothing to change: give at least one field")
-        if self.cron is not None and self.interval is not None:
-            raise ValueError("give one of cron and interval, not both")
+        if [self.cron, self.interval, self.ics].count(None) < 2:
+            raise ValueError("give one of cron, interval and ics, not several")
         return self
 
     def to_changes(self) -> dict[str, Any]:
@@ -152,11 +164,11 @@ class SchedulePatch(_ScheduleFields):
         for name in ("task", "tz", "args", "kwargs", "queue", "priority", "max_attempts"):
             if name in changes and changes[name] is None:
                 raise InvalidInput(f"{name}: may not be null")
-        for name in ("jitter_s", "paused", "misfire", "misfire_limit", "overlap"):
+        for name in ("jitter_s", "before_s", "paused", "misfire", "misfire_limit", "overlap"):
             if name in changes and changes[name] is None:
                 raise InvalidInput(f"{_wire(name)}: may not be null")
-        if changes.get("cron", 0) is None and changes.get("interval_s", 0) is None:
-            raise InvalidInput("give one of cron and interval: a schedule needs one")
+        if all(changes.get(name, 0) is None for name in ("cron", "interval_s", "ics")):
+            raise InvalidInput("give one of cron, interval and ics: a schedule needs one")
         if "args" in changes or "kwargs" in changes:
             args, kwargs = check_arguments(changes.get("args", []), changes.get("kwargs", {}))
             if "args" in changes:

@@ -57,8 +57,9 @@ export default {
   },
 };
 
-/** When a schedule fires: its cron expression, in words and zone, or its interval. */
+/** When a schedule fires: its cron expression, in words and zone, its interval, or a calendar event. */
 function timing(sc) {
+  if (sc.ics) return h("span", {}, `calendar event${sc.before_s ? `, ${duration(sc.before_s)} before` : ""}`);
   if (!sc.cron) return h("span", {}, `every ${duration(sc.interval_s)}`);
   return h("div", {}, h("div", { "data-testid": "description" }, sc.description || sc.cron),
     h("div", { class: "muted mono" }, `${sc.cron} · ${sc.tz}`));
