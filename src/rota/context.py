@@ -8,6 +8,7 @@ import numbers
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from rota.errors import JobCancelled, RotaError
 
@@ -23,6 +24,8 @@ class JobContext:
     on_progress: Callable[[float | None, str | None], None]
     on_log: Callable[[str, str], None]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    run_at: datetime | None = None
+    """When the job was due (a schedule's fire time, a reminder's moment), if known."""
 
     def progress(self, fraction: float | None, message: str | None = None) -> None:
         """Report how far along the job is (0..1), with an optional message.

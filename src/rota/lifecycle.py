@@ -162,13 +162,26 @@ def is_overdue(job: Job, now: datetime) -> bool:
     return job.state is JobState.PENDING and job.deadline_at is not None and job.deadline_at <= now
 
 
-def is_due(job: Job, now: datetime) -> bool:
+def is_due(job: Job, now: datetime, *, horizon_s: float = 0.0) -> bool:
     """Tell whether a pending job may be claimed now: its run_at has come and its deadline
-    has not."""
+    has not. A job with a target may be claimed up to `horizon_s` early, by a worker that
+    holds jobs until their time (a device and its reminders)."""
+    early = timedelta(seconds=horizon_s) if horizon_s > 0 and job.target is not None else None
     return (
         job.state is JobState.PENDING
-        and job.run_at <= now
+        and (job.run_at <= now or (early is not None and job.run_at <= now + early))
         and (job.deadline_at is None or job.deadline_at > now)
+    )
+
+
+def held_ahead(job: Job, now: datetime) -> bool:
+    """Tell whether a running job was claimed ahead of its run_at and is not due yet (a
+    device holds it until then): an edit may take it back, as if it had not been claimed."""
+    return (
+        job.state is JobState.RUNNING
+        and job.lease_token is not None
+        and job.stop_requested_at is None
+        and job.run_at > now
     )
 
 

@@ -18,9 +18,12 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rota.device.quiet import QuietHours
 from rota.errors import InvalidInput
 from rota.jobs import MAX_TAG_CHARS, QUEUE_PATTERN, WORKER_NAME_PATTERN
 from rota.moments import MAX_SPAN_S
+from rota.protocol.messages import MAX_HORIZON_S
+from rota.reminders.model import DEFAULT_HORIZON_S
 from rota.safe_text import excerpt
 from rota.values import text_problem
 
@@ -180,7 +183,39 @@ class AuthSettings(Section):
 
 
 class DeviceSettings(Section):
-    """Read by devices (workers that ring reminders)."""
+    """Read by `rota device` (a worker that holds reminders and rings them); its name,
+    server and extra tags are the worker section's."""
+
+    horizon_s: float = Field(
+        DEFAULT_HORIZON_S,
+        ge=0,
+        le=MAX_HORIZON_S,
+        description="how long before they are due reminders are handed to the device",
+    )
+    audio_out: Path | None = Field(
+        None, description="write each chime as a WAV file in this directory instead of playing it"
+    )
+    speak: bool = Field(False, description="speak each reminder's text with espeak-ng")
+    quiet_hours: str | None = Field(
+        None,
+        description="local times (e.g. 22:00-07:00) in which reminders ring silently: "
+        "notification only",
+    )
+    holdings: Path | None = Field(
+        None,
+        description="the device's file of held reminders "
+        "(default: $XDG_STATE_HOME/rota/device-<name>.json)",
+    )
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                QuietHours.parse(value)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class Settings(BaseModel):

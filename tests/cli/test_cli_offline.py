@@ -19,6 +19,7 @@ COMMANDS = [
     ["dev"],
     ["server"],
     ["worker"],
+    ["device"],
     ["submit"],
     ["queues"],
     ["jobs"],

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.server.conftest import StartServer
 from tests.server.test_gateway import JOBS, fetch, submit
@@ -124,3 +127,23 @@ async def test_a_new_connection_with_the_same_name_replaces_the_old(
     assert len(await new.receive_jobs(1)) == 1
     workers = (await server.http.get("/api/v1/workers")).json()["workers"]
     assert [(w["name"], w["state"]) for w in workers] == [("w1", "online")]
+
+
+async def test_a_device_gets_its_reminders_ahead_of_time_and_others_do_not(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    plain = await server.worker("plain", capacity=4, tags=["device"])
+    laptop = server.fake("laptop", capacity=4, tags=["device", "device:laptop"])
+    laptop.hello["horizon_s"] = 1.0
+    await laptop.connect()
+    run_at = datetime.now(UTC) + timedelta(seconds=1.6)
+    job = await submit(server, target="device:laptop", run_at=run_at.isoformat())
+    # Not at once (the run_at is beyond the horizon), but once it comes within reach.
+    assert await laptop.nothing_within(0.3)
+    [order] = await laptop.receive_jobs(1)
+    received_at = datetime.now(UTC)
+    assert order["job_id"] == job["id"]
+    assert received_at < run_at
+    assert order["run_at"] == pytest.approx(run_at.timestamp(), abs=0.001)
+    assert await plain.nothing_within(0.1)

@@ -208,3 +208,40 @@ async def test_dispatcher_loop_wakes_for_a_delayed_job(
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_dispatcher_loop_wakes_when_a_reminder_comes_within_a_devices_horizon(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a poll far longer than the wait below, only waking at run_at - horizon is in time.
+    monkeypatch.setattr("rota.server.dispatcher.POLL_S", 60.0)
+    hub = dispatcher(store)
+    socket = Socket()
+    device = WorkerSession(
+        name="laptop",
+        queues=["reminders"],
+        tags=["device", "device:laptop"],
+        tasks=None,
+        capacity=10,
+        send_frame=socket.send,
+        close_socket=socket.close,
+        horizon_s=30.0,
+    )
+    hub.add(device)
+    running = asyncio.create_task(hub.run())
+    try:
+        run_at = await store.now() + timedelta(seconds=30.3)
+        spec = JobSpec(task="rota.remind", queue="reminders", target="device", run_at=run_at)
+        [job] = await store.submit([spec])
+        hub.wake()
+        for _ in range(1000):
+            if socket.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert socket.job_ids() == [job.id]
+        started = await store.get_job(job.id)
+        assert started.started_at is not None
+        assert run_at - timedelta(seconds=30) <= started.started_at < run_at
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

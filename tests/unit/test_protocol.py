@@ -124,6 +124,7 @@ def test_a_frame_is_a_plain_map_with_its_type() -> None:
         "capacity": 4,
         "running": [{"job_id": "j1", "token": "t1"}],
         "unleased": 0,
+        "horizon_s": 0.0,
     }
     assert wire(Jobs(jobs=(ORDER,)))["jobs"][0]["kwargs"] == {"k": 1.5}
 
@@ -207,6 +208,9 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
         ({"tags": ["x" * 201]}, "hello.tags must be a list of short strings"),
         ({"tasks": ["a\x00b"]}, "hello.tasks"),
         ({"unleased": -1}, "unleased"),
+        ({"horizon_s": -1.0}, "horizon_s must be between"),
+        ({"horizon_s": 8 * 86400.0}, "horizon_s must be between"),
+        ({"horizon_s": float("nan")}, "horizon_s must be between"),
     ],
 )
 def test_limits_are_checked_on_decoding(change: dict[str, Any], words: str) -> None:

@@ -13,6 +13,7 @@ from rota.cli import (
     bench,
     config,
     dev,
+    device,
     devices,
     import_ics,
     jobs,
@@ -106,6 +107,7 @@ app.command("bench")(bench.bench)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
+app.command("device")(device.device)
 app.command("submit")(submit.submit)
 app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")

@@ -28,6 +28,7 @@ WEBSOCKET_PATH: Final = "/api/v1/workers/connect"
 MAX_CAPACITY: Final = 10_000
 MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
+MAX_HORIZON_S: Final = 7 * 86400.0
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
 CLOCK_OFFSET: Final = "clock_offset_s"
 """The key under which the server keeps, beside a worker's resources, its clock offset in
@@ -79,6 +80,9 @@ class JobOrder:
     """The number of the last attempt this round may reach."""
     timeout_s: float | None
     queue: str
+    run_at: float | None = None
+    """When the job is due, in seconds since the epoch: a device is handed its reminders
+    ahead of this moment and fires them by its own clock."""
 
     @property
     def lease(self) -> Lease:
@@ -102,9 +106,12 @@ class Hello:
     capacity: int
     running: tuple[Lease, ...]
     unleased: int = 0
+    horizon_s: float = 0.0
+    """A device's: how long before their run_at it takes jobs targeted at it."""
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the names, counts and capacity are within limits."""
+        """Raise ProtocolError unless the names, counts, capacity and horizon are within
+        limits."""
         if not _WORKER_NAME.match(self.name):
             raise MessageRefused(
                 f"worker name {excerpt(self.name)} must match {_WORKER_NAME.pattern}"
@@ -116,6 +123,8 @@ class Hello:
         if not 1 <= self.capacity <= MAX_CAPACITY:
             raise MessageRefused(f"hello.capacity must be between 1 and {MAX_CAPACITY}")
         _check_leases("hello", self.running, self.unleased)
+        if not 0 <= self.horizon_s <= MAX_HORIZON_S:
+            raise MessageRefused(f"hello.horizon_s must be between 0 and {MAX_HORIZON_S:g}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -272,7 +281,8 @@ class Cancel:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Leases:
-    """The answer to a heartbeat that named stale leases: stop those jobs."""
+    """The answer to a heartbeat that named stale leases: stop those jobs. A device also
+    gets one when a job it holds ahead of its time is taken back (edited)."""
 
     TYPE: ClassVar[str] = "leases"
     stale: tuple[JobId, ...]

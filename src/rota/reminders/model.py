@@ -93,7 +93,7 @@ class Rung(BaseModel):
 
     `late_s` is seconds after the due moment (0 when on time or early by clock skew);
     `via` lists how it was shown: `chime`, `wav:<path>`, `bell`, `notification`, `speech`,
-    `notify:<scheme>`.
+    `notify:<scheme>`, and `quiet` when it rang silently in the device's quiet hours.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -53,8 +53,11 @@ class WorkerSession:
         capacity: int,
         send_frame: SendFrame,
         close_socket: CloseSocket,
+        horizon_s: float = 0.0,
     ) -> None:
         self.name = name
+        self.horizon_s = horizon_s
+        """A device's: how long before their run_at it takes jobs targeted at it."""
         self.queues = list(queues)
         self.tags = list(tags)
         self.tasks = list(tasks) if tasks is not None else None
@@ -235,11 +238,14 @@ class Dispatcher:
         if self._wake.is_set():
             return
         timeout_s = POLL_S
-        next_run_at = await self._store.next_run_at()
-        if next_run_at is not None:
-            until_due_s = (next_run_at - await self._store.now()).total_seconds()
-            # A millisecond more, so the job is due when we look rather than a hair early.
-            timeout_s = min(timeout_s, max(0.0, until_due_s) + 0.001)
+        horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
+        # A device takes targeted jobs horizon_s early: look when the next one comes in reach.
+        for ahead_s in (0.0, horizon_s) if horizon_s > 0 else (0.0,):
+            next_run_at = await self._store.next_run_at(ahead_s)
+            if next_run_at is not None:
+                until_s = (next_run_at - await self._store.now()).total_seconds() - ahead_s
+                # A millisecond more, so the job is due when we look rather than a hair early.
+                timeout_s = min(timeout_s, max(0.0, until_s) + 0.001)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wake.wait()
@@ -308,6 +314,7 @@ class Dispatcher:
             tasks=session.tasks,
             limit=limit,
             lease_s=self._lease_s,
+            horizon_s=session.horizon_s,
         )
 
     def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:

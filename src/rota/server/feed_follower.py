@@ -14,7 +14,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from rota.jobs import JobState
-from rota.protocol import Cancel, Drain
+from rota.protocol import Cancel, Drain, Leases
 from rota.server.dispatcher import Dispatcher, WorkerSession
 from rota.server.events import REFRESH, Broadcaster
 from rota.server.waiters import Waiters
@@ -39,6 +39,7 @@ class FeedFollower:
         """Apply a batch of changes; never blocks (frames go out in tasks of their own)."""
         jobs = [change for change in changes if isinstance(change, JobChange)]
         for change in jobs:
+            self._tell_taken_back(change)
             self._dispatcher.follow(change)
             if change.state is JobState.PENDING:
                 self._dispatcher.wake()  # due now or later: the dispatcher looks
@@ -70,6 +71,20 @@ class FeedFollower:
             return  # about an attempt the worker no longer runs
         held.cancel_sent = True
         self._spawn(stop(session, change.job_id))
+
+    def _tell_taken_back(self, change: JobChange) -> None:
+        """Tell a device at once that a reminder it holds was taken back (edited): it drops
+        the old version, and gets the new one when it comes within its horizon. Ordinary
+        workers hear of a lost lease at their next heartbeat, as before."""
+        if change.leased or change.state is not JobState.PENDING or change.worker is None:
+            return
+        session = self._dispatcher.get(change.worker)
+        if session is None or session.horizon_s <= 0:
+            return
+        held = session.running.get(change.job_id)
+        if held is None or (held.attempt is not None and held.attempt > change.attempt):
+            return
+        self._spawn(session.send(Leases(stale=(change.job_id,))))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)

@@ -195,6 +195,7 @@ class WorkerConnection:
             capacity=capacity,
             send_frame=self._websocket.send_bytes,
             close_socket=self._close_socket,
+            horizon_s=hello.horizon_s,
         )
         async with self._dispatcher.membership:
             now = await store.now()

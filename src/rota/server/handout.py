@@ -44,6 +44,7 @@ def job_order(job: Job) -> JobOrder:
         max_attempts=job.last_attempt,  # the last number `attempt` reaches this round
         timeout_s=job.timeout_s,
         queue=job.queue,
+        run_at=job.run_at.timestamp(),
     )
 
 

@@ -82,7 +82,8 @@ class JobsService:
         return jobs
 
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
-        """Change a pending job; args and kwargs are measured together against their limit."""
+        """Change a pending job, or one a device holds ahead of its time (the store takes it
+        back); args and kwargs are measured together against their limit."""
         if (changes.args is None) != (changes.kwargs is None):
             current = await self._store.get_job(job_id)
             check_arguments(

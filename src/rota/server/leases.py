@@ -45,9 +45,13 @@ async def renew(
         if token in states:
             session.running.setdefault(job_id, RunningJob(token=token, attempt=None))
             continue
-        stale.append(job_id)
         held = session.running.get(job_id)
-        if held is not None and held.token == token:
+        if held is not None and held.token != token:
+            # The worker was handed a later attempt (a device's edited reminder): it drops
+            # the old one itself, and `leases` names jobs, so naming this one would stop both.
+            continue
+        stale.append(job_id)
+        if held is not None:
             session.forget(job_id)
             freed = True
     to_stop: list[JobId] = []

@@ -35,6 +35,10 @@ class AcquireRequest:
     """The task names the worker can run; None means any."""
     limit: int = 1
     lease_s: float = 30.0
+    horizon_s: float = 0.0
+    """How long before its run_at a job targeted at this worker (by its name or one of its
+    tags) may be claimed: a device holds its reminders and fires them by its own clock.
+    0 (ordinary workers): only due jobs. Jobs without a target are never claimed early."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -219,7 +223,9 @@ class Store(Explorer, Protocol):
         ...
 
     async def update(self, job_id: JobId, changes: JobChanges) -> Job:
-        """Change run_at, priority or args of a pending job (InvalidTransition otherwise)."""
+        """Change run_at, priority or args of a pending job, or of one held ahead of its
+        run_at (rota.lifecycle.held_ahead: a device holds it), which goes back to pending
+        with the changes, its lease ended as a release ends it; InvalidTransition otherwise."""
         ...
 
     async def cancel(self, job_id: JobId) -> Job:
@@ -268,7 +274,8 @@ class Store(Explorer, Protocol):
 
         A job is eligible when its queue is one of the worker's, its task is one the
         worker has (when `tasks` is given), its target is None, the worker's name or one of
-        its tags, and its deadline has not passed. Order: priority (higher first), then
+        its tags, and its deadline has not passed; it is due when run_at <= now, or, for a
+        job with a target, run_at <= now + horizon_s. Order: priority (higher first), then
         run_at, then submission order. Each claim increments `attempt` (never reset, not
         even by a manual retry), sets a fresh lease_token, worker, started_at and
         lease_expires_at = now + lease_s, and writes a `started` event ("attempt N of M",
@@ -361,15 +368,20 @@ class Store(Explorer, Protocol):
     async def reap(self) -> list[Job]:
         """Treat every expired lease of a running job as a failed attempt (retried with
         backoff, or failed after the last attempt), end every expired lease of a stopping
-        cancelled job, and return the jobs it changed. Safe to run on every server."""
+        cancelled job, and return the jobs it changed. Safe to run on every server.
+
+        A lease that ran out before its job's run_at (rota.lifecycle.held_ahead: a device
+        held it and went away) ends as a release: the claim does not count and the job
+        keeps its time."""
         ...
 
     async def expire_overdue(self) -> list[Job]:
         """Move pending jobs whose deadline has passed to expired, and return them."""
         ...
 
-    async def next_run_at(self) -> datetime | None:
-        """Return the earliest run_at among pending jobs not yet due, or None."""
+    async def next_run_at(self, ahead_s: float = 0.0) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due at now + ahead_s, or
+        None. (A dispatcher serving devices with a horizon wakes at that run_at - ahead_s.)"""
         ...
 
     async def wait_for_work(self, timeout_s: float) -> bool:

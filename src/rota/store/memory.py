@@ -311,10 +311,10 @@ class MemoryStore:
         with self._step() as data:
             return ops.expire_overdue(data, self._clock.now_utc())
 
-    async def next_run_at(self) -> datetime | None:
-        """Return the earliest run_at among pending jobs not yet due, or None."""
+    async def next_run_at(self, ahead_s: float = 0.0) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due at now + ahead_s."""
         with self._step() as data:
-            now = self._clock.now_utc()
+            now = self._clock.now_utc() + timedelta(seconds=ahead_s)
             later = [
                 data.jobs[job_id].run_at
                 for job_id in data.pending

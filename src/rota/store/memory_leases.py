@@ -20,6 +20,7 @@ from rota.lifecycle import (
     after_failure,
     after_lost_lease,
     dispatch_key,
+    held_ahead,
     is_due,
     progress_message,
     reaped_message,
@@ -44,7 +45,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
         if job.queue in queues
         and (tasks is None or job.task in tasks)
         and (job.target is None or job.target == request.worker or job.target in tags)
-        and is_due(job, now)
+        and is_due(job, now, horizon_s=request.horizon_s)
     ]
     eligible.sort(key=dispatch_key)
     claimed = []
@@ -177,7 +178,7 @@ def release(data: MemoryData, lease: Lease, now: datetime) -> Job:
             job,
             now,
             state=JobState.PENDING,
-            run_at=now,
+            run_at=max(job.run_at, now),  # a reminder given back early keeps its time
             prior_attempts=job.prior_attempts + 1,
             progress=None,
             progress_message=None,
@@ -231,6 +232,9 @@ def reap(data: MemoryData, now: datetime) -> list[Job]:
         if job.state is not JobState.RUNNING:
             # A job cancelled while it ran: its code is presumed gone with its worker.
             changed.append(data.change(job, now, **ENDED))
+            continue
+        if held_ahead(job, now):  # a device went away before the job was due
+            changed.append(release(data, Lease(job_id=job.id, token=job.lease_token or ""), now))
             continue
         changed.append(apply_decision(data, job, after_lost_lease(job), now))
     return changed

@@ -20,6 +20,7 @@ from rota.lifecycle import (
     EXPIRED_MESSAGE,
     EventKind,
     cancelled_message,
+    held_ahead,
     is_overdue,
     updated_message,
 )
@@ -147,9 +148,19 @@ def retry(data: MemoryData, job_id: str, now: datetime) -> Job:
 
 
 def update(data: MemoryData, job_id: str, values: dict[str, Any], now: datetime) -> Job:
-    """Change a pending job's fields (already checked) and log which."""
+    """Change a pending job's fields (already checked) and log which; a job held ahead of
+    its time goes back to pending with them, its lease ended (the claim does not count)."""
     job = data.job(job_id)
-    if job.state is not JobState.PENDING:
+    if held_ahead(job, now):
+        values = {
+            **values,
+            "state": JobState.PENDING,
+            "prior_attempts": job.prior_attempts + 1,
+            "progress": None,
+            "progress_message": None,
+            **ENDED,
+        }
+    elif job.state is not JobState.PENDING:
         raise refusal("update_job", job)
     job = data.change(job, now, **values)
     data.log(job, EventKind.UPDATED, now, updated_message(list(values)))

@@ -392,10 +392,10 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         rows = await self._run(lambda c: self._q.all(c, "expire_overdue", message=EXPIRED_MESSAGE))
         return [row_to_job(row) for row in rows]
 
-    async def next_run_at(self) -> datetime | None:
-        """Return the earliest run_at among pending jobs not yet due, or None."""
+    async def next_run_at(self, ahead_s: float = 0.0) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due at now + ahead_s."""
         moment: datetime | None = await self._run(
-            lambda c: self._q.value(c, "next_run_at"), read=True
+            lambda c: self._q.value(c, "next_run_at", ahead_s=float(ahead_s)), read=True
         )
         return moment
 

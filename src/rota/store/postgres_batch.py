@@ -27,6 +27,7 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
         "tasks": None if request.tasks is None else list(request.tasks),
         "limit": request.limit,
         "lease_s": float(request.lease_s),
+        "horizon_s": float(request.horizon_s),
     }
 
 
@@ -36,19 +37,27 @@ async def acquire_many(
     """Serve each request as acquire would, one after the other, in one transaction of two
     statements whatever the number of requests: lock every request's candidates, hand them
     out request by request in dispatch order, then claim the chosen ones."""
-    wanted, depth = [], 0
+    wanted: list[dict[str, Any]] = []
+    earlier: dict[str, int] = {}
+    """Per queue: how many jobs the requests served so far may take from it."""
     for position, request in enumerate(requests):
         if request.limit <= 0 or not request.queues:
             continue
-        depth += request.limit  # the requests before it may take this many of its candidates
+        queues = list(dict.fromkeys(request.queues))
+        # The requests before it may take this many of its candidates: only those sharing a
+        # queue with it (a device's large request on `reminders` costs the others nothing).
+        depth = request.limit + max(earlier.get(queue, 0) for queue in queues)
+        for queue in queues:
+            earlier[queue] = earlier.get(queue, 0) + request.limit
         wanted.append(
             {
                 "position": position,
                 "worker": request.worker,
-                "queues": list(dict.fromkeys(request.queues)),
+                "queues": queues,
                 "tags": list(request.tags),
                 "tasks": None if request.tasks is None else list(request.tasks),
                 "depth": depth,
+                "horizon_s": float(request.horizon_s),
             }
         )
     claimed: list[list[Job]] = [[] for _ in requests]

@@ -19,6 +19,7 @@ from rota.lifecycle import (
     after_failure,
     after_lost_lease,
     cancelled_message,
+    held_ahead,
     reaped_message,
     stopped_message,
 )
@@ -189,7 +190,9 @@ async def reap(conn: Connection, sql: Statements) -> list[Job]:
     """Treat every expired lease no other server is reaping as a lost attempt."""
     changed = []
     async with conn.transaction():
-        for row in await sql.all(conn, "expired_leases"):
+        rows = await sql.all(conn, "expired_leases")
+        now: datetime | None = await sql.value(conn, "now") if rows else None
+        for row in rows:
             job = row_to_job(row)
             await _log(conn, sql, job, EventKind.REAPED, reaped_message(job))
             if job.state is not JobState.RUNNING:
@@ -198,6 +201,11 @@ async def reap(conn: Connection, sql: Statements) -> list[Job]:
                 ended = await sql.row(conn, "end_stopped_lease", **params)
                 if ended is not None:  # we hold the row lock: it is always found
                     changed.append(row_to_job(ended))
+                continue
+            if now is not None and held_ahead(job, now):  # a device left before it was due
+                released = await sql.row(conn, "release", id=job.id, token=job.lease_token)
+                if released is not None:  # we hold the row lock: it is always found
+                    changed.append(row_to_job(released))
                 continue
             changed.append(await apply_decision(conn, sql, job, after_lost_lease(job)))
     return changed

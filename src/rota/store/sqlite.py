@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -316,9 +316,10 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         """Move pending jobs whose deadline has passed to expired, and return them."""
         return await self._write(ops.expire_overdue, self._clock.now_utc())
 
-    async def next_run_at(self) -> datetime | None:
-        """Return the earliest run_at among pending jobs not yet due, or None."""
-        row = await self._read_one("next_run_at", {"now": to_us(self._clock.now_utc())})
+    async def next_run_at(self, ahead_s: float = 0.0) -> datetime | None:
+        """Return the earliest run_at among pending jobs not yet due at now + ahead_s."""
+        after = self._clock.now_utc() + timedelta(seconds=ahead_s)
+        row = await self._read_one("next_run_at", {"now": to_us(after)})
         return None if row is None or row["run_at"] is None else from_us(row["run_at"])
 
     async def wait_for_work(self, timeout_s: float) -> bool:

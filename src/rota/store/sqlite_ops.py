@@ -18,6 +18,7 @@ from rota.lifecycle import (
     after_failure,
     after_lost_lease,
     cancelled_message,
+    held_ahead,
     progress_message,
     reaped_message,
     started_message,
@@ -95,6 +96,7 @@ def acquire(
             "tasks": json_list(request.tasks),
             "limit": request.limit,
             "now": now_us,
+            "until": now_us + round(max(0.0, request.horizon_s) * 1_000_000),
             "lease_expires_at": now_us + round(request.lease_s * 1_000_000),
         },
     ).fetchall()
@@ -200,6 +202,10 @@ def reap(conn: sqlite3.Connection, q: Queries, now: datetime) -> list[Job]:
             # A job cancelled while it ran: its code is presumed gone with its worker.
             params = {"id": job.id, "token": job.lease_token, "now": now_us}
             changed.append(row_to_job(_one(conn, q["end_stopped_lease"], params)))
+            continue
+        if held_ahead(job, now):  # a device went away before the job was due
+            lease = Lease(job_id=job.id, token=job.lease_token or "")
+            changed.append(release(conn, q, lease, now))
             continue
         changed.append(apply_decision(conn, q, job, after_lost_lease(job), now))
     return changed

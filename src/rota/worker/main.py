@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from rota.errors import InvalidInput
 from rota.settings import Settings
@@ -61,6 +61,14 @@ def run_worker(settings: Settings) -> int:
 
 
 async def _run(worker: Worker) -> int:
+    delivered = await serve_signals(worker.run(), worker.request_drain, worker.request_stop)
+    return EXIT_OK if delivered else EXIT_UNDELIVERED
+
+
+async def serve_signals(
+    run: Awaitable[bool], drain: Callable[[], None], stop: Callable[[], None]
+) -> bool:
+    """Await `run` with SIGTERM and SIGINT calling `drain` the first time, `stop` after."""
     loop = asyncio.get_running_loop()
     signals_seen = 0
 
@@ -68,9 +76,9 @@ async def _run(worker: Worker) -> int:
         nonlocal signals_seen
         signals_seen += 1
         if signals_seen == 1:
-            worker.request_drain()
+            drain()
         else:
-            worker.request_stop()
+            stop()
 
     installed = []
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -80,8 +88,7 @@ async def _run(worker: Worker) -> int:
         except (NotImplementedError, RuntimeError):  # not on this platform or thread
             pass
     try:
-        delivered = await worker.run()
+        return await run
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-    return EXIT_OK if delivered else EXIT_UNDELIVERED

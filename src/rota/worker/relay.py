@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from rota.clock import Clock
@@ -61,6 +62,7 @@ class Relay:
             max_attempts=order.max_attempts,
             on_progress=on_progress,
             on_log=on_log,
+            run_at=None if order.run_at is None else datetime.fromtimestamp(order.run_at, UTC),
         )
 
     def flush(self) -> None:

@@ -40,6 +40,7 @@ from rota.protocol import (
 from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
 from rota.tasks.registry import TaskRegistry
+from rota.types import JobId
 from rota.worker.connection import Connector, Link, write_stderr
 from rota.worker.executor import Executor, Outcome
 from rota.worker.outbox import Outbox
@@ -69,8 +70,15 @@ class Worker:
         *,
         clock: Clock = SYSTEM_CLOCK,
         report: Callable[[str], None] = write_stderr,
+        horizon_s: float = 0.0,
+        on_release: Callable[[JobId], None] | None = None,
     ) -> None:
+        """`horizon_s` and `on_release` are a device's: it takes jobs targeted at it that
+        long before they are due, and hears of each job the server took back: released
+        (cancelled, drained) and acknowledged, or its lease declared stale."""
         self.name = settings.worker.name or f"{socket.gethostname()}-{os.getpid()}"
+        self._horizon_s = horizon_s
+        self._on_release = on_release
         self._settings = settings
         self._registry = registry
         self._clock = clock
@@ -79,6 +87,8 @@ class Worker:
         self._heartbeat_s = settings.server.heartbeat_s
         self._slots = Slots()
         self._outbox = Outbox()
+        self._releasing: set[JobId] = set()
+        """Jobs whose word in the outbox is a release."""
         self._link: Link | None = None
         self._draining = False
         self._drain_requested = asyncio.Event()
@@ -253,6 +263,7 @@ class Worker:
             capacity=self._settings.worker.concurrency,
             running=self._slots.leases(),
             unleased=self._slots.unleased,
+            horizon_s=self._horizon_s,
         )
 
     async def _heartbeats(self, link: Link) -> None:
@@ -287,6 +298,10 @@ class Worker:
                 self._drop_stale(message.stale)
             elif isinstance(message, Ack):
                 self._outbox.drop(message.job_id)
+                released = message.job_id in self._releasing
+                self._releasing.discard(message.job_id)
+                if released and message.ok and self._on_release is not None:
+                    self._on_release(message.job_id)
                 if not message.ok:
                     reason = message.error or "stale lease"
                     self._report(f"server refused the outcome of job {message.job_id}: {reason}")
@@ -384,6 +399,10 @@ class Worker:
             failure = Outcome.failure(str(exc), retryable=False)
             encoded = protocol.encode(failure.message(message.lease))
         self._outbox.put(message.job_id, encoded)
+        if isinstance(message, Release):
+            self._releasing.add(message.job_id)
+        else:
+            self._releasing.discard(message.job_id)
         if self._link is not None:
             self._link.post_encoded(encoded)
 
@@ -401,6 +420,9 @@ class Worker:
             if slot is not None:
                 self._lose(slot, "its lease is no longer valid")
             self._outbox.drop(job_id)
+            self._releasing.discard(job_id)
+            if self._on_release is not None:
+                self._on_release(job_id)
         if job_ids:
             self._changed.set()
 

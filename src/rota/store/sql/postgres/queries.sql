@@ -90,7 +90,9 @@ WITH candidates AS MATERIALIZED (
         SELECT id, priority, run_at, seq FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND run_at <= coalesce(:now, now())
+          AND (run_at <= coalesce(:now, now())
+               OR (target IS NOT NULL
+                   AND run_at <= coalesce(:now, now()) + make_interval(secs => :horizon_s)))
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
           AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
@@ -215,7 +217,7 @@ SELECT * FROM failed;
 WITH released AS (
     UPDATE jobs
     SET state = 'pending',
-        run_at = coalesce(:now, now()),
+        run_at = greatest(run_at, coalesce(:now, now())),  -- a reminder given back keeps its time
         prior_attempts = prior_attempts + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
@@ -353,8 +355,19 @@ WITH changed AS (
         priority = coalesce(:priority, priority),
         args = coalesce(:args::text::json, args),
         kwargs = coalesce(:kwargs::text::json, kwargs),
+        -- A job held ahead of its run_at goes back to pending, its lease ended as a
+        -- release ends it (rota.lifecycle.held_ahead): the claim does not count.
+        prior_attempts = prior_attempts + CASE WHEN state = 'running' THEN 1 ELSE 0 END,
+        progress = CASE WHEN state = 'running' THEN NULL ELSE progress END,
+        progress_message = CASE WHEN state = 'running' THEN NULL ELSE progress_message END,
+        state = 'pending',
+        lease_token = NULL,
+        lease_expires_at = NULL,
         updated_at = coalesce(:now, now())
-    WHERE id = :id AND state = 'pending'
+    WHERE id = :id
+      AND (state = 'pending'
+           OR (state = 'running' AND lease_token IS NOT NULL AND stop_requested_at IS NULL
+               AND run_at > coalesce(:now, now())))
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
@@ -443,7 +456,8 @@ ORDER BY queue;
 SELECT DISTINCT unnest(tasks) AS name FROM workers;
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs WHERE state = 'pending' AND run_at > coalesce(:now, now());
+SELECT min(run_at) FROM jobs
+WHERE state = 'pending' AND run_at > coalesce(:now, now()) + make_interval(secs => :ahead_s);
 
 -- name: purge_jobs
 WITH purged AS (
@@ -539,14 +553,17 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 -- may take first; the caller hands the candidates out request by request.
 SELECT request.position, candidate.id, candidate.priority, candidate.run_at, candidate.seq
 FROM jsonb_to_recordset(:requests::jsonb) AS request (
-    position integer, worker text, queues text[], tags text[], tasks text[], depth integer
+    position integer, worker text, queues text[], tags text[], tasks text[], depth integer,
+    horizon_s double precision
 )
 CROSS JOIN LATERAL unnest(request.queues) AS wanted (queue)
 CROSS JOIN LATERAL (
     SELECT id, priority, run_at, seq FROM jobs
     WHERE state = 'pending'
       AND queue = wanted.queue
-      AND run_at <= coalesce(:now, now())
+      AND (run_at <= coalesce(:now, now())
+           OR (target IS NOT NULL
+               AND run_at <= coalesce(:now, now()) + make_interval(secs => request.horizon_s)))
       AND (request.tasks IS NULL OR task = ANY(request.tasks))
       AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
       AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))

@@ -67,7 +67,7 @@ WHERE id IN (
         SELECT id FROM jobs INDEXED BY jobs_claim
         WHERE state = 'pending'
           AND queue = wanted.value
-          AND run_at <= :now
+          AND (run_at <= :now OR (target IS NOT NULL AND run_at <= :until))
           AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
           AND (target IS NULL OR target = :worker
                OR target IN (SELECT value FROM json_each(:tags)))
@@ -141,10 +141,11 @@ RETURNING *;
 -- name: release
 -- The claim does not count, yet its run keeps its number (its code may have run for a while,
 -- as in a drain): the round's start moves up by one, so attempts_left is unchanged and the
--- next claim gets a number of its own.
+-- next claim gets a number of its own. A job given back before its run_at (a device's
+-- reminder) keeps its time.
 UPDATE jobs
 SET state = 'pending',
-    run_at = :now,
+    run_at = max(run_at, :now),
     prior_attempts = prior_attempts + 1,
     lease_token = NULL,
     lease_expires_at = NULL,
@@ -221,13 +222,24 @@ WHERE id = :id AND state IN ('failed', 'cancelled', 'expired') AND lease_token I
 RETURNING *;
 
 -- name: update_job
+-- A job held ahead of its run_at (rota.lifecycle.held_ahead) goes back to pending with the
+-- changes, its lease ended as a release ends it: the claim does not count.
 UPDATE jobs
 SET run_at = coalesce(:run_at, run_at),
     priority = coalesce(:priority, priority),
     args = coalesce(:args, args),
     kwargs = coalesce(:kwargs, kwargs),
+    prior_attempts = prior_attempts + (state = 'running'),
+    progress = CASE WHEN state = 'running' THEN NULL ELSE progress END,
+    progress_message = CASE WHEN state = 'running' THEN NULL ELSE progress_message END,
+    state = 'pending',
+    lease_token = NULL,
+    lease_expires_at = NULL,
     updated_at = :now
-WHERE id = :id AND state = 'pending'
+WHERE id = :id
+  AND (state = 'pending'
+       OR (state = 'running' AND lease_token IS NOT NULL AND stop_requested_at IS NULL
+           AND run_at > :now))
 RETURNING *;
 
 -- name: list_jobs

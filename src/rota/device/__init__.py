@@ -1,0 +1,1 @@
+"""The device: a worker that holds reminders and rings them by its own clock."""
