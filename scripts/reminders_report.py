@@ -55,6 +55,7 @@ def render(figures: dict[str, Any]) -> str:
         ("lost", str(figures["lost"])),
         ("rang twice", str(figures["rung_twice"])),
         ("chimes written", str(figures["chimes_written"])),
+        ("handed over again after the restart", str(figures["handed_over_again"])),
         ("marked late (over 1 s)", str(figures["late"])),
         ("lateness p50 / max, all", lateness(figures["lateness_s"])),
         (f"lateness p50 / max, {up['count']} due while the device ran", lateness(up["lateness_s"])),
@@ -73,23 +74,35 @@ def render(figures: dict[str, Any]) -> str:
         ("device clock offset the server saw", seconds(net["clock_offset_seen_s"])),
     ]
     table = "\n".join(["| figure | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
-    return f"""Run {run["at"]} by `tests/e2e/test_reminder_faults.py` (markers `e2e`, `faults`; it
-needs root for `ip netns`). A real `rota device` runs in a network namespace whose only way to
-the server is a veth pair, delayed by {how}. {run["reminders_before_kill"]} reminders are due
-{run["spacing_s"]:g} s apart; the device is killed with SIGKILL once about six have rung,
-{run["reminders_while_down"]} more are submitted while it is dead, and it is started again on
-the same holdings file {run["down_s"]:.1f} s later; the server saw it online again
-{run["start_to_online_s"]:.1f} s after that.
+    again = figures["handed_over_again"]
+    intro = (
+        f"Run {run['at']} by `tests/e2e/test_reminder_faults.py` (markers `e2e`, `faults`; it "
+        f"needs root for `ip netns`), on a machine with {run['cpus']} CPUs and a load average "
+        f"of {run['load_avg_1m']:g} at the end of the run. A real `rota device` runs in a "
+        f"network namespace whose only way to the server is a veth pair, delayed by {how}. "
+        f"{run['reminders_before_kill']} reminders are due {run['spacing_s']:g} s apart; the "
+        "device is killed with SIGKILL once about six have rung, "
+        f"{run['reminders_while_down']} more are submitted while it is dead, and it is started "
+        f"again on the same holdings file {run['down_s']:.1f} s later; the server saw it online "
+        f"again {run['start_to_online_s']:.1f} s after that."
+    )
+    again_text = (
+        f"{again} reminder(s) were handed over again after the restart (their leases had been "
+        "reaped while the device was dead); the device matched each to the one in its file "
+        "(by job id and due time), and none rang twice."
+        if again
+        else "No reminder had to be handed over again after the restart."
+    )
+    return f"""{intro}
 
 {table}
 
 Lateness is the device's own measure: when it rang minus when it was due, by its clock. The
 reminders due while it was dead, or while the restarted process was still starting, rang from
-its file as soon as it could, so they are late by about the time it was away; the others
-rang by the device's clock whatever the network did. A reminder that had rung before the
-kill and was handed over again (its lease was reaped while the device was dead) was answered
-from the file, not rung again. The clock offset is negative by about the one-way delay,
-which it includes.
+its file (or, for those submitted while it was dead, on delivery) as soon as it could, so
+they are late by about the time it was away; the others rang by the device's clock whatever
+the network did. {again_text} The clock offset is negative by about the one-way delay, which
+it includes.
 """
 
 

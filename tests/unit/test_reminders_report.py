@@ -30,6 +30,7 @@ SAMPLE: dict[str, Any] = {
     "lost": 1,
     "rung_twice": 2,
     "chimes_written": 31,
+    "handed_over_again": 3,
     "late": 5,
     "lateness_s": {"p50": 0.004, "max": 4.5},
     "due_while_up": {"count": 25, "late": 0, "lateness_s": {"p50": 0.003, "max": 0.02}},
@@ -51,6 +52,8 @@ SAMPLE: dict[str, Any] = {
         "start_to_online_s": 3.1,
         "kills": 1,
         "at": "2030-01-01T00:00:00+00:00",
+        "cpus": 2,
+        "load_avg_1m": 3.5,
     },
 }
 
@@ -70,6 +73,9 @@ def test_the_report_states_the_figures_it_is_given() -> None:
     assert rows["lateness p50 / max, 4 due while it was dead"] == "2.75 s / 4.50 s"
     assert rows["device clock offset the server saw"] == "-0.203 s"
     assert "netem delay 200ms 50ms" in text
+    assert "2 CPUs and a load average of 3.5" in text
+    assert rows["handed over again after the restart"] == "3"
+    assert "3 reminder(s) were handed over again" in text
     relayed = report.render(
         {**SAMPLE, "network": {**SAMPLE["network"], "method": "relay", "relay_hold_median_s": 0.2}}
     )
