@@ -30,9 +30,7 @@ def test_snooze_and_dismiss_through_the_sync_client(lenient_server: LiveServer) 
         assert snoozed["snoozed"]["state"] == "cancelled"
         made = snoozed["reminder"]
         assert made["idempotency_key"] == f"snooze:{reminder['id']}"
-        due_in = datetime.fromisoformat(made["run_at"]) - datetime.fromisoformat(
-            made["created_at"]
-        )
+        due_in = datetime.fromisoformat(made["run_at"]) - datetime.fromisoformat(made["created_at"])
         assert timedelta(seconds=119) < due_in < timedelta(seconds=125)
         assert client.snooze(reminder["id"], 7)["reminder"]["id"] == made["id"]
         assert client.dismiss(made["id"])["state"] == "cancelled"
