@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rota.jobs import JobState
-from rota.protocol import FROM_SERVER_SIDE, Batch, Cancel, Drain, ServerMessage, decode
+from rota.protocol import FROM_SERVER_SIDE, Batch, Cancel, Drain, Leases, ServerMessage, decode
 from rota.server.dispatcher import Dispatcher, RunningJob, WorkerSession
 from rota.server.events import Broadcaster
 from rota.server.feed_follower import FeedFollower
@@ -113,3 +113,33 @@ async def test_a_refresh_wakes_every_waiter(store: Store) -> None:
     with waiters.watch("j1") as first, waiters.watch("j2") as second:
         follower([Refresh()])
         assert first.is_set() and second.is_set()
+
+
+async def test_a_device_hears_at_once_that_a_held_job_was_taken_back(store: Store) -> None:
+    follower, _, session, socket, _ = setup(store)
+    session.horizon_s = 600.0
+    taken_back = change(state=JobState.PENDING, leased=False, stopping=False)
+    follower([taken_back])
+    await settle(follower)
+    assert socket.sent == [Leases(stale=("j1",))]
+    assert "j1" not in session.running
+    follower([taken_back])  # no longer held here: nothing more to say
+    await settle(follower)
+    assert len(socket.sent) == 1
+
+
+async def test_an_ordinary_worker_is_not_told_at_once(store: Store) -> None:
+    follower, _, session, socket, _ = setup(store)
+    follower([change(state=JobState.PENDING, leased=False, stopping=False)])
+    await settle(follower)
+    assert socket.sent == [] and "j1" not in session.running
+
+
+async def test_a_device_holding_a_later_attempt_is_not_told_about_an_older_one(
+    store: Store,
+) -> None:
+    follower, _, session, socket, _ = setup(store)
+    session.horizon_s = 600.0
+    follower([change(state=JobState.PENDING, leased=False, stopping=False, attempt=1)])
+    await settle(follower)
+    assert socket.sent == [] and "j1" in session.running

@@ -235,7 +235,7 @@ async def test_claiming_does_not_scan_finished_jobs(
     await store.submit([spec() for _ in range(3)])
     acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
     values = {"now": None, "queues": ["default"], "tasks": None, "worker": "w1", "tags": []}
-    args = acquire.args({**values, "limit": 5, "lease_s": 30.0})
+    args = acquire.args({**values, "limit": 5, "lease_s": 30.0, "horizon_s": 0.0})
     plan = await admin.fetchval("EXPLAIN (FORMAT JSON) " + acquire.sql, *args)
     # Only an index over pending jobs is read: finished ones are not in it at all.
     assert "Seq Scan" not in plan, plan
@@ -263,7 +263,7 @@ async def test_claiming_does_not_scan_other_queues_backlog(
     mine = await store.submit([spec() for _ in range(3)])
     acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
     values = {"now": None, "queues": ["default", "empty"], "tasks": None, "worker": "w1"}
-    args = acquire.args({**values, "tags": [], "limit": 5, "lease_s": 30.0})
+    args = acquire.args({**values, "tags": [], "limit": 5, "lease_s": 30.0, "horizon_s": 0.0})
     trial = admin.transaction()  # EXPLAIN ANALYZE claims for real: undo it
     await trial.start()
     try:
