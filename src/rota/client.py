@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import anyio
 import httpx
@@ -45,6 +45,24 @@ JSON_HEADERS = (("content-type", "application/json"),)
 
 JobData = dict[str, Any]
 """A job as the API returns it: `rota.jobs.Job.to_dict()`."""
+
+
+class Reply(Protocol):
+    """What the client reads of a response: an `httpx.Response`, or the sync client's lean
+    `rota.client_http.Answer`."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def is_success(self) -> bool: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+
 
 SERVER_VARIABLE = "ROTA_SERVER"
 TOKEN_VARIABLE = "ROTA_TOKEN"
@@ -409,7 +427,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods, DeviceMethods):
         content: bytes | None,
         params: Mapping[str, Any] | None,
         timeout_s: float,
-    ) -> httpx.Response:
+    ) -> Reply:
         """Send one request on the pool of kept-alive connections.
 
         With `_pause`, the only awaits of every method: the sync Client overrides both with
@@ -435,7 +453,7 @@ def _unavailable(url: str, error: httpx.TransportError) -> ServerUnavailable:
     return ServerUnavailable(f"cannot reach the Rota server at {url}")
 
 
-def error_from_response(response: httpx.Response) -> RotaError:
+def error_from_response(response: Reply) -> RotaError:
     """Return the RotaError an error response stands for, as named in its body."""
     try:
         error = response.json()["error"]

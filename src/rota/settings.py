@@ -80,6 +80,12 @@ class StoreSettings(Section):
     retention_s: float = Field(
         7 * 86400, gt=0, le=MAX_SPAN_S, description="keep finished jobs this long"
     )
+    durability: Literal["full", "relaxed"] = Field(
+        "full",
+        description='"full": each change is flushed to disk before the server answers; '
+        '"relaxed": answer before the flush (much faster single submits; a power loss or '
+        "OS crash may lose the last moments' changes, a Rota crash loses nothing on SQLite)",
+    )
 
 
 class WorkerSettings(Section):

@@ -1,9 +1,11 @@
 """The sync client: the AsyncClient's methods, run without an event loop.
 
 Every method is the AsyncClient's own code (one source for bodies, checks and errors). Its
-only await is `_send`, which here is a blocking call on one kept-alive `httpx.Client`, so
-the coroutine finishes at its first step: the call costs no event loop, thread hop or
-portal, just the request.
+only await is `_send`, which here is a blocking call on a kept-alive connection, so the
+coroutine finishes at its first step: the call costs no event loop, thread hop or portal,
+just the request. For a plain http:// server the connection is `http.client`'s (see
+rota.client_http: a fifth of httpx's CPU per call); for https, a proxy or a given
+transport it is one `httpx.Client`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar, cast
 
 import httpx
 
-from rota.client import API_PREFIX, JSON_HEADERS, AsyncClient
+from rota.client import API_PREFIX, JSON_HEADERS, AsyncClient, Reply
+from rota.client_http import LeanHttp, lean_usable
 from rota.client_retry import DEFAULT_RETRY, RetryPolicy
 from rota.errors import RotaError
 
@@ -43,6 +46,11 @@ class _BlockingCore(AsyncClient):
             headers=self._http.headers,
             transport=transport,
         )
+        self._lean = (
+            LeanHttp(self.url + API_PREFIX, headers=_credentials(self._http.headers))
+            if transport is None and lean_usable(self.url)
+            else None
+        )
 
     async def _send(
         self,
@@ -52,7 +60,11 @@ class _BlockingCore(AsyncClient):
         content: bytes | None,
         params: Mapping[str, Any] | None,
         timeout_s: float,
-    ) -> httpx.Response:
+    ) -> Reply:
+        if self._lean is not None:
+            return self._lean.request(
+                method, path, content=content, params=params, timeout_s=timeout_s
+            )
         return self._sync_http.request(
             method,
             path,
@@ -63,11 +75,19 @@ class _BlockingCore(AsyncClient):
         )
 
     async def _pause(self, seconds: float) -> None:
-        time.sleep(seconds)  # noqa: ASYNC251 (run by run_to_end, outside any event loop)  # noqa: ASYNC251 (this coroutine is run by run_to_end, in no loop)
+        time.sleep(seconds)  # noqa: ASYNC251 (run by run_to_end, outside any event loop)
 
     def close_sync(self) -> None:
         """Close the kept-alive connections."""
+        if self._lean is not None:
+            self._lean.close()
         self._sync_http.close()
+
+
+def _credentials(headers: httpx.Headers) -> dict[str, str]:
+    """Return the Authorization header among httpx's defaults (the token), if any."""
+    token = headers.get("authorization")
+    return {} if token is None else {"Authorization": token}
 
 
 def run_to_end(step: Coroutine[Any, Any, R]) -> R:

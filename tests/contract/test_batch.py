@@ -1,11 +1,11 @@
 """The Store contract, batches: many claims for many workers, many outcomes with their log
-lines, each in one transaction, each item fenced on its own."""
+lines, each in one transaction, each item fenced on its own; and many submissions at once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -157,3 +157,46 @@ async def test_acquire_many_honours_each_requests_targets_and_tasks(store: Store
         [for_w1.id, for_gpu.id, other_task.id],
         [],
     ]
+
+
+async def test_a_bulk_submission_returns_the_jobs_as_stored(
+    store: Store, clock: ManualClock
+) -> None:
+    zone = timezone(timedelta(hours=2))
+    specs = [
+        spec(),
+        spec(
+            args=[1, "two", {"three": [3.5, None, True]}],
+            kwargs={"é": "ü"},
+            queue="mail",
+            priority=-4,
+            run_at=(clock.now_utc() + timedelta(minutes=5)).astimezone(zone),
+            target="device:kitchen",
+            max_attempts=7,
+            backoff=Backoff(base_s=2, factor=3, max_s=60, jitter=0),
+            timeout_s=30,
+            deadline_at=clock.now_utc() + timedelta(hours=1),
+            idempotency_key="order-1",
+            schedule_id="sched-1",
+        ),
+        spec(
+            idempotency_key="order-1",
+            args=[1, "two", {"three": [3.5, None, True]}],
+            kwargs={"é": "ü"},
+            queue="mail",
+            priority=-4,
+            target="device:kitchen",
+            max_attempts=7,
+            backoff=Backoff(base_s=2, factor=3, max_s=60, jitter=0),
+            timeout_s=30,
+            schedule_id="sched-1",
+        ),
+        spec(timeout_s=1.5, args=[2**53 - 1]),
+    ]
+    jobs = await store.submit(specs)
+    assert jobs[1] == jobs[2], "a repeated key in one list is the same job"
+    for job in jobs:
+        assert await store.get_job(job.id) == job
+    again = await store.submit(specs)
+    assert again[1] == again[2] == jobs[1], "the same keyed submission again: its job"
+    assert again[0].id != jobs[0].id

@@ -4,6 +4,7 @@ migrations under concurrency, the database's clock, and riding out outages."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ from rota.errors import InvalidInput, ServerUnavailable
 from rota.jobs import JobSpec, JobState, Lease
 from rota.store import AcquireRequest, JobQuery
 from rota.store.postgres import PostgresStore
+from rota.store.postgres_conn import ConnectionRunner
 from rota.store.postgres_sql import load_compiled
 from rota.store.queries import load_migrations
 from tests.contract.postgres import drop_schemas, make_postgres_store, postgres_server
@@ -275,6 +277,60 @@ async def test_claiming_does_not_scan_other_queues_backlog(
     assert '"Index Name": "jobs_claim"' in plan, plan
     claimed = await store.acquire(request(limit=5))
     assert sorted(job.id for job in claimed) == sorted(job.id for job in mine)
+
+
+async def test_a_claim_round_reads_only_the_rows_it_claims(
+    open_store: OpenStore, admin: asyncpg.Connection, schema: str
+) -> None:
+    # 5,000 due jobs in the queue, and no statistics yet (as right after a bulk submit): the
+    # claim's update finds its rows where the first step locked them, instead of hashing
+    # every pending job (as a join on the id did when the planner thought the table small).
+    store = await open_store()
+    for _ in range(5):
+        await store.submit([spec() for _ in range(1000)])
+    claim = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire_many"]
+    requests = [
+        {"step": n + 1, "position": n, "worker": f"w{n}", "queues": ["default"], "tags": [],
+         "tasks": None, "wanted": 8, "depth": 8 * (n + 1), "lease_s": 30.0, "horizon_s": 0.0}
+        for n in range(2)
+    ]  # fmt: skip
+    args = claim.args({"requests": json.dumps(requests), "now": None})
+    await admin.execute(f"SET search_path = {schema}")
+    trial = admin.transaction()  # EXPLAIN ANALYZE claims for real: undo it
+    await trial.start()
+    try:
+        plan = await admin.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + claim.sql, *args)
+    finally:
+        await trial.rollback()
+    assert '"Node Type": "Tid Scan"' in plan, plan
+    read = [int(n) for n in re.findall(r'"Actual Rows": (\d+)', plan)]
+    removed = [int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', plan)]
+    assert max(read) <= 32 and sum(removed) < 100, plan
+    claimed = await store.acquire_many([request("w0", limit=8), request("w1", limit=8)])
+    assert [len(jobs) for jobs in claimed] == [8, 8]
+
+
+async def test_the_stores_connections_never_compile_queries(dsn: str, schema: str) -> None:
+    # A claim's row estimate grows with the backlog, and JIT once compiled every claim
+    # (0.3-3 s each with 1M pending jobs): the store turns it off for its connections.
+    runner = ConnectionRunner(
+        dsn,
+        schema=schema,
+        pool_min=1,
+        pool_max=1,
+        connect_timeout_s=5.0,
+        command_timeout_s=5.0,
+    )
+    await runner.start()
+    try:
+        assert await runner.run(lambda conn: conn.fetchval("SHOW jit"), retry=True) == "off"
+        own = await runner.connect()
+        try:
+            assert await own.fetchval("SHOW jit") == "off"
+        finally:
+            await own.close()
+    finally:
+        await runner.stop()
 
 
 # --- outages -------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def test_environment_booleans_and_numbers(tmp_path: Path) -> None:
         ({"port": 70000}, "port"),
         ({"lease_s": 0}, "lease_s"),
         ({"dispatch_policy": "random"}, "dispatch_policy"),
+        ({"durability": "none"}, "durability"),
         ({"concurrency": "many"}, "concurrency"),
         ({"no_such_setting": 1}, "no_such_setting"),
     ],
@@ -102,6 +103,13 @@ def test_bad_values_name_the_field(
 ) -> None:
     with pytest.raises(InvalidInput, match=field):
         load_settings(overrides, environ={"ROTA_CONFIG": str(tmp_path / "absent.toml")})
+
+
+def test_durability_is_full_unless_relaxed_on_purpose(tmp_path: Path) -> None:
+    absent = str(tmp_path / "absent.toml")
+    assert load_settings(environ={"ROTA_CONFIG": absent}).store.durability == "full"
+    environ = {"ROTA_CONFIG": absent, "ROTA_DURABILITY": "relaxed"}
+    assert load_settings(environ=environ).store.durability == "relaxed"
 
 
 def test_bad_environment_value_names_the_field(tmp_path: Path) -> None:

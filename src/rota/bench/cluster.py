@@ -130,11 +130,15 @@ class RotaCluster:
         if done.returncode != 0:
             raise BenchError(f"rota migrate failed: {done.stderr.decode(errors='replace')[-500:]}")
 
-    def start_server(self) -> Client:
-        """Start the server on a free port and return a client once it answers."""
+    def start_server(self, *, durability: str = "full") -> Client:
+        """Start the server on a free port and return a client once it answers.
+
+        `durability` is the store's setting (see rota.store.base.Durability)."""
         self.port = free_port()
         self.server = self._spawn(
-            "server", [*_rota(), "server", "--db", self.db, "--port", str(self.port)]
+            "server",
+            [*_rota(), "server", "--db", self.db, "--port", str(self.port)],
+            env={"ROTA_DURABILITY": durability},
         )
         if self.client is None:
             self.client = Client(self.url, timeout_s=120.0)
@@ -244,8 +248,10 @@ class RotaCluster:
             self._link.close()
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _spawn(self, label: str, argv: list[str]) -> Process:
+    def _spawn(self, label: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+        given = env or {}
         env = {key: value for key, value in os.environ.items() if not key.startswith("ROTA_")}
+        env.update(given)
         if self.redis_url:
             env[REDIS_ENV] = self.redis_url
         log = self.folder / f"{label}.log"

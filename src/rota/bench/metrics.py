@@ -11,6 +11,11 @@ WORKLOADS: dict[str, tuple[Metric, ...]] = {
             label="single submits from one client, jobs/s",
             higher_is_better=True,
         ),
+        Metric(
+            key="single_relaxed_per_s",
+            label="single submits, durability relaxed (answer before the disk flush), jobs/s",
+            higher_is_better=True,
+        ),
         Metric(key="bulk_per_s", label="bulk submit, jobs/s", higher_is_better=True),
         Metric(
             key="drain_per_s", label="drain with 2 worker processes, jobs/s", higher_is_better=True

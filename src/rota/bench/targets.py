@@ -72,6 +72,20 @@ def targets_grid(results: list[WorkloadResult]) -> Grid:
             _verdict(None if single is None else single >= 2500),
         ]
     )
+    relaxed = _value(results, "throughput", SQLITE, "single_relaxed_per_s")
+    rows.append(
+        [
+            "single submits, durability relaxed (SQLite)",
+            "",
+            f"best peer ({best_single[0]}: {best_single[1]:,.0f}/s)"
+            if best_single
+            else "best peer",
+            "" if relaxed is None else f"{relaxed:,.0f}/s",
+            ""
+            if relaxed is None or best_single is None
+            else ("aim met" if relaxed >= best_single[1] else "aim not met"),
+        ]
+    )
     bulk = _value(results, "throughput", SQLITE, "bulk_per_s")
     rows.append(
         [

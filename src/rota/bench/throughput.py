@@ -3,7 +3,9 @@
 Each run starts a server on a fresh store with no worker, submits `jobs` no-op jobs one at a
 time from one client (single-submit rate), then `jobs` more in batches (bulk-submit rate),
 then starts 2 worker processes and times from their start until every job has finished
-(drain rate, over all twice `jobs`). The figures are the medians of the runs, with their spread.
+(drain rate, over all twice `jobs`). Then a server with durability "relaxed" (answers
+before the disk flush) on another fresh store takes `jobs` single submits: a row of its own.
+The figures are the medians of the runs, with their spread.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class ThroughputParams:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Run:
     single_per_s: float
+    single_relaxed_per_s: float
     bulk_per_s: float
     drain_per_s: float
     failed: int
@@ -50,6 +53,7 @@ def run(store: StoreChoice, params: ThroughputParams, *, redis_url: str | None) 
         system=store.label,
         figures={
             "single_per_s": Figure.of_runs([r.single_per_s for r in runs]),
+            "single_relaxed_per_s": Figure.of_runs([r.single_relaxed_per_s for r in runs]),
             "bulk_per_s": Figure.of_runs([r.bulk_per_s for r in runs]),
             "drain_per_s": Figure.of_runs([r.drain_per_s for r in runs]),
         },
@@ -94,12 +98,31 @@ def _once(store: StoreChoice, params: ThroughputParams, redis_url: str | None, n
             drain_s = time.perf_counter() - started
             progress.update(total)
         failed = len(client.list_jobs(state="failed", queue=QUEUE, limit=500)["jobs"])
+    relaxed_s = _single_relaxed(store, params, redis_url, tag)
     return _Run(
         single_per_s=params.jobs / single_s,
+        single_relaxed_per_s=params.jobs / relaxed_s,
         bulk_per_s=params.jobs / bulk_s,
         drain_per_s=total / drain_s,
         failed=failed,
     )
+
+
+def _single_relaxed(
+    store: StoreChoice, params: ThroughputParams, redis_url: str | None, tag: str
+) -> float:
+    """Return the seconds the single submits take on a fresh store with durability
+    "relaxed": the server answers before the disk flush (reported on a row of its own)."""
+    with RotaCluster(store=store, redis_url=redis_url) as cluster:
+        client = cluster.start_server(durability="relaxed")
+        cluster.register_tasks()
+        label = f"{store.label} throughput {tag}: single submits, durability relaxed"
+        with bar(label, params.jobs) as progress:
+            started = time.perf_counter()
+            for _ in range(params.jobs):
+                client.submit("bench.noop", queue=QUEUE)
+                progress.advance()
+            return time.perf_counter() - started
 
 
 def unfinished(client: Client, queue: str) -> int:

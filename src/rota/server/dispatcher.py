@@ -238,9 +238,16 @@ class Dispatcher:
         if self._wake.is_set():
             return
         timeout_s = POLL_S
-        horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
-        # A device takes targeted jobs horizon_s early: look when the next one comes in reach.
-        for ahead_s in (0.0, horizon_s) if horizon_s > 0 else (0.0,):
+        if not any(session.free_slots > 0 for session in self._sessions.values()):
+            # Nothing to hand out to, whatever is due: a worker that joins or a slot that
+            # frees wakes the loop, so the store is not asked when the next job is due.
+            looks: tuple[float, ...] = ()
+        else:
+            horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
+            # A device takes targeted jobs horizon_s early: look when the next one comes in
+            # reach.
+            looks = (0.0, horizon_s) if horizon_s > 0 else (0.0,)
+        for ahead_s in looks:
             next_run_at = await self._store.next_run_at(ahead_s)
             if next_run_at is not None:
                 until_s = (next_run_at - await self._store.now()).total_seconds() - ahead_s

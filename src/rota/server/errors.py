@@ -88,11 +88,16 @@ def _http_error_type(exc: HTTPException) -> str:
     return "".join(word.capitalize() for word in phrase.replace("-", " ").split())
 
 
+def rota_error_response(method: str, path: str, exc: RotaError) -> JSONResponse:
+    """Return the answer to a RotaError (a 5xx is logged: the server could not do it)."""
+    if exc.status_code >= 500:
+        logger.error("%s %s failed: %s", method, path, exc.message)
+    return error_response(exc.status_code, type(exc).__name__, exc.message)
+
+
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RotaError):
-        if exc.status_code >= 500:
-            logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return error_response(exc.status_code, type(exc).__name__, exc.message)
+        return rota_error_response(request.method, request.url.path, exc)
     if isinstance(exc, RequestValidationError):
         return error_response(422, "InvalidInput", describe_validation_errors(exc.errors()))
     if isinstance(exc, HTTPException):
@@ -101,10 +106,10 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
-    return _internal_error(request.method, request.url.path, exc)
+    return internal_error(request.method, request.url.path, exc)
 
 
-def _internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:
+def internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:
     # A 500 is our bug: its traceback is logged once, here, at ERROR.
     logger.error("unexpected error in %s %s", method, path, exc_info=exc)
     return error_response(500, "InternalError", "the server failed; its log says why")
@@ -141,7 +146,7 @@ class LastResortMiddleware:
         except Exception as exc:
             if started:
                 raise  # half a response is out: only closing the connection can end it
-            response = _internal_error(scope["method"], scope["path"], exc)
+            response = internal_error(scope["method"], scope["path"], exc)
             await response(scope, receive, send)
 
 

@@ -33,7 +33,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared = declared_length(scope)
         if declared == -1:
             response = error_response(400, "InvalidInput", "the Content-Length header is invalid")
             await response(scope, receive, send)
@@ -69,7 +69,7 @@ class BodyLimitMiddleware:
             await error_response(413, type(exc).__name__, exc.detail)(scope, receive, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def declared_length(scope: Scope) -> int | None:
     """Return the declared body length, None when absent, -1 when unreadable."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":

@@ -58,7 +58,7 @@ async def serve(settings: Settings) -> None:
     Prints "Rota server on http(s)://HOST:PORT (db: ...)" to stderr once it is listening; with
     port 0 the line names the port the system chose.
     """
-    store = open_store(settings.store.db)
+    store = open_store(settings.store.db, durability=settings.store.durability)
     await store.open()
     try:
         app = create_app(settings, store)

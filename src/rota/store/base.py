@@ -3,7 +3,8 @@
 Every verb that changes a job is one atomic operation: two servers calling it at once on
 the same job never both succeed where only one may (claim, reap, cancel, retry, fence).
 Every transition writes its event in the same transaction as the change. A verb that
-returns has made its change durable.
+returns has made its change durable (with durability "relaxed", only committed: see
+Durability).
 
 Times are aware UTC datetimes. "now" is the store's clock: the injected Clock for SQLite,
 the database's clock for PostgreSQL.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rota.errors import RotaError
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
@@ -22,6 +23,12 @@ from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store.explore import Explorer, JobSort
 from rota.store.feed import ChangeFeed
 from rota.types import JSON, JobId
+
+Durability = Literal["full", "relaxed"]
+"""When a store's verb returns. "full": once its change is flushed to disk (it survives a
+power loss). "relaxed": once committed, before the flush: the store stays consistent, a
+crash of the Rota server loses nothing, but a power loss or an operating system crash (on
+PostgreSQL also a crash of the database server) may lose the changes of the last moments."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -143,14 +143,15 @@ def fingerprint(spec: JobSpec) -> str:
 
 
 def check_same_submission(
-    spec: JobSpec, holder: Job, held: str | None, *, batch: tuple[int, int] | None = None
+    spec: JobSpec, holder: Job | None, held: str | None, *, batch: tuple[int, int] | None = None
 ) -> None:
     """Raise IdempotencyConflict unless `spec` is the same submission as the one that made
     `holder`, whose stored fingerprint is `held`.
 
     `batch` is (this spec's index, the index of the earlier spec) when `holder` was made by
     an earlier spec of the same batch: as a conflict stores nothing of the batch, that job
-    will never exist, so the message names the earlier item instead of its id.
+    will never exist, so the message names the earlier item instead of its id (and
+    `holder` may be None, the job not made yet).
 
     A schedule's occurrence is never a conflict (its key names the fire time, and an edit of
     the schedule must not stop the scheduler); nor is a job stored before fingerprints were.
@@ -167,8 +168,8 @@ def check_same_submission(
         )
     raise IdempotencyConflict(
         f"idempotency_key {key} is held by job "
-        f"{holder.id}, submitted with a different task, arguments or options; send the same "
-        "submission to get that job, or use another key"
+        f"{holder.id if holder is not None else 'another'}, submitted with a different task, "
+        "arguments or options; send the same submission to get that job, or use another key"
     )
 
 

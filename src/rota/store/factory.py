@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput
-from rota.store.base import Store
+from rota.store.base import Durability, Store
 from rota.store.sqlite import SqliteStore
 
 _SQLITE_PREFIX = "sqlite:///"
@@ -18,8 +18,11 @@ _ACCEPTED = (
 )
 
 
-def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
+def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK, durability: Durability = "full") -> Store:
     """Return the (not yet opened) store the DSN names; the caller awaits its open().
+
+    `durability` says when a change counts as done (see rota.store.base.Durability); the
+    in-memory store keeps nothing on disk either way.
 
     A plain path or ``sqlite:///path`` is an SQLite file (``sqlite:////tmp/rota.db`` is
     absolute, as in SQLAlchemy). ``postgresql://`` and ``postgres://`` name PostgreSQL.
@@ -40,7 +43,10 @@ def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
 
         dsn_only, schema = _split_schema(text)
         return PostgresStore(
-            dsn_only, schema=schema, clock=None if clock is SYSTEM_CLOCK else clock
+            dsn_only,
+            schema=schema,
+            clock=None if clock is SYSTEM_CLOCK else clock,
+            durability=durability,
         )
     if text.lower().startswith(_SQLITE_PREFIX):
         path = text[len(_SQLITE_PREFIX) :]
@@ -54,7 +60,7 @@ def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
             "an in-memory SQLite database is not supported: the store uses several "
             "connections to one file; give a file path such as rota.db"
         )
-    return SqliteStore(path, clock=clock)
+    return SqliteStore(path, clock=clock, durability=durability)
 
 
 def _split_schema(dsn: str) -> tuple[str, str]:

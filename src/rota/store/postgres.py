@@ -23,6 +23,7 @@ from rota.store import postgres_batch as batch
 from rota.store import postgres_ops as ops
 from rota.store.base import (
     AcquireRequest,
+    Durability,
     JobChanges,
     JobPage,
     JobQuery,
@@ -32,6 +33,7 @@ from rota.store.base import (
     Store,
     WorkerInfo,
 )
+from rota.store.coalesce import Coalescer
 from rota.store.common import (
     JobIds,
     dump_json,
@@ -75,6 +77,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         clock: Clock | None = None,
         connect_timeout_s: float = 5.0,
         command_timeout_s: float = 30.0,
+        durability: Durability = "full",
     ) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise InvalidInput(
@@ -93,6 +96,8 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             pool_max=pool_max,
             connect_timeout_s=connect_timeout_s,
             command_timeout_s=command_timeout_s,
+            # "relaxed": commits return before the WAL flush (synchronous_commit = off).
+            synchronous_commit=durability == "full",
         )
         self._sql: Statements | None = None
         self._ids = JobIds()
@@ -100,6 +105,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         self.feed = ChangeFeed()
         """The jobs changed through this store, and through every other store open on the
         same schema in any server (relayed over NOTIFY, a moment later)."""
+        self._settle_group: Coalescer[Outcome, Settled] = Coalescer(self._settle_now)
         self._relay = FeedRelay(
             self.feed,
             lambda work: self._runner.run(work, retry=False),
@@ -347,11 +353,19 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         transaction; a refused outcome leaves its error in its place."""
         if not outcomes and not lines:
             return []
+        if lines:
+            prepared = prepare_outcomes(outcomes)
+            columns = log_columns(lines)
+            return await self._run(
+                lambda c: batch.settle(c, self._q, list(outcomes), prepared, columns)
+            )
+        # Outcomes alone, as workers report them: those that arrive while a transaction is
+        # under way are settled together in the next one (one round trip for many).
+        return await self._settle_group(outcomes)
+
+    async def _settle_now(self, outcomes: list[Outcome]) -> list[Settled]:
         prepared = prepare_outcomes(outcomes)
-        columns = log_columns(lines) if lines else None
-        return await self._run(
-            lambda c: batch.settle(c, self._q, list(outcomes), prepared, columns)
-        )
+        return await self._run(lambda c: batch.settle(c, self._q, outcomes, prepared, None))
 
     @emits_changes
     async def release(self, lease: Lease) -> Job:

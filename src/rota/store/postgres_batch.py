@@ -3,6 +3,7 @@ one transaction, with as few round trips as the fencing allows."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +13,7 @@ from rota.jobs import Job, Lease
 from rota.lifecycle import after_failure
 from rota.store.base import AcquireRequest, Failure, Outcome, Settled, Success
 from rota.store.common import stale_lease
-from rota.store.postgres_conn import Connection, Record
+from rota.store.postgres_conn import Connection
 from rota.store.postgres_ops import apply_decision
 from rota.store.postgres_rows import row_to_job
 from rota.store.postgres_sql import Statements
@@ -34,9 +35,9 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
 async def acquire_many(
     conn: Connection, sql: Statements, requests: Sequence[AcquireRequest]
 ) -> list[list[Job]]:
-    """Serve each request as acquire would, one after the other, in one transaction of two
-    statements whatever the number of requests: lock every request's candidates, hand them
-    out request by request in dispatch order, then claim the chosen ones."""
+    """Serve each request as acquire would, one after the other, in one statement whatever
+    the number of requests (see the acquire_many query): each gets its jobs in dispatch
+    order."""
     wanted: list[dict[str, Any]] = []
     earlier: dict[str, int] = {}
     """Per queue: how many jobs the requests served so far may take from it."""
@@ -51,47 +52,25 @@ async def acquire_many(
             earlier[queue] = earlier.get(queue, 0) + request.limit
         wanted.append(
             {
+                "step": len(wanted) + 1,
                 "position": position,
                 "worker": request.worker,
                 "queues": queues,
                 "tags": list(request.tags),
                 "tasks": None if request.tasks is None else list(request.tasks),
+                "wanted": request.limit,
                 "depth": depth,
+                "lease_s": float(request.lease_s),
                 "horizon_s": float(request.horizon_s),
             }
         )
     claimed: list[list[Job]] = [[] for _ in requests]
     if not wanted:
         return claimed
-    async with conn.transaction():
-        rows = await sql.all(conn, "acquire_candidates", requests=json.dumps(wanted))
-        candidates: dict[int, list[Record]] = {}
-        for row in rows:
-            candidates.setdefault(row["position"], []).append(row)
-        taken: set[str] = set()
-        ids, workers, leases, owners = [], [], [], []
-        for position, request in enumerate(requests):
-            chosen = 0
-            order = sorted(
-                candidates.get(position, ()),
-                key=lambda row: (-row["priority"], row["run_at"], row["seq"]),
-            )
-            for row in order:
-                if chosen == request.limit:
-                    break
-                if row["id"] in taken:
-                    continue
-                taken.add(row["id"])
-                ids.append(row["id"])
-                workers.append(request.worker)
-                leases.append(float(request.lease_s))
-                owners.append(position)
-                chosen += 1
-        if ids:
-            params = {"ids": ids, "workers": workers, "lease_s": leases}
-            by_id = {row["id"]: row for row in await sql.all(conn, "claim_assigned", **params)}
-            for job_id, owner in zip(ids, owners, strict=True):
-                claimed[owner].append(row_to_job(by_id[job_id]))
+    rows = await sql.all(conn, "acquire_many", requests=json.dumps(wanted))
+    rows.sort(key=lambda row: (row["claimed_for"], -row["priority"], row["run_at"], row["seq"]))
+    for row in rows:
+        claimed[row["claimed_for"]].append(row_to_job(row))
     return claimed
 
 
@@ -103,7 +82,9 @@ async def settle(
     lines: dict[str, list[Any]] | None,
 ) -> list[Settled]:
     """Apply every success in one statement, lock the failures' jobs in one, apply each
-    failure as the lifecycle decides, and append the lines: all in one transaction."""
+    failure as the lifecycle decides, and append the lines: all in one transaction. Successes
+    alone are one statement, which needs no transaction around it (a round trip for BEGIN
+    and one for COMMIT saved)."""
     answers: list[Settled | None] = [
         item if isinstance(item, RotaError) else None for item in prepared
     ]
@@ -117,7 +98,8 @@ async def settle(
         for index, (outcome, item) in enumerate(zip(outcomes, prepared, strict=True))
         if isinstance(outcome, Failure) and not isinstance(item, RotaError)
     ]
-    async with conn.transaction():
+    one_statement = not failures and lines is None
+    async with contextlib.nullcontext() if one_statement else conn.transaction():
         if successes:
             rows = await sql.all(
                 conn,

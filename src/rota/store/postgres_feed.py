@@ -3,8 +3,10 @@ turn what the others NOTIFY back into changes on this server's feed.
 
 What one server publishes is queued and sent by one task, as few NOTIFYs as fit the
 payload limit, in one statement: under load many changes share one round trip, and a
-verb never waits for it. Each payload names the server that sent it, so a server skips its
-own (it told its subscribers in-process already).
+verb never waits for it. The first change after a quiet moment goes at once; while changes
+keep coming, sends are at least PACE_S apart, so a busy server sends a few dozen NOTIFY
+transactions a second, not one per change. Each payload names the server that sent it, so a
+server skips its own (it told its subscribers in-process already) without decoding it.
 
 Changes that only help a live view (a job submitted or started) are summed up as one
 Refresh when many come at once; those another server acts on (a stop request, a finished
@@ -36,6 +38,8 @@ MAX_PAYLOAD_BYTES = 7900
 """PostgreSQL refuses a NOTIFY payload of 8000 bytes or more."""
 SUMMED_UP_AFTER = 32
 """More view-only changes than this in one send go as one Refresh."""
+PACE_S = 0.01
+"""The least time between the starts of two sends, while changes keep coming."""
 
 
 def new_origin() -> str:
@@ -142,6 +146,7 @@ class FeedRelay:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._query: Query | None = None
+        self._own_prefix = f'{{"from":{_dump(self.origin)},'
 
     async def start(self) -> None:
         """Relay from now on: the feed hands its changes here, a task sends them."""
@@ -171,6 +176,8 @@ class FeedRelay:
 
     def heard(self, payload: str) -> None:
         """Hand a payload another server sent to this server's feed (one of ours is skipped)."""
+        if payload.startswith(self._own_prefix):
+            return
         try:
             origin, changes = decode(payload)
         except (ValueError, KeyError, TypeError, IndexError):
@@ -184,8 +191,10 @@ class FeedRelay:
         self._feed.receive([Refresh()])
 
     async def _sender(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._ready.wait()
+            started = loop.time()
             try:
                 await self._flush()
             except asyncio.CancelledError:
@@ -193,6 +202,9 @@ class FeedRelay:
             except Exception as exc:  # the database is down: the others fall back on polls
                 logger.warning("telling other servers of changes failed: %r", exc)
                 await asyncio.sleep(0.5)
+                continue
+            # Changes that came meanwhile wait out the pace and go together.
+            await asyncio.sleep(max(0.0, started + PACE_S - loop.time()))
 
     async def _flush(self) -> None:
         self._ready.clear()

@@ -1,5 +1,8 @@
 """The embedded store: one SQLite file in WAL mode, one writer with group commit.
 
+With durability "full" (the default) every commit waits for the log's fsync; "relaxed"
+commits without it (see rota.store.base.Durability).
+
 Writes go to the writer thread (see sqlite_writer), which commits many callers' operations
 in one durable transaction; reads run on a pool of read connections in worker threads.
 The store's "now" is the injected clock.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -22,6 +25,7 @@ from rota.store import sqlite_batch as batch
 from rota.store import sqlite_ops as ops
 from rota.store.base import (
     AcquireRequest,
+    Durability,
     JobChanges,
     JobPage,
     JobQuery,
@@ -62,14 +66,24 @@ _MAX_BATCH = 512
 class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
     """A Store in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Clock = SYSTEM_CLOCK, durability: Durability = "full"
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        # WAL mode: FULL syncs the log at every commit; NORMAL only at checkpoints, so a
+        # commit is safe from a crash of this process but not from a power loss.
+        self._synchronous = "FULL" if durability == "full" else "NORMAL"
         self._queries: Mapping[str, str] = {}
         self._ids = JobIds()
         self._writer = SqliteWriter(self._connect_writer, max_batch=_MAX_BATCH)
         self._readers = SqliteReaders(self._connect_reader, size=_READERS)
         self._open = False
+        # The workers as last read, and a count of the writes to them: one server owns the
+        # file and every write to its workers passes through the verbs below, so the list
+        # is read again only after one of them (a submission's warning needs it each time).
+        self._workers: list[WorkerInfo] | None = None
+        self._workers_writes = 0
         self.feed = ChangeFeed()
         """The jobs this store changed (one server owns an SQLite file: in-process only)."""
 
@@ -332,7 +346,7 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """Insert or replace the worker's entry as online (its hello)."""
-        await self._write(ops.register_worker, info, self._clock.now_utc())
+        await self._changing_workers(self._write(ops.register_worker, info, self._clock.now_utc()))
 
     async def worker_seen(
         self, name: str, *, running: int, state: str, resources: dict[str, Any]
@@ -345,15 +359,31 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
             "resources": dump_json(resources, "resources"),
             "now": to_us(self._clock.now_utc()),
         }
-        await self._execute("worker_seen", params)
+        await self._changing_workers(self._execute("worker_seen", params))
 
     async def worker_gone(self, name: str) -> None:
         """Mark the worker offline."""
-        await self._execute("worker_gone", {"name": name, "now": to_us(self._clock.now_utc())})
+        await self._changing_workers(
+            self._execute("worker_gone", {"name": name, "now": to_us(self._clock.now_utc())})
+        )
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Return every registered worker, online first, then by name."""
-        return [row_to_worker(row) for row in await self._read_all("list_workers", {})]
+        if self._workers is not None:
+            return list(self._workers)
+        writes = self._workers_writes
+        workers = [row_to_worker(row) for row in await self._read_all("list_workers", {})]
+        if writes == self._workers_writes:  # no write began while it was read
+            self._workers = workers
+        return list(workers)
+
+    async def _changing_workers(self, write: Awaitable[T]) -> T:
+        """Await a write to the workers table; the list read before or during it is dropped."""
+        self._workers, self._workers_writes = None, self._workers_writes + 1
+        try:
+            return await write
+        finally:
+            self._workers, self._workers_writes = None, self._workers_writes + 1
 
     # --- retention -----------------------------------------------------------------------
 
@@ -369,7 +399,7 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
             return deleted
 
         self._check_open()
-        return await self._writer.run(purge)
+        return await self._changing_workers(self._writer.run(purge))
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -382,7 +412,7 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         if reader:
             conn.execute("PRAGMA query_only = ON")
         else:

@@ -3,6 +3,7 @@ writer's transaction, and either completes or raises (its savepoint is then roll
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -35,7 +36,7 @@ from rota.store.common import (
     stale_lease,
     to_us,
 )
-from rota.store.sqlite_rows import event_params, json_list, row_to_job
+from rota.store.sqlite_rows import event_params, json_list, new_job_row, row_to_job
 from rota.types import JSON
 
 Queries = Mapping[str, str]
@@ -51,31 +52,47 @@ def submit(
     conn: sqlite3.Connection, q: Queries, ids: JobIds, specs: Sequence[JobSpec], now: datetime
 ) -> list[Job]:
     """Insert the new jobs, returning existing ones for known idempotency keys (or raising
-    IdempotencyConflict when a key's job was submitted differently)."""
+    IdempotencyConflict when a key's job was submitted differently).
+
+    A set at a time, whatever the number of specs: one query finds the keys' jobs, one
+    executemany inserts the new jobs and one their events; the new jobs are made from the
+    rows as inserted (new_job_row), not read back.
+    """
     now_us = to_us(now)
-    jobs: list[Job] = []
-    # key -> (its job, the job's fingerprint, the index of the spec that made it in this batch)
-    by_key: dict[str, tuple[Job, str | None, int | None]] = {}
+    keys = list(dict.fromkeys(s.idempotency_key for s in specs if s.idempotency_key is not None))
+    stored: dict[str, tuple[Job, str | None]] = {}
+    if keys:
+        for row in conn.execute(q["get_jobs_by_keys"], {"keys": json.dumps(keys)}):
+            stored[row["idempotency_key"]] = (row_to_job(row), row["fingerprint"])
+    # Each spec's place in the answer: a stored job, or the index of a new one's params.
+    places: list[Job | int] = []
+    new: list[dict[str, Any]] = []
+    made: dict[str, tuple[int, int]] = {}  # key -> (the spec's index, its params' index)
     for index, spec in enumerate(specs):
         key = spec.idempotency_key
-        if key is not None:
-            if key not in by_key:
-                row = _one(conn, q["get_job_by_key"], {"key": key})
-                if row is not None:
-                    by_key[key] = (row_to_job(row), row["fingerprint"], None)
-            if key in by_key:
-                holder, held, made_by = by_key[key]
-                batch = None if made_by is None else (index, made_by)
-                check_same_submission(spec, holder, held, batch=batch)
-                jobs.append(holder)
-                continue
+        if key is not None and key in stored:
+            holder, held = stored[key]
+            check_same_submission(spec, holder, held)
+            places.append(holder)
+            continue
+        if key is not None and key in made:
+            earlier, position = made[key]
+            check_same_submission(spec, None, new[position]["fingerprint"], batch=(index, earlier))
+            places.append(position)
+            continue
         params = spec_params(index, spec, ids.next(now), now_us)
-        job = row_to_job(_one(conn, q["insert_job"], params))
-        conn.execute(q["insert_event"], event_params(job, EventKind.SUBMITTED, now_us))
         if key is not None:
-            by_key[key] = (job, params["fingerprint"], index)
-        jobs.append(job)
-    return jobs
+            made[key] = (index, len(new))
+        places.append(len(new))
+        new.append(params)
+    if not new:
+        return [place for place in places if isinstance(place, Job)]
+    conn.executemany(q["insert_job"], new)
+    created = [row_to_job(new_job_row(params)) for params in new]
+    conn.executemany(
+        q["insert_event"], [event_params(job, EventKind.SUBMITTED, now_us) for job in created]
+    )
+    return [place if isinstance(place, Job) else created[place] for place in places]
 
 
 def acquire(

@@ -12,9 +12,36 @@ from rota.store.base import WorkerInfo
 from rota.store.common import from_us, job_from_row, maybe_from_us
 
 
-def row_to_job(row: sqlite3.Row) -> Job:
+def row_to_job(row: sqlite3.Row | dict[str, Any]) -> Job:
     """Return the Job a jobs row holds (moments are integer microseconds)."""
     return job_from_row(row, from_us)
+
+
+_NEW_JOB_COLUMNS = {
+    "state": "pending",
+    "attempt": 0,
+    "prior_attempts": 0,
+    "lease_token": None,
+    "lease_expires_at": None,
+    "worker": None,
+    "result": None,
+    "error": None,
+    "traceback": None,
+    "progress": None,
+    "progress_message": None,
+    "started_at": None,
+    "finished_at": None,
+    "stop_requested_at": None,
+}
+"""The columns insert_job leaves to their defaults (or sets from nothing the spec gives)."""
+
+
+def new_job_row(params: dict[str, Any]) -> dict[str, Any]:
+    """Return the row insert_job writes with these parameters (see common.spec_params), to
+    make the Job from without reading it back; the contract tests compare the two."""
+    row = params | _NEW_JOB_COLUMNS
+    row["created_at"] = row["updated_at"] = params["now"]
+    return row
 
 
 def row_to_event(row: sqlite3.Row) -> Event:

@@ -109,31 +109,60 @@ class SqliteWriter:
             connection.close()
 
     def _commit(self, connection: sqlite3.Connection, batch: list[_Pending[Any]]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            for pending in batch:
-                connection.execute("SAVEPOINT operation")
-                try:
-                    value = pending.operation(connection)
-                except Exception as exc:
-                    connection.execute("ROLLBACK TO operation")
-                    connection.execute("RELEASE operation")
-                    outcomes.append((False, exc))
-                else:
-                    connection.execute("RELEASE operation")
-                    outcomes.append((True, value))
-            connection.execute("COMMIT")
-        except Exception as exc:
-            # The transaction as a whole failed: nothing of it is durable.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            outcomes = [(False, exc)] * len(batch)
+        if len(batch) == 1:
+            outcomes = [_alone(connection, batch[0].operation)]
+        else:
+            outcomes = _together(connection, batch)
         for pending, (ok, value) in zip(batch, outcomes, strict=True):
             try:
                 pending.loop.call_soon_threadsafe(_settle, pending.future, ok, value)
             except RuntimeError:
                 pass  # the caller's loop is closed: nobody waits for this answer
+
+
+def _alone(connection: sqlite3.Connection, operation: Operation[Any]) -> tuple[bool, Any]:
+    """Run one operation in a transaction of its own: no savepoint, as its failure undoes
+    the whole transaction (two statements fewer than in a group)."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            value = operation(connection)
+        except Exception as exc:
+            connection.execute("ROLLBACK")
+            return False, exc
+        connection.execute("COMMIT")
+        return True, value
+    except Exception as exc:
+        # The transaction failed (BEGIN, COMMIT or ROLLBACK): nothing of it is durable.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        return False, exc
+
+
+def _together(connection: sqlite3.Connection, batch: list[_Pending[Any]]) -> list[tuple[bool, Any]]:
+    """Run the operations in one transaction, each in its own savepoint, so that one that
+    fails does not undo the others."""
+    outcomes: list[tuple[bool, Any]] = []
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        for pending in batch:
+            connection.execute("SAVEPOINT operation")
+            try:
+                value = pending.operation(connection)
+            except Exception as exc:
+                connection.execute("ROLLBACK TO operation")
+                connection.execute("RELEASE operation")
+                outcomes.append((False, exc))
+            else:
+                connection.execute("RELEASE operation")
+                outcomes.append((True, value))
+        connection.execute("COMMIT")
+    except Exception as exc:
+        # The transaction as a whole failed: nothing of it is durable.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        outcomes = [(False, exc)] * len(batch)
+    return outcomes
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

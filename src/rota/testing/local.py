@@ -160,7 +160,7 @@ class LocalRota:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         settings = settings_of(self._overrides)
-        store = open_store(settings.store.db)
+        store = open_store(settings.store.db, durability=settings.store.durability)
         await store.open()
         try:
             await self._serve(settings, store)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from rota.server.api.job_views import job_view, job_views
+from rota.server.api.job_views import job_bodies, job_view
 from rota.server.api.models import JobOut, errors
 from rota.server.api.schemas import (
     PATCH_BODY,
@@ -41,9 +41,17 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
     the same submission (same task, arguments and options; its times are not compared),
     else 409 IdempotencyConflict naming the job that holds the key.
     """
-    submissions, bulk = parse_submissions(
-        parse_json(await request.body()), max_bulk=hub.settings.server.max_bulk
-    )
+    return await submitted(hub, await request.body())
+
+
+async def submitted(hub: Hub, body: bytes) -> Any:
+    """Submit the jobs a request body holds; return the answer's body (a job or a list).
+
+    The one place a submission's body becomes jobs: the route above and the server's lean
+    path for POST /api/v1/jobs (rota.server.lean) both call it. InvalidInput and the other
+    RotaErrors say what was refused.
+    """
+    submissions, bulk = parse_submissions(parse_json(body), max_bulk=hub.settings.server.max_bulk)
     now = await hub.jobs.now()
     specs = [item.to_spec(now) for item in submissions]
     # The workers (for each new job's warning) are read while the submission commits,
@@ -56,7 +64,7 @@ async def submit_jobs(request: Request, hub: HubDep) -> Any:
         with contextlib.suppress(BaseException):
             await workers
         raise
-    views = [view.model_dump() for view in await job_views(hub.store, jobs, workers=await workers)]
+    views = await job_bodies(hub.store, jobs, workers=await workers)
     return views if bulk else views[0]
 
 

@@ -66,8 +66,12 @@ WITH spec AS (
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind)
     SELECT id, 0, created_at, 'submitted' FROM inserted ORDER BY seq
+), woken AS (
+    -- One wake-up per queue, not per job (a bulk submit of 1,000 jobs sends one).
+    SELECT count(pg_notify(:channel::text, queue)) AS queues
+    FROM (SELECT DISTINCT queue FROM inserted) AS touched
 )
-SELECT inserted.*, pg_notify(:channel::text, queue) AS notified FROM inserted;
+SELECT inserted.* FROM inserted, woken;
 
 -- name: get_jobs_by_key
 SELECT * FROM jobs WHERE idempotency_key = ANY(:keys::text[]);
@@ -84,10 +88,10 @@ SELECT * FROM jobs WHERE id = :id AND state = 'running' AND lease_token = :token
 -- :limit of those are claimed. SKIP LOCKED: servers claiming at once take different rows
 -- and never wait. :queues holds no duplicates.
 WITH candidates AS MATERIALIZED (
-    SELECT candidate.id, candidate.priority, candidate.run_at, candidate.seq
+    SELECT candidate.id, candidate.priority, candidate.run_at, candidate.seq, candidate.ctid
     FROM unnest(:queues::text[]) AS wanted (queue)
     CROSS JOIN LATERAL (
-        SELECT id, priority, run_at, seq FROM jobs
+        SELECT id, priority, run_at, seq, ctid FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
           AND (run_at <= coalesce(:now, now())
@@ -101,7 +105,7 @@ WITH candidates AS MATERIALIZED (
         FOR UPDATE SKIP LOCKED
     ) AS candidate
 ), picked AS MATERIALIZED (
-    SELECT id FROM candidates ORDER BY priority DESC, run_at, seq LIMIT :limit
+    SELECT id, ctid FROM candidates ORDER BY priority DESC, run_at, seq LIMIT :limit
 ), claimed AS (
     UPDATE jobs
     SET state = 'running',
@@ -114,7 +118,8 @@ WITH candidates AS MATERIALIZED (
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
     FROM picked
-    WHERE jobs.id = picked.id
+    -- Found where they were locked, as in acquire_many.
+    WHERE jobs.ctid = ANY(ARRAY(SELECT ctid FROM picked)) AND jobs.id = picked.id
     RETURNING jobs.*
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
@@ -292,7 +297,7 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: expire_overdue
 WITH overdue AS MATERIALIZED (
-    SELECT id FROM jobs
+    SELECT id, ctid FROM jobs
     WHERE state = 'pending' AND deadline_at IS NOT NULL
       AND deadline_at <= coalesce(:now, now())
     FOR UPDATE SKIP LOCKED
@@ -300,7 +305,8 @@ WITH overdue AS MATERIALIZED (
     UPDATE jobs
     SET state = 'expired', finished_at = coalesce(:now, now()), updated_at = coalesce(:now, now())
     FROM overdue
-    WHERE jobs.id = overdue.id
+    -- Found where they were locked, as in acquire_many.
+    WHERE jobs.ctid = ANY(ARRAY(SELECT ctid FROM overdue)) AND jobs.id = overdue.id
     RETURNING jobs.*
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
@@ -527,6 +533,7 @@ WITH spec AS (
         updated_at = coalesce(:now, now())
     FROM spec
     WHERE jobs.id = spec.id AND jobs.state = 'running' AND jobs.lease_token = spec.token
+      AND jobs.id = ANY(:ids::text[])  -- found by key, as in acquire
     RETURNING jobs.*, spec.position
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker)
@@ -539,45 +546,68 @@ SELECT * FROM done;
 SELECT jobs.* FROM jobs
 JOIN unnest(:ids::text[], :tokens::text[]) AS lease (id, token)
     ON jobs.id = lease.id AND jobs.lease_token = lease.token
-WHERE jobs.state = 'running'
+WHERE jobs.state = 'running' AND jobs.id = ANY(:ids::text[])
 ORDER BY jobs.id
 FOR UPDATE OF jobs;
 
 -- name: get_jobs
 SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 
--- name: acquire_candidates
--- The first step of acquire_many: for each request (:requests, a JSON array of {position,
--- worker, queues, tags, tasks, depth}), the best `depth` due jobs of each of its queues that
--- it may run, locked (SKIP LOCKED, as acquire). `depth` covers what the requests before it
--- may take first; the caller hands the candidates out request by request.
-SELECT request.position, candidate.id, candidate.priority, candidate.run_at, candidate.seq
-FROM jsonb_to_recordset(:requests::jsonb) AS request (
-    position integer, worker text, queues text[], tags text[], tasks text[], depth integer,
-    horizon_s double precision
-)
-CROSS JOIN LATERAL unnest(request.queues) AS wanted (queue)
-CROSS JOIN LATERAL (
-    SELECT id, priority, run_at, seq FROM jobs
-    WHERE state = 'pending'
-      AND queue = wanted.queue
-      AND (run_at <= coalesce(:now, now())
-           OR (target IS NOT NULL
-               AND run_at <= coalesce(:now, now()) + make_interval(secs => request.horizon_s)))
-      AND (request.tasks IS NULL OR task = ANY(request.tasks))
-      AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
-      AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
-    ORDER BY priority DESC, run_at, seq
-    LIMIT request.depth
-    FOR UPDATE SKIP LOCKED
-) AS candidate;
-
--- name: claim_assigned
--- The second step of acquire_many: claim each chosen job (locked by the first step, in the
--- same transaction) for its worker, as acquire claims, with its `started` event.
-WITH chosen AS (
-    SELECT * FROM unnest(:ids::text[], :workers::text[], :lease_s::double precision[])
-        AS c (id, worker, lease_s)
+-- name: acquire_many
+-- Claims for several workers' requests in one statement (one round trip, no transaction
+-- around it). :requests is a JSON array of {step, position, worker, queues, tags, tasks,
+-- wanted, depth, lease_s, horizon_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
+-- due jobs of each queue of each request that it may run are locked (SKIP LOCKED, as
+-- acquire); `depth` covers what the requests before it may take first. Then the requests
+-- are served one after the other, each taking its best `wanted` candidates that no request
+-- before it took; then every chosen job is claimed for its worker, with its `started` event.
+-- claimed_for is the request's position.
+WITH RECURSIVE request AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(:requests::jsonb) AS r (
+        step integer, position integer, worker text, queues text[], tags text[],
+        tasks text[], wanted integer, depth integer, lease_s double precision,
+        horizon_s double precision
+    )
+), candidates AS MATERIALIZED (
+    SELECT request.step, candidate.id, candidate.priority, candidate.run_at, candidate.seq,
+           candidate.ctid
+    FROM request
+    CROSS JOIN LATERAL unnest(request.queues) AS wanted (queue)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at, seq, ctid FROM jobs
+        WHERE state = 'pending'
+          AND queue = wanted.queue
+          AND (run_at <= coalesce(:now, now())
+               OR (target IS NOT NULL
+                   AND run_at <= coalesce(:now, now())
+                       + make_interval(secs => request.horizon_s)))
+          AND (request.tasks IS NULL OR task = ANY(request.tasks))
+          AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
+          AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
+        ORDER BY priority DESC, run_at, seq
+        LIMIT request.depth
+        FOR UPDATE SKIP LOCKED
+    ) AS candidate
+), handed (step, taken, ids) AS (
+    SELECT 0, ARRAY[]::text[] COLLATE "C", ARRAY[]::text[] COLLATE "C"
+    UNION ALL
+    SELECT handed.step + 1, handed.taken || pick.ids, pick.ids
+    FROM handed
+    JOIN request ON request.step = handed.step + 1
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(best.id), ARRAY[]::text[]) AS ids FROM (
+            SELECT candidates.id FROM candidates
+            WHERE candidates.step = request.step AND candidates.id <> ALL (handed.taken)
+            ORDER BY candidates.priority DESC, candidates.run_at, candidates.seq
+            LIMIT request.wanted
+        ) AS best
+    ) AS pick
+), chosen AS MATERIALIZED (
+    SELECT picked.id, request.position, request.worker, request.lease_s, candidates.ctid
+    FROM handed
+    JOIN request ON request.step = handed.step
+    CROSS JOIN LATERAL unnest(handed.ids) AS picked (id)
+    JOIN candidates ON candidates.step = handed.step AND candidates.id = picked.id
 ), claimed AS (
     UPDATE jobs
     SET state = 'running',
@@ -590,14 +620,18 @@ WITH chosen AS (
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
     FROM chosen
-    WHERE jobs.id = chosen.id AND jobs.state = 'pending'
-    RETURNING jobs.*
+    -- Each row is found where the first step locked it (its ctid), whatever the planner
+    -- thinks of the table: a join on the id alone hashed every pending job while the
+    -- table had no statistics yet. The lock keeps the row pending until this update, so
+    -- the state needs no second look (which would steer the planner to the pending rows).
+    WHERE jobs.ctid = ANY(ARRAY(SELECT ctid FROM chosen)) AND jobs.id = chosen.id
+    RETURNING jobs.*, chosen.position AS claimed_for
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)
     -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
     FROM claimed
-    ORDER BY priority DESC, run_at, seq
+    ORDER BY claimed_for, priority DESC, run_at, seq
 )
 SELECT * FROM claimed;

@@ -25,8 +25,10 @@ INSERT INTO jobs (
     :id, :task, :args, :kwargs, :queue, :priority, 'pending', :run_at, :target, :max_attempts,
     :backoff, :timeout_s, :deadline_at, :idempotency_key, :schedule_id, :fingerprint, 0, :now,
     :now
-)
-RETURNING *;
+);
+
+-- name: get_jobs_by_keys
+SELECT * FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(:keys));
 
 -- name: insert_event
 INSERT INTO events (job_id, attempt, at, kind, worker, message)

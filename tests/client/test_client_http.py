@@ -1,0 +1,213 @@
+"""The sync client's lean HTTP/1.1 connections (rota.client_http): kept alive, reopened when
+the server closed them, failures mapped to the errors the retry rules read."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from rota.client_http import LeanHttp, lean_usable
+from rota.client_retry import NO_RETRY, RetryPolicy
+from rota.errors import JobNotFound, ServerUnavailable
+from rota.sync import Client
+from tests.client.live import LiveServer, free_port
+
+QUICK = RetryPolicy(attempts=3, base_s=0.01, max_s=0.01, jitter=0)
+OK = b'{"status":"ok"}'
+
+
+def reply(status: str, body: bytes, *, close: bool = False) -> bytes:
+    extra = b"Connection: close\r\n" if close else b""
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n".encode()
+        + extra
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """Read one request (head and a Content-Length body); b"" when the client closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+@contextmanager
+def scripted_server(
+    handle: Callable[[socket.socket, int], None],
+) -> Iterator[tuple[str, list[int]]]:
+    """Serve each accepted connection with `handle(conn, number)` in a thread; yield the
+    URL and the list of connection numbers accepted."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    accepted: list[int] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(len(accepted) + 1)
+            with conn:
+                handle(conn, accepted[-1])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_requests_share_one_kept_alive_connection(live_server: LiveServer) -> None:
+    with Client(live_server.url) as client:
+        core = client.async_client
+        assert core._lean is not None  # type: ignore[attr-defined]
+        for _ in range(5):
+            assert client.health()["status"] == "ok"
+        with pytest.raises(JobNotFound):
+            client.get_job("0190d1c2-0000-7000-8000-000000000000")
+        assert len(core._lean._idle) == 1  # type: ignore[attr-defined]
+
+
+def test_a_connection_the_server_closed_while_idle_is_opened_again() -> None:
+    closed = threading.Event()
+
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(reply("200 OK", OK))
+        conn.close()  # keep-alive or not, as a server's idle timeout does
+        closed.set()
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=NO_RETRY) as client:
+        assert client.health() == {"status": "ok"}
+        assert closed.wait(5)
+        assert client.health() == {"status": "ok"}  # not an error: a fresh connection
+    assert accepted == [1, 2]
+
+
+def test_connection_close_in_an_answer_is_obeyed() -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(reply("200 OK", OK, close=True))
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=NO_RETRY) as client:
+        for _ in range(3):
+            assert client.health() == {"status": "ok"}
+    assert accepted == [1, 2, 3]
+
+
+def test_query_parameters_are_written_as_httpx_writes_them() -> None:
+    seen: list[bytes] = []
+
+    def handle(conn: socket.socket, number: int) -> None:
+        while request := read_request(conn):
+            seen.append(request.split(b"\r\n")[0])
+            conn.sendall(reply("200 OK", b'{"events":[]}'))
+
+    with scripted_server(handle) as (url, _), Client(url, retry=NO_RETRY) as client:
+        lean = client.async_client._lean  # type: ignore[attr-defined]
+        lean.request(
+            "GET", "/x", content=None, params={"a": True, "b": "x y&z", "c": 1.5}, timeout_s=5
+        )
+        assert client.events("j 1", after=3) == []
+    assert seen == [
+        b"GET /api/v1/x?a=true&b=x%20y%26z&c=1.5 HTTP/1.1",
+        b"GET /api/v1/jobs/j%201/events?after=3 HTTP/1.1",
+    ]
+
+
+def test_the_token_is_sent_and_no_compressed_answer_is_asked_for() -> None:
+    heads: list[bytes] = []
+
+    def handle(conn: socket.socket, number: int) -> None:
+        while request := read_request(conn):
+            heads.append(request.lower())
+            conn.sendall(reply("201 Created", b'{"id":"j1"}'))
+
+    with (
+        scripted_server(handle) as (url, _),
+        Client(url, token="s3cret", retry=NO_RETRY) as client,
+    ):
+        assert client.submit("app.add", [1, 2])["id"] == "j1"
+    [head] = heads
+    assert b"authorization: bearer s3cret\r\n" in head
+    assert b"content-type: application/json\r\n" in head
+    assert b"gzip" not in head, "a compressed answer would not be decoded"
+    assert head.startswith(b"post /api/v1/jobs http/1.1\r\n")
+
+
+def test_an_answer_that_never_comes_is_server_unavailable_in_time() -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.recv(1)  # until the client gives up and closes
+
+    with (
+        scripted_server(handle) as (url, _),
+        Client(url, timeout_s=0.3, retry=NO_RETRY) as client,
+        pytest.raises(ServerUnavailable, match="did not answer in time"),
+    ):
+        client.health()
+
+
+def test_a_submission_whose_answer_was_lost_is_sent_again() -> None:
+    # The first connection dies after reading the request, as when the server is killed.
+    bodies: list[bytes] = []
+
+    def handle(conn: socket.socket, number: int) -> None:
+        request = read_request(conn)
+        bodies.append(request.partition(b"\r\n\r\n")[2])
+        if number == 1:
+            return
+        conn.sendall(reply("201 Created", b'{"id":"j1"}'))
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=QUICK) as client:
+        assert client.submit("app.add", [1, 2])["id"] == "j1"
+    assert accepted == [1, 2]
+    assert bodies[0] == bodies[1], "the same body, idempotency key included"
+
+
+def test_a_refused_connection_is_server_unavailable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url, retry=NO_RETRY) as client, pytest.raises(ServerUnavailable, match="reach"):
+        client.cancel("j1")
+
+
+def test_a_proxy_variable_keeps_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert lean_usable("http://10.0.0.1:8077")
+    assert not lean_usable("https://rota.example:8077")
+    assert not lean_usable("http://user:secret@10.0.0.1:8077")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    assert not lean_usable("http://10.0.0.1:8077")
+    assert lean_usable("http://localhost:8077")
+    with Client("http://10.0.0.1:8077") as client:
+        assert client.async_client._lean is None  # type: ignore[attr-defined]
+
+
+def test_only_plain_http_urls_are_accepted() -> None:
+    with pytest.raises(ValueError, match="http://"):
+        LeanHttp("https://rota.example/api/v1", headers={})
