@@ -197,6 +197,7 @@ class Client:
     pause_schedule = _blocking(AsyncClient.pause_schedule)
     resume_schedule = _blocking(AsyncClient.resume_schedule)
     trigger_schedule = _blocking(AsyncClient.trigger_schedule)
+    remind = _blocking(AsyncClient.remind)
     devices = _blocking(AsyncClient.devices)
     device = _blocking(AsyncClient.device)
     snooze = _blocking(AsyncClient.snooze)

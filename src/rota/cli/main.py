@@ -17,6 +17,7 @@ from rota.cli import (
     devices,
     import_ics,
     jobs,
+    remind,
     schedules,
     server,
     submit,
@@ -109,6 +110,7 @@ app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
 app.command("device")(device.device)
 app.command("submit")(submit.submit)
+app.command("remind")(remind.remind)
 app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")

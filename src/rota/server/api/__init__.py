@@ -13,6 +13,7 @@ from rota.server.api import (
     jobs,
     queues,
     reminder_actions,
+    reminders,
     schedule_preview,
     schedules,
     system,
@@ -35,6 +36,7 @@ def api_router() -> APIRouter:
         events,
         schedule_preview,
         schedules,
+        reminders,
         calendars,
     )
     for module in modules:
