@@ -14,6 +14,7 @@ import httpx
 
 from rota import errors
 from rota.client_calendars import CalendarMethods
+from rota.client_devices import DeviceMethods
 from rota.client_reminders import ReminderMethods
 from rota.client_retry import (
     DEFAULT_RETRY,
@@ -63,7 +64,7 @@ class Reply(Protocol):
     def json(self) -> Any: ...
 
 
-class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods):
+class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMethods):
     """Talk to a Rota server over its REST API.
 
     Use it as an async context manager, or call `aclose()` when done. Every HTTP error

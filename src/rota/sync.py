@@ -198,4 +198,8 @@ class Client:
     resume_schedule = _blocking(AsyncClient.resume_schedule)
     trigger_schedule = _blocking(AsyncClient.trigger_schedule)
     remind = _blocking(AsyncClient.remind)
+    devices = _blocking(AsyncClient.devices)
+    device = _blocking(AsyncClient.device)
+    snooze = _blocking(AsyncClient.snooze)
+    dismiss = _blocking(AsyncClient.dismiss)
     import_calendar = _blocking(AsyncClient.import_calendar)

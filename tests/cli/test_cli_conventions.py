@@ -61,6 +61,7 @@ def test_every_listing_prints_json_with_output_json(live_server: LiveServer) -> 
     listings = [
         ["jobs", "ls"],
         ["workers", "ls"],
+        ["devices", "ls"],
         ["queues"],
         ["schedules", "ls"],
         ["schedules", "runs", "hourly"],

@@ -280,3 +280,13 @@ def test_a_batch_is_split_where_it_would_exceed_the_limit() -> None:
         message = decode(frame, FROM_WORKER_SIDE)
         carried += message.messages if isinstance(message, Batch) else [message]
     assert carried == results
+
+
+def test_a_heartbeat_may_carry_the_worker_s_clock_but_only_a_finite_one() -> None:
+    beat = Heartbeat(running=(), state="online", resources={}, sent_at=1_900_000_000.25)
+    assert decode(encode(beat), FROM_WORKER_SIDE) == beat
+    without = {k: v for k, v in wire(beat).items() if k != "sent_at"}
+    assert decode(raw(without), FROM_WORKER_SIDE).sent_at is None
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(MessageRefused, match="sent_at must be a finite number"):
+            decode(raw({**wire(beat), "sent_at": bad}), FROM_WORKER_SIDE)

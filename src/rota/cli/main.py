@@ -14,6 +14,7 @@ from rota.cli import (
     config,
     dev,
     device,
+    devices,
     import_ics,
     jobs,
     remind,
@@ -114,6 +115,7 @@ app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
+app.add_typer(devices.app, name="devices")
 app.add_typer(config.app, name="config")
 app.command("queues")(workers.queues)
 app.command("stats")(workers.stats)

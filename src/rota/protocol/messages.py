@@ -8,6 +8,7 @@ codec runs once, on decoding (rota.protocol.codec).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, TypeAlias
@@ -29,6 +30,9 @@ MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
 MAX_HORIZON_S: Final = 7 * 86400.0
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
+CLOCK_OFFSET: Final = "clock_offset_s"
+"""The key under which the server keeps, beside a worker's resources, its clock offset in
+seconds (the heartbeat's `sent_at` minus the server's clock as it arrived)."""
 
 
 class MessageRefused(ProtocolError):
@@ -132,10 +136,16 @@ class Heartbeat:
     unleased: int = 0
     state: Literal["online", "draining"]
     resources: dict[str, Any]
+    sent_at: float | None = None
+    """The worker's clock as it sent the heartbeat (seconds since the epoch): the server
+    takes the worker's clock offset from it."""
 
     def check_limits(self) -> None:
-        """Raise ProtocolError if it lists too many leases or a negative unleased count."""
+        """Raise ProtocolError if it lists too many leases, a negative unleased count, or a
+        sent_at that is not a finite number."""
         _check_leases("heartbeat", self.running, self.unleased)
+        if self.sent_at is not None and not math.isfinite(self.sent_at):
+            raise MessageRefused("heartbeat.sent_at must be a finite number of seconds")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

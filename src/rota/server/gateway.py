@@ -53,6 +53,7 @@ from rota.protocol import (
     decode,
     encode,
 )
+from rota.protocol.messages import CLOCK_OFFSET
 from rota.server.dispatcher import WorkerSession
 from rota.server.frames import log_event, progress_fraction
 from rota.server.state import Hub
@@ -290,6 +291,9 @@ class WorkerConnection:
         session.draining = session.draining or message.state == "draining"
         with contextlib.suppress(InvalidValue):  # keep the last figures that could be stored
             session.resources = check_value(message.resources, "resources")
+        if message.sent_at is not None:
+            offset_s = message.sent_at - self._hub.clock.now_utc().timestamp()
+            session.resources = {**session.resources, CLOCK_OFFSET: round(offset_s, 3)}
         await self._hub.jobs.worker_seen(
             session, running=len(leases) + unleased, resources=session.resources
         )

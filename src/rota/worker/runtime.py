@@ -283,6 +283,7 @@ class Worker:
                     unleased=self._slots.unleased,
                     state="draining" if self._draining else "online",
                     resources=resources,
+                    sent_at=self._clock.now_utc().timestamp(),
                 )
             )
             with contextlib.suppress(TimeoutError):

@@ -6,11 +6,13 @@ from fastapi import APIRouter
 
 from rota.server.api import (
     calendars,
+    devices,
     events,
     explore,
     health,
     jobs,
     queues,
+    reminder_actions,
     reminders,
     schedule_preview,
     schedules,
@@ -39,6 +41,8 @@ def api_router() -> APIRouter:
     )
     for module in modules:
         router.include_router(module.router)
+    router.include_router(devices.router)
+    router.include_router(reminder_actions.router)
     return router
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from rota.safe_text import excerpt
 
 STATIC_DIR = Path(__file__).parent / "static"
-PAGES = ("", "jobs", "tasks", "schedules", "workers", "submit")
+PAGES = ("", "jobs", "tasks", "schedules", "reminders", "workers", "submit")
 """The first path segments the app draws; anything else is a 404."""
 _NO_CACHE = {"cache-control": "no-cache"}
 _TYPES = {

@@ -6,6 +6,7 @@ import schedules from "./views/schedules.js";
 import workers from "./views/workers.js";
 import worker from "./views/worker.js";
 import tasks from "./views/tasks.js";
+import reminders from "./views/reminders.js";
 import submit from "./views/submit.js";
 import { h, localZoneLabel, tickElapsed, toast } from "./ui.js";
 import { setZoneMode, zoneMode } from "./zone.js";
@@ -15,6 +16,7 @@ const ROUTES = [
   [/^\/jobs\/?$/, jobs, "jobs"],
   [/^\/jobs\/([^/]+)\/?$/, job, "jobs"],
   [/^\/schedules(?:\/([^/]+))?\/?$/, schedules, "schedules"],
+  [/^\/reminders\/?$/, reminders, "reminders"],
   [/^\/workers\/?$/, workers, "workers"],
   [/^\/workers\/([^/]+)\/?$/, worker, "workers"],
   [/^\/tasks\/?$/, tasks, "tasks"],

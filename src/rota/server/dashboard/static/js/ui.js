@@ -56,9 +56,11 @@ export function duration(seconds) {
   const abs = Math.abs(seconds);
   if (abs < 1) return `${Math.round(seconds * 1000)} ms`;
   if (abs < 60) return `${seconds.toFixed(abs < 10 ? 1 : 0)} s`;
-  if (abs < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  if (abs < 86400) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
-  return `${Math.floor(seconds / 86400)} d ${Math.round((seconds % 86400) / 3600)} h`;
+  // Round to the smaller unit first, so 1 h 59.9 min reads "2 h 0 min", never "1 h 60 min".
+  const [big, small] = abs < 3600 ? [60, 1] : abs < 86400 ? [3600, 60] : [86400, 3600];
+  const units = Math.round(abs / small), per = big / small, sign = seconds < 0 ? "-" : "";
+  const names = abs < 3600 ? ["min", "s"] : abs < 86400 ? ["h", "min"] : ["d", "h"];
+  return `${sign}${Math.floor(units / per)} ${names[0]} ${units % per} ${names[1]}`;
 }
 
 export function ago(iso) {
