@@ -81,6 +81,12 @@ class Holdings:
             self._held = {item.key: item for item in held}
             self._rung = rung
 
+    def save(self) -> None:
+        """Write the file as it is (creating it), so that a device that cannot keep its
+        reminders says so when it starts, not when the first one comes; raise HoldingsError."""
+        with self._lock:
+            self._save()
+
     def held(self) -> list[Held]:
         """Return the reminders held and not rung yet, soonest first."""
         with self._lock:
