@@ -61,7 +61,15 @@ async def submit(
 ) -> list[Job]:
     """Insert the new jobs in one statement and return the job of every spec, in order: its
     new job, or the job its idempotency key already names. IdempotencyConflict (and nothing
-    inserted) when a key's job was submitted differently."""
+    inserted) when a key's job was submitted differently.
+
+    Without idempotency keys the statement is sent alone (one round trip: a statement is
+    all or none by itself); with keys it runs in a transaction with the keys' lookup.
+    """
+    if not any(spec.idempotency_key for spec in specs):
+        rows = await sql.all(conn, "submit", **columns)
+        made = {row["id"]: row_to_job(row) for row in rows}
+        return [made[str(job_id)] for job_id in planned]
     async with conn.transaction():
         rows = await sql.all(conn, "submit", **columns)
         new = {row["id"]: row_to_job(row) for row in rows}
