@@ -86,7 +86,7 @@ def worker(name: str, task: str = "app.add") -> WorkerInfo:
     )
 
 
-async def test_a_single_submit_sends_one_statement(
+async def test_a_single_submit_sends_one_statement_and_no_transaction(
     open_store: OpenStore, make_settings: MakeSettings
 ) -> None:
     store = await open_store()
@@ -117,8 +117,18 @@ async def test_a_single_submit_sends_one_statement(
                 assert answer.status_code == 201, answer.text
                 assert answer.json()["warning"] == "no worker is online"
             sent = list(statements.sent)
+            statements.sent.clear()
+            for number in range(5):
+                job = {"task": "app.add", "args": [number], "idempotency_key": f"k{number}"}
+                answer = await http.post("/api/v1/jobs", json=job)
+                assert answer.status_code == 201, answer.text
+            keyed = list(statements.sent)
     assert len(sent) == 5, "\n---\n".join(sql[:150] for sql in sent)
     assert all("INSERT INTO jobs" in sql for sql in sent)
+    # With an idempotency key (the client always sends one): the insert, and the store's
+    # clock, read before it to tell a new job from a repeat; no BEGIN, no COMMIT.
+    assert len(keyed) == 10, "\n---\n".join(sql[:150] for sql in keyed)
+    assert sum("INSERT INTO jobs" in sql for sql in keyed) == 5
 
 
 async def test_a_worker_another_server_registers_clears_the_warning(
