@@ -15,6 +15,7 @@ import httpx
 
 from rota import errors
 from rota.client_calendars import CalendarMethods
+from rota.client_reminders import ReminderMethods
 from rota.client_retry import (
     DEFAULT_RETRY,
     SAFE_METHODS,
@@ -80,7 +81,7 @@ def token_from(environ: Mapping[str, str] | None = None) -> str | None:
     return (os.environ if environ is None else environ).get(TOKEN_VARIABLE) or None
 
 
-class AsyncClient(ScheduleMethods, CalendarMethods):
+class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods):
     """Talk to a Rota server over its REST API.
 
     Use it as an async context manager, or call `aclose()` when done. Every HTTP error

@@ -38,10 +38,12 @@ def schedule_body(
     misfire_limit: int | None = None,
     overlap: str | None = None,
     deadline: float | timedelta | None = None,
+    lookahead: float | timedelta | None = None,
 ) -> Payload:
     """Return the ScheduleCreate body; options left as None are left out (server defaults).
 
-    Spans (`interval`, `timeout`, `jitter`, `deadline`) are seconds or timedeltas.
+    Spans (`interval`, `timeout`, `jitter`, `deadline`, `lookahead`) are seconds or
+    timedeltas.
     """
     if isinstance(args, str | bytes | Mapping):
         raise InvalidInput("args must be a list of arguments, not a single value")
@@ -65,6 +67,7 @@ def schedule_body(
         "misfire_limit": misfire_limit,
         "overlap": overlap,
         "deadline": wire_span(deadline, "deadline"),
+        "lookahead": wire_span(lookahead, "lookahead"),
     }
     body.update({key: value for key, value in values.items() if value is not None})
     return body

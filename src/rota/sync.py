@@ -197,4 +197,5 @@ class Client:
     pause_schedule = _blocking(AsyncClient.pause_schedule)
     resume_schedule = _blocking(AsyncClient.resume_schedule)
     trigger_schedule = _blocking(AsyncClient.trigger_schedule)
+    remind = _blocking(AsyncClient.remind)
     import_calendar = _blocking(AsyncClient.import_calendar)

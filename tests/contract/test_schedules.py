@@ -173,6 +173,29 @@ async def test_overlap_skip_is_not_written_ahead(store: Store, clock: ManualCloc
     assert (await scheduler(store).fire_once())[0] == 0
 
 
+async def test_a_schedule_with_a_lookahead_is_written_that_far_ahead(
+    store: Store, clock: ManualClock
+) -> None:
+    # Fires at 00:10 and 00:20; a device must hold each one 10 minutes ahead of it.
+    ahead = every("ahead", cron="*/10 * * * *", lookahead_s=600)
+    on_time = every("on-time", cron="*/10 * * * *")
+    await admin.create(store, ahead)
+    await admin.create(store, on_time)
+    clock.advance(60)  # 00:01: only the one with a lookahead is due
+    due = await store.due_schedules(clock.now_utc() + timedelta(seconds=4))
+    assert [schedule.name for schedule in due] == ["ahead"]
+    assert (await scheduler(store).fire_once())[0] == 1
+    [job] = await jobs_of(store)
+    assert job.run_at == datetime(2030, 1, 1, 0, 10, tzinfo=UTC)  # run_at stays the fire time
+    clock.advance(60)  # 00:02: 00:20 is 18 minutes away, nothing more yet
+    assert (await scheduler(store).fire_once())[0] == 0
+    clock.advance(9 * 60)  # 00:11: 00:20 is 9 minutes away
+    assert (await scheduler(store).fire_once())[0] == 2  # ahead's 00:20, on-time's 00:10 late
+    assert (await store.get_schedule("ahead")).next_fire_at == datetime(
+        2030, 1, 1, 0, 30, tzinfo=UTC
+    )
+
+
 async def test_pause_cancels_what_was_written_ahead_and_resume_skips_the_gap(
     store: Store, clock: ManualClock
 ) -> None:

@@ -24,7 +24,7 @@ from rota.calendar.expand import occurrences_after, parse_stored
 from rota.calendar.reading import CalendarEvent
 from rota.errors import InvalidInput
 from rota.jobs import Job, JobSpec
-from rota.reminders.model import REMIND_TASK, REMINDER_QUEUE, ReminderSpec
+from rota.reminders.model import DEFAULT_HORIZON_S, REMIND_TASK, REMINDER_QUEUE, ReminderSpec
 from rota.scheduling.model import Schedule, ScheduleSpec
 from rota.scheduling.planner import first_fire_at
 from rota.scheduling.triggers import parse_timezone
@@ -186,6 +186,7 @@ def wanted(events: Sequence[CalendarEvent], options: ImportOptions) -> Wanted:
                     kwargs=spec.as_kwargs(),
                     queue=REMINDER_QUEUE,
                     target=options.target,
+                    lookahead_s=DEFAULT_HORIZON_S,  # written ahead, so devices hold it early
                 )
             )
             continue

@@ -16,6 +16,7 @@ from rota.cli import (
     device,
     import_ics,
     jobs,
+    remind,
     schedules,
     server,
     submit,
@@ -108,6 +109,7 @@ app.command("restore")(backup.restore)
 app.command("worker")(worker.worker)
 app.command("device")(device.device)
 app.command("submit")(submit.submit)
+app.command("remind")(remind.remind)
 app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")

@@ -28,6 +28,8 @@ from rota.values import readable
 
 SCHEDULE_NAME: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 DEFAULT_MISFIRE_LIMIT: Final = 100
+MAX_LOOKAHEAD_S: Final = 3600.0
+"""The longest a schedule may ask its occurrences to be written ahead of their fire time."""
 MAX_MISFIRE_LIMIT: Final = 10_000
 # Fields of ScheduleSpec that decide when it fires; a change to any of them moves next_fire_at.
 TIMING_FIELDS: Final = frozenset(
@@ -92,6 +94,11 @@ class ScheduleSpec:
     overlap: Overlap = Overlap.ALLOW
     deadline_s: float | None = None
     """An occurrence not started this long after its fire time expires."""
+    lookahead_s: float = 0.0
+    """Write each occurrence at least this long before its fire time (up to MAX_LOOKAHEAD_S),
+    for workers that take work ahead of its time: a device is handed a reminder minutes
+    early. Its run_at stays the fire time. Not with overlap=skip, which decides at the fire
+    time whether the previous run is still going."""
 
     def validate(self) -> ScheduleSpec:
         """Return the spec if it is valid; else raise InvalidInput saying which field is wrong."""
@@ -120,6 +127,12 @@ class ScheduleSpec:
         for name in ("start_at", "end_at"):
             if getattr(self, name) is not None:
                 check_moment(getattr(self, name), name)
+        check_span(self.lookahead_s, "lookahead_s", max_s=MAX_LOOKAHEAD_S)
+        if self.lookahead_s > 0 and Overlap(self.overlap) is Overlap.SKIP:
+            raise InvalidInput(
+                "lookahead_s: not with overlap=skip, which decides at the fire time "
+                "whether the previous occurrence still runs"
+            )
         if not 1 <= self.misfire_limit <= MAX_MISFIRE_LIMIT:
             raise InvalidInput(f"misfire_limit: must be between 1 and {MAX_MISFIRE_LIMIT}")
         if self.max_attempts < 1:

@@ -34,12 +34,16 @@ def first_fire_at(
 
 
 def horizon_s(schedule: Schedule, lookahead_s: float) -> float:
-    """Return how far ahead of its fire time an occurrence of this schedule is written.
+    """Return how far ahead of its fire time an occurrence of this schedule is written:
+    the scheduler's look-ahead, or the schedule's own `lookahead_s` when that is longer
+    (reminders reach devices minutes ahead).
 
     Overlap `skip` decides at the fire time whether the previous run is still going, so
-    its occurrences are written on time, not ahead.
+    its occurrences are written on time, not ahead (a spec refuses lookahead_s with it).
     """
-    return 0.0 if schedule.spec.overlap is Overlap.SKIP else lookahead_s
+    if schedule.spec.overlap is Overlap.SKIP:
+        return 0.0
+    return max(lookahead_s, schedule.spec.lookahead_s)
 
 
 def plan(

@@ -9,7 +9,9 @@ from rota.errors import UnknownTask
 from rota.safe_text import excerpt
 from rota.store.base import Store
 
-BUILTIN_TASKS = frozenset({"rota.echo", "rota.sleep", "rota.sha256", "rota.http", "rota.shell"})
+BUILTIN_TASKS = frozenset(
+    {"rota.echo", "rota.sleep", "rota.sha256", "rota.http", "rota.shell", "rota.remind"}
+)
 TASKS_TTL_S = 1.0
 MAX_NAMES_IN_MESSAGE = 20
 

@@ -462,8 +462,9 @@ class Store(Explorer, Protocol):
         ...
 
     async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
-        """Return the unpaused schedules whose next fire time is at or before `until`,
-        soonest first, each with the state of its last occurrence's job."""
+        """Return the unpaused schedules whose next fire time, less the schedule's own
+        `lookahead_s`, is at or before `until`, soonest fire time first, each with the
+        state of its last occurrence's job."""
         ...
 
     async def fire_schedule(self, firing: Firing) -> list[Job] | None:

@@ -474,7 +474,8 @@ class MemoryStore:
 
     @detached
     async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
-        """Return active schedules whose next fire time is at or before `until`, soonest first."""
+        """Return active schedules whose next fire time, less their own lookahead_s, is at
+        or before `until`, soonest first."""
         return self._schedules.due(until, limit)
 
     @emits_changes

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rota.clock import Clock
 from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound
@@ -93,7 +93,8 @@ class MemorySchedules:
             return schedule
 
     def due(self, until: datetime, limit: int) -> list[Schedule]:
-        """Return active schedules whose next fire time is at or before `until`, soonest first."""
+        """Return active schedules whose next fire time, less their own lookahead_s, is at
+        or before `until`, soonest first."""
         with self._step() as data:
             due = sorted(
                 (
@@ -101,7 +102,7 @@ class MemorySchedules:
                     for record in data.schedules.values()
                     if not record.spec.paused
                     and record.next_fire_at is not None
-                    and record.next_fire_at <= until
+                    and record.next_fire_at - timedelta(seconds=record.spec.lookahead_s) <= until
                 ),
                 key=lambda record: record.next_fire_at or until,
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rota.clock import SYSTEM_CLOCK, Clock
@@ -18,7 +18,7 @@ from rota.errors import ScheduleChanged, ScheduleExists, ScheduleNotFound
 from rota.ids import new_job_id
 from rota.jobs import Job, JobState
 from rota.safe_text import excerpt
-from rota.scheduling.model import Firing, Schedule, ScheduleSpec
+from rota.scheduling.model import MAX_LOOKAHEAD_S, Firing, Schedule, ScheduleSpec
 from rota.store import postgres_ops as ops
 from rota.store.common import JobIds, dump_json
 from rota.store.feed import ChangeFeed, emits_changes
@@ -139,9 +139,11 @@ class PostgresScheduleVerbs:
         return await self._run(delete)
 
     async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
-        """Return active schedules whose next fire time is at or before `until`, soonest first."""
+        """Return active schedules whose next fire time, less their own lookahead_s, is at
+        or before `until`, soonest first."""
         sql = await self._sq()
-        params = {"until": aware(until), "limit": limit}
+        far = until + timedelta(seconds=MAX_LOOKAHEAD_S)
+        params = {"until": aware(until), "far": aware(far), "limit": limit}
         rows = await self._run(lambda conn: sql.all(conn, "due_schedules", **params), read=True)
         return [row_to_schedule(row) for row in rows]
 

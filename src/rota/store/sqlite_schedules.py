@@ -11,7 +11,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rota.clock import Clock
@@ -20,7 +20,7 @@ from rota.ids import new_job_id
 from rota.jobs import Job, JobState
 from rota.lifecycle import EventKind
 from rota.safe_text import excerpt
-from rota.scheduling.model import Firing, Schedule, ScheduleSpec
+from rota.scheduling.model import MAX_LOOKAHEAD_S, Firing, Schedule, ScheduleSpec
 from rota.store import sqlite_ops as ops
 from rota.store.common import JobIds, dump_json, from_us, maybe_from_us, to_us
 from rota.store.feed import ChangeFeed, emits_changes
@@ -93,8 +93,10 @@ class SqliteScheduleVerbs:
         return await self._writer.run(lambda conn: _delete(conn, q, schedule_id, now))
 
     async def due_schedules(self, until: datetime, limit: int = 100) -> list[Schedule]:
-        """Return active schedules whose next fire time is at or before `until`, soonest first."""
-        params = {"until": to_us(until), "limit": limit}
+        """Return active schedules whose next fire time, less their own lookahead_s, is at
+        or before `until`, soonest first."""
+        far = until + timedelta(seconds=MAX_LOOKAHEAD_S)
+        params = {"until": to_us(until), "far": to_us(far), "limit": limit}
         q = await self._sq()
 
         def read(conn: sqlite3.Connection) -> list[Schedule]:

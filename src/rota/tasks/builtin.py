@@ -1,4 +1,5 @@
-"""The tasks every worker has: rota.echo, rota.sleep, rota.sha256, rota.http, rota.shell.
+"""The tasks every worker has: rota.echo, rota.sleep, rota.sha256, rota.http, rota.shell,
+and rota.remind (sends a reminder to its notification URLs, rota.reminders.task).
 
 Two more exist for demos and tests: rota.fail raises, and rota.crash kills the worker
 process outright (exit code 70) to exercise crash recovery. rota.shell and rota.crash are
@@ -16,6 +17,7 @@ import signal
 from typing import Any
 
 from rota.context import current_job
+from rota.reminders.task import remind
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON
 
@@ -132,6 +134,7 @@ def builtin_registry() -> TaskRegistry:
         ("rota.shell", shell, True),
         ("rota.fail", fail, False),
         ("rota.crash", crash, True),
+        ("rota.remind", remind, False),
     ]
     for name, fn, needs_shell in tasks:
         registry.add(TaskDef(name=name, fn=fn, needs_shell=needs_shell))

@@ -11,6 +11,7 @@ from rota.server.api import (
     health,
     jobs,
     queues,
+    reminders,
     schedule_preview,
     schedules,
     system,
@@ -33,6 +34,7 @@ def api_router() -> APIRouter:
         events,
         schedule_preview,
         schedules,
+        reminders,
         calendars,
     )
     for module in modules:

@@ -30,6 +30,7 @@ from rota.scheduling.calendar_trigger import MAX_ICS_CHARS
 from rota.scheduling.cron_parse import MAX_CRON_CHARS
 from rota.scheduling.model import (
     DEFAULT_MISFIRE_LIMIT,
+    MAX_LOOKAHEAD_S,
     MAX_MISFIRE_LIMIT,
     Misfire,
     Overlap,
@@ -46,6 +47,7 @@ ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]
 # Wire names -> ScheduleSpec field names.
 _RENAMED = {"interval": "interval_s", "jitter": "jitter_s", "timeout": "timeout_s"}
 _RENAMED["deadline"] = "deadline_s"
+_RENAMED["lookahead"] = "lookahead_s"
 _RENAMED["before"] = "before_s"
 
 
@@ -92,6 +94,12 @@ class _ScheduleFields(BaseModel):
     )
     deadline: Seconds | None = Field(
         None, description="seconds after the fire time; not started by then, it expires"
+    )
+    lookahead: Seconds | None = Field(
+        None,
+        description=f"write each occurrence this many seconds before its fire time "
+        f"(at most {MAX_LOOKAHEAD_S:g}; not with overlap=skip), for devices that take work "
+        "ahead of its time",
     )
 
     @field_validator("task")
@@ -164,7 +172,15 @@ class SchedulePatch(_ScheduleFields):
         for name in ("task", "tz", "args", "kwargs", "queue", "priority", "max_attempts"):
             if name in changes and changes[name] is None:
                 raise InvalidInput(f"{name}: may not be null")
-        for name in ("jitter_s", "before_s", "paused", "misfire", "misfire_limit", "overlap"):
+        for name in (
+            "jitter_s",
+            "before_s",
+            "paused",
+            "misfire",
+            "misfire_limit",
+            "overlap",
+            "lookahead_s",
+        ):
             if name in changes and changes[name] is None:
                 raise InvalidInput(f"{_wire(name)}: may not be null")
         if all(changes.get(name, 0) is None for name in ("cron", "interval_s", "ics")):

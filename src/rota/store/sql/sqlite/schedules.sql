@@ -28,11 +28,16 @@ FROM schedules AS s LEFT JOIN jobs AS j ON j.id = s.last_job_id
 ORDER BY s.name;
 
 -- name: due_schedules
+-- Due when the next fire time minus the schedule's own lookahead_s is at or before :until;
+-- :far (= :until + the longest lookahead allowed) bounds the scan of the index.
 SELECT s.*, j.state AS last_job_state,
        j.stop_requested_at IS NOT NULL AS last_job_stopping
 FROM schedules AS s INDEXED BY schedules_due
 LEFT JOIN jobs AS j ON j.id = s.last_job_id
-WHERE s.paused = 0 AND s.next_fire_at IS NOT NULL AND s.next_fire_at <= :until
+WHERE s.paused = 0 AND s.next_fire_at IS NOT NULL AND s.next_fire_at <= :far
+  AND s.next_fire_at - CAST(
+        COALESCE(json_extract(s.definition, '$.lookahead_s'), 0) * 1000000 AS INTEGER
+      ) <= :until
 ORDER BY s.next_fire_at
 LIMIT :limit;
 

@@ -1,0 +1,93 @@
+"""The reminders resource: create reminders (jobs of task rota.remind, or their schedules).
+
+Reminders are jobs and schedules like any others once made: list, change and cancel them
+through /jobs and /schedules (`task=rota.remind`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rota.errors import InvalidInput
+from rota.reminders.submit import ReminderRequest, plan
+from rota.scheduling import admin
+from rota.server.api.job_views import job_views
+from rota.server.api.models import JobOut, errors
+from rota.server.api.schedule_schemas import body_of
+from rota.server.api.schemas import parse_json
+from rota.server.errors import describe_validation_errors
+from rota.server.state import Hub, hub_of
+
+router = APIRouter(tags=["reminders"])
+HubDep = Annotated[Hub, Depends(hub_of)]
+
+
+class ReminderScheduleOut(BaseModel):
+    """A recurring reminder's schedule (every field of GET /schedules/{name})."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str
+    task: str
+    cron: str | None
+    interval_s: float | None
+    tz: str
+    target: str | None
+    kwargs: dict[str, Any]
+    lookahead_s: float
+    deadline_s: float | None
+    next_fire_at: str | None
+    next_fire_times: list[str] = Field(description="the next 10 fire times")
+
+
+class ReminderOut(BaseModel):
+    """What a reminder request made: its jobs (one-off) or its schedules (recurring)."""
+
+    jobs: list[JobOut]
+    schedules: list[ReminderScheduleOut]
+
+
+@router.post(
+    "/reminders",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=body_of(ReminderRequest),
+    response_model=ReminderOut,
+    responses=errors(422),
+    summary="Create a reminder",
+)
+async def create_reminder(request: Request, hub: HubDep) -> ReminderOut:
+    """Create a one-off reminder (a job per device, plus one for its notification URLs) or
+    a recurring one (a schedule per device, and one for its URLs).
+
+    The same request again with the same `idempotency_key` creates nothing new; a recurring
+    reminder with the same `name` is brought up to the new definition.
+    """
+    body = _parse(parse_json(await request.body()))
+    now = await hub.jobs.now()
+    made = plan(body, now)
+    jobs = await hub.jobs.submit(made.jobs, since=now, bulk=False) if made.jobs else []
+    schedules = []
+    for spec in made.schedules:
+        if hub.settings.server.strict_tasks:
+            await hub.tasks.check([("", spec.task)])
+        schedule, _ = await admin.upsert(hub.store, spec)
+        data = schedule.to_dict()
+        times = admin.next_fire_times(schedule, await hub.store.now())
+        data["next_fire_times"] = [moment.isoformat() for moment in times]
+        schedules.append(ReminderScheduleOut.model_validate(data))
+    if schedules:
+        hub.scheduler.wake()
+    return ReminderOut(jobs=await job_views(hub.store, jobs), schedules=schedules)
+
+
+def _parse(data: Any) -> ReminderRequest:
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    try:
+        return ReminderRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_errors(exc.errors())) from None
