@@ -24,15 +24,28 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, ParamSpec, Protocol, TypedDict, TypeVar, Unpack, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 from rota.app_schedules import ScheduleDeclarations
-from rota.client import AsyncClient, JobData, server_from, token_from
+from rota.client_urls import server_from, token_from
 from rota.errors import InvalidInput, JobCancelled, JobExpired, JobFailed
 from rota.jobs import JobState
-from rota.sync import Client
 from rota.tasks import TaskDef, TaskRegistry
 from rota.types import JSON, JobId
+
+if TYPE_CHECKING:  # the clients (httpx) load on first use: a worker importing tasks needs none
+    from rota.client import AsyncClient, JobData
+    from rota.sync import Client
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -105,6 +118,8 @@ class Rota(ScheduleDeclarations):
         """Return the app's sync client, created on first use."""
         with self._client_lock:
             if self._client is None:
+                from rota.sync import Client
+
                 self._client = Client(self.url, token=self.token)
             return self._client
 
@@ -114,6 +129,8 @@ class Rota(ScheduleDeclarations):
         A new one each time, because an AsyncClient belongs to the event loop it first
         runs in.
         """
+        from rota.client import AsyncClient
+
         return AsyncClient(self.url, token=self.token)
 
     def use_runner(self, runner: JobRunner | None) -> JobRunner | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json as json_module
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -25,7 +24,8 @@ from rota.client_retry import (
     new_idempotency_key,
 )
 from rota.client_schedules import ScheduleMethods
-from rota.client_urls import check_params, segment
+from rota.client_urls import DEFAULT_URL as DEFAULT_URL  # where clients have always found it
+from rota.client_urls import check_params, segment, server_from, token_from
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
@@ -34,7 +34,6 @@ from rota.retry import Backoff
 from rota.types import JSON, JobId, Payload
 from rota.values import check_arguments
 
-DEFAULT_URL = "http://127.0.0.1:8077"
 API_PREFIX = "/api/v1"
 MAX_WAIT_S = 30.0
 """The longest single long-poll of a job's result, as the server caps it: well inside the
@@ -62,23 +61,6 @@ class Reply(Protocol):
     @property
     def text(self) -> str: ...
     def json(self) -> Any: ...
-
-
-SERVER_VARIABLE = "ROTA_SERVER"
-TOKEN_VARIABLE = "ROTA_TOKEN"
-
-
-def server_from(environ: Mapping[str, str] | None = None) -> str:
-    """Return the server a client given no URL talks to: the first URL of $ROTA_SERVER (a
-    comma list, as workers take it), else DEFAULT_URL. As the CLI finds it."""
-    listed = (os.environ if environ is None else environ).get(SERVER_VARIABLE, "")
-    urls = [part.strip() for part in listed.split(",") if part.strip()]
-    return urls[0] if urls else DEFAULT_URL
-
-
-def token_from(environ: Mapping[str, str] | None = None) -> str | None:
-    """Return the token a client given none sends: $ROTA_TOKEN, or None when unset or empty."""
-    return (os.environ if environ is None else environ).get(TOKEN_VARIABLE) or None
 
 
 class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods):

@@ -7,10 +7,14 @@ would be normalised to its parent), and one holding '/' is refused, as no id or 
 contains it. Without this, `rota jobs cancel ../schedules/nightly` sent DELETE
 /api/v1/schedules/nightly. Text that no URL can carry (a lone surrogate, as a file name's
 non-UTF-8 byte gives on the command line, or a NUL) is refused naming the parameter.
+
+Also where a client given no URL or token finds them (server_from, token_from); nothing
+here loads the HTTP client, so an app that only defines tasks stays light.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +22,23 @@ from urllib.parse import quote
 from rota.errors import InvalidInput
 from rota.safe_text import excerpt
 from rota.values import text_problem
+
+DEFAULT_URL = "http://127.0.0.1:8077"
+SERVER_VARIABLE = "ROTA_SERVER"
+TOKEN_VARIABLE = "ROTA_TOKEN"
+
+
+def server_from(environ: Mapping[str, str] | None = None) -> str:
+    """Return the server a client given no URL talks to: the first URL of $ROTA_SERVER (a
+    comma list, as workers take it), else DEFAULT_URL. As the CLI finds it."""
+    listed = (os.environ if environ is None else environ).get(SERVER_VARIABLE, "")
+    urls = [part.strip() for part in listed.split(",") if part.strip()]
+    return urls[0] if urls else DEFAULT_URL
+
+
+def token_from(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the token a client given none sends: $ROTA_TOKEN, or None when unset or empty."""
+    return (os.environ if environ is None else environ).get(TOKEN_VARIABLE) or None
 
 
 def segment(value: str, what: str) -> str:

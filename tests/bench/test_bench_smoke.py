@@ -91,6 +91,23 @@ def test_recovery_finishes_every_job_after_a_worker_is_killed(tmp_path: Path) ->
         assert got["rerun_after_s"] is not None and got["rerun_after_s"] >= 0
 
 
+def test_memory_reads_the_rss_of_each_worker_and_of_the_server_after_the_jobs(
+    tmp_path: Path,
+) -> None:
+    data = bench(tmp_path, "memory", "--memory-jobs", "1000")
+    got = figures(data, "memory")
+    result = next(r for r in data["results"] if r["workload"] == "memory")
+    each = result["params"]["worker_idle_each_mib"]
+    assert len(each) == 2 and all(value > 0 for value in each)
+    assert got["worker_idle_mib"] == max(each)
+    for key in ("worker_after_mib", "server_idle_mib", "server_after_mib"):
+        assert got[key] > 0
+    # Below 1M jobs the 1M figure is extrapolated from the growth, never below what was read.
+    assert got["server_1m_mib"] >= got["server_after_mib"]
+    assert result["notes"] == ["server RSS after 1,000,000 jobs extrapolated from 1,000"]
+    assert data["plan"]["memory"]["jobs"] == 1000
+
+
 def test_scale_fills_the_store_and_measures_each_level(tmp_path: Path) -> None:
     data = bench(tmp_path, "scale", "--scale-max", "1000", "--scale-jobs", "20")
     got = figures(data, "scale")

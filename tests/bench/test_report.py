@@ -88,3 +88,37 @@ def test_targets_say_whether_each_floor_is_met_and_what_was_not_measured() -> No
     assert rows["single submits, durable (SQLite)"][4] == "met"
     assert rows["bulk submit (SQLite)"][4] == "**not met**"
     assert rows["punctuality (SQLite)"][4] == "not measured"
+
+
+def test_memory_target_checks_each_idle_worker_and_the_server_after_a_million_jobs() -> None:
+    from rota.bench.targets import targets_grid
+
+    def memory(system: str, jobs: int, worker: float, server: float) -> WorkloadResult:
+        return WorkloadResult(
+            workload="memory",
+            system=system,
+            figures={
+                "worker_idle_mib": Figure.one(worker),
+                "server_1m_mib": Figure.one(server),
+            },
+            params={"jobs": jobs},
+        )
+
+    rows = {
+        row[0]: row
+        for row in targets_grid(
+            [
+                memory("rota (sqlite)", 20_000, 31.5, 70.0),
+                memory("rota (postgres)", 1_000_000, 31.5, 81.0),
+            ]
+        ).rows
+    }
+    sqlite = rows["memory (sqlite)"]
+    assert sqlite[3] == "worker 31.5 MiB, server 70.0 MiB after 1M (extrapolated from 20,000 jobs)"
+    assert sqlite[4] == "met"
+    assert rows["memory (postgres)"][3].endswith("(measured)")
+    assert rows["memory (postgres)"][4] == "**not met**"
+    over = targets_grid([memory("rota (sqlite)", 20_000, 50.5, 60.0)]).rows
+    assert next(row for row in over if row[0] == "memory (sqlite)")[4] == "**not met**"
+    none = targets_grid([]).rows
+    assert next(row for row in none if row[0] == "memory (sqlite)")[4] == "not measured"

@@ -87,11 +87,50 @@ WORKLOADS: dict[str, tuple[Metric, ...]] = {
             digits=1,
         ),
     ),
+    "memory": (
+        Metric(
+            key="worker_idle_mib",
+            label="RSS of the largest idle worker process, MiB",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="worker_after_mib",
+            label="RSS of the largest worker process after the jobs, MiB",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="server_idle_mib",
+            label="server RSS before the jobs, MiB",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="server_after_mib",
+            label="server RSS after the jobs (--memory-jobs), MiB",
+            higher_is_better=False,
+            digits=1,
+        ),
+        Metric(
+            key="server_growth_mib",
+            label="server RSS growth per 10,000 jobs, MiB",
+            compared=False,
+            higher_is_better=False,
+            digits=2,
+        ),
+        Metric(
+            key="server_1m_mib",
+            label="server RSS after 1,000,000 jobs (extrapolated below that), MiB",
+            higher_is_better=False,
+            digits=1,
+        ),
+    ),
     "scale": (),
 }
 """Every workload's figures; scale's rows depend on the fill levels and are built there."""
 
-ALL_WORKLOADS = ("throughput", "latency", "punctuality", "recovery", "scale")
+ALL_WORKLOADS = ("throughput", "latency", "punctuality", "recovery", "memory", "scale")
 
 
 def metric(workload: str, key: str) -> Metric:

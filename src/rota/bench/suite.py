@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from rota.bench import latency, peer_runner, punctuality, recovery, scale, throughput
+from rota.bench import latency, memory, peer_runner, punctuality, recovery, scale, throughput
 from rota.bench.cluster import StoreChoice
 from rota.bench.metrics import ALL_WORKLOADS
 from rota.bench.peer_runner import PeerSetting
@@ -37,6 +37,7 @@ class Plan:
         default_factory=punctuality.PunctualityParams
     )
     recovery: recovery.RecoveryParams = field(default_factory=recovery.RecoveryParams)
+    memory: memory.MemoryParams = field(default_factory=memory.MemoryParams)
     scale: scale.ScaleParams = field(default_factory=scale.ScaleParams)
 
 
@@ -107,6 +108,7 @@ def plan_params(plan: Plan) -> dict[str, Any]:
         "latency": asdict(plan.latency),
         "punctuality": asdict(plan.punctuality),
         "recovery": asdict(plan.recovery),
+        "memory": asdict(plan.memory),
         "scale": asdict(plan.scale),
     }
 
@@ -121,6 +123,8 @@ def _rota(workload: str, store: StoreChoice, plan: Plan) -> WorkloadResult:
         return punctuality.run(store, plan.punctuality, redis_url=redis_url)
     if workload == "recovery":
         return recovery.run(store, plan.recovery, redis_url=redis_url)
+    if workload == "memory":
+        return memory.run(store, plan.memory, redis_url=redis_url)
     return scale.run(store, plan.scale, redis_url=redis_url)
 
 
@@ -130,5 +134,6 @@ def _peer_params(workload: str, plan: Plan) -> dict[str, Any]:
         "latency": asdict(plan.latency),
         "punctuality": asdict(plan.punctuality),
         "recovery": asdict(plan.recovery),
+        "memory": asdict(plan.memory),
     }[workload]
     return params

@@ -17,6 +17,7 @@ from rota.bench import report
 from rota.bench.cluster import StoreChoice
 from rota.bench.doc import write_between_markers
 from rota.bench.latency import LatencyParams
+from rota.bench.memory import MemoryParams
 from rota.bench.peer_runner import DEFAULT_CACHE, PeerSetting, parse_peers
 from rota.bench.punctuality import PunctualityParams
 from rota.bench.recovery import RecoveryParams
@@ -37,7 +38,8 @@ def bench(
     workloads: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Workloads: throughput, latency, punctuality, recovery, scale (default: all)."
+            help="Workloads: throughput, latency, punctuality, recovery, memory, scale "
+            "(default: all)."
         ),
     ] = None,
     store: Annotated[
@@ -88,6 +90,12 @@ def bench(
         float, typer.Option(min=0.1, help="recovery: job length, s.")
     ] = 3.0,
     kill_after: Annotated[float, typer.Option(min=0.1, help="recovery: SIGKILL after, s.")] = 4.0,
+    memory_jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="memory: jobs the server runs before its RSS is read (default: --jobs)."
+        ),
+    ] = None,
     scale_max: Annotated[
         int, typer.Option(min=100, help="scale: the largest fill (finished rows).")
     ] = 10_000_000,
@@ -143,6 +151,7 @@ def bench(
             recovery=RecoveryParams(
                 jobs=recovery_jobs, seconds=recovery_seconds, kill_after_s=kill_after
             ),
+            memory=MemoryParams(jobs=memory_jobs or jobs, workers=workers, concurrency=concurrency),
             scale=ScaleParams(max_rows=scale_max, jobs=scale_jobs),
         )
         context: dict[str, object] = {

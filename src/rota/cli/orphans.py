@@ -31,6 +31,9 @@ PARENT_FD_ENV = "ROTA_PARENT_PIPE_FD"
 PR_SET_PDEATHSIG = 1
 """From <linux/prctl.h>."""
 
+_watched_fd: int | None = None
+"""The parent's pipe watch_parent() watches in this process, if any."""
+
 
 class ParentLink:
     """The parent's side: starts children tied to it, one way or the other.
@@ -81,9 +84,21 @@ def watch_parent(environ: MutableMapping[str, str] | None = None) -> threading.T
         os.fstat(fd)
     except (ValueError, OSError):
         return None  # a stale value, not a pipe from a parent
+    global _watched_fd
+    _watched_fd = fd
     thread = threading.Thread(target=_wait_for_eof, args=(fd,), name="rota-parent", daemon=True)
     thread.start()
     return thread
+
+
+def keep_parent_link(env: MutableMapping[str, str]) -> None:
+    """Before this process replaces itself (exec): hand the pipe watch_parent() watches to
+    the new program, named in `env`, so that it goes down with the parent too. Nothing
+    when this process watches no pipe (prctl's request outlives an exec by itself)."""
+    if _watched_fd is None:
+        return
+    os.set_inheritable(_watched_fd, True)
+    env[PARENT_FD_ENV] = str(_watched_fd)
 
 
 def _wait_for_eof(fd: int) -> None:

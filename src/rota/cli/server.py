@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,14 @@ def server(
     settings = load_settings(
         {"db": db, "host": host, "port": port}, config_path=config or state(ctx).config
     )
+    from rota.launch import can_exec, exec_lean
+
+    if can_exec():
+        # The server runs as `python -m rota.server` in this same process, without the
+        # command line's modules (about 10 MiB less resident memory). Should the exec
+        # fail, the server runs here instead.
+        with contextlib.suppress(OSError):
+            exec_lean("rota.server", settings)
     # Imported here so that `rota --help` and the client commands do not load the server.
     from rota.server.main import serve
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -80,6 +81,14 @@ def worker(
         },
         config_path=config or state(ctx).config,
     )
+    from rota.launch import can_exec, exec_lean
+
+    if can_exec():
+        # The worker runs as `python -m rota.worker` in this same process, without the
+        # command line's modules: about 12 MiB less resident memory per worker. Should the
+        # exec fail, the worker runs here instead.
+        with contextlib.suppress(OSError):
+            exec_lean("rota.worker", settings)
     # Imported here so that `rota --help` and the client commands do not load the worker.
     from rota.worker.main import run_worker
 

@@ -8,6 +8,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
@@ -217,15 +218,23 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch whenever woken, when the next delayed job is due, or every POLL_S."""
+        moments: list[tuple[float, datetime | None]] = []
+        self.wake()  # a first round at once, for what is due already
         while True:
             try:
-                await self._sleep()
+                await self._sleep(moments)
                 self._wake.clear()
+                # Read before the round: a job that falls due while the round claims is
+                # still ahead of this moment, so the round after it starts at once. Read
+                # after the round, it would be neither claimed nor waited for, and would
+                # wait for the next job's moment or the poll (up to POLL_S late).
+                moments = await self._next_moments()
                 await self.dispatch_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("dispatch round failed; retrying")
+                moments = []
                 await asyncio.sleep(ERROR_PAUSE_S)
 
     async def listen(self) -> None:
@@ -240,23 +249,31 @@ class Dispatcher:
                 logger.warning("waiting for store notifications failed: %s", exc)
                 await asyncio.sleep(ERROR_PAUSE_S)
 
-    async def _sleep(self) -> None:
-        if self._wake.is_set():
-            return
-        timeout_s = POLL_S
+    async def _next_moments(self) -> list[tuple[float, datetime | None]]:
+        """Return, for each horizon in use (0, and the longest device's), the earliest
+        run_at of a pending job not in reach yet: when the next round should look."""
         if not any(session.free_slots > 0 for session in self._sessions.values()):
             # Nothing to hand out to, whatever is due: a worker that joins or a slot that
             # frees wakes the loop, so the store is not asked when the next job is due.
-            looks: tuple[float, ...] = ()
-        else:
-            horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
-            # A device takes targeted jobs horizon_s early: look when the next one comes in
-            # reach.
-            looks = (0.0, horizon_s) if horizon_s > 0 else (0.0,)
-        for ahead_s in looks:
-            next_run_at = await self._store.next_run_at(ahead_s)
+            return []
+        horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
+        # A device takes targeted jobs horizon_s early: look when the next one comes in reach.
+        return [
+            (ahead_s, await self._store.next_run_at(ahead_s))
+            for ahead_s in ((0.0, horizon_s) if horizon_s > 0 else (0.0,))
+        ]
+
+    async def _sleep(self, moments: list[tuple[float, datetime | None]]) -> None:
+        """Wait for a wake-up, the first of `moments` (read before the last round: each a
+        horizon and the next run_at beyond it), or POLL_S, whichever comes first."""
+        if self._wake.is_set():
+            return
+        timeout_s = POLL_S
+        now: datetime | None = None
+        for ahead_s, next_run_at in moments:
             if next_run_at is not None:
-                until_s = (next_run_at - await self._store.now()).total_seconds() - ahead_s
+                now = now or await self._store.now()
+                until_s = (next_run_at - now).total_seconds() - ahead_s
                 # A millisecond more, so the job is due when we look rather than a hair early.
                 timeout_s = min(timeout_s, max(0.0, until_s) + 0.001)
         with contextlib.suppress(TimeoutError):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from rota.client import AsyncClient
 from rota.errors import RotaError, ServerUnavailable, UnknownTask
 from rota.types import Payload
+
+if TYPE_CHECKING:  # loaded only when there are schedules: a worker without any needs no client
+    from rota.client import AsyncClient
 
 FIRST_RETRY_S: Final = 0.5
 MAX_RETRY_S: Final = 5.0
@@ -30,6 +32,8 @@ async def register_periodic(
     yet (this worker announces it once connected). A schedule the server refuses for any
     other reason (a bad expression, say) is reported and left out.
     """
+    from rota.client import AsyncClient
+
     waiting = dict(declarations)
     delay_s = FIRST_RETRY_S
     while waiting:

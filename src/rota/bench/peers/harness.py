@@ -279,6 +279,42 @@ def recovery(peer, db, params):
     }
 
 
+def session_rss_mib(leader: int) -> float:
+    """Return the RSS of every process in the session `leader` started, in MiB (from /proc)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) != leader:  # state, ppid, pgrp, session
+                continue
+            with open(f"/proc/{entry}/statm") as statm:
+                total += int(statm.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    return total / 2**20
+
+
+def memory(peer, db, params):
+    db.flushdb()
+    peer.reset()
+    workers = Workers(peer, params["concurrency"], params["workers"])
+    try:
+        warm_up(peer, db)
+        time.sleep(2.0)
+        idle = [session_rss_mib(process.pid) for process in workers.processes]
+    finally:
+        workers.stop()
+    return {
+        "figures": {"worker_idle_mib": one(max(idle))},
+        "notes": ["workers only: the broker's memory is not counted"],
+        "params": {"worker_idle_each_mib": idle},
+    }
+
+
 def main() -> None:
     name, workload, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     peer = importlib.import_module(f"{name}_peer")
@@ -288,7 +324,11 @@ def main() -> None:
         outcome = globals()[workload](peer, db, params)
     finally:
         peer.close()
-    outcome.update(workload=workload, system=f"{name} {version(peer.DISTRIBUTION)}", params=params)
+    outcome.update(
+        workload=workload,
+        system=f"{name} {version(peer.DISTRIBUTION)}",
+        params={**params, **outcome.get("params", {})},
+    )
     print(json.dumps(outcome))
 
 
