@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rota.client_requester import Requester
 from rota.client_urls import segment
 from rota.moments import wire_span
-from rota.types import JSON, Payload
+from rota.types import Payload
 
 
-class CalendarMethods:
+class CalendarMethods(Requester):
     """Import iCalendar files as reminders and schedules."""
-
-    if TYPE_CHECKING:  # provided by AsyncClient
-
-        async def _request(
-            self,
-            method: str,
-            path: str,
-            *,
-            json: JSON = None,
-            params: Mapping[str, Any] | None = None,
-            timeout_s: float | None = None,
-        ) -> Any: ...
 
     async def import_calendar(
         self,

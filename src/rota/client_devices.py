@@ -3,29 +3,16 @@ them as for jobs)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
+from rota.client_requester import Requester
 from rota.client_urls import segment
 from rota.errors import InvalidInput
-from rota.types import JSON, JobId, Payload
+from rota.types import JobId, Payload
 
 
-class DeviceMethods:
+class DeviceMethods(Requester):
     """List devices; snooze and dismiss reminders."""
-
-    if TYPE_CHECKING:  # provided by AsyncClient
-
-        async def _request(
-            self,
-            method: str,
-            path: str,
-            *,
-            json: JSON = None,
-            params: Mapping[str, Any] | None = None,
-            timeout_s: float | None = None,
-        ) -> Any: ...
 
     async def devices(self) -> list[Payload]:
         """Return every device (online first): last seen, reminders held and waiting, the

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rota.client_requester import Requester
 from rota.client_retry import new_idempotency_key
 from rota.errors import InvalidInput
 from rota.moments import wire_moment, wire_span
-from rota.types import JSON, Payload
+from rota.types import Payload
 
 ReminderData = dict[str, Any]
 """What a reminder request made: {"jobs": [job, ...], "schedules": [schedule, ...]}."""
@@ -54,21 +55,8 @@ def reminder_body(
     return {key: value for key, value in values.items() if value is not None}
 
 
-class ReminderMethods:
+class ReminderMethods(Requester):
     """Create reminders: jobs of task rota.remind, or their schedules."""
-
-    if TYPE_CHECKING:  # provided by AsyncClient
-
-        async def _request(
-            self,
-            method: str,
-            path: str,
-            *,
-            json: JSON = None,
-            params: Mapping[str, Any] | None = None,
-            timeout_s: float | None = None,
-            repeatable: bool | None = None,
-        ) -> Any: ...
 
     async def remind(self, text: str, /, **options: Any) -> ReminderData:
         """Create a reminder and return {"jobs": [...], "schedules": [...]}.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rota.client_requester import Requester
 from rota.client_urls import segment
 from rota.errors import InvalidInput
 from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
@@ -73,20 +74,8 @@ def schedule_body(
     return body
 
 
-class ScheduleMethods:
+class ScheduleMethods(Requester):
     """Create, list, show, change, pause, resume, trigger and remove schedules."""
-
-    if TYPE_CHECKING:  # provided by AsyncClient
-
-        async def _request(
-            self,
-            method: str,
-            path: str,
-            *,
-            json: JSON = None,
-            params: Mapping[str, Any] | None = None,
-            timeout_s: float | None = None,
-        ) -> Any: ...
 
     async def add_schedule(self, name: str, task: str, *args: JSON, **options: Any) -> ScheduleData:
         """Create a schedule (ScheduleExists if the name is taken) and return it.

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from rota.device.holdings import Holdings
+from rota.device.holdings import Held, Holdings
 from rota.device.main import run_device
 from rota.device.ring import Ringer, RingOptions
 from rota.device.runtime import CAPACITY, Device
 from rota.device.sound import Sound
+from rota.reminders.model import Rung
 from rota.settings import settings_of
 from rota.types import Payload
 from tests.worker.worker_fake_server import FakeServer
@@ -217,3 +218,42 @@ def test_a_device_that_cannot_write_its_file_stops_at_start_with_a_clear_error(
     assert run_device(settings) == 2
     error = capsys.readouterr().err
     assert "rota device: error: cannot write" in error and "Traceback" not in error
+
+
+async def test_a_reminder_handed_back_on_leaving_never_rings_while_its_release_waits(
+    server: FakeServer, start_device: StartDevice, tmp_path: Path
+) -> None:
+    device = start_device()
+    await server.wait_connected()
+    # Due after the drain's grace (2 s): handed back, while the server is slow to answer.
+    await server.push_jobs(reminder("r1", soon(3.0)))
+    await server.wait_for(lambda: held(tmp_path) == ["r1"], what="held")
+    server.auto_ack = False
+    device.request_drain()
+    await server.wait_message("release", "r1")
+    await asyncio.sleep(1.5)  # past its due moment, the release still unanswered
+    assert wavs(tmp_path, "r1") == [] and server.of_type("result", "r1") == []
+    # Kept in the file, for the server may never have heard of the release.
+    assert held(tmp_path) == ["r1"]
+
+
+async def test_a_reminder_ringing_as_the_device_leaves_reports_its_ring_not_a_release(
+    server: FakeServer, start_device: StartDevice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = start_device()
+    ringer = device._ringer
+    ring, under_way = ringer.ring, asyncio.Event()
+
+    async def slow_ring(item: Held) -> Rung:
+        under_way.set()
+        await asyncio.sleep(0.5)
+        return await ring(item)
+
+    monkeypatch.setattr(ringer, "ring", slow_ring)
+    await server.wait_connected()
+    await server.push_jobs(reminder("r1", soon(0.3)))
+    await asyncio.wait_for(under_way.wait(), 5)
+    device.request_stop()  # it rings on: handed back, it would ring again elsewhere
+    result = await server.wait_message("result", "r1")
+    assert result["token"] == "t1" and len(wavs(tmp_path, "r1")) == 1
+    assert server.of_type("release", "r1") == []

@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 
 from rota.clock import ManualClock
+from rota.device.runtime import CAPACITY as DEVICE_CAPACITY
 from rota.errors import JobNotFound
-from rota.jobs import JobSpec, JobState
+from rota.jobs import Job, JobSpec, JobState
 from rota.protocol import FROM_SERVER_SIDE, Jobs, decode
-from rota.server.dispatcher import Dispatcher, Policy, WorkerSession
+from rota.server.dispatcher import PLAN_STEPS, Dispatcher, Policy, WorkerSession
 from rota.server.reaper import Reaper
 from rota.server.waiters import FALLBACK_POLL_S, Waiters
-from rota.store.base import Store
+from rota.store.base import AcquireRequest, Store
 from rota.store.factory import open_store
 from rota.store.feed import Change, JobChange
 
@@ -245,3 +246,60 @@ async def test_dispatcher_loop_wakes_when_a_reminder_comes_within_a_devices_hori
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+def device_session(name: str, socket: Socket) -> WorkerSession:
+    return WorkerSession(
+        name=name,
+        queues=["reminders"],
+        tags=["device", f"device:{name}"],
+        tasks=["rota.remind"],
+        capacity=DEVICE_CAPACITY,
+        send_frame=socket.send,
+        close_socket=socket.close,
+        horizon_s=600.0,
+    )
+
+
+async def test_an_idle_round_with_two_devices_plans_few_claims(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two devices of 10,000 slots each, equally loaded, once made every round (every
+    # submission's) one write transaction of 20,000 one-slot claims: about a second each.
+    planned: list[int] = []
+    acquire_many = store.acquire_many
+
+    async def counting(requests: Sequence[AcquireRequest]) -> list[list[Job]]:
+        planned.append(len(requests))
+        return await acquire_many(requests)
+
+    monkeypatch.setattr(store, "acquire_many", counting)
+    hub = dispatcher(store)
+    a, b, worker = Socket(), Socket(), Socket()
+    hub.add(device_session("a", a))
+    hub.add(device_session("b", b))
+    hub.add(session("w", worker, capacity=4))
+    assert await hub.dispatch_once() == 0
+    assert len(planned) == 1 and planned[0] <= PLAN_STEPS
+    # Work still flows: an ordinary job to the worker, reminders spread over both devices.
+    await submit(store, 1)
+    due = await store.now() + timedelta(seconds=60)
+    spec = JobSpec(task="rota.remind", queue="reminders", target="device", run_at=due)
+    await store.submit([spec] * 6)
+    assert await hub.dispatch_once() == 7
+    assert len(worker.job_ids()) == 1
+    assert (len(a.job_ids()), len(b.job_ids())) == (3, 3)
+    assert max(planned) <= PLAN_STEPS
+
+
+async def test_a_round_beyond_the_plan_cap_hands_out_everything(store: Store) -> None:
+    hub = dispatcher(store)
+    a, b = Socket(), Socket()
+    hub.add(device_session("a", a))
+    hub.add(device_session("b", b))
+    due = await store.now() + timedelta(seconds=60)
+    spec = JobSpec(task="rota.remind", queue="reminders", target="device", run_at=due)
+    count = PLAN_STEPS + 10
+    await store.submit([spec] * count)
+    assert await hub.dispatch_once() == count
+    assert abs(len(a.job_ids()) - len(b.job_ids())) <= 1

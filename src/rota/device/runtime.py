@@ -10,8 +10,10 @@ not a server is reachable then. The attempt ends, and the result (rota.reminders
 goes back, once it rang; a result that cannot be sent waits in the worker's outbox. A
 reminder the server took back leaves the file: cancelled or released (on drain), once the
 server acknowledged the release, or edited or reaped, when the server says its lease is
-stale (the server hands it over again if it is still to ring). One whose release never
-reached a server stays and rings. A re-delivery of an occurrence that rang is answered
+stale (the server hands it over again if it is still to ring). A reminder handed back is
+silenced at once, never to ring here; one whose release no server acknowledged stays in the
+file and rings after the next start. One ringing as the device is told to stop finishes,
+and its result goes back instead of a release. A re-delivery of an occurrence that rang is answered
 from the file, so one occurrence rings once. After a restart the file's reminders ring on
 their own, whatever the server.
 """
@@ -123,8 +125,22 @@ class Device:
                 self._alarm.clear(old.key)
             if self._holdings.rung(item.key) is None:
                 self._alarm.set(item)
-            done = await asyncio.shield(waiter)
+            done = await self._until_rung(item, waiter)
         return done.model_dump(mode="json")
+
+    async def _until_rung(self, item: Held, waiter: asyncio.Future[Rung]) -> Rung:
+        """Wait until the occurrence rang. Asked to stop (handed back as the device leaves,
+        cancelled, its lease lost), one still waiting is silenced at once, and stays in the
+        file until the server's word drops it (a release the server never heard of rings
+        from the file on the next start); one already ringing finishes, and its result goes
+        back in place of a release, so it never rings again elsewhere."""
+        while True:
+            try:
+                return await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                silenced = self._alarm.clear(item.key)
+                if silenced or (item.key not in self._alarm and not waiter.done()):
+                    raise
 
     def _waiter(self, key: str) -> asyncio.Future[Rung]:
         waiter = self._rung.get(key)

@@ -22,9 +22,11 @@ class Activity:
         self.events = Broadcaster()
         self.metrics = Metrics()
 
-    def submitted(self, jobs: Sequence[Job], since: datetime) -> None:
-        """Count submissions; jobs created before `since` were idempotent repeats."""
-        self.metrics.jobs_submitted([job for job in jobs if job.created_at >= since])
+    def submitted(self, jobs: Sequence[Job], since: datetime | None) -> None:
+        """Count submissions; jobs created before `since` were idempotent repeats (None:
+        the submission held no idempotency key, every job is new)."""
+        new = jobs if since is None else [job for job in jobs if job.created_at >= since]
+        self.metrics.jobs_submitted(new)
 
     def started(self, jobs: Sequence[Job]) -> None:
         """Count jobs handed to a worker."""

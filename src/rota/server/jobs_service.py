@@ -68,10 +68,13 @@ class JobsService:
 
     # --- clients ---------------------------------------------------------------------
 
-    async def submit(self, specs: Sequence[JobSpec], *, since: datetime, bulk: bool) -> list[Job]:
+    async def submit(
+        self, specs: Sequence[JobSpec], *, since: datetime | None, bulk: bool
+    ) -> list[Job]:
         """Submit jobs (UnknownTask first, when tasks must be known); return them in order.
 
         Jobs created before `since` are idempotent repeats: they are not counted again.
+        `since` may be None only when no spec has an idempotency key (every job is new).
         """
         if self._settings.server.strict_tasks:
             await self._tasks.check(

@@ -12,7 +12,7 @@ the database's clock for PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -46,6 +46,16 @@ class AcquireRequest:
     """How long before its run_at a job targeted at this worker (by its name or one of its
     tags) may be claimed: a device holds its reminders and fires them by its own clock.
     0 (ordinary workers): only due jobs. Jobs without a target are never claimed early."""
+
+
+def claim_key(request: AcquireRequest) -> Hashable:
+    """Return what decides which jobs a request may claim (all but its limit and lease).
+
+    Within one claim transaction, a request that came back short of its limit leaves
+    nothing for a later request with the same key: claims only take jobs away.
+    """
+    tasks = None if request.tasks is None else tuple(request.tasks)
+    return (request.worker, tuple(request.queues), tuple(request.tags), tasks, request.horizon_s)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

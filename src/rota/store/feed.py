@@ -7,8 +7,9 @@ already told. The feed is in-process for every backend; a store shared by severa
 postgres_feed.py), where it arrives a moment later, without the lease token.
 
 Besides job changes the feed carries requests for a worker, wherever it is connected
-(DrainRequest), and Refresh: changes may have been missed (a lost connection), so a
-subscriber should look at the store again instead of trusting what it cached.
+(DrainRequest), word that a worker's entry changed (WorkersChanged: a cached workers list
+is stale), and Refresh: changes may have been missed (a lost connection), so a subscriber
+should look at the store again instead of trusting what it cached.
 """
 
 from __future__ import annotations
@@ -72,11 +73,17 @@ class DrainRequest:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class WorkersChanged:
+    """A worker's entry changed (its hello, a heartbeat, its leaving, a purge): a workers
+    list read before is stale. Published by a store shared by several servers."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Refresh:
     """Changes may have been missed: read the store again rather than trust a cache."""
 
 
-Change: TypeAlias = JobChange | DrainRequest | Refresh
+Change: TypeAlias = JobChange | DrainRequest | WorkersChanged | Refresh
 Subscriber: TypeAlias = Callable[[Sequence[Change]], None]
 Relay: TypeAlias = Callable[[Sequence[Change]], None]
 

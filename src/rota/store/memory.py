@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from rota.store.base import (
     Settled,
     Store,
     WorkerInfo,
+    claim_key,
 )
 from rota.store.common import (
     dump_json,
@@ -211,7 +212,15 @@ class MemoryStore:
             raise InvalidInput("lease_s must be positive")
         with self._step() as data:
             now = self._clock.now_utc()
-            return [leases.acquire(data, request, now) for request in requests]
+            served: list[list[Job]] = []
+            short: set[Hashable] = set()
+            for request in requests:
+                key = claim_key(request)
+                jobs = [] if key in short else leases.acquire(data, request, now)
+                if len(jobs) < request.limit:
+                    short.add(key)
+                served.append(jobs)
+            return served
 
     async def extend(
         self, worker: str, tokens: Sequence[str], lease_s: float

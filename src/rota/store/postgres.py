@@ -42,7 +42,7 @@ from rota.store.common import (
     retry_params,
     to_page,
 )
-from rota.store.feed import ChangeFeed, emits_changes
+from rota.store.feed import ChangeFeed, WorkersChanged, emits_changes
 from rota.store.postgres_conn import Connection, ConnectionRunner
 from rota.store.postgres_explore import PostgresExplorer
 from rota.store.postgres_feed import FeedRelay
@@ -51,6 +51,7 @@ from rota.store.postgres_listen import Listener
 from rota.store.postgres_rows import aware, log_columns, row_to_job, row_to_worker, submit_columns
 from rota.store.postgres_schedules import PostgresScheduleVerbs
 from rota.store.postgres_sql import Statements, load_compiled
+from rota.store.postgres_workers import WorkersCache
 from rota.store.queries import load_migrations
 from rota.types import JSON, JobId
 
@@ -111,6 +112,12 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             lambda work: self._runner.run(work, retry=False),
             f"rota_changes_{schema}",
         )
+        self._workers = WorkersCache(
+            monotonic=SYSTEM_CLOCK.monotonic,
+            listening=lambda: self._listener is not None and self._listener.listening,
+        )
+        """The workers list between reads (see postgres_workers.py for how stale it may be)."""
+        self.feed.subscribe(self._workers)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._runner.where!r}, schema={self.schema!r})"
@@ -428,7 +435,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             "connected_at": aware(info.connected_at),
             "resources": dump_json(info.resources, "resources"),
         }
-        await self._run(lambda c: self._q.all(c, "register_worker", **params))
+        await self._changing_workers(lambda c: self._q.all(c, "register_worker", **params))
 
     async def worker_seen(
         self, name: str, *, running: int, state: str, resources: dict[str, Any]
@@ -440,16 +447,31 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             "state": state,
             "resources": dump_json(resources, "resources"),
         }
-        await self._run(lambda c: self._q.all(c, "worker_seen", **params))
+        await self._changing_workers(lambda c: self._q.all(c, "worker_seen", **params))
 
     async def worker_gone(self, name: str) -> None:
         """Mark the worker offline."""
-        await self._run(lambda c: self._q.all(c, "worker_gone", name=name))
+        await self._changing_workers(lambda c: self._q.all(c, "worker_gone", name=name))
 
     async def list_workers(self) -> list[WorkerInfo]:
-        """Return every registered worker, online first, then by name."""
+        """Return every registered worker, online first, then by name.
+
+        The list is kept between calls until a worker's entry changes, on any server: it
+        is stale by at most one change notice's delivery (milliseconds), never by more than
+        a second (see postgres_workers.py).
+        """
+        return await self._workers.read(self._read_workers)
+
+    async def _read_workers(self) -> list[WorkerInfo]:
         rows = await self._run(lambda c: self._q.all(c, "list_workers"), read=True)
         return [row_to_worker(row) for row in rows]
+
+    async def _changing_workers(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Write to the workers table; then tell this server's and the others' caches."""
+        try:
+            return await self._workers.changing(self._run(work))
+        finally:
+            self.feed.publish([WorkersChanged()])
 
     # --- retention -----------------------------------------------------------------------
 
@@ -457,7 +479,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         """Delete jobs (and their events) finished before the given time, and offline
         workers not seen since then; return how many jobs were deleted."""
         before = aware(finished_before)
-        return await self._run(lambda c: ops.purge(c, self._q, before))
+        return await self._changing_workers(lambda c: ops.purge(c, self._q, before))
 
     # --- plumbing ------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ server skips its own (it told its subscribers in-process already) without decodi
 
 Changes that only help a live view (a job submitted or started) are summed up as one
 Refresh when many come at once; those another server acts on (a stop request, a finished
-job, a lease that ended with a worker named) always travel one by one.
+job, a lease that ended with a worker named) always travel one by one; that workers changed
+travels once per send.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from rota.jobs import JobState
-from rota.store.feed import Change, ChangeFeed, DrainRequest, JobChange, Refresh
+from rota.store.feed import Change, ChangeFeed, DrainRequest, JobChange, Refresh, WorkersChanged
 from rota.store.postgres_conn import Connection
 from rota.store.postgres_sql import Query, load_compiled
 
@@ -58,6 +59,7 @@ def encode(origin: str, changes: Sequence[Change]) -> list[str]:
     view_only = [c for c in changes if isinstance(c, JobChange) and not acted_on(c)]
     summed_up = len(view_only) > SUMMED_UP_AFTER
     items: list[str] = []
+    workers_told = False
     if summed_up:
         items.append(_dump(["refresh"]))
     for change in changes:
@@ -67,6 +69,10 @@ def encode(origin: str, changes: Sequence[Change]) -> list[str]:
             items.append(_dump(_job_item(change)))
         elif isinstance(change, DrainRequest):
             items.append(_dump(["drain", change.worker]))
+        elif isinstance(change, WorkersChanged):
+            if not workers_told:  # one says it for the whole send
+                items.append(_dump(["workers"]))
+                workers_told = True
         else:
             items.append(_dump(["refresh"]))
     head = f'{{"from":{_dump(origin)},"changes":['
@@ -108,6 +114,8 @@ def decode(payload: str) -> tuple[str, list[Change]]:
             )
         elif kind == "drain":
             changes.append(DrainRequest(worker=item[1]))
+        elif kind == "workers":
+            changes.append(WorkersChanged())
         else:
             changes.append(Refresh())
     return str(data["from"]), changes

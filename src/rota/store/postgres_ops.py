@@ -61,34 +61,52 @@ async def submit(
 ) -> list[Job]:
     """Insert the new jobs in one statement and return the job of every spec, in order: its
     new job, or the job its idempotency key already names. IdempotencyConflict (and nothing
-    inserted) when a key's job was submitted differently."""
+    inserted) when a key's job was submitted differently.
+
+    A single spec, or specs without idempotency keys, go without BEGIN and COMMIT: the
+    statement is all or none by itself, and a single spec refused for its key inserted
+    nothing (a taken key's job is read after it, on the same connection). Several specs
+    with keys run in a transaction, so a refused one takes back the others.
+    """
+    if len(specs) == 1 or not any(spec.idempotency_key for spec in specs):
+        return await _submit(conn, sql, columns, specs, planned)
     async with conn.transaction():
-        rows = await sql.all(conn, "submit", **columns)
-        new = {row["id"]: row_to_job(row) for row in rows}
-        by_key = {
-            row["idempotency_key"]: (new[row["id"]], row["fingerprint"])
-            for row in rows
-            if row["idempotency_key"] is not None
-        }
-        keys = sorted({spec.idempotency_key for spec in specs if spec.idempotency_key})
-        taken = [key for key in keys if key not in by_key]
-        if taken:
-            for row in await sql.all(conn, "get_jobs_by_key", keys=taken):
-                by_key[row["idempotency_key"]] = (row_to_job(row), row["fingerprint"])
-        made_by = {job_id: index for index, job_id in enumerate(planned) if job_id is not None}
-        jobs = []
-        for index, (spec, job_id) in enumerate(zip(specs, planned, strict=True)):
-            key = spec.idempotency_key
-            if key is None:
-                jobs.append(new[str(job_id)])
-                continue
-            holder, held = by_key[key]
-            if holder.id != job_id:  # inserted by an earlier spec, or before this batch
-                earlier = made_by.get(holder.id)
-                batch = None if earlier is None else (index, earlier)
-                check_same_submission(spec, holder, held, batch=batch)
-            jobs.append(holder)
-        return jobs
+        return await _submit(conn, sql, columns, specs, planned)
+
+
+async def _submit(
+    conn: Connection,
+    sql: Statements,
+    columns: dict[str, list[Any]],
+    specs: Sequence[JobSpec],
+    planned: Sequence[str | None],
+) -> list[Job]:
+    rows = await sql.all(conn, "submit", **columns)
+    new = {row["id"]: row_to_job(row) for row in rows}
+    by_key = {
+        row["idempotency_key"]: (new[row["id"]], row["fingerprint"])
+        for row in rows
+        if row["idempotency_key"] is not None
+    }
+    keys = sorted({spec.idempotency_key for spec in specs if spec.idempotency_key})
+    taken = [key for key in keys if key not in by_key]
+    if taken:
+        for row in await sql.all(conn, "get_jobs_by_key", keys=taken):
+            by_key[row["idempotency_key"]] = (row_to_job(row), row["fingerprint"])
+    made_by = {job_id: index for index, job_id in enumerate(planned) if job_id is not None}
+    jobs = []
+    for index, (spec, job_id) in enumerate(zip(specs, planned, strict=True)):
+        key = spec.idempotency_key
+        if key is None:
+            jobs.append(new[str(job_id)])
+            continue
+        holder, held = by_key[key]
+        if holder.id != job_id:  # inserted by an earlier spec, or before this batch
+            earlier = made_by.get(holder.id)
+            batch = None if earlier is None else (index, earlier)
+            check_same_submission(spec, holder, held, batch=batch)
+        jobs.append(holder)
+    return jobs
 
 
 async def leased(

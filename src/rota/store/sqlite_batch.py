@@ -4,13 +4,13 @@ operation of the writer, so they share one transaction and one fsync."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 
 from rota.errors import RotaError
 from rota.jobs import Event, Job
 from rota.store import sqlite_ops as ops
-from rota.store.base import AcquireRequest, Outcome, Settled, Success
+from rota.store.base import AcquireRequest, Outcome, Settled, Success, claim_key
 
 Queries = ops.Queries
 
@@ -18,8 +18,22 @@ Queries = ops.Queries
 def acquire_many(
     conn: sqlite3.Connection, q: Queries, requests: Sequence[AcquireRequest], now: datetime
 ) -> list[list[Job]]:
-    """Serve each request as acquire would, one after the other."""
-    return [ops.acquire(conn, q, request, now) for request in requests]
+    """Serve each request as acquire would, one after the other. A request that came back
+    short leaves nothing for a later one of the same worker and filters in this transaction
+    (claims only take jobs away): that one gets nothing without a query (a round's plan may
+    hold hundreds of one-slot requests per worker)."""
+    served: list[list[Job]] = []
+    short: set[Hashable] = set()
+    for request in requests:
+        key = claim_key(request)
+        if key in short:
+            served.append([])
+            continue
+        jobs = ops.acquire(conn, q, request, now)
+        if len(jobs) < request.limit:
+            short.add(key)
+        served.append(jobs)
+    return served
 
 
 def settle(

@@ -368,9 +368,11 @@ class Worker:
             self._beat_now.set()  # the server counts unleased slots: tell it one is free
         if slot.then != "nothing":
             self._relay.send_logs(slot)
-        if slot.then == "release":
+        if slot.then == "release" and not outcome.ok:
             self._put_outbox(Release(job_id=slot.order.job_id, token=slot.order.token))
-        elif slot.then == "report":
+        elif slot.then in ("report", "release"):
+            # Code asked to stop that still finished its work reports it: released, the job
+            # would be done twice (a device's reminder ringing as it was asked to stop).
             self._put_outbox(outcome.message(slot.order.lease))
         self._changed.set()
 

@@ -52,10 +52,14 @@ async def submitted(hub: Hub, body: bytes) -> Any:
     RotaErrors say what was refused.
     """
     submissions, bulk = parse_submissions(parse_json(body), max_bulk=hub.settings.server.max_bulk)
-    now = await hub.jobs.now()
+    # The store's clock (a round trip on PostgreSQL) is read only when a job needs it: a
+    # delay counts from it, and a job made before it is an idempotent repeat, not counted.
+    needs_now = any(item.delay is not None or item.idempotency_key for item in submissions)
+    now = await hub.jobs.now() if needs_now else None
     specs = [item.to_spec(now) for item in submissions]
     # The workers (for each new job's warning) are read while the submission commits,
-    # not after it: the answer waits for one store round trip, not two.
+    # not after it: the answer waits for one store round trip, not two (and for none
+    # while the store keeps the list: see its list_workers).
     workers = asyncio.ensure_future(hub.store.list_workers())
     try:
         jobs = await hub.jobs.submit(specs, since=now, bulk=bulk)

@@ -93,8 +93,9 @@ class JobSubmit(BaseModel):
             raise ValueError("run_at and delay: give one of them, not both")
         return self
 
-    def to_spec(self, now: datetime) -> JobSpec:
-        """Return the job spec, with a delay turned into run_at from `now`."""
+    def to_spec(self, now: datetime | None) -> JobSpec:
+        """Return the job spec, with a delay turned into run_at from `now` (the store's
+        clock; it may be None when the job has no delay, else ValueError)."""
         return JobSpec(
             task=self.task,
             args=self.args,
@@ -140,10 +141,14 @@ class JobPatch(BaseModel):
         )
 
 
-def _start_time(run_at: datetime | None, delay_s: float | None, now: datetime) -> datetime | None:
+def _start_time(
+    run_at: datetime | None, delay_s: float | None, now: datetime | None
+) -> datetime | None:
     if run_at is not None:
         return run_at  # in UTC already: Moment converts it
     if delay_s is not None:
+        if now is None:
+            raise ValueError("a delay needs the current time to count from")
         return after(now, delay_s)
     return None
 
