@@ -149,3 +149,12 @@ class ServerUnavailable(RotaError, ConnectionError):
     """The Rota server cannot be reached."""
 
     status_code = 503
+
+
+class WorkerNameTaken(RotaError):
+    """Another live worker (or device) connected under this worker's name, and the server
+    closed this one's connection: two processes must not share a name, or each would take
+    the other's place for ever."""
+
+    MESSAGE = "replaced by a newer connection"
+    """What the server says to the connection it closes for the newer one."""

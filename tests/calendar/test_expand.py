@@ -10,7 +10,8 @@ import pytest
 
 from rota.calendar.expand import occurrences_between
 from rota.calendar.reading import calendar_events, compact_text, read_calendar
-from rota.errors import InvalidCalendar
+from rota.errors import InvalidCalendar, InvalidInput
+from rota.scheduling.calendar_trigger import CalendarTrigger
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -166,3 +167,34 @@ def test_a_windows_zone_name_without_vtimezone_is_read_as_its_iana_zone() -> Non
         "2031-10-26T08:00:00+00:00",
         "2031-10-27T08:00:00+00:00",
     ]
+
+
+def dense(rule: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:dense@x\r\n"
+        f"DTSTART:20310101T100000Z\r\nRRULE:{rule}\r\nSUMMARY:tick\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "rule",
+    ["FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=HOURLY;BYMINUTE=" + ",".join(map(str, range(60)))],
+)
+def test_a_rule_every_few_seconds_or_minutes_is_refused_naming_its_line(rule: str) -> None:
+    # Expanding it used to hold the server for minutes and gigabytes (it never answered).
+    with pytest.raises(InvalidCalendar, match=r"^line 7: RRULE .*more than 1000 occurrences"):
+        read_calendar(dense(rule))
+
+
+@pytest.mark.timeout(30)
+def test_a_calendar_schedule_of_a_rule_every_second_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="more than 1000 occurrences"):
+        CalendarTrigger(dense("FREQ=SECONDLY"), ZoneInfo("UTC"))
+
+
+def test_a_rule_every_five_minutes_is_still_expanded() -> None:
+    trigger = CalendarTrigger(dense("FREQ=MINUTELY;INTERVAL=5"), ZoneInfo("UTC"))
+    first = trigger.next_after(datetime(2031, 1, 1, 10, 2, tzinfo=UTC))
+    assert first == datetime(2031, 1, 1, 10, 5, tzinfo=UTC)

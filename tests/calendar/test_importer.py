@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rota.calendar.importer import import_calendar
-from rota.calendar.plan import ImportOptions
+from rota.calendar.plan import ImportOptions, wanted
+from rota.calendar.reading import calendar_events, read_calendar
 from rota.clock import ManualClock
 from rota.jobs import Job, JobSpec, JobState
 from rota.server.scheduler import Scheduler
@@ -115,3 +116,16 @@ async def test_an_event_about_to_begin_sounds_at_once_and_one_begun_is_past() ->
     again = (await import_calendar(store, StoreWriter(store), text(events), OPTIONS)).plan
     assert (again.to_dict(dry_run=False)["unchanged"], again.past) == (1, 1)
     await store.close()
+
+
+def test_a_summary_with_control_characters_is_imported_with_spaces() -> None:
+    # A reminder's text may hold no NUL (notify-send and espeak-ng cannot take one), so a
+    # calendar's summary is cleaned instead of the import failing.
+    calendar_text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\x01@x\r\n"
+        "DTSTART:20310101T100000Z\r\nSUMMARY:Den\x00tist\x1b\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    events = calendar_events(read_calendar(calendar_text), calendar_text)
+    [reminder] = wanted(events, ImportOptions(calendar="work")).reminders
+    assert reminder.spec.kwargs["text"] == "Den tist"
+    assert reminder.spec.kwargs["uid"] == reminder.uid == "u @x"  # re-import matches it

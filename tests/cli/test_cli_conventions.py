@@ -10,11 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from rota.cli import output
 from rota.cli.main import app
 from rota.cli.output import wait_status
 from rota.jobs import Lease
@@ -281,3 +284,14 @@ def test_the_wait_spinner_shows_the_jobs_progress_message() -> None:
     assert job["state"] == "succeeded"
     assert "40%" in shown[0] and "loading rows" in shown[0]
     assert "60%" in shown[1] and "loading rows" not in shown[1]
+
+
+@pytest.mark.parametrize("console", [output.stdout, output.stderr])
+def test_names_with_colons_are_printed_as_given_not_as_emoji(
+    console: Callable[[], Console],
+) -> None:
+    # A warning about the device "a:b" said 'device🅰b'.
+    shown = console()
+    with shown.capture() as captured:
+        shown.print("no online worker is named or tagged 'device:a:b' :smile:")
+    assert captured.get().strip() == "no online worker is named or tagged 'device:a:b' :smile:"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -166,3 +168,41 @@ def test_dev_hands_its_config_file_to_the_server_and_workers(tmp_path: Path) -> 
         except subprocess.TimeoutExpired:
             dev.kill()
             dev.wait()
+
+
+def test_dev_on_a_port_in_use_stops_before_anything_talks_to_that_server(
+    tmp_path: Path,
+) -> None:
+    # It used to start its workers and demo against whatever answered there.
+    requests: list[str] = []
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    port = other.server_address[1]
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "rota.cli.main", "dev", "--port", str(port), "--demo"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert requests == []

@@ -95,6 +95,12 @@ def test_old_rung_occurrences_are_let_go(tmp_path: Path) -> None:
         '{"held": [], "rung": {"x": {"due_at": "soon"}}}',
         '{"held": [{"job_id": "j", "due_at": "2026-03-02T08:55:00", "text": "naive"}], "rung": {}}',
         '{"held": [{"job_id": "j", "due_at": "2026-03-02T08:55:00Z", "text": ""}], "rung": {}}',
+        '{"held": [], "rung": []}',
+        '{"held": {}, "rung": {}}',
+        '{"held": [], "rung": {"k": []}}',
+        '{"held": [["job_id", "j"]], "rung": {}}',
+        "null",
+        "\u0000",
     ],
 )
 def test_a_broken_file_is_a_clear_error(tmp_path: Path, text: str) -> None:

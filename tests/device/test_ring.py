@@ -94,3 +94,15 @@ async def test_quiet_hours_ring_silently_with_the_notification_only(tmp_path: Pa
     assert rung.via == ("quiet", "notification")
     assert _files(tmp_path) == [] and bells == []
     assert len(lines) == 1
+
+
+async def test_a_text_that_looks_like_an_option_reaches_the_notifier_as_text(
+    tmp_path: Path,
+) -> None:
+    # notify-send and espeak-ng read "-u critical" or "--help" as options without a "--".
+    seen = tmp_path / "argv"
+    record = ("sh", "-c", f'printf "%s\\n" "$@" > {seen}', "notify-send")
+    ringer, _ = _ringer(_sound(notifier=record), RingOptions())
+    rung = await ringer.ring(_held("--help"))
+    assert "notification" in rung.via
+    assert seen.read_text().splitlines()[-3:] == ["--", "Reminder", "--help"]

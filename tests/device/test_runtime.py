@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from rota.device.holdings import Held, Holdings
+from rota.device.main import run_device
 from rota.device.ring import Ringer, RingOptions
 from rota.device.runtime import CAPACITY, Device
 from rota.device.sound import Sound
@@ -198,6 +199,25 @@ async def test_a_drained_device_gives_its_reminders_back_and_forgets_them(
     device.request_drain()
     await server.wait_message("release", "r1")
     await server.wait_for(lambda: held(tmp_path) == [], what="the released one dropped")
+
+
+@pytest.mark.timeout(30)
+def test_a_device_that_cannot_write_its_file_stops_at_start_with_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It used to run, and fail each reminder only when one came to be kept.
+    # A folder nobody may make, whoever runs the test (even root): /proc takes no new ones.
+    settings = settings_of(
+        {
+            "server": ["http://127.0.0.1:9"],
+            "name": "laptop",
+            "holdings": Path("/proc/rota-no-such-folder/laptop.json"),
+            "audio_out": tmp_path / "audio",
+        }
+    )
+    assert run_device(settings) == 2
+    error = capsys.readouterr().err
+    assert "rota device: error: cannot write" in error and "Traceback" not in error
 
 
 async def test_a_reminder_handed_back_on_leaving_never_rings_while_its_release_waits(

@@ -23,6 +23,10 @@ def test_spec_keeps_only_what_was_given() -> None:
         ({"text": "ok", "notify": ["not a url"]}, "notify"),
         ({"text": "ok", "colour": "red"}, "colour"),
         ({"text": "ok", "before_s": -1}, "before_s"),
+        ({"text": "a\x00b"}, "text: .*NUL character at index 1"),
+        ({"text": "a\x1b[31mred"}, "text: .*control character"),
+        ({"text": "ok", "notify": ["json://h/\x00"]}, "notify: .*NUL"),
+        ({"text": "ok", "uid": "u\x00"}, "uid: .*NUL"),
     ],
 )
 def test_spec_refuses_bad_kwargs_naming_the_field(kwargs: dict[str, object], field: str) -> None:
@@ -37,6 +41,10 @@ def test_rung_marks_late_after_a_second() -> None:
     assert (on_time.late, on_time.late_s) == (False, 0.04)
     assert (late.late, late.late_s) == (True, 90.0)
     assert Rung.at(due, due - timedelta(seconds=1), None, ()).late_s == 0.0
+
+
+def test_spec_keeps_newlines_and_tabs() -> None:
+    assert ReminderSpec.parse({"text": "Stand-up\n\troom 4"}).text == "Stand-up\n\troom 4"
 
 
 def test_device_tag() -> None:

@@ -76,6 +76,7 @@ async def test_recurring_reminder_is_a_schedule_with_a_lookahead(
         ({"text": "x", "repeat": "99 * * * *", "device": "a"}, "repeat: cron field 1"),
         ({"text": "x", "at": "in 1m", "device": "a", "color": "red"}, "color: unknown field"),
         ({"text": "", "at": "in 1m", "device": "a"}, "text"),
+        ({"text": "a\x00b", "at": "in 1m", "device": "a"}, "NUL character"),
         ({"text": "x", "at": "in 1m", "notify": ["nope"]}, "notification URL"),
         (["not", "an", "object"], "JSON object"),
     ],

@@ -9,18 +9,27 @@ given (an all-day event starts at midnight there). Cancelled events and occurren
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 
+import dateutil.rrule  # type: ignore[import-untyped]
 import icalendar
 import recurring_ical_events
 
 from rota.errors import InvalidCalendar
+from rota.safe_text import excerpt
 
 _SLACK: Final = timedelta(days=1)
 """More than any zone's offset: floating times are found by the library in local time."""
+MAX_HELD: Final = 1000
+"""The most occurrences `occurrences_after` may hold to put them in order: more than this
+within two days (an event every three minutes or more often: `FREQ=SECONDLY`, `MINUTELY`, a
+long BYMINUTE list) is refused, as no reminder calendar asks for it and expanding it would
+take the server minutes."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,11 +75,42 @@ def parse_stored(text: str) -> icalendar.Calendar:
     """Return the calendar of a stored event text (as reading.CalendarEvent.text holds it).
 
     Kept for reuse: a schedule's trigger is asked for many fire times of the same text.
+    Raises InvalidCalendar for a text that is not iCalendar or recurs too often
+    (check_recurrence).
     """
     try:
-        return icalendar.Calendar.from_ical(text)
+        calendar = icalendar.Calendar.from_ical(text)
     except ValueError as exc:
         raise InvalidCalendar(f"not an iCalendar text: {exc}") from None
+    for event in calendar.walk("VEVENT"):
+        check_recurrence(event)
+    return calendar
+
+
+def check_recurrence(event: Any) -> None:
+    """Raise InvalidCalendar if the event's RRULE yields more than MAX_HELD occurrences
+    within two days of its start (FREQ=SECONDLY, MINUTELY, long BYMINUTE lists): every
+    expansion of such a rule (recurring-ical-events materialises whole windows) would take
+    minutes and gigabytes, and no reminder calendar asks for it. A rule dateutil cannot
+    read is left to the expansion, which says what is wrong with it."""
+    start = event.get("DTSTART")
+    rules = event.get("RRULE")
+    if start is None or rules is None:
+        return
+    begin = start.dt if isinstance(start.dt, datetime) else datetime.combine(start.dt, time(0))
+    for rule in rules if isinstance(rules, list) else [rules]:
+        try:
+            text = rule.to_ical().decode()
+            moments = list(
+                itertools.islice(dateutil.rrule.rrulestr(text, dtstart=begin), MAX_HELD + 1)
+            )
+        except Exception:  # the expansion reports a rule it cannot read
+            continue
+        if len(moments) > MAX_HELD and moments[-1] - moments[0] < _SLACK * 2:
+            raise InvalidCalendar(
+                f"RRULE {excerpt(text)}: more than {MAX_HELD} occurrences in two days "
+                "(more often than every three minutes): not a reminder calendar"
+            )
 
 
 def _recurring_uids(calendar: icalendar.Calendar) -> set[str]:
@@ -123,7 +163,8 @@ def occurrences_after(
 ) -> Iterator[Occurrence]:
     """Yield the occurrences that start strictly after `after`, soonest first."""
     recurring = _recurring_uids(calendar)
-    pending: list[Occurrence] = []
+    pending: list[tuple[datetime, int, Occurrence]] = []
+    order = itertools.count()
     try:
         for component in recurring_ical_events.of(calendar).after(after - _SLACK):
             occurrence = _occurrence(component, zone, recurring)
@@ -131,12 +172,17 @@ def occurrences_after(
                 continue
             # The library orders by local start; floating and zoned times may interleave
             # within a day, so hold each one until nothing earlier can come.
-            pending.append(occurrence)
-            pending.sort(key=lambda o: o.start_at)
-            while pending and pending[0].start_at + _SLACK * 2 < occurrence.start_at:
-                yield pending.pop(0)
+            heapq.heappush(pending, (occurrence.start_at, next(order), occurrence))
+            while pending and pending[0][0] + _SLACK * 2 < occurrence.start_at:
+                yield heapq.heappop(pending)[2]
+            if len(pending) > MAX_HELD:
+                raise InvalidCalendar(
+                    f"event {excerpt(occurrence.uid)} recurs more than {MAX_HELD} times in two "
+                    "days (more often than every three minutes): not a reminder calendar"
+                )
     except InvalidCalendar:
         raise
     except Exception as exc:
         raise InvalidCalendar(f"cannot expand the calendar: {exc}") from None
-    yield from pending
+    while pending:
+        yield heapq.heappop(pending)[2]

@@ -24,7 +24,14 @@ from rota.calendar.expand import occurrences_after, parse_stored
 from rota.calendar.reading import CalendarEvent
 from rota.errors import InvalidInput
 from rota.jobs import Job, JobSpec
-from rota.reminders.model import DEFAULT_HORIZON_S, REMIND_TASK, REMINDER_QUEUE, ReminderSpec
+from rota.reminders.model import (
+    DEFAULT_HORIZON_S,
+    MAX_TEXT_CHARS,
+    REMIND_TASK,
+    REMINDER_QUEUE,
+    ReminderSpec,
+    plain_text,
+)
 from rota.scheduling.model import Schedule, ScheduleSpec
 from rota.scheduling.planner import first_fire_at
 from rota.scheduling.triggers import parse_timezone
@@ -156,14 +163,14 @@ def schedule_name(options: ImportOptions, uid: str) -> str:
 
 
 def _title(summary: str) -> str:
-    return (summary or NO_TITLE)[:1000]
+    return (plain_text(summary).strip() or NO_TITLE)[:MAX_TEXT_CHARS]
 
 
 def _reminder_kwargs(options: ImportOptions, uid: str, summary: str) -> ReminderSpec:
     return ReminderSpec(
         text=_title(summary),
         calendar=options.calendar,
-        uid=uid[:1000],
+        uid=plain_text(uid)[:1000],
         before_s=options.before_s,
     )
 
@@ -205,7 +212,7 @@ def wanted(events: Sequence[CalendarEvent], options: ImportOptions) -> Wanted:
                         target=options.target,
                         idempotency_key=f"{options.prefix}{key[:32]}",
                     ),
-                    uid=event.uid,
+                    uid=str(spec.uid),  # as the job keeps it: cleaned and cut
                     recurrence_id=None,
                     summary=_title(occurrence.summary),
                     start_at=occurrence.start_at,

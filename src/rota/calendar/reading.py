@@ -16,6 +16,7 @@ from typing import Any, Final
 import icalendar
 import x_wr_timezone
 
+from rota.calendar.expand import check_recurrence
 from rota.errors import InvalidCalendar
 from rota.safe_text import excerpt
 
@@ -139,6 +140,12 @@ def _check_values(calendar: icalendar.Calendar, seen: list[_Seen]) -> None:
             raise InvalidCalendar(f"line {where.line}: the event that begins here has no UID")
         if "DTSTART" not in component:
             raise InvalidCalendar(f"line {where.line}: the event that begins here has no DTSTART")
+        try:
+            check_recurrence(component)
+        except InvalidCalendar as exc:
+            raise InvalidCalendar(
+                f"line {where.properties.get('RRULE', where.line)}: {exc}"
+            ) from None
         for name in _MOMENTS:
             try:
                 for value in _listed(component.get(name)):

@@ -10,6 +10,7 @@ with SIGKILL and cannot stop it.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -100,6 +101,7 @@ def dev(
     drain_grace = settings.worker.drain_grace_s
     if port == 0:
         raise InvalidInput("rota dev needs a fixed port: server.port is 0")
+    check_port_free(host, port)
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     url = f"http://{_bracket(connect_host)}:{port}"
     command = [sys.executable, "-m", "rota.cli.main"]
@@ -143,6 +145,24 @@ def dev(
     finally:
         link.close()
     raise typer.Exit(code)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise InvalidInput if the server could not listen on host:port.
+
+    Checked before anything starts: otherwise the workers and the demo would find whatever
+    server already answers there (another `rota dev`) and work for it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot listen on {host}:{port} ({exc.strerror}): another server may run "
+                "there; stop it or give --port"
+            ) from None
 
 
 @dataclass(kw_only=True)

@@ -28,13 +28,15 @@ STATE_STYLES = {
 }
 
 
+# No emoji codes: names such as the device "a:b" (target "device:a:b") are shown as given,
+# not with ":a:" made into an emoji.
 PIPE_WIDTH = 500
 """Columns to lay tables out in when stdout is not a terminal: wide enough never to fold."""
 
 
 def stdout() -> Console:
     """Return a console on stdout; piped, tables keep whole rows (for grep and scripts)."""
-    console = Console(soft_wrap=True, highlight=False)
+    console = Console(soft_wrap=True, highlight=False, emoji=False)
     if not console.is_terminal:
         console.width = PIPE_WIDTH
     return console
@@ -42,7 +44,7 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     """Return a console on stderr, for status lines and messages."""
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def print_json(value: Any) -> None:

@@ -70,12 +70,22 @@ class Holdings:
                 raise HoldingsError(f"cannot read {self.path}: {exc}") from None
             try:
                 data = json.loads(text)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                if not isinstance(data.get("held"), list) or not isinstance(data.get("rung"), dict):
+                    raise ValueError('"held" must be a list and "rung" an object')
                 held = [_held_from(item) for item in data["held"]]
                 rung = {key: Rung.model_validate(item) for key, item in data["rung"].items()}
             except (ValueError, KeyError, TypeError, RotaError) as exc:
                 raise HoldingsError(f"{self.path} is not a device's file: {exc}") from None
             self._held = {item.key: item for item in held}
             self._rung = rung
+
+    def save(self) -> None:
+        """Write the file as it is (creating it), so that a device that cannot keep its
+        reminders says so when it starts, not when the first one comes; raise HoldingsError."""
+        with self._lock:
+            self._save()
 
     def held(self) -> list[Held]:
         """Return the reminders held and not rung yet, soonest first."""

@@ -96,6 +96,7 @@ class Device:
         """Ring what the file holds, take reminders until drained or stopped; return whether
         everything owed was delivered."""
         await asyncio.to_thread(self._holdings.load)
+        await asyncio.to_thread(self._holdings.save)
         held = self._holdings.held()
         if held:
             self._report(f"{len(held)} reminder(s) held from before, the next due {held[0].due_at}")

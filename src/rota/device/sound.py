@@ -85,7 +85,7 @@ class Sound:
         if Path(self.notifier[0]).name.startswith("osascript"):
             script = f"display notification {_quoted(text)} with title {_quoted(title)}"
             return await _run([*self.notifier, "-e", script], PLAY_TIMEOUT_S)
-        return await _run([*self.notifier, title, text], PLAY_TIMEOUT_S)
+        return await _run([*self.notifier, "--", title, text], PLAY_TIMEOUT_S)
 
     async def speak(self, text: str) -> bool:
         """Say the text aloud; return whether it was spoken."""

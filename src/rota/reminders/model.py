@@ -9,12 +9,14 @@ with `ReminderSpec`, so a value accepted anywhere is accepted everywhere.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rota.errors import RotaError
+from rota.values import text_problem
 
 REMIND_TASK: Final = "rota.remind"
 REMINDER_QUEUE: Final = "reminders"
@@ -27,6 +29,31 @@ LATE_AFTER_S: Final = 1.0
 """A reminder that rang more than this after its due moment is marked late."""
 MAX_TEXT_CHARS: Final = 1000
 MAX_NOTIFY_URLS: Final = 20
+
+
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters but tab and newline: a NUL cannot be passed to notify-send or
+espeak-ng (nor stored by PostgreSQL), and the others garble the device's log and terminal."""
+
+
+def _check_plain(value: str) -> None:
+    """Raise ValueError if the text holds a lone surrogate or a control character."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ValueError(
+            f"text contains the control character {found.group()!r} at index {found.start()}"
+        )
+
+
+def plain_text(text: str) -> str:
+    """Return text with each control character (but tab and newline) and lone surrogate
+    replaced by a space: what a reminder may say, for text read from elsewhere (a
+    calendar's summary) rather than typed for a reminder."""
+    text = _CONTROL.sub(" ", text)
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\ufffd", " ")
 
 
 class ReminderError(RotaError):
@@ -63,10 +90,18 @@ class ReminderSpec(BaseModel):
             raise ValueError("must not be blank")
         return value
 
+    @field_validator("text", "calendar", "uid", "recurrence_id")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_plain(value)
+        return value
+
     @field_validator("notify")
     @classmethod
     def _urls_have_schemes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for url in value:
+            _check_plain(url)
             if "://" not in url or len(url) > 2000:
                 raise ValueError(f"{url[:80]!r} is not a notification URL (scheme://…)")
         return value

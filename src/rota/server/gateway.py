@@ -19,7 +19,14 @@ from typing import Any, NoReturn, TypeAlias
 
 from fastapi import APIRouter, WebSocket
 
-from rota.errors import InvalidTransition, InvalidValue, JobNotFound, ProtocolError, StaleLease
+from rota.errors import (
+    InvalidTransition,
+    InvalidValue,
+    JobNotFound,
+    ProtocolError,
+    StaleLease,
+    WorkerNameTaken,
+)
 from rota.jobs import Job
 from rota.protocol import (
     FROM_WORKER_SIDE,
@@ -226,8 +233,8 @@ class WorkerConnection:
             previous = self._dispatcher.add(session)
         if previous is not None:
             logger.warning("worker %s connected again; closing its older connection", name)
-            await previous.send(Error(message="replaced by a newer connection"))
-            await previous.close(CLOSE_NORMAL, "replaced by a newer connection")
+            await previous.send(Error(message=WorkerNameTaken.MESSAGE))
+            await previous.close(CLOSE_NORMAL, WorkerNameTaken.MESSAGE)
         hub.tasks.invalidate()
         hub.activity.worker(name, "online")
         logger.info("worker %s joined (capacity %d, queues %s)", name, capacity, queues)

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from rota.errors import InvalidInput
+from rota.errors import InvalidInput, WorkerNameTaken
 from rota.settings import Settings
 from rota.tasks.builtin import builtin_registry
 from rota.tasks.registry import TaskRegistry, find_registries
@@ -61,7 +61,11 @@ def run_worker(settings: Settings) -> int:
 
 
 async def _run(worker: Worker) -> int:
-    delivered = await serve_signals(worker.run(), worker.request_drain, worker.request_stop)
+    try:
+        delivered = await serve_signals(worker.run(), worker.request_drain, worker.request_stop)
+    except WorkerNameTaken as exc:
+        write_stderr(f"rota worker: error: {exc}")
+        return EXIT_USAGE
     return EXIT_OK if delivered else EXIT_UNDELIVERED
 
 

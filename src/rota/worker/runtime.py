@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rota import protocol
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import ProtocolError
+from rota.errors import ProtocolError, WorkerNameTaken
 from rota.protocol import (
     Ack,
     Batch,
@@ -214,7 +214,14 @@ class Worker:
             welcomed = False
             try:
                 welcomed = await self._session(link)
-            except (ConnectionClosed, OSError, TimeoutError, ProtocolError, SessionRefused) as exc:
+            except SessionRefused as exc:
+                if str(exc) == WorkerNameTaken.MESSAGE:
+                    raise WorkerNameTaken(
+                        f"another worker or device named {self.name!r} connected to {link.url}, "
+                        "and the server closed this one's connection: give each its own --name"
+                    ) from None
+                self._report(f"lost connection to {link.url}: {_describe(exc)}")
+            except (ConnectionClosed, OSError, TimeoutError, ProtocolError) as exc:
                 self._report(f"lost connection to {link.url}: {_describe(exc)}")
             except Exception as exc:  # a bug in one session must not end the worker
                 self._report(f"session with {link.url} failed: {describe_exception(exc)}")
