@@ -107,8 +107,11 @@ async def snooze(job_id: JobIdPath, request: Request, hub: HubDep) -> SnoozeOut:
 )
 async def dismiss(job_id: JobIdPath, hub: HubDep) -> JobOut:
     """Cancel a pending reminder, or one its device holds (the device is told to drop it);
-    409 when it has rung or ended already, 404 when the job is not a reminder."""
-    await _reminder(hub, job_id)
+    a reminder dismissed (cancelled) before answers as it is, so a second dismiss is harmless;
+    409 when it has rung or ended otherwise, 404 when the job is not a reminder."""
+    job = await _reminder(hub, job_id)
+    if job.state is JobState.CANCELLED:
+        return await job_view(hub.store, job)
     return await job_view(hub.store, await hub.jobs.cancel(job_id))
 
 
