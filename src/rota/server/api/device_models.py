@@ -79,14 +79,21 @@ class SnoozeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, title="SnoozeBody")
 
-    minutes: float = Field(gt=0, le=MAX_SNOOZE_MINUTES, description="from now")
+    minutes: float = Field(
+        gt=0,
+        le=MAX_SNOOZE_MINUTES,
+        description="after the later of now and the reminder's due moment",
+    )
 
 
 class SnoozeOut(BaseModel):
     """The reminder a snooze made, and what became of the one snoozed."""
 
     snoozed: JobOut = Field(description="the reminder snoozed, as it is now")
-    reminder: JobOut = Field(description="the new reminder, due now + minutes")
+    reminder: JobOut = Field(
+        description="the new reminder, due minutes after the later of now and the snoozed "
+        "one's due moment"
+    )
     created: bool = Field(
         description="false when the reminder had been snoozed before: `reminder` is the one "
         "that snooze made"

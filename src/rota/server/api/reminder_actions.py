@@ -1,8 +1,10 @@
 """What a person does with a reminder: snooze it, or dismiss it.
 
-Snooze makes a new reminder, due `minutes` from now, with the same kwargs (text, notify URLs,
-calendar keys), target, queue and options, and a deadline as far after its due moment as the
-snoozed one had. The new job's idempotency key is `snooze:<snoozed job id>`: that is the link
+Snooze makes a new reminder, due `minutes` after the later of now and the snoozed one's due
+moment (snoozing a reminder that has not rung yet never brings it forward), with the same
+kwargs (text, notify URLs, calendar keys), target, queue and options, and a deadline as far
+after its due moment as the snoozed one had. The new job's idempotency key is
+`snooze:<snoozed job id>`: that is the link
 from the new reminder to the one it snoozes, and it makes a second snooze of the same
 reminder (a double click, a retried request) return the first one's reminder instead of
 making another. A snoozed reminder that has not rung yet (pending, or held by its device) is
@@ -59,7 +61,8 @@ def snooze_key(job_id: str) -> str:
     },
 )
 async def snooze(job_id: JobIdPath, request: Request, hub: HubDep) -> SnoozeOut:
-    """Make a new reminder like this one, due `minutes` from now, linked to it by the
+    """Make a new reminder like this one, due `minutes` after the later of now and its due
+    moment, linked to it by the
     idempotency key `snooze:<job_id>`; cancel this one if it has not rung yet. A reminder
     snoozed before answers the reminder its first snooze made (`created` false). 404 when
     the job is not a reminder."""
@@ -69,7 +72,7 @@ async def snooze(job_id: JobIdPath, request: Request, hub: HubDep) -> SnoozeOut:
         raise InvalidInput(describe_validation_errors(exc.errors())) from None
     job = await _reminder(hub, job_id)
     now = await hub.jobs.now()
-    due_at = now + timedelta(minutes=body.minutes)
+    due_at = max(now, job.run_at) + timedelta(minutes=body.minutes)
     spec = JobSpec(
         task=REMIND_TASK,
         args=job.args,
@@ -104,8 +107,11 @@ async def snooze(job_id: JobIdPath, request: Request, hub: HubDep) -> SnoozeOut:
 )
 async def dismiss(job_id: JobIdPath, hub: HubDep) -> JobOut:
     """Cancel a pending reminder, or one its device holds (the device is told to drop it);
-    409 when it has rung or ended already, 404 when the job is not a reminder."""
-    await _reminder(hub, job_id)
+    a reminder dismissed (cancelled) before answers as it is, so a second dismiss is harmless;
+    409 when it has rung or ended otherwise, 404 when the job is not a reminder."""
+    job = await _reminder(hub, job_id)
+    if job.state is JobState.CANCELLED:
+        return await job_view(hub.store, job)
     return await job_view(hub.store, await hub.jobs.cancel(job_id))
 
 
