@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/rota dev --workers 2 --demo
 
-## test: install, then lint, type-check and run every test
+## test: install, then lint, type-check and run every test (two processes, a file each at a time:
+## most of the time goes to waiting on real servers, workers and browsers)
 test: $(STAMP) browser proxy lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## browser: Debian's Chromium for the dashboard's browser tests (skipped if present)
 browser:
