@@ -20,7 +20,7 @@ run: $(STAMP)
 ## test: install, then lint, type-check and run every test (two processes, a file each at a time:
 ## most of the time goes to waiting on real servers, workers and browsers)
 test: $(STAMP) browser proxy lint typecheck
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --reruns 1 --only-rerun "Connect(Error|ionRefusedError)"
 
 ## browser: Debian's Chromium for the dashboard's browser tests (skipped if present)
 browser:
