@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from rota.cli.main import app
-from tests.client.live import ROOT, START_TIMEOUT_S, LiveServer
+from tests.client.live import LiveServer, running_worker
 
 
 def rota(live: LiveServer, *args: str) -> Result:
@@ -24,37 +21,13 @@ def rota(live: LiveServer, *args: str) -> Result:
 @pytest.fixture
 def kitchen(live_server: LiveServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real `rota worker` tagged as the device `kitchen`, once it sent a heartbeat."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
-    log = (tmp_path / "kitchen.log").open("wb")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "rota.cli.main", "worker", "--server", live_server.url),
-            *("--name", "kitchen", "--tags", "device,device:kitchen", "--queues", "reminders"),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not any(
-            worker.name == "kitchen" and "clock_offset_s" in worker.resources
-            for worker in live_server.run(live_server.store.list_workers())
-        ):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError((tmp_path / "kitchen.log").read_text(errors="replace"))
-            time.sleep(0.05)
+    with running_worker(
+        live_server,
+        tmp_path / "kitchen.log",
+        ["--name", "kitchen", "--tags", "device,device:kitchen", "--queues", "reminders"],
+        lambda worker: worker.name == "kitchen" and "clock_offset_s" in worker.resources,
+    ) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(START_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_devices_ls_lists_a_device_with_its_clock_offset(

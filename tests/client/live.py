@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ import uvicorn
 
 from rota.server.app import create_app
 from rota.settings import load_settings
-from rota.store.base import Store
+from rota.store.base import Store, WorkerInfo
 from rota.store.factory import open_store
 
 T = TypeVar("T")
@@ -116,25 +116,18 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         yield live
 
 
-@pytest.fixture
-def worker_process(live_server: LiveServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `rota worker` process that imports tests.client.sample_app; online when yielded."""
+@contextmanager
+def running_worker(
+    live: LiveServer, log_path: Path, args: list[str], ready: Callable[[WorkerInfo], bool]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `rota worker --server <live> *args` until the block ends; enter once the store
+    lists a worker for which `ready` holds (RuntimeError with its log if it exits or is
+    not ready within START_TIMEOUT_S)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    log = (tmp_path / "worker.log").open("wb")
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rota.cli.main",
-            "worker",
-            "--server",
-            live_server.url,
-            "--name",
-            "test-worker",
-            "--import",
-            "tests.client.sample_app",
-        ],
+        [sys.executable, "-m", "rota.cli.main", "worker", "--server", live.url, *args],
         env=env,
         cwd=ROOT,
         stdout=log,
@@ -142,13 +135,10 @@ def worker_process(live_server: LiveServer, tmp_path: Path) -> Iterator[subproce
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not any(
-            worker.name == "test-worker" and worker.state == "online"
-            for worker in live_server.run(live_server.store.list_workers())
-        ):
+        while not any(ready(worker) for worker in live.run(live.store.list_workers())):
             if process.poll() is not None or time.monotonic() > deadline:
                 log.close()
-                raise RuntimeError((tmp_path / "worker.log").read_text(errors="replace"))
+                raise RuntimeError(log_path.read_text(errors="replace"))
             time.sleep(0.05)
         yield process
     finally:
@@ -159,3 +149,15 @@ def worker_process(live_server: LiveServer, tmp_path: Path) -> Iterator[subproce
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def worker_process(live_server: LiveServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `rota worker` process that imports tests.client.sample_app; online when yielded."""
+    with running_worker(
+        live_server,
+        tmp_path / "worker.log",
+        ["--name", "test-worker", "--import", "tests.client.sample_app"],
+        lambda worker: worker.name == "test-worker" and worker.state == "online",
+    ) as process:
+        yield process

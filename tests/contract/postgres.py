@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import os
 import shutil
@@ -19,7 +20,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,6 +163,28 @@ def postgres_backend(tmp_path: Path, clock: Clock) -> Callable[[], Awaitable[Sto
         return store
 
     return open_store
+
+
+@contextlib.asynccontextmanager
+async def stores_on_one_schema() -> AsyncIterator[Callable[[], Awaitable[PostgresStore]]]:
+    """Yield an opener of stores on one fresh schema, as several servers would open them;
+    close every store it opened and drop the schema at the end."""
+    server = postgres_server()
+    schema = server.new_schema()
+    stores: list[PostgresStore] = []
+
+    async def open_one() -> PostgresStore:
+        store = PostgresStore(server.dsn, schema=schema)
+        await store.open()
+        stores.append(store)
+        return store
+
+    try:
+        yield open_one
+    finally:
+        for store in stores:
+            await store.close()
+        await drop_schemas(server.dsn, [schema])
 
 
 async def drop_schemas(dsn: str, schemas: list[str]) -> None:

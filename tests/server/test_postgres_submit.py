@@ -16,7 +16,7 @@ from rota.server.app import create_app
 from rota.store.base import WorkerInfo
 from rota.store.feed import Change, WorkersChanged
 from rota.store.postgres import PostgresStore
-from tests.contract.postgres import drop_schemas, postgres_server
+from tests.contract.postgres import stores_on_one_schema
 from tests.server.conftest import MakeSettings
 
 pytestmark = pytest.mark.postgres
@@ -27,20 +27,8 @@ OpenStore = Callable[[], Awaitable[PostgresStore]]
 @pytest.fixture
 async def open_store() -> AsyncIterator[OpenStore]:
     """Open stores on one schema, as several servers would; all closed at the end."""
-    server = postgres_server()
-    schema = server.new_schema()
-    stores: list[PostgresStore] = []
-
-    async def open_one() -> PostgresStore:
-        store = PostgresStore(server.dsn, schema=schema)
-        await store.open()
-        stores.append(store)
-        return store
-
-    yield open_one
-    for store in stores:
-        await store.close()
-    await drop_schemas(server.dsn, [schema])
+    async with stores_on_one_schema() as open_one:
+        yield open_one
 
 
 COUNTED: contextvars.ContextVar[bool] = contextvars.ContextVar("counted", default=True)

@@ -13,7 +13,7 @@ from rota.store import AcquireRequest
 from rota.store.feed import Change, DrainRequest, JobChange, Refresh
 from rota.store.postgres import PostgresStore
 from rota.store.postgres_feed import MAX_PAYLOAD_BYTES, SUMMED_UP_AFTER, decode, encode
-from tests.contract.postgres import drop_schemas, postgres_server
+from tests.contract.postgres import stores_on_one_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -23,20 +23,8 @@ OpenStore = Callable[[], Awaitable[PostgresStore]]
 @pytest.fixture
 async def open_store() -> AsyncIterator[OpenStore]:
     """Open stores on one schema, as several servers would; all closed at the end."""
-    server = postgres_server()
-    schema = server.new_schema()
-    stores: list[PostgresStore] = []
-
-    async def open_one() -> PostgresStore:
-        store = PostgresStore(server.dsn, schema=schema)
-        await store.open()
-        stores.append(store)
-        return store
-
-    yield open_one
-    for store in stores:
-        await store.close()
-    await drop_schemas(server.dsn, [schema])
+    async with stores_on_one_schema() as open_one:
+        yield open_one
 
 
 class Inbox:

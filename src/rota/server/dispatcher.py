@@ -287,11 +287,7 @@ class Dispatcher:
         handed = 0
         exhausted: set[str] = set()
         while True:
-            candidates = [
-                session
-                for session in self._sessions.values()
-                if session.free_slots > 0 and session.name not in exhausted
-            ]
+            candidates = self._candidates(exhausted)
             if not candidates:
                 return handed
             # One transaction claims for every free slot, in the order the rounds one
@@ -313,15 +309,19 @@ class Dispatcher:
             for name, jobs in got.items():
                 handed += await self._hand_over(order[name], jobs)
 
+    def _candidates(self, exhausted: set[str]) -> list[WorkerSession]:
+        """Return the workers with free slots that have not yet come up short this round."""
+        return [
+            session
+            for session in self._sessions.values()
+            if session.free_slots > 0 and session.name not in exhausted
+        ]
+
     async def _dispatch_one_by_one(self) -> int:
         handed = 0
         exhausted: set[str] = set()
         while True:
-            candidates = [
-                session
-                for session in self._sessions.values()
-                if session.free_slots > 0 and session.name not in exhausted
-            ]
+            candidates = self._candidates(exhausted)
             if not candidates:
                 return handed
             session, limit = self._pick(candidates)

@@ -62,10 +62,9 @@ def snooze_key(job_id: str) -> str:
 )
 async def snooze(job_id: JobIdPath, request: Request, hub: HubDep) -> SnoozeOut:
     """Make a new reminder like this one, due `minutes` after the later of now and its due
-    moment, linked to it by the
-    idempotency key `snooze:<job_id>`; cancel this one if it has not rung yet. A reminder
-    snoozed before answers the reminder its first snooze made (`created` false). 404 when
-    the job is not a reminder."""
+    moment, linked to it by the idempotency key `snooze:<job_id>`; cancel this one if it has
+    not rung yet. A reminder snoozed before answers the reminder its first snooze made
+    (`created` false). 404 when the job is not a reminder."""
     try:
         body = SnoozeBody.model_validate(parse_json(await request.body()))
     except ValidationError as exc:
