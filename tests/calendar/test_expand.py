@@ -125,6 +125,22 @@ def test_events_group_a_series_with_its_overrides_and_drop_volatile_fields() -> 
             "line 74: the event that begins here",
         ),
         (("END:VCALENDAR\r\n", ""), "line 1: BEGIN:VCALENDAR is never closed"),
+        (
+            ("DTEND:20310402T140000Z", "DTEND:20310402T120000Z"),
+            r"line 76: DTEND: the event ends \(2031-04-02T12:00:00\+00:00\) before it starts",
+        ),
+        (
+            ("DTEND:20310402T140000Z", "DTEND;VALUE=DATE:20310403"),
+            "line 76: DTEND: a date and a time do not mix",
+        ),
+        (
+            ("DTEND:20310402T140000Z", "DURATION:-PT1H"),
+            "line 76: DURATION: the event lasts less than nothing",
+        ),
+        (
+            ("DTEND:20310402T140000Z", "DTEND:20310402T140000Z\r\nDURATION:PT1H"),
+            "line 77: DURATION: an event has DTEND or DURATION, not both",
+        ),
     ],
 )
 def test_malformed_file_names_the_line(change: tuple[str, str], words: str) -> None:
@@ -198,3 +214,9 @@ def test_a_rule_every_five_minutes_is_still_expanded() -> None:
     trigger = CalendarTrigger(dense("FREQ=MINUTELY;INTERVAL=5"), ZoneInfo("UTC"))
     first = trigger.next_after(datetime(2031, 1, 1, 10, 2, tzinfo=UTC))
     assert first == datetime(2031, 1, 1, 10, 5, tzinfo=UTC)
+
+
+def test_a_window_that_ends_before_it_starts_is_refused() -> None:
+    calendar = read_calendar((FIXTURES / "google.ics").read_text())
+    with pytest.raises(InvalidInput, match=r"^the window ends"):
+        occurrences_between(calendar, YEAR[1], YEAR[0], BERLIN)

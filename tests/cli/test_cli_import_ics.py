@@ -109,6 +109,18 @@ def test_occurrences_print_one_json_object_a_line_without_a_server(tmp_path: Pat
     assert set(lines[0]) == {"uid", "recurrence_id", "start", "summary"}
 
 
+def test_a_window_that_ends_before_it_starts_is_an_error_not_an_empty_list() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            *("import-ics", str(FIXTURES / "outlook.ics"), "--occurrences"),
+            *("--from", "2031-03-20", "--until", "2031-03-01", "-o", "json"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.stderr == "rota: error: --until 2031-03-01 comes before --from 2031-03-20\n"
+
+
 def test_malformed_file_is_one_line_naming_the_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.ics"
     text = (FIXTURES / "apple.ics").read_text().replace("COUNT=3", "COUNT=three")

@@ -66,6 +66,8 @@ def test_table_output_names_each_job_and_schedule(live_server: LiveServer) -> No
         ),
         (["--at", "09:00"], "say where it rings"),
         (["--at", "09:00", "--device", "a", "--every", "1h", "--repeat", "daily"], "not both"),
+        (["--device", "a", "--every", "1s"], "--every: a reminder repeats at most once a minute"),
+        (["--at", "09:00", "--device", "a", "--deadline", "0"], "--deadline: must be more than 0"),
     ],
 )
 def test_bad_input_is_one_line_without_a_traceback(

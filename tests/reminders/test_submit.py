@@ -83,6 +83,8 @@ def test_recurring_reminders_are_schedules_written_a_horizon_ahead_for_devices()
         ({"device": "a", "at": None}, "at: field required"),
         ({"device": "has space"}, "device"),
         ({"devices": []}, "at least one name"),
+        ({"device": "a", "at": None, "every": 59.5}, "at most once a minute"),
+        ({"device": "a", "deadline": 0}, "deadline\n  Value error, must be more than 0"),
     ],
 )
 def test_requests_that_say_nothing_clear_are_refused(fields: dict[str, Any], words: str) -> None:

@@ -20,7 +20,7 @@ import dateutil.rrule  # type: ignore[import-untyped]
 import icalendar
 import recurring_ical_events
 
-from rota.errors import InvalidCalendar
+from rota.errors import InvalidCalendar, InvalidInput
 from rota.safe_text import excerpt
 
 _SLACK: Final = timedelta(days=1)
@@ -144,8 +144,13 @@ def occurrences_between(
 ) -> list[Occurrence]:
     """Return the occurrences that start in [start_at, end_at), by start then UID.
 
-    Raises InvalidCalendar when an event's recurrence cannot be expanded.
+    Raises InvalidInput when the window ends before it starts, InvalidCalendar when an
+    event's recurrence cannot be expanded.
     """
+    if end_at < start_at:
+        raise InvalidInput(
+            f"the window ends ({end_at.isoformat()}) before it starts ({start_at.isoformat()})"
+        )
     recurring = _recurring_uids(calendar)
     try:
         found = recurring_ical_events.of(calendar).between(start_at - _SLACK, end_at + _SLACK)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import icalendar
@@ -154,6 +155,40 @@ def _check_values(calendar: icalendar.Calendar, seen: list[_Seen]) -> None:
             except Exception as exc:  # icalendar raises several types for a broken value
                 line = where.properties.get(name, where.line)
                 raise InvalidCalendar(f"line {line}: {name}: {exc}") from None
+        _check_span(component, where)
+
+
+def _check_span(event: icalendar.Component, where: _Seen) -> None:
+    """Raise InvalidCalendar unless the event ends at or after its start.
+
+    RFC 5545 3.8.2.2: DTEND's value "MUST be later in time than" DTSTART's (an end equal to
+    the start is kept: calendars write zero-length events so); 3.6.1: DTEND and DURATION
+    do not both appear. The expansion library swaps a backwards pair silently, which would
+    sound the reminder at the end instead of the start.
+    """
+    if "DTEND" in event and "DURATION" in event:
+        line = where.properties.get("DURATION", where.line)
+        raise InvalidCalendar(f"line {line}: DURATION: an event has DTEND or DURATION, not both")
+    start: Any = event.decoded("DTSTART")
+    if "DTEND" in event:
+        end: Any = event.decoded("DTEND")
+        if isinstance(start, datetime) != isinstance(end, datetime):
+            line = where.properties.get("DTEND", where.line)
+            raise InvalidCalendar(f"line {line}: DTEND: a date and a time do not mix with DTSTART")
+        comparable = not isinstance(start, datetime) or (
+            (start.tzinfo is None) == (end.tzinfo is None)
+        )
+        if comparable and end < start:
+            line = where.properties.get("DTEND", where.line)
+            raise InvalidCalendar(
+                f"line {line}: DTEND: the event ends ({end.isoformat()}) before it starts "
+                f"({start.isoformat()})"
+            )
+    if "DURATION" in event:
+        duration: Any = event.decoded("DURATION")
+        if isinstance(duration, timedelta) and duration < timedelta(0):
+            line = where.properties.get("DURATION", where.line)
+            raise InvalidCalendar(f"line {line}: DURATION: the event lasts less than nothing")
 
 
 def _listed(value: Any) -> list[Any]:

@@ -123,6 +123,7 @@ def import_ics(
     parsed = read_calendar(text)
     if occurrences:
         window = (_moment(start, "--from", zone), _moment(until, "--until", zone))
+        require(window[0] <= window[1], f"--until {until} comes before --from {start}")
         found = occurrences_between(parsed, window[0], window[1], zone)
         _print_occurrences([o.to_dict() for o in found], as_json=wants_json(ctx))
         return

@@ -57,6 +57,8 @@ from rota.scheduling.triggers import parse_timezone
 DEVICE_NAME: Final = r"^[A-Za-z0-9_.:@-]{1,100}$"
 """A device's name: a worker name (rota.jobs.WORKER_NAME_PATTERN), at most 100 characters."""
 MAX_DEVICES: Final = 50
+MIN_EVERY_S: Final = 60.0
+"""The shortest repeat of a reminder: it rings for a person, and a minute is cron's step too."""
 NOTIFY_SUFFIX: Final = "notify"
 ANY_SUFFIX: Final = "any"
 _NAME_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.:-]")
@@ -92,10 +94,16 @@ class ReminderRequest(BaseModel):
         None, description="a cron expression, or hourly, daily, weekdays or weekly"
     )
     every: StrictFloat | StrictInt | None = Field(
-        None, gt=0, le=MAX_SPAN_S, description="seconds between occurrences"
+        None,
+        le=MAX_SPAN_S,
+        json_schema_extra={"minimum": MIN_EVERY_S},
+        description="seconds between occurrences, at least a minute",
     )
     deadline: StrictFloat | StrictInt | None = Field(
-        None, ge=0, le=MAX_SPAN_S, description="seconds after it is due; not rung by then: expired"
+        None,
+        le=MAX_SPAN_S,
+        json_schema_extra={"exclusiveMinimum": 0},
+        description="seconds after it is due, more than 0; not rung by then: expired",
     )
     notify: list[StrictStr] = Field(
         default_factory=list, max_length=MAX_NOTIFY_URLS, description="Apprise URLs"
@@ -106,6 +114,23 @@ class ReminderRequest(BaseModel):
     idempotency_key: Key | None = Field(
         None, description="sending the same request again creates nothing new"
     )
+
+    @field_validator("every")
+    @classmethod
+    def _every_minute_or_more(cls, value: float | None) -> float | None:
+        if value is not None and not value >= MIN_EVERY_S:
+            raise ValueError(f"a reminder repeats at most once a minute (got {value:g} s)")
+        return value
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_after_due(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise ValueError(
+                f"must be more than 0 s after the due moment (got {value:g} s): a reminder "
+                "without any slack would always expire"
+            )
+        return value
 
     @field_validator("devices")
     @classmethod
