@@ -39,6 +39,19 @@ def test_reminder_for_two_devices_with_a_deadline(live_server: LiveServer) -> No
         assert job["kwargs"] == {"text": "Stand-up"} and job["task"] == "rota.remind"
 
 
+def test_a_wall_time_the_clock_skips_is_explained_on_stderr(live_server: LiveServer) -> None:
+    at = "2031-03-30T02:30"  # Berlin's clocks go from 02:00 to 03:00 that night
+    result = run(live_server, "Tea", "--at", at, "--tz", "Europe/Berlin", "--device", "pi")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"rota: read {at} as Europe/Berlin time: 2031-03-30T03:00:00+02:00 "
+        f"(the clock skips {at} there: the first instant after the gap is meant)"
+    )
+    assert "due 2031-03-30T03:00:00+02:00" in result.stdout
+    offset = run(live_server, "Tea", "--at", "2031-03-30T02:30+01:00", "--device", "pi")
+    assert offset.exit_code == 0 and "rota: read" not in offset.stderr
+
+
 def test_table_output_names_each_job_and_schedule(live_server: LiveServer) -> None:
     result = run(live_server, "Tea", "--at", "in 5m", "--any-device", "--notify", "json://h/x")
     assert result.exit_code == 0, result.stderr

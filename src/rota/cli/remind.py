@@ -15,11 +15,12 @@ from pydantic import ValidationError
 
 from rota.cli.common import open_client, wants_json
 from rota.cli.output import print_json
-from rota.cli.times import local_zone, parse_duration
+from rota.cli.times import local_zone, parse_duration, wall_reading
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput
 from rota.reminders.submit import ReminderRequest, plan
-from rota.reminders.when import AT_HELP
+from rota.reminders.when import AT_HELP, CLOCK_TIME
+from rota.scheduling.triggers import parse_timezone
 from rota.server.errors import describe_validation_errors
 
 _OPTION_OF = {
@@ -101,7 +102,9 @@ def remind(
         "name": name,
         "idempotency_key": key,
     }
-    _check(text, options)
+    due = _check(text, options)
+    if at is not None and due is not None:
+        _say_zone(at, due, options["tz"])
     with open_client(ctx) as client:
         made = client.remind(text, **options)
     if wants_json(ctx, as_json):
@@ -120,9 +123,27 @@ def remind(
         typer.echo(f"{schedule['name']}  {where}  {timing}  next {first}")
 
 
-def _check(text: str, options: dict[str, Any]) -> None:
+def _say_zone(at: str, due: datetime, zone_name: str) -> None:
+    """Tell stderr which zone a wall time given to --at was read in, and whether the clock
+    skips it or shows it twice there; say nothing of a time with an offset or "in 10m"."""
+    local = due.astimezone(parse_timezone(zone_name))
+    clock = CLOCK_TIME.match(at.strip())
+    if clock is not None:
+        hour, minute, second = (int(part or 0) for part in clock.groups())
+        wall = local.replace(hour=hour, minute=minute, second=second, tzinfo=None)
+    else:
+        try:
+            wall = datetime.fromisoformat(at.strip())
+        except ValueError:
+            return
+        if wall.tzinfo is not None:
+            return
+    typer.echo(f"rota: {wall_reading(wall, local, at, zone_name)}", err=True)
+
+
+def _check(text: str, options: dict[str, Any]) -> datetime | None:
     """Raise InvalidInput (options named as on the command line) unless the server would
-    accept the request."""
+    accept the request; return when a one-off reminder is due (None for a recurring one)."""
     try:
         request = ReminderRequest.model_validate(
             {"text": text, **{k: v for k, v in options.items() if v is not None}}
@@ -130,9 +151,10 @@ def _check(text: str, options: dict[str, Any]) -> None:
     except ValidationError as exc:
         raise InvalidInput(_as_options(describe_validation_errors(exc.errors()))) from None
     try:
-        plan(request, SYSTEM_CLOCK.now_utc())
+        made = plan(request, SYSTEM_CLOCK.now_utc())
     except InvalidInput as exc:
         raise InvalidInput(_as_options(exc.message)) from None
+    return made.jobs[0].run_at if made.jobs and not made.schedules else None
 
 
 def _as_options(message: str) -> str:

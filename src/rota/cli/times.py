@@ -135,12 +135,19 @@ def _read_local(wall: datetime, text: str, local: LocalZone) -> tuple[datetime, 
         moment = wall.astimezone()
         return moment, f"read {text} as local time ({local.name}): {moment.isoformat()}"
     moment = wall_time_instant(wall, local.zone).astimezone(local.zone)
+    return moment, wall_reading(wall, moment, text, local.name)
+
+
+def wall_reading(wall: datetime, moment: datetime, text: str, zone_name: str) -> str:
+    """Return the line that says how the naive wall time `wall` (typed as `text`) was read in
+    the zone `zone_name`: as the aware `moment` (in that zone), and whether the clock skips
+    that wall time there or shows it twice (rota.scheduling.cron.wall_time_instant's rule)."""
     note = ""
-    if moment.replace(tzinfo=None) != wall:
+    if moment.replace(tzinfo=None) != wall.replace(tzinfo=None):
         note = f" (the clock skips {text} there: the first instant after the gap is meant)"
     elif moment.replace(fold=1).utcoffset() != moment.utcoffset():
         note = f" ({text} occurs twice there: the first one is meant)"
-    return moment, f"read {text} as {local.name} time: {moment.isoformat()}{note}"
+    return f"read {text} as {zone_name} time: {moment.isoformat()}{note}"
 
 
 def _to_stderr(line: str) -> None:

@@ -18,7 +18,8 @@ from rota.scheduling.cron import wall_time_instant
 
 PAST_TOLERANCE_S: Final = 60.0
 """A one-off reminder may be due this long ago at most (the client's clock may be behind)."""
-_CLOCK: Final = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+CLOCK_TIME: Final = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+"""A time of day as `at` takes it: HH:MM or HH:MM:SS, the next such wall time."""
 _RELATIVE: Final = re.compile(r"^(?:in\s+|\+)\s*((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*)+)$")
 _PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNIT_S: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -39,7 +40,7 @@ def due_at(text: str, zone: tzinfo, now: datetime) -> datetime:
     of rota.moments' range, and for an ISO time more than a minute in the past.
     """
     text = text.strip()
-    clock = _CLOCK.match(text)
+    clock = CLOCK_TIME.match(text)
     if clock is not None:
         return _next_wall_time(clock, zone, now, text)
     relative = _RELATIVE.match(text)
