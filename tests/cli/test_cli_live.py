@@ -262,7 +262,7 @@ def test_worker_takes_the_global_server_option(live_server: LiveServer) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a start is two Python starts (rota execs rota.worker)
         found = []
         while not found and time.monotonic() < deadline:
             workers = live_server.run(live_server.store.list_workers())

@@ -122,15 +122,18 @@ def test_drain_releases_a_job_only_once_its_code_stopped(cluster: Cluster, varia
     cluster.start_server()
     draining = cluster.start_worker("draining", concurrency=1, extra=("--drain-grace", "1"))
     # The async task takes 1.5 s to clean up after a cancellation.
-    job = cluster.submit(_span(variant, records, 8, step=0.1, linger=1.5))
+    # 15 s: long enough to be running still once the second worker is up on a loaded machine
+    # (a start can take several seconds there), which the drain below needs.
+    job = cluster.submit(_span(variant, records, 15, step=0.1, linger=1.5))
     job_id = job["id"]
     wait_for(lambda: runs_of(records, job_id), 20, "the job's code to start")
     cluster.start_worker("second", concurrency=1)
+    assert cluster.job(job_id)["state"] == "running", "the job ended before the drain began"
 
     cluster.kill(draining, signal.SIGTERM)  # returns once the process has exited
     assert draining.returncode == 0
 
-    done = cluster.wait_finished(job_id, timeout_s=40)
+    done = cluster.wait_finished(job_id, timeout_s=60)
     assert done["state"] == "succeeded", done
     runs = runs_of(records, job_id)
     assert [run.worker for run in runs] == ["draining", "second"], runs
