@@ -28,7 +28,8 @@ from tests.e2e.pg import drop_database, fresh_database, query
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx" / "rota.conf"
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+# The waits inside these tests add up to more than the suite's default timeout.
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(600)]
 
 
 def nginx_binary() -> str:

@@ -17,7 +17,8 @@ import pytest
 from tests.e2e.conftest import Cluster, free_port, wait_for
 from tests.e2e.pg import OwnCluster, drop_database, fresh_database, query
 
-pytestmark = pytest.mark.postgres
+# The waits inside these tests add up to more than the suite's default timeout.
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 
 
 @pytest.fixture

@@ -6,9 +6,12 @@ import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.e2e.conftest import EARLY_S, LATE_S, Cluster, wait_for
 
 
+@pytest.mark.timeout(300)
 def test_thousand_jobs_in_bulk_all_succeed_with_correct_results(cluster: Cluster) -> None:
     cluster.start_server()
     cluster.start_worker("w1", concurrency=8)
