@@ -3,9 +3,14 @@ of their time in line (a moved occurrence is withdrawn and written at its new ti
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
+from icalendar import Calendar
+
+from rota.calendar import importer
 from rota.calendar.importer import import_calendar
 from rota.calendar.plan import ImportOptions, wanted
 from rota.calendar.reading import calendar_events, read_calendar
@@ -129,3 +134,20 @@ def test_a_summary_with_control_characters_is_imported_with_spaces() -> None:
     [reminder] = wanted(events, ImportOptions(calendar="work")).reminders
     assert reminder.spec.kwargs["text"] == "Den tist"
     assert reminder.spec.kwargs["uid"] == reminder.uid == "u @x"  # re-import matches it
+
+
+async def test_the_file_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large calendar's parse and expansion take CPU: they must not stall the server."""
+    readers: list[bool] = []
+
+    def reading(ics: str) -> Calendar:
+        readers.append(threading.current_thread() is threading.main_thread())
+        return read_calendar(ics)
+
+    monkeypatch.setattr(importer, "read_calendar", reading)
+    store = MemoryStore(clock=ManualClock(datetime(2030, 3, 1, tzinfo=UTC)))
+    await store.open()
+    plan = await importer.plan_import(store, text(SERIES), OPTIONS)
+    assert plan.to_dict(dry_run=True)["added"] == 1
+    assert readers == [False]
+    await store.close()

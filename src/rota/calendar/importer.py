@@ -8,6 +8,7 @@ they see any other change.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,8 +89,8 @@ async def plan_import(store: Store, text: str, options: ImportOptions) -> Import
     options.
     """
     options.validate()
-    calendar = read_calendar(text)
-    want: Wanted = wanted(calendar_events(calendar, text), options)
+    # Parsing and expanding a large calendar takes CPU: a thread keeps the server's loop free.
+    want = await asyncio.to_thread(_wanted_from_text, text, options)
     active = await _active_reminders(store, options.calendar)
     held = {job.idempotency_key for job in active}
     unmatched = [
@@ -100,6 +101,10 @@ async def plan_import(store: Store, text: str, options: ImportOptions) -> Import
     keyed = await _keyed(store, [key for key in unmatched if key is not None])
     schedules = [s for s in await store.list_schedules() if s.name.startswith(options.prefix)]
     return diff(want, active=active, keyed=keyed, schedules=schedules, now=await store.now())
+
+
+def _wanted_from_text(text: str, options: ImportOptions) -> Wanted:
+    return wanted(calendar_events(read_calendar(text), text), options)
 
 
 async def import_calendar(
