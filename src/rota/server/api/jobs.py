@@ -17,7 +17,7 @@ from rota.server.api.schemas import (
     SUBMIT_BODY,
     parse_json,
     parse_patch,
-    parse_submissions,
+    parse_submission_body,
 )
 from rota.server.state import Hub, hub_of
 
@@ -83,7 +83,7 @@ async def submitted(hub: Hub, body: bytes, *, minimal: bool = False) -> Any:
     answered as minimal_body makes it (the workers, read for each job's warning, are not
     read then). InvalidInput and the other RotaErrors say what was refused.
     """
-    submissions, bulk = parse_submissions(parse_json(body), max_bulk=hub.settings.server.max_bulk)
+    submissions, bulk = parse_submission_body(body, max_bulk=hub.settings.server.max_bulk)
     # The store's clock (a round trip on PostgreSQL) is read only when a job needs it: a
     # delay counts from it, and a job made before it is an idempotent repeat, not counted.
     needs_now = any(item.delay is not None or item.idempotency_key for item in submissions)

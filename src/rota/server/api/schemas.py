@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import Annotated, Any, Final
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from rota.errors import InvalidInput, MalformedBody
+from rota.errors import InvalidInput, MalformedBody, RotaError
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, QUEUE_PATTERN, JobSpec
 from rota.moments import after
 from rota.retry import DEFAULT_BACKOFF, Backoff
@@ -230,6 +232,35 @@ def parse_submissions(data: Any, *, max_bulk: int) -> tuple[list[JobSubmit], boo
         raise InvalidInput(describe_validation_errors(exc.errors())) from None
     job.args, job.kwargs = check_arguments(job.args, job.kwargs)
     return [job], False
+
+
+_LONG_NUMBER: Final = re.compile(rb"[0-9]{19}")
+"""A run of 19 digits: an integer orjson may read as a float (one below -2**63 or above
+2**64 - 1), where Python's json reads an int. Such bodies are read by json."""
+
+
+def parse_submission_body(body: bytes, *, max_bulk: int) -> tuple[list[JobSubmit], bool]:
+    """Return parse_submissions(parse_json(body)), read with orjson (in C, several times
+    faster than json on a bulk body) when that gives the same jobs.
+
+    orjson reads what json reads, as the same values, with three exceptions, each sent down
+    json's path: what orjson refuses (NaN, infinities, lone surrogates, a BOM, nesting past
+    1,024 levels, UTF-16 text json detects), integers beyond 64 bits (see _LONG_NUMBER),
+    and nesting json gives up on (about 1,000 levels) that orjson reads. The last is refused
+    in any case (arguments nest at most MAX_DEPTH levels, every other field is flat), so
+    any refusal is made again on json's path: errors are worded exactly as they always were.
+    """
+    if _LONG_NUMBER.search(body) is None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            try:
+                return parse_submissions(data, max_bulk=max_bulk)
+            except RotaError:
+                pass  # refused: json's path below names the problem as it always has
+    return parse_submissions(parse_json(body), max_bulk=max_bulk)
 
 
 def parse_patch(data: Any) -> JobPatch:
