@@ -23,6 +23,7 @@ from rota.client_retry import (
     may_retry_error,
     may_retry_status,
     new_idempotency_key,
+    new_idempotency_keys,
 )
 from rota.client_schedules import ScheduleMethods
 from rota.client_urls import DEFAULT_URL as DEFAULT_URL  # where clients have always found it
@@ -174,13 +175,20 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
 
         An item without an `idempotency_key` gets a fresh one, as in `submit`.
         """
-        body = [{key: _jsonable(key, value) for key, value in item.items()} for item in jobs]
+        body = [
+            {
+                key: value if type(value) in _PLAIN_TYPES else _jsonable(key, value)
+                for key, value in item.items()
+            }
+            for item in jobs
+        ]
         for index, item in enumerate(body):
             item["args"], item["kwargs"] = check_arguments(
                 item.get("args", []), item.get("kwargs", {}), where=f"jobs[{index}]."
             )
-            if item.get("idempotency_key") is None:
-                item["idempotency_key"] = new_idempotency_key()
+        keyless = [item for item in body if item.get("idempotency_key") is None]
+        for item, key in zip(keyless, new_idempotency_keys(len(keyless)), strict=True):
+            item["idempotency_key"] = key
         created: list[JobData] = await self._request(
             "POST", "/jobs", json=body, repeatable=True, headers=MINIMAL if minimal else None
         )
@@ -538,6 +546,10 @@ def _backoff(value: Backoff | None) -> dict[str, float] | None:
         "max_s": value.max_s,
         "jitter": value.jitter,
     }
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict})
+"""Types of item values that _jsonable returns as they are."""
 
 
 def _jsonable(name: str, value: Any) -> Any:
