@@ -4,6 +4,7 @@ jobs from every body, and the same refusals, worded the same."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from rota.server.api import schemas
 from rota.server.api.schemas import parse_json, parse_submission_body, parse_submissions
 
 MAX_BULK = 10
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def standard(body: bytes) -> Any:
@@ -24,7 +26,7 @@ def standard(body: bytes) -> Any:
         jobs, bulk = parse_submissions(parse_json(body), max_bulk=MAX_BULK)
     except RotaError as exc:
         return (type(exc).__name__, str(exc))
-    return [job.model_dump() for job in jobs], bulk
+    return [(job.to_spec(NOW), job.delay) for job in jobs], bulk
 
 
 def fast(body: bytes) -> Any:
@@ -32,7 +34,7 @@ def fast(body: bytes) -> Any:
         jobs, bulk = parse_submission_body(body, max_bulk=MAX_BULK)
     except RotaError as exc:
         return (type(exc).__name__, str(exc))
-    return [job.model_dump() for job in jobs], bulk
+    return [(job.to_spec(NOW), job.delay) for job in jobs], bulk
 
 
 def deep(levels: int) -> str:
@@ -94,15 +96,54 @@ def test_any_arguments_read_fast_as_json_reads_them(args: Any, kwargs: Any) -> N
     assert fast(body) == standard(body)
 
 
+OPTION_VALUES: dict[str, list[Any]] = {
+    "task": ["app.add", "app.mul", "not a name", "app.add\n", 5, None],
+    "queue": ["q", "q-2", "", "a b", 1],
+    "priority": [0, 7, -1000, 1001, True, 1.0, "1"],
+    "delay": [5, 0, -1, 2.5, -0.0, None],
+    "run_at": ["2030-01-01T00:00:00Z", "2030-01-01", 0, None],
+    "max_attempts": [1, 0, 3],
+    "timeout": [1, 0, None, 1.5],
+    "target": ["gpu", "", None, "x" * 201],
+    "backoff": [{"base_s": 1}, {"nope": 1}, None],
+    "colour": ["red"],
+}
+OWN_VALUES: dict[str, list[Any]] = {
+    "args": [[], [1, "a"], [[[]]], "x", None, {"a": 1}, [2**60]],
+    "kwargs": [{}, {"k": [1]}, [], None, {"k": float("inf")}],
+    "idempotency_key": ["k1", "k2", "", "x" * 201, "\x00", None, 5, "\ud800"],
+}
+
+
+def items(values: dict[str, list[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {}, optional={name: st.sampled_from(choices) for name, choices in values.items()}
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    options=st.lists(items(OPTION_VALUES), min_size=1, max_size=3),
+    own=st.lists(items(OWN_VALUES), min_size=1, max_size=12),
+)
+def test_bulk_items_that_repeat_options_read_as_json_reads_them(
+    options: list[dict[str, Any]], own: list[dict[str, Any]]
+) -> None:
+    body_items = [
+        {"task": "app.add", **options[n % len(options)], **mine} for n, mine in enumerate(own)
+    ]
+    body = json.dumps(body_items, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    assert fast(body) == standard(body)
+
+
 def test_a_plain_body_is_not_read_by_json(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(body: bytes) -> Any:
         raise AssertionError("read by json")
 
     monkeypatch.setattr(schemas, "parse_json", refuse)
-    jobs, bulk = parse_submission_body(
-        b'[{"task": "app.add", "args": [1, {"a": "b"}]}]', max_bulk=MAX_BULK
-    )
-    assert bulk and jobs[0].args == [1, {"a": "b"}]
+    body = b'[{"task": "app.add", "args": [1, {"a": "b"}]}, {"task": "app.add", "args": [2]}]'
+    jobs, bulk = parse_submission_body(body, max_bulk=MAX_BULK)
+    assert bulk and [job.to_spec(None).args for job in jobs] == [[1, {"a": "b"}], [2]]
 
 
 async def test_every_field_of_a_bulk_item_round_trips(client: httpx.AsyncClient) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Protocol
 
 import orjson
 from pydantic import (
@@ -98,10 +99,16 @@ class JobSubmit(BaseModel):
     def to_spec(self, now: datetime | None) -> JobSpec:
         """Return the job spec, with a delay turned into run_at from `now` (the store's
         clock; it may be None when the job has no delay, else ValueError)."""
+        return self.spec_with(self.args, self.kwargs, self.idempotency_key, now)
+
+    def spec_with(
+        self, args: list[Any], kwargs: dict[str, Any], key: str | None, now: datetime | None
+    ) -> JobSpec:
+        """Return to_spec(now) with these args, kwargs and idempotency key instead."""
         return JobSpec(
             task=self.task,
-            args=self.args,
-            kwargs=self.kwargs,
+            args=args,
+            kwargs=kwargs,
             queue=self.queue,
             priority=self.priority,
             run_at=_start_time(self.run_at, self.delay, now),
@@ -110,7 +117,7 @@ class JobSubmit(BaseModel):
             backoff=self.backoff.to_backoff() if self.backoff else DEFAULT_BACKOFF,
             timeout_s=self.timeout,
             deadline_at=self.deadline,
-            idempotency_key=self.idempotency_key,
+            idempotency_key=key,
         )
 
 
@@ -239,7 +246,95 @@ _LONG_NUMBER: Final = re.compile(rb"[0-9]{19}")
 2**64 - 1), where Python's json reads an int. Such bodies are read by json."""
 
 
-def parse_submission_body(body: bytes, *, max_bulk: int) -> tuple[list[JobSubmit], bool]:
+class Submitted(Protocol):
+    """A submitted job, checked: a JobSubmit, or a bulk item that repeats another's options."""
+
+    @property
+    def delay(self) -> float | None: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+    def to_spec(self, now: datetime | None) -> JobSpec: ...
+
+
+class _Repeat:
+    """A bulk item whose options (every field but args, kwargs and idempotency_key) are
+    those of an item already validated, `model`: only its own three fields are checked."""
+
+    __slots__ = ("args", "idempotency_key", "kwargs", "model")
+
+    def __init__(
+        self, model: JobSubmit, args: list[Any], kwargs: dict[str, Any], key: str | None
+    ) -> None:
+        self.model = model
+        self.args = args
+        self.kwargs = kwargs
+        self.idempotency_key = key
+
+    @property
+    def delay(self) -> float | None:
+        """The delay of the job, in seconds (None: run_at or now)."""
+        return self.model.delay
+
+    def to_spec(self, now: datetime | None) -> JobSpec:
+        """Return the job spec, as JobSubmit.to_spec makes it (the model's, with this
+        item's args, kwargs and key)."""
+        return self.model.spec_with(self.args, self.kwargs, self.idempotency_key, now)
+
+
+_OWN_FIELDS: Final = frozenset({"args", "kwargs", "idempotency_key"})
+_REPEATABLE: Final = frozenset({str, int, bool, type(None)})
+"""Types of option values whose validation a later item may reuse: equal values of one
+of these types validate alike (floats are left out: 0.0 and -0.0 are equal)."""
+
+
+class _NotPlain(Exception):
+    """A bulk item the repeat path does not judge: the whole list is validated as ever."""
+
+
+def _parse_repeats(data: list[Any], *, max_bulk: int) -> tuple[list[Submitted], bool]:
+    """Return what parse_submissions returns for a list, validating each distinct set of
+    options once: an item whose options (type and value of each field but its own three)
+    were validated for an earlier item has only its args, kwargs and key checked, as the
+    model checks them. Raises _NotPlain (or any refusal) for the caller to judge the list
+    as parse_submissions does, so refusals are worded as they always were."""
+    if not data or len(data) > max_bulk:
+        raise _NotPlain()
+    known: dict[tuple[Any, ...], JobSubmit] = {}
+    items: list[Submitted] = []
+    for index, item in enumerate(data):
+        if type(item) is not dict:
+            raise _NotPlain()
+        options = tuple(
+            (name, type(value), value) for name, value in item.items() if name not in _OWN_FIELDS
+        )
+        if not all(kind in _REPEATABLE for _, kind, _ in options):
+            raise _NotPlain()
+        model = known.get(options)
+        if model is None:
+            model = known[options] = _SUBMIT_ONE.validate_python(item)
+            model.args, model.kwargs = check_arguments(
+                model.args, model.kwargs, where=f"jobs[{index}]."
+            )
+            items.append(model)
+            continue
+        args = item.get("args", [])
+        kwargs = item.get("kwargs", {})
+        key = item.get("idempotency_key")
+        if type(args) is not list or type(kwargs) is not dict or not _own_key(key):
+            raise _NotPlain()
+        args, kwargs = check_arguments(args, kwargs, where=f"jobs[{index}].")
+        items.append(_Repeat(model, args, kwargs, key))
+    return items, True
+
+
+def _own_key(key: object) -> bool:
+    """Tell whether an idempotency key passes ShortText as the model checks it."""
+    if key is None:
+        return True
+    return type(key) is str and 1 <= len(key) <= 200 and text_problem(key) is None
+
+
+def parse_submission_body(body: bytes, *, max_bulk: int) -> tuple[list[Submitted], bool]:
     """Return parse_submissions(parse_json(body)), read with orjson (in C, several times
     faster than json on a bulk body) when that gives the same jobs.
 
@@ -249,6 +344,8 @@ def parse_submission_body(body: bytes, *, max_bulk: int) -> tuple[list[JobSubmit
     and nesting json gives up on (about 1,000 levels) that orjson reads. The last is refused
     in any case (arguments nest at most MAX_DEPTH levels, every other field is flat), so
     any refusal is made again on json's path: errors are worded exactly as they always were.
+
+    A list's items are validated by _parse_repeats: each distinct set of options once.
     """
     if _LONG_NUMBER.search(body) is None:
         try:
@@ -257,10 +354,15 @@ def parse_submission_body(body: bytes, *, max_bulk: int) -> tuple[list[JobSubmit
             pass
         else:
             try:
-                return parse_submissions(data, max_bulk=max_bulk)
-            except RotaError:
-                pass  # refused: json's path below names the problem as it always has
-    return parse_submissions(parse_json(body), max_bulk=max_bulk)
+                if type(data) is list:
+                    with contextlib.suppress(_NotPlain):
+                        return _parse_repeats(data, max_bulk=max_bulk)
+                jobs, bulk = parse_submissions(data, max_bulk=max_bulk)
+                return list(jobs), bulk
+            except (RotaError, ValidationError):
+                pass  # json's path below judges it, and names a problem as it always has
+    jobs, bulk = parse_submissions(parse_json(body), max_bulk=max_bulk)
+    return list(jobs), bulk
 
 
 def parse_patch(data: Any) -> JobPatch:
