@@ -16,6 +16,9 @@ from rota.store.common import (
     Fingerprints,
     dump_json,
     fingerprint,
+    load_backoff,
+    load_dict,
+    load_list,
     spec_params,
     to_us,
 )
@@ -64,3 +67,28 @@ def test_stored_json_is_as_json_dumps_writes_it() -> None:
     assert DEFAULT_BACKOFF_TEXT == dump_json(
         {"base_s": 1.0, "factor": 2.0, "max_s": 300.0, "jitter": 0.25}, "backoff"
     )
+
+
+def test_stored_arguments_and_backoff_read_as_json_reads_them() -> None:
+    for text in ("[]", '[1,"a"]', "[ ]"):
+        assert load_list(text) == json.loads(text)
+    for text in ("{}", '{"k":[1]}'):
+        assert load_dict(text) == json.loads(text)
+    assert load_list("[]") is not load_list("[]")  # each job its own list
+    for policy in (Backoff(), Backoff(base_s=1, factor=3, max_s=9, jitter=0)):
+        text = dump_json(
+            {
+                "base_s": policy.base_s,
+                "factor": policy.factor,
+                "max_s": policy.max_s,
+                "jitter": policy.jitter,
+            },
+            "backoff",
+        )
+        loaded = load_backoff(text)
+        assert loaded == Backoff(**json.loads(text))
+        assert [type(v) for v in vars_of(loaded)] == [type(v) for v in vars_of(policy)]
+
+
+def vars_of(policy: Backoff) -> list[Any]:
+    return [policy.base_s, policy.factor, policy.max_s, policy.jitter]

@@ -385,6 +385,23 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def load_list(text: str) -> Any:
+    """Return json.loads(text), at once for an empty list (most jobs' args)."""
+    return [] if text == "[]" else json.loads(text)
+
+
+def load_dict(text: str) -> Any:
+    """Return json.loads(text), at once for an empty object (most jobs' kwargs)."""
+    return {} if text == "{}" else json.loads(text)
+
+
+def load_backoff(text: str) -> Backoff:
+    """Return the backoff policy stored as `text` (the default one without decoding it)."""
+    if text == DEFAULT_BACKOFF_TEXT:
+        return DEFAULT_BACKOFF
+    return Backoff(**json.loads(text))
+
+
 def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
     """Return the Job a jobs row holds; `moment` turns a stored time into an aware UTC
     datetime (microseconds in SQLite, timestamptz in PostgreSQL) and is never given None."""
@@ -395,15 +412,15 @@ def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
     return Job(
         id=row["id"],
         task=row["task"],
-        args=json.loads(row["args"]),
-        kwargs=json.loads(row["kwargs"]),
+        args=load_list(row["args"]),
+        kwargs=load_dict(row["kwargs"]),
         queue=row["queue"],
         priority=row["priority"],
         state=JobState(row["state"]),
         run_at=moment(row["run_at"]),
         target=row["target"],
         max_attempts=row["max_attempts"],
-        backoff=Backoff(**json.loads(row["backoff"])),
+        backoff=load_backoff(row["backoff"]),
         timeout_s=row["timeout_s"],
         deadline_at=maybe(row["deadline_at"]),
         idempotency_key=row["idempotency_key"],

@@ -9,9 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from rota.jobs import Event, Job, JobState
-from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.store.base import WorkerInfo
-from rota.store.common import DEFAULT_BACKOFF_TEXT, from_us, job_from_row, maybe_from_us
+from rota.store.common import (
+    from_us,
+    job_from_row,
+    load_backoff,
+    load_dict,
+    load_list,
+    maybe_from_us,
+)
 
 
 def row_to_job(row: sqlite3.Row | dict[str, Any]) -> Job:
@@ -72,17 +78,15 @@ def new_job(params: dict[str, Any], moments: NewJobMoments) -> Job:
     return Job(
         id=params["id"],
         task=params["task"],
-        args=[] if args == "[]" else json.loads(args),
-        kwargs={} if kwargs == "{}" else json.loads(kwargs),
+        args=load_list(args),
+        kwargs=load_dict(kwargs),
         queue=params["queue"],
         priority=params["priority"],
         state=JobState.PENDING,
         run_at=moments.of(params["run_at"]),
         target=params["target"],
         max_attempts=params["max_attempts"],
-        backoff=DEFAULT_BACKOFF
-        if backoff == DEFAULT_BACKOFF_TEXT
-        else Backoff(**json.loads(backoff)),
+        backoff=load_backoff(backoff),
         timeout_s=params["timeout_s"],
         deadline_at=None if deadline is None else moments.of(deadline),
         idempotency_key=params["idempotency_key"],
