@@ -23,6 +23,7 @@ from rota.client_retry import (
     may_retry_error,
     may_retry_status,
     new_idempotency_key,
+    new_idempotency_keys,
 )
 from rota.client_schedules import ScheduleMethods
 from rota.client_urls import DEFAULT_URL as DEFAULT_URL  # where clients have always found it
@@ -42,6 +43,9 @@ MAX_WAIT_S = 30.0
 
 JSON_HEADERS = (("content-type", "application/json"),)
 """The headers of a request with a body."""
+
+MINIMAL = {"Prefer": "return=minimal"}
+"""The header that asks a submission's answer for each job's id and state only."""
 
 JobData = dict[str, Any]
 """A job as the API returns it: `rota.jobs.Job.to_dict()`."""
@@ -159,19 +163,35 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         job: JobData = await self._request("POST", "/jobs", json=body, repeatable=True)
         return job
 
-    async def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[JobData]:
+    async def submit_many(
+        self, jobs: Sequence[Mapping[str, Any]], *, minimal: bool = False
+    ) -> list[JobData]:
         """Submit several jobs at once, all or none; each item is a JobSubmit body.
+
+        Return the jobs in the order given, whole; with `minimal`, each as `{"id", "state"}`
+        only (the server is sent `Prefer: return=minimal`): far less for both sides to
+        encode, send and decode in a large batch. A server that does not know the
+        preference answers whole jobs, which hold both keys too.
 
         An item without an `idempotency_key` gets a fresh one, as in `submit`.
         """
-        body = [{key: _jsonable(key, value) for key, value in item.items()} for item in jobs]
+        body = [
+            {
+                key: value if type(value) in _PLAIN_TYPES else _jsonable(key, value)
+                for key, value in item.items()
+            }
+            for item in jobs
+        ]
         for index, item in enumerate(body):
             item["args"], item["kwargs"] = check_arguments(
                 item.get("args", []), item.get("kwargs", {}), where=f"jobs[{index}]."
             )
-            if item.get("idempotency_key") is None:
-                item["idempotency_key"] = new_idempotency_key()
-        created: list[JobData] = await self._request("POST", "/jobs", json=body, repeatable=True)
+        keyless = [item for item in body if item.get("idempotency_key") is None]
+        for item, key in zip(keyless, new_idempotency_keys(len(keyless)), strict=True):
+            item["idempotency_key"] = key
+        created: list[JobData] = await self._request(
+            "POST", "/jobs", json=body, repeatable=True, headers=MINIMAL if minimal else None
+        )
         return created
 
     async def get_job(self, job_id: JobId) -> JobData:
@@ -367,11 +387,12 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         params: Mapping[str, Any] | None = None,
         timeout_s: float | None = None,
         repeatable: bool | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send the request, again after each pause of the retry policy while it may be.
 
         `repeatable` says that sending it twice does what sending it once does; by default
-        only reads are.
+        only reads are. `headers` are sent besides the client's own.
         """
         check_params(params)
         content = None if json is None else _json_bytes(json)
@@ -385,6 +406,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
                     content=content,
                     params=params,
                     timeout_s=timeout_s if timeout_s is not None else self.timeout_s,
+                    headers=headers,
                 )
             except httpx.TransportError as exc:
                 pause = next(pauses, None) if may_retry_error(exc, repeatable=again) else None
@@ -410,6 +432,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         content: bytes | None,
         params: Mapping[str, Any] | None,
         timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """Send one request on the pool of kept-alive connections.
 
@@ -420,7 +443,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
             method,
             path,
             content=content,
-            headers=JSON_HEADERS if content is not None else None,
+            headers=request_headers(content, headers),
             params=params,
             timeout=timeout_s,
         )
@@ -428,6 +451,17 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
     async def _pause(self, seconds: float) -> None:
         """Wait before a retry."""
         await anyio.sleep(seconds)
+
+
+def request_headers(
+    content: bytes | None, extra: Mapping[str, str] | None
+) -> list[tuple[str, str]] | None:
+    """Return the headers of a request beside the client's own: its content type when it
+    has a body, and `extra`; None when there are none."""
+    headers = list(JSON_HEADERS) if content is not None else []
+    if extra:
+        headers.extend(extra.items())
+    return headers or None
 
 
 def _unavailable(url: str, error: httpx.TransportError) -> ServerUnavailable:
@@ -512,6 +546,10 @@ def _backoff(value: Backoff | None) -> dict[str, float] | None:
         "max_s": value.max_s,
         "jitter": value.jitter,
     }
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list, dict})
+"""Types of item values that _jsonable returns as they are."""
 
 
 def _jsonable(name: str, value: Any) -> Any:

@@ -96,18 +96,23 @@ class LeanHttp:
         content: bytes | None,
         params: Mapping[str, Any] | None,
         timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """Send one request and return its whole answer; httpx's exceptions on failure."""
+        """Send one request and return its whole answer; httpx's exceptions on failure.
+
+        `headers` are sent besides the connection's own (Host, User-Agent, the token)."""
         target = self._prefix + path
         if params:
             target += "?" + _query(params)
-        headers = dict(self._headers)
+        sent = dict(self._headers)
+        if headers:
+            sent.update(headers)
         if content is not None:
-            headers["Content-Type"] = "application/json"
-            headers["Content-Length"] = str(len(content))
+            sent["Content-Type"] = "application/json"
+            sent["Content-Length"] = str(len(content))
         connection = self._take(timeout_s)
         try:
-            answer = _exchange(connection, method, target, content, headers, timeout_s)
+            answer = _exchange(connection, method, target, content, sent, timeout_s)
         except BaseException:
             connection.close()
             raise

@@ -24,4 +24,5 @@ class Requester:
             params: Mapping[str, Any] | None = None,
             timeout_s: float | None = None,
             repeatable: bool | None = None,
+            headers: Mapping[str, str] | None = None,
         ) -> Any: ...

@@ -8,6 +8,7 @@ request is sent again only when it never reached the server (the connection was 
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -51,6 +52,14 @@ NO_RETRY = RetryPolicy(attempts=1)
 def new_idempotency_key() -> str:
     """Return a fresh idempotency key for a submission whose caller gave none."""
     return f"rota-client-{uuid.uuid4().hex}"
+
+
+def new_idempotency_keys(count: int) -> list[str]:
+    """Return `count` fresh idempotency keys (for the items of a bulk submission): each as
+    new_idempotency_key's, 128 random bits in 32 hex digits, from one read of the system's
+    random source."""
+    digits = os.urandom(16 * count).hex()
+    return [f"rota-client-{digits[start : start + 32]}" for start in range(0, 32 * count, 32)]
 
 
 def may_retry_error(error: httpx.TransportError, *, repeatable: bool) -> bool:

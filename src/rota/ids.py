@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import time
-import uuid
 
 
 def new_job_id(now_ms: int | None = None) -> str:
@@ -17,7 +16,15 @@ def new_job_id(now_ms: int | None = None) -> str:
     value |= ((rand >> 64) & 0x0FFF) << 64  # 12 random bits
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & 0x3FFF_FFFF_FFFF_FFFF  # 62 random bits
-    return str(uuid.UUID(int=value))
+    return uuid_text(value)
+
+
+def uuid_text(value: int) -> str:
+    """Return `str(uuid.UUID(int=value))` for a 128-bit value, without making the UUID."""
+    if not 0 <= value < 1 << 128:
+        raise ValueError("a UUID is a 128-bit unsigned integer")
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_lease_token() -> str:

@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar, cast
 
 import httpx
 
-from rota.client import API_PREFIX, JSON_HEADERS, AsyncClient, Reply
+from rota.client import API_PREFIX, AsyncClient, Reply, request_headers
 from rota.client_http import LeanHttp, lean_usable
 from rota.client_retry import DEFAULT_RETRY, RetryPolicy
 from rota.errors import RotaError
@@ -60,16 +60,17 @@ class _BlockingCore(AsyncClient):
         content: bytes | None,
         params: Mapping[str, Any] | None,
         timeout_s: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         if self._lean is not None:
             return self._lean.request(
-                method, path, content=content, params=params, timeout_s=timeout_s
+                method, path, content=content, params=params, timeout_s=timeout_s, headers=headers
             )
         return self._sync_http.request(
             method,
             path,
             content=content,
-            headers=JSON_HEADERS if content is not None else None,
+            headers=request_headers(content, headers),
             params=params,
             timeout=timeout_s,
         )

@@ -110,6 +110,27 @@ async def test_submit_many_update_cancel_retry_and_events(live_server: LiveServe
         assert later == events[1:]
 
 
+async def test_submit_many_minimal_answers_ids_and_states(live_server: LiveServer) -> None:
+    items = [{"task": "rota.echo", "args": [n], "delay": 60} for n in range(3)]
+    async with AsyncClient(live_server.url) as client:
+        made = await client.submit_many(items, minimal=True)
+        assert made == [{"id": job["id"], "state": "pending"} for job in made]
+        assert [(await client.get_job(job["id"]))["args"] for job in made] == [[0], [1], [2]]
+    with Client(live_server.url) as sync_client:  # plain http.client connections
+        made = sync_client.submit_many(items, minimal=True)
+        assert [set(job) for job in made] == [{"id", "state"}] * 3
+        assert [sync_client.get_job(job["id"])["args"] for job in made] == [[0], [1], [2]]
+        whole = sync_client.submit_many(items)
+        assert [job["args"] for job in whole] == [[0], [1], [2]]
+
+
+def test_submit_many_minimal_through_httpx(live_server: LiveServer) -> None:
+    transport = httpx.HTTPTransport()  # a given transport: the sync client keeps httpx
+    with Client(live_server.url, transport=transport) as client:
+        made = client.submit_many([{"task": "rota.echo"}] * 2, minimal=True)
+    assert [set(job) for job in made] == [{"id", "state"}] * 2
+
+
 async def test_errors_become_the_named_rota_errors(live_server: LiveServer) -> None:
     async with AsyncClient(live_server.url) as client:
         with pytest.raises(JobNotFound):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from rota import AsyncClient
-from rota.client_retry import RetryPolicy
+from rota.client_retry import RetryPolicy, new_idempotency_key, new_idempotency_keys
 from rota.errors import RotaError, ServerUnavailable
 from tests.client.live import LiveServer
 
@@ -115,3 +115,23 @@ async def test_an_answer_lost_after_commit_makes_no_second_job(
         listed = (await client.list_jobs(limit=100))["jobs"]
     assert transport.lost == 1
     assert sorted(job["id"] for job in listed) == sorted(job["id"] for job in made)
+
+
+def test_bulk_keys_are_fresh_and_shaped_as_single_ones() -> None:
+    keys = new_idempotency_keys(1000)
+    assert len(set(keys)) == 1000
+    single = new_idempotency_key()
+    assert all(len(key) == len(single) and key.startswith("rota-client-") for key in keys)
+    assert all(int(key.removeprefix("rota-client-"), 16) >= 0 for key in keys)
+    assert new_idempotency_keys(0) == []
+
+
+async def test_every_bulk_item_without_a_key_gets_its_own(live_server: LiveServer) -> None:
+    async with AsyncClient(live_server.url) as client:
+        made = await client.submit_many(
+            [{"task": "rota.echo"}, {"task": "rota.echo", "idempotency_key": "mine"}] * 3
+        )
+        keys = [(await client.get_job(job["id"]))["idempotency_key"] for job in made]
+    assert keys[1] == keys[3] == keys[5] == "mine" and made[1]["id"] == made[3]["id"]
+    assert len({keys[0], keys[2], keys[4]}) == 3
+    assert all(key.startswith("rota-client-") for key in (keys[0], keys[2], keys[4]))

@@ -64,6 +64,35 @@ async def test_submit_returns_jobs_in_order_with_increasing_ids(store: Store) ->
     assert ids == sorted(ids) and len(set(ids)) == 50
 
 
+async def test_a_bulk_of_varied_jobs_is_returned_as_stored(
+    store: Store, clock: ManualClock
+) -> None:
+    later = clock.now_utc() + timedelta(minutes=5)
+    specs = [
+        spec(),
+        spec(args=[1, "two", {"three": [3.5]}], kwargs={"k": None}),
+        spec(backoff=Backoff(base_s=2, factor=3, max_s=60, jitter=0), timeout_s=1.5),
+        spec(run_at=later, deadline_at=later + timedelta(hours=1), idempotency_key="k-1"),
+        spec(queue="mail", priority=-4, target="gpu", max_attempts=7),
+        spec(),
+        spec(args=[], kwargs={}, backoff=Backoff()),
+    ]
+    jobs = await store.submit(specs)
+    assert [await store.get_job(job.id) for job in jobs] == jobs
+    assert jobs[0] is not jobs[5] and jobs[0].args is not jobs[5].args
+    for job in jobs:
+        [event] = await store.events(job.id)
+        assert (event.kind, event.attempt, event.worker, event.message) == (
+            "submitted",
+            0,
+            None,
+            None,
+        )
+        assert event.at == clock.now_utc()
+    first_events = [(await store.events(job.id))[0].id for job in jobs]
+    assert first_events == sorted(first_events)
+
+
 async def test_unknown_job_is_not_found(store: Store) -> None:
     with pytest.raises(JobNotFound):
         await store.get_job("01890000-0000-7000-8000-000000000000")

@@ -213,7 +213,10 @@ async def test_openapi_describes_the_bodies(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert {"JobSubmit", "JobPatch"} <= set(schema["components"]["schemas"])
     assert "/api/v1/jobs" in schema["paths"]
-    assert "requestBody" in schema["paths"]["/api/v1/jobs"]["post"]
+    submit = schema["paths"]["/api/v1/jobs"]["post"]
+    assert "requestBody" in submit
+    assert [p["name"] for p in submit["parameters"] if p["in"] == "header"] == ["Prefer"]
+    assert "return=minimal" in submit["responses"]["201"]["description"]
 
 
 MISSING = "0190f5c2-0000-7000-8000-000000000000"

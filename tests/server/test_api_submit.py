@@ -64,6 +64,56 @@ async def test_submit_a_list_returns_a_list_in_order(client: httpx.AsyncClient) 
     assert await stored_count(client) == 3
 
 
+@pytest.mark.parametrize(
+    "prefer",
+    [
+        "return=minimal",
+        "RETURN = minimal",
+        'respond-async, return="minimal"; x=1',
+        "wait=5, return=minimal",
+    ],
+)
+async def test_a_minimal_preference_answers_ids_and_states(
+    client: httpx.AsyncClient, prefer: str
+) -> None:
+    items = [{"task": "rota.echo", "args": [n], "idempotency_key": f"k{n}"} for n in range(3)]
+    response = await client.post(JOBS, json=items, headers={"Prefer": prefer})
+    assert response.status_code == 201, response.text
+    assert response.headers["preference-applied"] == "return=minimal"
+    made = response.json()
+    assert [set(job) for job in made] == [{"id", "state"}] * 3
+    assert [job["state"] for job in made] == ["pending"] * 3
+    for n, job in enumerate(made):  # each id is the job stored for that item, in order
+        stored = (await client.get(f"{JOBS}/{job['id']}")).json()
+        assert (stored["args"], stored["idempotency_key"]) == ([n], f"k{n}")
+    again = await client.post(JOBS, json=items, headers={"Prefer": prefer})
+    assert again.json() == made  # idempotent repeats: the same jobs
+    one = await client.post(JOBS, json={"task": "rota.echo"}, headers={"Prefer": prefer})
+    assert set(one.json()) == {"id", "state"}
+
+
+@pytest.mark.parametrize("prefer", [None, "return=representation", "return=minimalist"])
+async def test_without_the_minimal_preference_the_answer_is_whole(
+    client: httpx.AsyncClient, prefer: str | None
+) -> None:
+    headers = {"Prefer": prefer} if prefer else {}
+    response = await client.post(JOBS, json=[{"task": "rota.echo"}], headers=headers)
+    assert response.status_code == 201
+    assert "preference-applied" not in response.headers
+    [job] = response.json()
+    assert job["task"] == "rota.echo" and "args" in job and "run_at" in job
+
+
+async def test_a_minimal_bulk_with_one_bad_item_is_refused_whole(
+    client: httpx.AsyncClient,
+) -> None:
+    items = [{"task": "rota.echo"}, {"task": "rota.echo", "priority": 10_000}]
+    response = await client.post(JOBS, json=items, headers={"Prefer": "return=minimal"})
+    assert_error(response, 422, "InvalidInput", "jobs[1].priority")
+    assert "preference-applied" not in response.headers
+    assert await stored_count(client) == 0
+
+
 async def test_idempotency_key_returns_the_first_job(client: httpx.AsyncClient) -> None:
     body = {"task": "rota.echo", "args": ["a"], "idempotency_key": "order-17", "delay": 60}
     first = await client.post(JOBS, json=body)

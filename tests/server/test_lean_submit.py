@@ -83,6 +83,29 @@ async def test_the_lean_path_answers_as_the_full_stack(
     assert comparable(lean_answer) == comparable(full_answer), what
 
 
+MINIMAL = {"Prefer": "return=minimal"}
+
+
+@pytest.mark.parametrize(
+    ("what", "request_args"),
+    [
+        ("a list", {"json": [{"task": "app.add"}, {"task": "app.mul", "args": [2]}]}),
+        ("one job", {"json": {"task": "app.add", "args": [1, 2]}}),
+        ("a bad item", {"json": [{"task": "app.add"}, {"task": "app.add", "priority": 10_000}]}),
+    ],
+    ids=["a list", "one job", "a bad item"],
+)
+async def test_both_paths_answer_a_minimal_preference_alike(
+    client: httpx.AsyncClient, full: httpx.AsyncClient, what: str, request_args: dict[str, Any]
+) -> None:
+    lean_answer = await client.post("/api/v1/jobs", headers=MINIMAL, **request_args)
+    full_answer = await full.post("/api/v1/jobs", headers=MINIMAL, **request_args)
+    assert comparable(lean_answer) == comparable(full_answer), what
+    applied = "return=minimal" if lean_answer.status_code == 201 else None
+    assert lean_answer.headers.get("preference-applied") == applied
+    assert full_answer.headers.get("preference-applied") == applied
+
+
 async def test_the_lean_path_is_taken(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -71,3 +71,20 @@ async def test_invented_queue_names_cannot_grow_the_counters_without_bound(
     assert len(submitted) == MAX_QUEUE_LABELS + 1
     assert submitted[OTHER_LABEL] == 50
     assert sum(submitted.values()) == invented  # nothing goes uncounted
+
+
+async def test_a_bulk_is_counted_by_queue_and_task(start_server: StartServer) -> None:
+    server = await start_server()
+    batch = [{"task": "rota.echo", "queue": "a"}] * 3 + [
+        {"task": "rota.echo", "queue": "b"},
+        {"task": "rota.sleep", "queue": "a", "args": [0]},
+        {"task": "rota.echo", "queue": "a"},
+    ]
+    assert (await server.http.post(JOBS, json=batch)).status_code == 201
+    figures, _ = await scrape(server.http)
+    submitted = {
+        (dict(labels)["queue"], dict(labels)["task"]): value
+        for (name, labels), value in figures.items()
+        if name == "rota_jobs_submitted_total"
+    }
+    assert submitted == {("a", "rota.echo"): 4, ("b", "rota.echo"): 1, ("a", "rota.sleep"): 1}

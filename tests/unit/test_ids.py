@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 
-from rota.ids import new_job_id, new_lease_token
+from rota.ids import new_job_id, new_lease_token, uuid_text
+from rota.store.common import JobIds
 
 
 def test_ids_are_valid_uuid7() -> None:
@@ -46,3 +48,17 @@ def test_lease_tokens_are_unique_and_long() -> None:
     tokens = {new_lease_token() for _ in range(1000)}
     assert len(tokens) == 1000
     assert all(len(token) >= 32 for token in tokens)
+
+
+def test_uuid_text_is_the_uuid_modules_text() -> None:
+    for value in (0, 1, 2**128 - 1, uuid.uuid4().int, uuid.UUID(new_job_id()).int):
+        assert uuid_text(value) == str(uuid.UUID(int=value))
+
+
+def test_ids_issued_in_one_millisecond_still_increase() -> None:
+    ids = JobIds()
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    issued = [ids.next(moment) for _ in range(2000)]
+    assert issued == sorted(issued) and len(set(issued)) == 2000
+    assert all(uuid.UUID(text).version == 7 for text in issued)
+    assert all(text == str(uuid.UUID(text)) for text in issued)

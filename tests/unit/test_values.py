@@ -12,6 +12,7 @@ import pytest
 
 from rota.errors import InvalidInput, InvalidValue
 from rota.protocol import MAX_FRAME_BYTES
+from rota.types import JSON
 from rota.values import (
     MAX_ARGUMENTS_BYTES,
     MAX_DEPTH,
@@ -151,3 +152,11 @@ def test_readable_escapes_old_values_and_leaves_good_ones_alone() -> None:
     text = json.dumps(deep)
     assert "nested deeper than 64 levels: not shown" in text
     assert text.count("[") <= MAX_DEPTH + 2
+
+
+def test_empty_arguments_are_returned_as_given() -> None:
+    args: list[JSON] = []
+    kwargs: dict[str, JSON] = {}
+    checked_args, checked_kwargs = check_arguments(args, kwargs)
+    assert checked_args is args and checked_kwargs is kwargs
+    assert check_arguments((), {}) == ([], {})

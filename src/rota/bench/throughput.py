@@ -82,7 +82,7 @@ def _once(store: StoreChoice, params: ThroughputParams, redis_url: str | None, n
             started = time.perf_counter()
             for first in range(0, params.jobs, params.batch):
                 count = min(params.batch, params.jobs - first)
-                client.submit_many([{"task": "bench.noop", "queue": QUEUE}] * count)
+                client.submit_many([{"task": "bench.noop", "queue": QUEUE}] * count, minimal=True)
                 progress.advance(count)
             bulk_s = time.perf_counter() - started
         total = 2 * params.jobs

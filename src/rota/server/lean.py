@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from rota.errors import RotaError
 from rota.server.api import API_PREFIX
-from rota.server.api.jobs import submitted
+from rota.server.api.jobs import MINIMAL, PREFERENCE_APPLIED, prefers_minimal, submitted
 from rota.server.errors import error_response, internal_error, rota_error_response
 from rota.server.limits import BodyTooLarge, declared_length
 from rota.server.state import Hub
@@ -67,7 +68,9 @@ async def lean_submit(hub: Hub, scope: Scope, receive: Receive, send: Send) -> N
         if declared is not None and declared > limit:
             raise BodyTooLarge(limit)
         body = await _read_body(receive, limit)
-        answer = await submitted(hub, body)
+        prefer = [value.decode("latin-1") for name, value in scope["headers"] if name == b"prefer"]
+        minimal = bool(prefer) and prefers_minimal(prefer)
+        answer = await submitted(hub, body, minimal=minimal)
     except _Disconnected:
         logger.debug("%s %s: the client went away", scope["method"], scope["path"])
         return
@@ -81,7 +84,7 @@ async def lean_submit(hub: Hub, scope: Scope, receive: Receive, send: Send) -> N
     except Exception as exc:
         await internal_error(scope["method"], scope["path"], exc)(scope, receive, send)
         return
-    await _send_json(send, 201, answer)
+    await _send_json(send, 201, answer, _MINIMAL_HEADERS if minimal else ())
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -100,7 +103,12 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-async def _send_json(send: Send, status: int, content: Any) -> None:
+_MINIMAL_HEADERS = ((PREFERENCE_APPLIED.encode(), MINIMAL.encode()),)
+
+
+async def _send_json(
+    send: Send, status: int, content: Any, headers: Iterable[tuple[bytes, bytes]]
+) -> None:
     # As Starlette's JSONResponse renders it.
     body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     await send(
@@ -110,6 +118,7 @@ async def _send_json(send: Send, status: int, content: Any) -> None:
             "headers": [
                 (b"content-length", str(len(body)).encode()),
                 (b"content-type", b"application/json"),
+                *headers,
             ],
         }
     )

@@ -17,6 +17,7 @@ process_* figures and rota_build_info come with every scrape.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable
 from importlib import metadata
 
@@ -130,9 +131,14 @@ class Metrics:
         )
 
     def jobs_submitted(self, jobs: Iterable[Job]) -> None:
-        """Count new submissions."""
-        for job in jobs:
-            self.submitted.labels(*self._labels(job)).inc()
+        """Count new submissions (each counter once per submission, by how many)."""
+        counts = collections.Counter((job.queue, job.task) for job in jobs)
+        for (queue, task), count in counts.items():
+            labels = (
+                _bounded(self._queue_labels, queue, MAX_QUEUE_LABELS),
+                _bounded(self._task_labels, task, MAX_TASK_LABELS),
+            )
+            self.submitted.labels(*labels).inc(count)
 
     def jobs_started(self, jobs: Iterable[Job]) -> None:
         """Count hand-outs and observe how late each started."""

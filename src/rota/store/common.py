@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -18,10 +17,10 @@ from rota.errors import (
     RotaError,
     StaleLease,
 )
-from rota.ids import new_job_id
+from rota.ids import new_job_id, uuid_text
 from rota.jobs import Job, JobSpec, JobState, Lease
 from rota.moments import MAX_TIMEOUT_S, check_span
-from rota.retry import Backoff
+from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.safe_text import excerpt
 from rota.store.base import JobPage, JobQuery, Outcome, Success
 from rota.store.explore import JobSort, search_terms
@@ -53,6 +52,12 @@ def maybe_from_us(value: int | None) -> datetime | None:
     return None if value is None else from_us(value)
 
 
+_STORED_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+"""What `json.dumps(value, separators=(",", ":"), allow_nan=False)` makes, without making
+an encoder for each call."""
+_CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_keys=True)
+
+
 def dump_json(value: JSON, what: str) -> str:
     """Return compact JSON text, or raise InvalidInput naming what could not be encoded.
 
@@ -60,14 +65,24 @@ def dump_json(value: JSON, what: str) -> str:
     is kept as it is."""
     if isinstance(value, JsonText):
         return value.text
+    if type(value) is list and not value:
+        return "[]"
+    if type(value) is dict and not value:
+        return "{}"
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return _STORED_JSON.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{what} is not JSON: {exc}") from None
 
 
 def dump_backoff(policy: Backoff) -> str:
     """Return a backoff policy as JSON text."""
+    if policy is DEFAULT_BACKOFF:
+        return DEFAULT_BACKOFF_TEXT
+    return _backoff_text(policy)
+
+
+def _backoff_text(policy: Backoff) -> str:
     return dump_json(
         {
             "base_s": policy.base_s,
@@ -79,8 +94,24 @@ def dump_backoff(policy: Backoff) -> str:
     )
 
 
-def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str, Any]:
-    """Return the insert_job parameters of a spec, or raise InvalidInput saying what is wrong."""
+DEFAULT_BACKOFF_TEXT = _backoff_text(DEFAULT_BACKOFF)
+"""The default backoff policy as JSON text (the policy of most jobs)."""
+
+Fingerprints = dict[tuple[Any, ...], str]
+"""Fingerprints already computed, by everything they hash but arguments (see fingerprint)."""
+
+
+def spec_params(
+    index: int,
+    spec: JobSpec,
+    job_id: str,
+    now_us: int,
+    fingerprints: Fingerprints | None = None,
+) -> dict[str, Any]:
+    """Return the insert_job parameters of a spec, or raise InvalidInput saying what is wrong.
+
+    `fingerprints`, when given, keeps the fingerprints of specs without arguments for the
+    next specs of one submission (a bulk's items often differ in their keys alone)."""
     where = f"job {index}"
     if not isinstance(spec.task, str) or not spec.task:
         raise InvalidInput(f"{where}: the task name must be a non-empty string")
@@ -113,19 +144,43 @@ def spec_params(index: int, spec: JobSpec, job_id: str, now_us: int) -> dict[str
         "deadline_at": None if spec.deadline_at is None else to_us(spec.deadline_at),
         "idempotency_key": spec.idempotency_key,
         "schedule_id": spec.schedule_id,
-        "fingerprint": fingerprint(spec),  # after args and kwargs: they are JSON by now
+        # After args and kwargs: they are JSON by now.
+        "fingerprint": fingerprint(spec, fingerprints),
         "now": now_us,
     }
 
 
-def fingerprint(spec: JobSpec) -> str:
+def fingerprint(spec: JobSpec, known: Fingerprints | None = None) -> str:
     """Return what makes two submissions under one idempotency key the same, as a hash.
 
     The same means: task, args, kwargs, queue, priority, target, max_attempts, backoff and
     timeout. When the job runs (run_at, a delay, deadline) is left out, so a client that
     retries a submission and computes its times again still gets its job back.
+
+    `known` (see Fingerprints) keeps the fingerprints of specs without arguments, by the
+    values hashed (with their types: 1 and 1.0 are written differently).
     """
     policy = spec.backoff
+    memo: tuple[Any, ...] | None = None
+    if known is not None and _no_arguments(spec):
+        memo = tuple(
+            (type(value), value)
+            for value in (
+                spec.task,
+                spec.queue,
+                spec.priority,
+                spec.target,
+                spec.max_attempts,
+                policy.base_s,
+                policy.factor,
+                policy.max_s,
+                policy.jitter,
+                spec.timeout_s,
+            )
+        )
+        held = known.get(memo)
+        if held is not None:
+            return held
     canonical = {
         "task": spec.task,
         "args": spec.args,
@@ -138,8 +193,17 @@ def fingerprint(spec: JobSpec) -> str:
         "jitter": float(policy.jitter),
         "timeout_s": None if spec.timeout_s is None else float(spec.timeout_s),
     }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    text = _CANONICAL_JSON.encode(canonical)
+    made = hashlib.sha256(text.encode()).hexdigest()
+    if memo is not None and known is not None:
+        known[memo] = made
+    return made
+
+
+def _no_arguments(spec: JobSpec) -> bool:
+    return (
+        type(spec.args) is list and not spec.args and type(spec.kwargs) is dict and not spec.kwargs
+    )
 
 
 def check_same_submission(
@@ -191,7 +255,7 @@ class JobIds:
         """Return a new id, later than every id issued before, stamped with `now`."""
         candidate = new_job_id(to_us(now) // 1000)
         if candidate <= self._last:
-            candidate = str(uuid.UUID(int=uuid.UUID(self._last).int + 1))
+            candidate = uuid_text(int(self._last.replace("-", ""), 16) + 1)
         self._last = candidate
         return candidate
 
@@ -321,6 +385,23 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def load_list(text: str) -> Any:
+    """Return json.loads(text), at once for an empty list (most jobs' args)."""
+    return [] if text == "[]" else json.loads(text)
+
+
+def load_dict(text: str) -> Any:
+    """Return json.loads(text), at once for an empty object (most jobs' kwargs)."""
+    return {} if text == "{}" else json.loads(text)
+
+
+def load_backoff(text: str) -> Backoff:
+    """Return the backoff policy stored as `text` (the default one without decoding it)."""
+    if text == DEFAULT_BACKOFF_TEXT:
+        return DEFAULT_BACKOFF
+    return Backoff(**json.loads(text))
+
+
 def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
     """Return the Job a jobs row holds; `moment` turns a stored time into an aware UTC
     datetime (microseconds in SQLite, timestamptz in PostgreSQL) and is never given None."""
@@ -331,15 +412,15 @@ def job_from_row(row: Row, moment: Callable[[Any], datetime]) -> Job:
     return Job(
         id=row["id"],
         task=row["task"],
-        args=json.loads(row["args"]),
-        kwargs=json.loads(row["kwargs"]),
+        args=load_list(row["args"]),
+        kwargs=load_dict(row["kwargs"]),
         queue=row["queue"],
         priority=row["priority"],
         state=JobState(row["state"]),
         run_at=moment(row["run_at"]),
         target=row["target"],
         max_attempts=row["max_attempts"],
-        backoff=Backoff(**json.loads(row["backoff"])),
+        backoff=load_backoff(row["backoff"]),
         timeout_s=row["timeout_s"],
         deadline_at=maybe(row["deadline_at"]),
         idempotency_key=row["idempotency_key"],

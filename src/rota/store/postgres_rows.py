@@ -14,7 +14,7 @@ from typing import Any, overload
 from rota.errors import InvalidInput, StaleLease
 from rota.jobs import Event, Job, JobSpec, Lease
 from rota.store.base import WorkerInfo
-from rota.store.common import JobIds, job_from_row, spec_params, to_us
+from rota.store.common import Fingerprints, JobIds, job_from_row, spec_params, to_us
 from rota.store.common import stale_lease as common_stale_lease
 from rota.store.postgres_conn import Record
 
@@ -104,6 +104,7 @@ def submit_columns(
     columns: dict[str, list[Any]] = {name: [] for name in _SUBMIT_COLUMNS}
     planned: list[str | None] = []
     keys_seen: set[str] = set()
+    fingerprints: Fingerprints = {}
     for index, spec in enumerate(specs):
         key = spec.idempotency_key
         if key is not None and key in keys_seen:
@@ -111,7 +112,7 @@ def submit_columns(
             continue
         job_id = ids.next(id_time)
         # Validates the spec and encodes its JSON exactly as the SQLite store does.
-        params = spec_params(index, spec, job_id, 0)
+        params = spec_params(index, spec, job_id, 0, fingerprints)
         if key is not None:
             if not isinstance(key, str):
                 raise InvalidInput(f"job {index}: idempotency_key must be a string")

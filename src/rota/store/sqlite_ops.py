@@ -28,6 +28,7 @@ from rota.lifecycle import (
 )
 from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
 from rota.store.common import (
+    Fingerprints,
     JobIds,
     check_same_submission,
     dump_json,
@@ -36,7 +37,7 @@ from rota.store.common import (
     stale_lease,
     to_us,
 )
-from rota.store.sqlite_rows import event_params, json_list, new_job_row, row_to_job
+from rota.store.sqlite_rows import NewJobMoments, event_params, json_list, new_job, row_to_job
 from rota.types import JSON
 
 Queries = Mapping[str, str]
@@ -55,10 +56,11 @@ def submit(
     IdempotencyConflict when a key's job was submitted differently).
 
     A set at a time, whatever the number of specs: one query finds the keys' jobs, one
-    executemany inserts the new jobs and one their events; the new jobs are made from the
-    rows as inserted (new_job_row), not read back.
+    executemany inserts the new jobs and one statement their events; the new jobs are made
+    from the parameters inserted (new_job), not read back.
     """
     now_us = to_us(now)
+    fingerprints: Fingerprints = {}
     keys = list(dict.fromkeys(s.idempotency_key for s in specs if s.idempotency_key is not None))
     stored: dict[str, tuple[Job, str | None]] = {}
     if keys:
@@ -80,7 +82,7 @@ def submit(
             check_same_submission(spec, None, new[position]["fingerprint"], batch=(index, earlier))
             places.append(position)
             continue
-        params = spec_params(index, spec, ids.next(now), now_us)
+        params = spec_params(index, spec, ids.next(now), now_us, fingerprints)
         if key is not None:
             made[key] = (index, len(new))
         places.append(len(new))
@@ -88,10 +90,10 @@ def submit(
     if not new:
         return [place for place in places if isinstance(place, Job)]
     conn.executemany(q["insert_job"], new)
-    created = [row_to_job(new_job_row(params)) for params in new]
-    conn.executemany(
-        q["insert_event"], [event_params(job, EventKind.SUBMITTED, now_us) for job in created]
-    )
+    moments = NewJobMoments(now_us)
+    created = [new_job(params, moments) for params in new]
+    ids_text = json.dumps([job.id for job in created])
+    conn.execute(q["insert_submitted_events"], {"ids": ids_text, "at": now_us}).close()
     return [place if isinstance(place, Job) else created[place] for place in places]
 
 

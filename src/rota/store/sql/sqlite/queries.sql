@@ -34,6 +34,11 @@ SELECT * FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(:keys))
 INSERT INTO events (job_id, attempt, at, kind, worker, message)
 VALUES (:job_id, :attempt, :at, :kind, :worker, :message);
 
+-- name: insert_submitted_events
+-- The "submitted" event of each new job; :ids is a JSON array of their ids, in order.
+INSERT INTO events (job_id, attempt, at, kind, worker, message)
+SELECT value, 0, :at, 'submitted', NULL, NULL FROM json_each(:ids) ORDER BY key;
+
 -- name: insert_log_event
 -- Lines of a job that retention already deleted are dropped.
 INSERT INTO events (job_id, attempt, at, kind, worker, message)
