@@ -16,6 +16,7 @@ from rota.server.activity import Activity
 from rota.server.catalog import TaskCatalog
 from rota.server.dispatcher import Dispatcher
 from rota.server.feed_follower import FeedFollower
+from rota.server.idle_trim import IdleTrim, malloc_trim
 from rota.server.jobs_service import JobsService
 from rota.server.reaper import Reaper
 from rota.server.scheduler import Scheduler
@@ -61,6 +62,9 @@ class Hub:
             on_reaped=self.activity.reaped,
         )
         self.scheduler = Scheduler(store=store)
+        trim = malloc_trim()
+        self.idle_trim = None if trim is None else IdleTrim(trim)
+        """Hands the allocator's free memory back once the server falls idle (glibc only)."""
         self.stopping = False
         """True once the server has begun to shut down (see begin_stopping)."""
 
@@ -80,9 +84,9 @@ class Hub:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Follow the store's change feed, and run the dispatcher, reaper, retention and
-        scheduler loops, for the duration of the block."""
-        unsubscribe = self.store.feed.subscribe(self.follower)
+        """Follow the store's change feed, and run the dispatcher, reaper, retention,
+        scheduler and idle-trim loops, for the duration of the block."""
+        unsubscribes = [self.store.feed.subscribe(self.follower)]
         loops = [
             asyncio.create_task(self.dispatcher.run(), name="rota-dispatcher"),
             asyncio.create_task(self.dispatcher.listen(), name="rota-dispatcher-listen"),
@@ -90,13 +94,17 @@ class Hub:
             asyncio.create_task(self.reaper.run_retention(), name="rota-retention"),
             asyncio.create_task(self.scheduler.run(), name="rota-scheduler"),
         ]
+        if self.idle_trim is not None:
+            unsubscribes.append(self.store.feed.subscribe(self.idle_trim))
+            loops.append(asyncio.create_task(self.idle_trim.run(), name="rota-idle-trim"))
         try:
             yield
         finally:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            unsubscribe()
+            for unsubscribe in unsubscribes:
+                unsubscribe()
             await self.follower.close()
 
 

@@ -60,6 +60,12 @@ T = TypeVar("T")
 _SQL_PACKAGE = "rota.store.sql.sqlite"
 _BUSY_TIMEOUT_MS = 10_000
 _READERS = 4
+_READER_CACHE_KIB = 512
+"""The most each read connection's page cache holds, in KiB (SQLite's default, 2,000 KiB,
+fills as reads touch more of a growing file: up to 8 MiB of the server's memory for 4
+readers). Reads look up a few rows by index, or scan more pages than either size holds; a
+page missed here is read from the system's file cache. The writer keeps the default: claims
+and completions touch the same pages over and over."""
 _MAX_BATCH = 512
 
 
@@ -415,6 +421,7 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         if reader:
             conn.execute("PRAGMA query_only = ON")
+            conn.execute(f"PRAGMA cache_size = -{_READER_CACHE_KIB}")
         else:
             conn.create_function("new_lease_token", 0, new_lease_token)
         return conn
