@@ -1,6 +1,8 @@
 """The one place where errors become HTTP responses.
 
-Every error body has the same shape: {"error": {"type": "<ClassName>", "message": "..."}}.
+Every error body has the same shape: {"error": {"type": "<ClassName>", "message": "..."}},
+which ErrorBody declares for /openapi.json; `error_responses` documents the statuses a route
+may answer with it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,8 +30,52 @@ MAX_REPORTED_PROBLEMS = 5
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
 
+class ErrorDetail(BaseModel):
+    """What went wrong: the error's kind and a sentence for people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="the error's class, e.g. JobNotFound or InvalidInput")
+    message: str = Field(description="what was refused and why, in one sentence")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {"type": ..., "message": ...}}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES: dict[int, str] = {
+    400: "the body is not JSON (or not UTF-8, or empty), or the Content-Length header is "
+    "unreadable",
+    404: "no such job, worker, device or schedule",
+    409: "the state of what it names does not allow it (or a concurrent change, or an "
+    "idempotency key or name already taken)",
+    413: "the request body is larger than `server.max_body_bytes`",
+    422: "a parameter or the body is not valid; the message names it",
+    500: "the server failed; its log says why",
+    503: "the server is stopping: its store is closed",
+}
+"""What each error status means, for any route that answers it."""
+
+COMMON_ERRORS: tuple[int, ...] = (400, 413, 422, 500, 503)
+"""The statuses every route may answer, whatever it does: an unreadable Content-Length or
+a body too large (refused before routing), a path or query the route refuses, a failure, a
+store closed while the server stops."""
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return a route's `responses=` for these error statuses, each with ErrorBody."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_STATUSES.get(status, "refused")}
+        for status in statuses
+    }
+
+
 def error_response(status_code: int, kind: str, message: str) -> JSONResponse:
-    """Return the standard error body with that status."""
+    """Return the standard error body (ErrorBody, built as plain data) with that status."""
     return JSONResponse(
         {"error": {"type": kind, "message": message}},
         status_code=status_code,
