@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rota.errors import RotaError
@@ -152,8 +154,33 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
         response = error_response(exc.status_code, _http_error_type(exc), message)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            allowed = _documented_methods(request)
+            if allowed:
+                response.headers["allow"] = ", ".join(allowed)
         return response
     return internal_error(request.method, request.url.path, exc)
+
+
+def _documented_methods(request: Request) -> list[str]:
+    """Return the methods /openapi.json documents for the request's path (empty when it
+    documents none): a 405's Allow header names them all, where the router names only
+    those of the first route it tried. A path that a literal template and a parametrized
+    one both match (/jobs/retry, /jobs/{job_id}) is the literal one's, as in OpenAPI."""
+    index: list[tuple[int, re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "documented_methods", None
+    )
+    if index is None:
+        paths = request.app.openapi().get("paths", {})
+        index = [
+            (path.count("{"), compile_path(path)[0], [method.upper() for method in operations])
+            for path, operations in paths.items()
+        ]
+        request.app.state.documented_methods = index
+    path = request.url.path
+    matches = [(params, methods) for params, pattern, methods in index if pattern.match(path)]
+    fewest = min((params for params, _ in matches), default=0)
+    return sorted({method for params, methods in matches if params == fewest for method in methods})
 
 
 def internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rota.jobs import Job, JobState
+from rota.server.api.fields import Moment
 from rota.server.errors import error_responses
 from rota.store.base import WorkerState
 
@@ -129,7 +130,7 @@ class RetryManyBody(BaseModel):
     model_config = ConfigDict(extra="forbid", title="RetryManyBody")
 
     task: str = Field(description="the task's name (exact)", min_length=1, max_length=200)
-    since: str | None = Field(
+    since: Moment | None = Field(
         default=None, description="only jobs that finished at or after (ISO 8601)"
     )
     state: Literal["failed", "cancelled", "expired"] = "failed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -10,7 +10,7 @@ from rota.errors import InvalidInput
 from rota.scheduling.cron_words import describe_cron
 from rota.scheduling.planner import first_fire_at
 from rota.server.api.schedule_models import PreviewOut
-from rota.server.api.schedule_schemas import parse_create
+from rota.server.api.schedule_schemas import ScheduleCreate, body_of, parse_create
 from rota.server.api.schemas import parse_json
 from rota.server.state import Hub, hub_of
 
@@ -18,10 +18,20 @@ router = APIRouter(tags=["schedules"])
 HubDep = Annotated[Hub, Depends(hub_of)]
 
 
+def _draft_body() -> dict[str, Any]:
+    """Return the openapi_extra of a draft: a create's body, its name optional."""
+    extra = body_of(ScheduleCreate)
+    schema = extra["requestBody"]["content"]["application/json"]["schema"]
+    schema["required"] = [name for name in schema.get("required", []) if name != "name"]
+    schema["title"] = "ScheduleDraft"
+    return extra
+
+
 @router.post(
     "/schedules/preview",
     summary="Show when a draft schedule would fire",
     response_model=PreviewOut,
+    openapi_extra=_draft_body(),
 )
 async def preview_schedule(
     request: Request, hub: HubDep, count: Annotated[int, Query(ge=1, le=50)] = 5

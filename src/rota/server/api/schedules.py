@@ -50,7 +50,7 @@ async def create_schedule(request: Request, hub: HubDep) -> dict[str, Any]:
 
 
 @router.put(
-    "/schedules/{name}",
+    "/schedules/{ref}",
     openapi_extra=body_of(ScheduleCreate),
     summary="Create a schedule, or bring the one of that name up to this definition",
     response_model=ScheduleDetail,
@@ -59,12 +59,18 @@ async def create_schedule(request: Request, hub: HubDep) -> dict[str, Any]:
         **errors(409),
     },
 )
-async def put_schedule(name: Ref, request: Request, response: Response, hub: HubDep) -> Any:
+async def put_schedule(
+    ref: Annotated[str, Path(max_length=100, description="the schedule's name")],
+    request: Request,
+    response: Response,
+    hub: HubDep,
+) -> Any:
     """Create or update by name, idempotently (how code-declared schedules are registered).
 
     Answers 201 when it created the schedule, 200 otherwise. A paused schedule stays paused.
     """
-    spec = parse_create(parse_json(await request.body()), name=name)
+    # One path parameter name per path (OpenAPI forbids two templates that differ only there).
+    spec = parse_create(parse_json(await request.body()), name=ref)
     await _check_task(hub, spec)
     schedule, created = await admin.upsert(hub.store, spec)
     if created:
