@@ -24,21 +24,31 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.live import running_server
+from tests.client.live import running_server, running_worker
 
-pytestmark = [pytest.mark.contract, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.contract, pytest.mark.slow, pytest.mark.timeout(600)]
 
 MAX_EXAMPLES = 40
 """Random requests per operation in the fuzzing phase (the coverage phase adds its own
-boundary and invalid cases): about a minute and a half in all."""
+boundary and invalid cases): about 3,000 requests and a minute in all."""
 SEED = 20261130
 """Fixed, so a failure is the same on every run; change it to explore further."""
 CHECKS = ("all",)
 EXCLUDED_CHECKS = ("positive_data_acceptance",)
+DEVICE = "contract-device"
+"""A real worker, tagged `device`, so the worker and device routes answer a real one."""
 
 
 def test_the_server_answers_as_its_openapi_document_says(tmp_path: Path) -> None:
-    with running_server(tmp_path / "rota.db") as live:
+    with (
+        running_server(tmp_path / "rota.db") as live,
+        running_worker(
+            live,
+            tmp_path / "worker.log",
+            ["--name", DEVICE, "--tags", "device", "--import", "tests.client.sample_app"],
+            lambda worker: worker.name == DEVICE and worker.state == "online",
+        ),
+    ):
         document = httpx.get(f"{live.url}/openapi.json").json()
         config = tmp_path / "schemathesis.toml"
         config.write_text(_parameters(live.url))
@@ -84,9 +94,9 @@ def test_the_server_answers_as_its_openapi_document_says(tmp_path: Path) -> None
 
 
 def _parameters(url: str) -> str:
-    """Return a schemathesis config naming a real job and a real schedule, so the routes
-        that take an id reach their own logic rather than answering 404 only (schemathesis still
-    sends invalid ones of its own)."""
+    """Return a schemathesis config naming a real job, schedule, worker (a device) and
+    reminder, so the routes that take an id or a name reach their own logic rather than
+    answering 404 only (schemathesis still sends invalid ones of its own)."""
     with httpx.Client(base_url=url) as http:
         job = http.post("/api/v1/jobs", json={"task": "rota.echo", "args": [1]})
         job.raise_for_status()
@@ -95,11 +105,22 @@ def _parameters(url: str) -> str:
             json={"name": "contract", "task": "rota.echo", "interval": 3600.0},
         )
         schedule.raise_for_status()
+        reminder = http.post(
+            "/api/v1/reminders", json={"text": "contract", "at": "in 1h", "device": DEVICE}
+        )
+        reminder.raise_for_status()
     values = {
         "path.job_id": job.json()["id"],
         "path.ref": schedule.json()["name"],
+        "path.name": DEVICE,
         # A long poll on a pending job lasts its whole wait (up to 30 s): don't wait.
         "query.wait": 0,
     }
     lines = ["[parameters]", *(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in values.items())]
+    # The reminder routes take a job id too: that of a reminder.
+    lines += [
+        "[[operations]]",
+        'include-path-regex = "^/api/v1/reminders/"',
+        f'parameters = {{ "path.job_id" = {json.dumps(reminder.json()["jobs"][0]["id"])} }}',
+    ]
     return "\n".join(lines) + "\n"
