@@ -255,6 +255,10 @@ async def test_reminder_actions_refuse_other_jobs_unknown_ids_and_bad_bodies(
     assert (await server.http.get(f"{JOBS}/{reminder['id']}")).json()["state"] == "pending"
 
 
+COMMON = {"400", "413", "422", "500", "503"}
+"""What every route may answer (rota.server.errors.COMMON_ERRORS)."""
+
+
 async def test_openapi_documents_the_device_and_reminder_routes(
     start_server: StartServer,
 ) -> None:
@@ -262,10 +266,10 @@ async def test_openapi_documents_the_device_and_reminder_routes(
     schema = (await server.http.get("/openapi.json")).json()
     paths = schema["paths"]
     expected = {
-        ("/api/v1/devices", "get"): {"200", "422"},
-        ("/api/v1/devices/{name}", "get"): {"200", "404", "422"},
-        ("/api/v1/reminders/{job_id}/snooze", "post"): {"201", "404", "409", "422"},
-        ("/api/v1/reminders/{job_id}/dismiss", "post"): {"200", "404", "409", "422"},
+        ("/api/v1/devices", "get"): COMMON | {"200"},
+        ("/api/v1/devices/{name}", "get"): COMMON | {"200", "404"},
+        ("/api/v1/reminders/{job_id}/snooze", "post"): COMMON | {"201", "404", "409"},
+        ("/api/v1/reminders/{job_id}/dismiss", "post"): COMMON | {"200", "404", "409"},
     }
     for (path, method), statuses in expected.items():
         assert set(paths[path][method]["responses"]) == statuses, path

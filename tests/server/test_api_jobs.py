@@ -222,6 +222,24 @@ async def test_openapi_describes_the_bodies(client: httpx.AsyncClient) -> None:
 MISSING = "0190f5c2-0000-7000-8000-000000000000"
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/jobs", "GET, POST"),
+        (f"/api/v1/jobs/{MISSING}", "DELETE, GET, PATCH"),
+        ("/api/v1/jobs/retry", "POST"),
+        ("/api/v1/schedules/nightly", "DELETE, GET, PATCH, PUT"),
+    ],
+)
+async def test_a_405_names_every_method_of_the_path(
+    client: httpx.AsyncClient, path: str, allowed: str
+) -> None:
+    response = await client.request("OPTIONS", path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json()["error"]["type"] == "MethodNotAllowed"
+
+
 async def test_long_ids_and_names_are_refused_with_a_short_message(
     client: httpx.AsyncClient,
 ) -> None:

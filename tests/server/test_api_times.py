@@ -40,6 +40,16 @@ async def test_the_ends_of_the_range_are_accepted(client: httpx.AsyncClient, mom
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.parametrize("moment", [1_700_000_000, 0.5, "1700000000"])
+async def test_a_number_is_not_a_moment(client: httpx.AsyncClient, moment: Any) -> None:
+    # The API documents moments as ISO 8601 text; pydantic alone reads numbers as epoch seconds.
+    response = await client.post(JOBS, json={"task": "rota.echo", "run_at": moment})
+    assert_error(response, 422, "InvalidInput", "run_at: give ISO 8601 text with an offset")
+    listed = await client.get(JOBS, params={"created_before": "0.5"})
+    assert_error(listed, 422, "InvalidInput", "created_before: give ISO 8601 text")
+    assert await stored_count(client) == 0
+
+
 async def test_a_bulk_submission_with_one_time_out_of_range_stores_nothing(
     client: httpx.AsyncClient,
 ) -> None:

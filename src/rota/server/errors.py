@@ -1,20 +1,25 @@
 """The one place where errors become HTTP responses.
 
-Every error body has the same shape: {"error": {"type": "<ClassName>", "message": "..."}}.
+Every error body has the same shape: {"error": {"type": "<ClassName>", "message": "..."}},
+which ErrorBody declares for /openapi.json; `error_responses` documents the statuses a route
+may answer with it.
 """
 
 from __future__ import annotations
 
 import http
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rota.errors import RotaError
@@ -27,8 +32,52 @@ MAX_REPORTED_PROBLEMS = 5
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
 
+class ErrorDetail(BaseModel):
+    """What went wrong: the error's kind and a sentence for people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="the error's class, e.g. JobNotFound or InvalidInput")
+    message: str = Field(description="what was refused and why, in one sentence")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {"type": ..., "message": ...}}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES: dict[int, str] = {
+    400: "the body is not JSON (or not UTF-8, or empty), or the Content-Length header is "
+    "unreadable",
+    404: "no such job, worker, device or schedule",
+    409: "the state of what it names does not allow it (or a concurrent change, or an "
+    "idempotency key or name already taken)",
+    413: "the request body is larger than `server.max_body_bytes`",
+    422: "a parameter or the body is not valid; the message names it",
+    500: "the server failed; its log says why",
+    503: "the server is stopping: its store is closed",
+}
+"""What each error status means, for any route that answers it."""
+
+COMMON_ERRORS: tuple[int, ...] = (400, 413, 422, 500, 503)
+"""The statuses every route may answer, whatever it does: an unreadable Content-Length or
+a body too large (refused before routing), a path or query the route refuses, a failure, a
+store closed while the server stops."""
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return a route's `responses=` for these error statuses, each with ErrorBody."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_STATUSES.get(status, "refused")}
+        for status in statuses
+    }
+
+
 def error_response(status_code: int, kind: str, message: str) -> JSONResponse:
-    """Return the standard error body with that status."""
+    """Return the standard error body (ErrorBody, built as plain data) with that status."""
     return JSONResponse(
         {"error": {"type": kind, "message": message}},
         status_code=status_code,
@@ -105,8 +154,33 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
         response = error_response(exc.status_code, _http_error_type(exc), message)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            allowed = _documented_methods(request)
+            if allowed:
+                response.headers["allow"] = ", ".join(allowed)
         return response
     return internal_error(request.method, request.url.path, exc)
+
+
+def _documented_methods(request: Request) -> list[str]:
+    """Return the methods /openapi.json documents for the request's path (empty when it
+    documents none): a 405's Allow header names them all, where the router names only
+    those of the first route it tried. A path that a literal template and a parametrized
+    one both match (/jobs/retry, /jobs/{job_id}) is the literal one's, as in OpenAPI."""
+    index: list[tuple[int, re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "documented_methods", None
+    )
+    if index is None:
+        paths = request.app.openapi().get("paths", {})
+        index = [
+            (path.count("{"), compile_path(path)[0], [method.upper() for method in operations])
+            for path, operations in paths.items()
+        ]
+        request.app.state.documented_methods = index
+    path = request.url.path
+    matches = [(params, methods) for params, pattern, methods in index if pattern.match(path)]
+    fewest = min((params for params, _ in matches), default=0)
+    return sorted({method for params, methods in matches if params == fewest for method in methods})
 
 
 def internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:

@@ -154,6 +154,10 @@ class QueueStats:
     """How long the oldest due job has waited, None when nothing is due."""
 
 
+WorkerState = Literal["online", "draining", "offline"]
+"""Where a worker stands: connected and taking work, finishing what it runs, or gone."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WorkerInfo:
     name: str
@@ -162,8 +166,7 @@ class WorkerInfo:
     tasks: list[str] = field(default_factory=list)
     capacity: int = 1
     running: int = 0
-    state: str = "online"
-    """online, draining or offline."""
+    state: WorkerState = "online"
     server: str | None = None
     connected_at: datetime | None = None
     last_seen_at: datetime | None = None

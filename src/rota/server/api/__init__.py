@@ -19,13 +19,18 @@ from rota.server.api import (
     system,
     workers,
 )
+from rota.server.errors import COMMON_ERRORS, error_responses
 
 API_PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
-    """Return a router holding every resource of the REST API (without the prefix)."""
-    router = APIRouter()
+    """Return a router holding every resource of the REST API (without the prefix).
+
+    Every route is documented to answer the errors any route may answer (COMMON_ERRORS,
+    with the standard error body), besides the ones it declares itself.
+    """
+    router = APIRouter(responses=error_responses(*COMMON_ERRORS))
     modules = (
         explore,
         jobs,

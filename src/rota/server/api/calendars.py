@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -10,6 +10,8 @@ from rota.calendar.importer import import_calendar
 from rota.calendar.plan import ImportOptions
 from rota.errors import InvalidCalendar, InvalidInput, MalformedBody
 from rota.scheduling.triggers import MAX_TIMEZONE_CHARS
+from rota.server.api.models import errors
+from rota.server.api.schedule_models import CalendarImportOut
 from rota.server.api.schemas import parse_json
 from rota.server.state import Hub, hub_of
 
@@ -44,6 +46,8 @@ _ICS_BODY = {
     "/calendars/{name}/import",
     openapi_extra=_ICS_BODY,
     summary="Import an iCalendar file as reminders (single events) and schedules (recurring)",
+    response_model=CalendarImportOut,
+    responses=errors(409),
 )
 async def import_ics(
     name: CalendarName,
@@ -61,7 +65,7 @@ async def import_ics(
         Query(max_length=MAX_TIMEZONE_CHARS, description="zone of floating and all-day times"),
     ] = "UTC",
     dry_run: Annotated[bool, Query(description="only say what would change")] = False,
-) -> dict[str, Any]:
+) -> CalendarImportOut:
     """Bring calendar `name` in line with the .ics file in the body: the file itself
     (text/calendar, UTF-8), or JSON `{"ics": "<the file>"}`.
 
@@ -78,7 +82,7 @@ async def import_ics(
         hub.dispatcher.wake()
     if result.plan.upsert:
         hub.scheduler.wake()
-    return result.plan.to_dict(dry_run=dry_run)
+    return CalendarImportOut.model_validate(result.plan.to_dict(dry_run=dry_run))
 
 
 async def _calendar_text(request: Request) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rota.server.api.models import JobOut
+from rota.server.api.models import JobOut, Out
 from rota.server.devices import DeviceStatus, Upcoming
+from rota.store.base import WorkerState
 
 MAX_SNOOZE_MINUTES = 7 * 24 * 60
 
 
-class NextReminderOut(BaseModel):
+class NextReminderOut(Out):
     """The earliest reminder a device holds or waits for."""
 
     job_id: str
@@ -30,12 +31,12 @@ class NextReminderOut(BaseModel):
         )
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(Out):
     """A device: a worker with the tag `device`, and the reminders it holds."""
 
     name: str
     online: bool = Field(description="connected to a server (online or draining)")
-    state: str = Field(description="online, draining or offline")
+    state: WorkerState = Field(description="online, draining or offline")
     tags: list[str]
     server: str | None = Field(description="the server it is connected to")
     connected_at: str | None
@@ -70,7 +71,7 @@ class DeviceOut(BaseModel):
         )
 
 
-class DevicesOut(BaseModel):
+class DevicesOut(Out):
     devices: list[DeviceOut] = Field(description="online first, then by name")
 
 
@@ -86,7 +87,7 @@ class SnoozeBody(BaseModel):
     )
 
 
-class SnoozeOut(BaseModel):
+class SnoozeOut(Out):
     """The reminder a snooze made, and what became of the one snoozed."""
 
     snoozed: JobOut = Field(description="the reminder snoozed, as it is now")

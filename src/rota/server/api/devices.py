@@ -19,7 +19,6 @@ HubDep = Annotated[Hub, Depends(hub_of)]
     "/devices",
     summary="List devices",
     response_model=DevicesOut,
-    responses=errors(422),
 )
 async def list_devices(hub: HubDep) -> DevicesOut:
     """Return every device (a worker with the tag `device`), online first: when it was last
@@ -31,7 +30,7 @@ async def list_devices(hub: HubDep) -> DevicesOut:
     "/devices/{name}",
     summary="Show one device",
     response_model=DeviceOut,
-    responses=errors(404, 422),
+    responses=errors(404),
 )
 async def get_device(
     name: Annotated[str, Path(max_length=200, description="the device's name")], hub: HubDep

@@ -10,13 +10,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StrictFloat
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictFloat
 
 from rota.moments import MAX_SPAN_S, MAX_TIMEOUT_S, moment_problem, span_problem
 
 __all__ = ["BackoffBaseSeconds", "Moment", "PositiveSeconds", "Seconds", "TimeoutSeconds"]
 
 MAX_BACKOFF_BASE_S = 86400.0
+
+
+def _moment_text(value: Any) -> Any:
+    # pydantic would read a number (or a string of digits) as seconds since the epoch; the
+    # API documents a moment as ISO 8601 text, and a number is more often a mistaken span.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("give ISO 8601 text with an offset, e.g. 2030-01-01T00:00:00Z")
+    if value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError(
+            "give ISO 8601 text with an offset, e.g. 2030-01-01T00:00:00Z (a number is not "
+            "a moment; for seconds from now, use delay)"
+        )
+    return value
 
 
 def _moment(value: datetime) -> datetime:
@@ -43,10 +58,12 @@ def _schema(*, positive: bool = False, max_s: float = MAX_SPAN_S) -> Any:
 
 Moment = Annotated[
     AwareDatetime,
+    BeforeValidator(_moment_text),
     AfterValidator(_moment),
     Field(description="ISO 8601 with an offset, 1970-01-01T00:00:00Z to 9000-01-01T00:00:00Z"),
 ]
-"""An aware moment within rota.moments' range, converted to UTC."""
+"""An aware moment within rota.moments' range, converted to UTC; only ISO 8601 text (or a
+datetime) is read as one."""
 Seconds = Annotated[StrictFloat, AfterValidator(_span()), _schema()]
 """Seconds from 0 to ten years."""
 PositiveSeconds = Annotated[

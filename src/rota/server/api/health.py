@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from rota.server.api.models import HealthOut, NotReadyOut, ReadyOut
 from rota.server.state import Hub, hub_of
 
 router = APIRouter(tags=["health"])
@@ -18,13 +19,20 @@ logger = logging.getLogger("rota.server")
 READY_TIMEOUT_S = 2.0
 
 
-@router.get("/healthz", summary="Tell whether the server process is alive")
-async def healthz() -> dict[str, Any]:
+@router.get(
+    "/healthz", summary="Tell whether the server process is alive", response_model=HealthOut
+)
+async def healthz() -> HealthOut:
     """Return ok while the process serves requests."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
-@router.get("/readyz", summary="Tell whether the server can reach its store")
+@router.get(
+    "/readyz",
+    summary="Tell whether the server can reach its store",
+    response_model=ReadyOut,
+    responses={503: {"model": NotReadyOut, "description": "the store does not answer"}},
+)
 async def readyz(hub: HubDep) -> JSONResponse:
     """Return 200 when the store answers a query within a moment, else 503."""
     try:

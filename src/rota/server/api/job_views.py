@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from rota.jobs import Job, JobState
 from rota.server.api.models import JobOut
 from rota.server.runnable import unrunnable_reason
@@ -68,6 +70,14 @@ async def job_bodies(
         )
         for job in jobs
     ]
+
+
+async def job_response(store: Store, job: Job, *, status_code: int = 200) -> JSONResponse:
+    """Return one job's answer, a JobOut built as plain data (see job_body): a route that
+    declares `response_model=JobOut` and returns it skips pydantic's round trip."""
+    workers = await store.list_workers() if job.state is JobState.PENDING else []
+    [body] = await job_bodies(store, [job], workers=workers)
+    return JSONResponse(body, status_code=status_code)
 
 
 async def job_view(store: Store, job: Job) -> JobOut:

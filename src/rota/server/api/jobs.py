@@ -7,11 +7,12 @@ import contextlib
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from rota.jobs import Job
-from rota.server.api.job_views import job_bodies, job_view
-from rota.server.api.models import JobOut, errors
+from rota.server.api.job_views import job_bodies, job_response
+from rota.server.api.models import EventOut, EventsOut, JobOut, JobRefOut, errors
 from rota.server.api.schemas import (
     PATCH_BODY,
     SUBMIT_BODY,
@@ -35,8 +36,14 @@ that proxies (nginx, most cloud load balancers) apply by default."""
     status_code=status.HTTP_201_CREATED,
     openapi_extra=SUBMIT_BODY,
     summary="Submit one job, or a list of jobs",
+    response_model=JobOut | list[JobOut] | JobRefOut | list[JobRefOut],
+    response_description=(
+        "the job, or the list of jobs in the order given; with `Prefer: return=minimal` "
+        'each as `{"id", "state"}`'
+    ),
+    responses=errors(409),
 )
-async def submit_jobs(request: Request, response: Response, hub: HubDep) -> Any:
+async def submit_jobs(request: Request, hub: HubDep) -> JSONResponse:
     """Submit a job object (answered with the job) or a list of them (answered with a list).
 
     With the header `Prefer: return=minimal` each job is answered as `{"id", "state"}`
@@ -47,10 +54,14 @@ async def submit_jobs(request: Request, response: Response, hub: HubDep) -> Any:
     the same submission (same task, arguments and options; its times are not compared),
     else 409 IdempotencyConflict naming the job that holds the key.
     """
+    # Answered by rota.server.lean before routing; this is its declaration (and the path
+    # of an app mounted without RotaApp). The body is built as JobOut's plain data.
     minimal = prefers_minimal(request.headers.getlist("prefer"))
+    body = await submitted(hub, await request.body(), minimal=minimal)
+    answer = JSONResponse(body, status_code=status.HTTP_201_CREATED)
     if minimal:
-        response.headers[PREFERENCE_APPLIED] = MINIMAL
-    return await submitted(hub, await request.body(), minimal=minimal)
+        answer.headers[PREFERENCE_APPLIED] = MINIMAL
+    return answer
 
 
 PREFERENCE_APPLIED = "preference-applied"
@@ -107,28 +118,36 @@ async def submitted(hub: Hub, body: bytes, *, minimal: bool = False) -> Any:
     return views if bulk else views[0]
 
 
-@router.get(
-    "/jobs/{job_id}", summary="Show a job", response_model=JobOut, responses=errors(404, 422)
-)
-async def get_job(job_id: JobIdPath, hub: HubDep) -> JobOut:
+@router.get("/jobs/{job_id}", summary="Show a job", response_model=JobOut, responses=errors(404))
+async def get_job(job_id: JobIdPath, hub: HubDep) -> JSONResponse:
     """Return the job, with `warning` saying why when it is pending and no online worker
     can run it, and `schedule_name` when a schedule made it."""
-    return await job_view(hub.store, await hub.store.get_job(job_id))
+    return await job_response(hub.store, await hub.store.get_job(job_id))
 
 
-@router.get("/jobs/{job_id}/events", summary="Show a job's execution log")
+@router.get(
+    "/jobs/{job_id}/events",
+    summary="Show a job's execution log",
+    response_model=EventsOut,
+    responses=errors(404),
+)
 async def job_events(
     job_id: JobIdPath,
     hub: HubDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="only events after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-) -> dict[str, Any]:
+) -> EventsOut:
     """Return the job's events in order, after the given event id."""
     events = await hub.store.events(job_id, after_id=after, limit=limit)
-    return {"events": [event.to_dict() for event in events]}
+    return EventsOut(events=[EventOut(**event.to_dict()) for event in events])
 
 
-@router.get("/jobs/{job_id}/result", summary="Wait for a job to finish")
+@router.get(
+    "/jobs/{job_id}/result",
+    summary="Wait for a job to finish",
+    response_model=JobOut,
+    responses=errors(404),
+)
 async def job_result(
     job_id: JobIdPath,
     hub: HubDep,
@@ -136,25 +155,33 @@ async def job_result(
         float,
         Query(ge=0, description=f"seconds; more than {MAX_WAIT_S:g} counts as {MAX_WAIT_S:g}"),
     ] = 0,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Return the job once it is finished, or as it is when the wait ends.
 
     The wait is at most MAX_WAIT_S (30 s); a client that wants longer polls again.
     """
     job = await hub.jobs.wait_finished(job_id, min(wait, MAX_WAIT_S))
-    return job.to_dict()
+    return await job_response(hub.store, job)
 
 
-@router.patch("/jobs/{job_id}", openapi_extra=PATCH_BODY, summary="Change a pending job")
-async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> dict[str, Any]:
+@router.patch(
+    "/jobs/{job_id}",
+    openapi_extra=PATCH_BODY,
+    summary="Change a pending job",
+    response_model=JobOut,
+    responses=errors(404, 409),
+)
+async def update_job(job_id: JobIdPath, request: Request, hub: HubDep) -> JSONResponse:
     """Change run_at, priority, args or kwargs of a pending job (409 otherwise)."""
     patch = parse_patch(parse_json(await request.body()))
     job = await hub.jobs.update(job_id, patch.to_changes(await hub.jobs.now()))
-    return job.to_dict()
+    return await job_response(hub.store, job)
 
 
-@router.delete("/jobs/{job_id}", summary="Cancel a job")
-async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
+@router.delete(
+    "/jobs/{job_id}", summary="Cancel a job", response_model=JobOut, responses=errors(404, 409)
+)
+async def cancel_job(job_id: JobIdPath, hub: HubDep) -> JSONResponse:
     """Cancel a pending or running job at once.
 
     A running job's worker is told to stop its code at once, whichever server it is
@@ -162,4 +189,4 @@ async def cancel_job(job_id: JobIdPath, hub: HubDep) -> dict[str, Any]:
     slot, until the code has stopped.
     """
     job = await hub.jobs.cancel(job_id)
-    return job.to_dict()
+    return await job_response(hub.store, job)

@@ -1,5 +1,5 @@
-"""Response bodies of the REST API's read routes: pydantic models, so that /openapi.json
-states what each route answers, errors included.
+"""Response bodies of the REST API: pydantic models, so that /openapi.json states what each
+route answers, errors included (tests/server/test_openapi_contract.py holds the server to it).
 
 Moments are ISO 8601 text with an offset (as `datetime.isoformat` writes them), spans are
 seconds in fields named `*_s`.
@@ -11,41 +11,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rota.jobs import Job
+from rota.jobs import Job, JobState
+from rota.server.api.fields import Moment
+from rota.server.errors import error_responses
+from rota.store.base import WorkerState
 
 
-class ErrorDetail(BaseModel):
-    type: str = Field(description="the error's class, e.g. JobNotFound")
-    message: str
+class Out(BaseModel):
+    """A response body: closed (no key but its fields) and every field always sent, so
+    /openapi.json says exactly what comes back."""
 
-
-class ErrorBody(BaseModel):
-    """Every error answer: {"error": {"type": ..., "message": ...}}."""
-
-    error: ErrorDetail
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Return the `responses` of a route that may answer these error statuses."""
-    described = {
-        404: "no such job, worker or schedule",
-        409: "the job's state does not allow it",
-        422: "a parameter or the body is not valid; the message names it",
-    }
-    return {
-        status: {"model": ErrorBody, "description": described.get(status, "refused")}
-        for status in statuses
-    }
+    """Return the `responses` of a route that may answer these error statuses besides the
+    ones every route may answer (COMMON_ERRORS, declared once for the whole API)."""
+    return error_responses(*statuses)
 
 
-class BackoffOut(BaseModel):
+class BackoffOut(Out):
     base_s: float
     factor: float
     max_s: float
     jitter: float
 
 
-class JobOut(BaseModel):
+class JobOut(Out):
     """A job as stored, with what the server can tell about it besides."""
 
     id: str
@@ -54,7 +46,7 @@ class JobOut(BaseModel):
     kwargs: dict[str, Any]
     queue: str
     priority: int
-    state: str
+    state: JobState
     run_at: str
     target: str | None
     max_attempts: int
@@ -97,12 +89,19 @@ class JobOut(BaseModel):
         )
 
 
-class JobPageOut(BaseModel):
+class JobRefOut(Out):
+    """A job as a submission answers it under `Prefer: return=minimal`: its id and state."""
+
+    id: str
+    state: JobState
+
+
+class JobPageOut(Out):
     jobs: list[JobOut]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Out):
     """One attempt of a job: who ran it, when, and how it ended."""
 
     attempt: int
@@ -118,7 +117,7 @@ class AttemptOut(BaseModel):
     traceback: str | None
 
 
-class AttemptsOut(BaseModel):
+class AttemptsOut(Out):
     job_id: str
     attempts: list[AttemptOut]
 
@@ -138,18 +137,18 @@ class RetryManyBody(BaseModel):
     model_config = ConfigDict(extra="forbid", title="RetryManyBody")
 
     task: str = Field(description="the task's name (exact)", min_length=1, max_length=200)
-    since: str | None = Field(
+    since: Moment | None = Field(
         default=None, description="only jobs that finished at or after (ISO 8601)"
     )
     state: Literal["failed", "cancelled", "expired"] = "failed"
 
 
-class RetryManyOut(BaseModel):
+class RetryManyOut(Out):
     retried: int = Field(description="how many jobs went back to pending")
     skipped: int = Field(description="jobs that matched but could not be retried (stopping)")
 
 
-class TaskStatsOut(BaseModel):
+class TaskStatsOut(Out):
     task: str
     counts: dict[str, int] = Field(
         description="by state: jobs that finished in the window, and those pending or running"
@@ -162,23 +161,23 @@ class TaskStatsOut(BaseModel):
     samples: int = Field(description="finished jobs the run times were taken from")
 
 
-class TaskStatsPage(BaseModel):
+class TaskStatsPage(Out):
     window: str
     since: str
     tasks: list[TaskStatsOut]
 
 
-class WorkerSampleOut(BaseModel):
+class WorkerSampleOut(Out):
     at: str
     running: int
     resources: dict[str, Any]
 
 
-class WorkerDetail(BaseModel):
+class WorkerDetail(Out):
     """One worker: what it is, what it runs now, what it ran, and its resources over time."""
 
     name: str
-    state: str
+    state: WorkerState
     queues: list[str]
     tags: list[str]
     tasks: list[str] = Field(description="the task names it announced")
@@ -194,7 +193,7 @@ class WorkerDetail(BaseModel):
     drain_url: str = Field(description="POST here to drain it")
 
 
-class ScheduleRun(BaseModel):
+class ScheduleRun(Out):
     """One occurrence of a schedule: the job it made, or why it was skipped."""
 
     fire_at: str | None = Field(description="the occurrence's fire time (None: triggered)")
@@ -203,8 +202,84 @@ class ScheduleRun(BaseModel):
     reason: str | None = Field(default=None, description="why the occurrence was skipped")
 
 
-class ScheduleRunsOut(BaseModel):
+class ScheduleRunsOut(Out):
     schedule_id: str
     schedule_name: str
     runs: list[ScheduleRun]
     next_cursor: str | None
+
+
+class EventOut(Out):
+    """One line of a job's execution log."""
+
+    id: int | None
+    job_id: str
+    attempt: int
+    at: str
+    kind: str = Field(
+        description="submitted, started, succeeded, retrying, failed, cancelled, expired, "
+        "released, reaped, retried, updated, progress, log, stopping or stopped"
+    )
+    worker: str | None
+    message: str | None
+
+
+class EventsOut(Out):
+    events: list[EventOut] = Field(description="oldest first")
+
+
+class WorkerOut(Out):
+    """A registered worker, as its last hello and heartbeat described it."""
+
+    name: str
+    queues: list[str]
+    tags: list[str]
+    tasks: list[str] = Field(description="the task names it announced")
+    capacity: int
+    running: int
+    state: WorkerState
+    server: str | None = Field(description="the server it is connected to")
+    connected_at: str | None
+    last_seen_at: str | None
+    resources: dict[str, Any] = Field(description="its machine's figures, from its heartbeat")
+
+
+class WorkersOut(Out):
+    workers: list[WorkerOut] = Field(description="online first")
+
+
+class DrainOut(Out):
+    worker: str
+    state: Literal["draining"]
+    told: bool = Field(
+        description="whether the request reached the worker, or the server it is connected to"
+    )
+
+
+class QueueOut(Out):
+    queue: str
+    pending: int = Field(description="pending jobs, due or not")
+    due: int = Field(description="pending jobs whose run_at has come")
+    running: int
+    oldest_due_age_s: float | None = Field(description="None when nothing is due")
+
+
+class QueuesOut(Out):
+    queues: list[QueueOut]
+
+
+class TasksOut(Out):
+    tasks: list[str] = Field(description="announced by workers, or built in; sorted")
+
+
+class HealthOut(Out):
+    status: Literal["ok"]
+
+
+class ReadyOut(Out):
+    status: Literal["ready"]
+
+
+class NotReadyOut(Out):
+    status: Literal["unavailable"]
+    message: str

@@ -52,7 +52,7 @@ def snooze_key(job_id: str) -> str:
     status_code=status.HTTP_201_CREATED,
     summary="Snooze a reminder",
     response_model=SnoozeOut,
-    responses=errors(404, 409, 422),
+    responses=errors(404, 409),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -102,7 +102,7 @@ async def snooze(job_id: JobIdPath, request: Request, hub: HubDep) -> SnoozeOut:
     "/reminders/{job_id}/dismiss",
     summary="Dismiss a reminder that has not rung",
     response_model=JobOut,
-    responses=errors(404, 409, 422),
+    responses=errors(404, 409),
 )
 async def dismiss(job_id: JobIdPath, hub: HubDep) -> JobOut:
     """Cancel a pending reminder, or one its device holds (the device is told to drop it);

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from rota.errors import InvalidInput
 from rota.reminders.submit import ReminderRequest, plan
 from rota.scheduling import admin
 from rota.server.api.job_views import job_views
-from rota.server.api.models import JobOut, errors
+from rota.server.api.models import JobOut, Out, errors
+from rota.server.api.schedule_models import ScheduleDetail
 from rota.server.api.schedule_schemas import body_of
 from rota.server.api.schemas import parse_json
 from rota.server.errors import describe_validation_errors
@@ -25,30 +26,12 @@ router = APIRouter(tags=["reminders"])
 HubDep = Annotated[Hub, Depends(hub_of)]
 
 
-class ReminderScheduleOut(BaseModel):
-    """A recurring reminder's schedule (every field of GET /schedules/{name})."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    name: str
-    task: str
-    cron: str | None
-    interval_s: float | None
-    tz: str
-    target: str | None
-    kwargs: dict[str, Any]
-    lookahead_s: float
-    deadline_s: float | None
-    next_fire_at: str | None
-    next_fire_times: list[str] = Field(description="the next 10 fire times")
-
-
-class ReminderOut(BaseModel):
-    """What a reminder request made: its jobs (one-off) or its schedules (recurring)."""
+class ReminderOut(Out):
+    """What a reminder request made: its jobs (one-off) or its schedules (recurring, each as
+    GET /schedules/{name} shows it)."""
 
     jobs: list[JobOut]
-    schedules: list[ReminderScheduleOut]
+    schedules: list[ScheduleDetail]
 
 
 @router.post(
@@ -56,7 +39,7 @@ class ReminderOut(BaseModel):
     status_code=status.HTTP_201_CREATED,
     openapi_extra=body_of(ReminderRequest),
     response_model=ReminderOut,
-    responses=errors(422),
+    responses=errors(409),
     summary="Create a reminder",
 )
 async def create_reminder(request: Request, hub: HubDep) -> ReminderOut:
@@ -78,7 +61,7 @@ async def create_reminder(request: Request, hub: HubDep) -> ReminderOut:
         data = schedule.to_dict()
         times = admin.next_fire_times(schedule, await hub.store.now())
         data["next_fire_times"] = [moment.isoformat() for moment in times]
-        schedules.append(ReminderScheduleOut.model_validate(data))
+        schedules.append(ScheduleDetail.model_validate(data))
     if schedules:
         hub.scheduler.wake()
     return ReminderOut(jobs=await job_views(hub.store, jobs), schedules=schedules)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from rota.errors import InvalidInput
 from rota.scheduling.cron_words import describe_cron
 from rota.scheduling.planner import first_fire_at
-from rota.server.api.schedule_schemas import parse_create
+from rota.server.api.schedule_models import PreviewOut
+from rota.server.api.schedule_schemas import ScheduleCreate, body_of, parse_create
 from rota.server.api.schemas import parse_json
 from rota.server.state import Hub, hub_of
 
@@ -17,10 +18,24 @@ router = APIRouter(tags=["schedules"])
 HubDep = Annotated[Hub, Depends(hub_of)]
 
 
-@router.post("/schedules/preview", summary="Show when a draft schedule would fire")
+def _draft_body() -> dict[str, Any]:
+    """Return the openapi_extra of a draft: a create's body, its name optional."""
+    extra = body_of(ScheduleCreate)
+    schema = extra["requestBody"]["content"]["application/json"]["schema"]
+    schema["required"] = [name for name in schema.get("required", []) if name != "name"]
+    schema["title"] = "ScheduleDraft"
+    return extra
+
+
+@router.post(
+    "/schedules/preview",
+    summary="Show when a draft schedule would fire",
+    response_model=PreviewOut,
+    openapi_extra=_draft_body(),
+)
 async def preview_schedule(
     request: Request, hub: HubDep, count: Annotated[int, Query(ge=1, le=50)] = 5
-) -> dict[str, Any]:
+) -> PreviewOut:
     """Return the next `count` fire times after now of the schedule the body describes
     (the body of a create; nothing is stored)."""
     data = parse_json(await request.body())
@@ -33,7 +48,7 @@ async def preview_schedule(
     while moment is not None and len(times) < count:
         times.append(moment.isoformat())
         moment = trigger.next_after(moment)
-    return {
-        "next_fire_times": times,
-        "description": None if spec.cron is None else describe_cron(spec.cron),
-    }
+    return PreviewOut(
+        next_fire_times=times,
+        description=None if spec.cron is None else describe_cron(spec.cron),
+    )

@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from rota.scheduling import admin
 from rota.scheduling.model import Schedule, ScheduleSpec
+from rota.server.api.job_views import job_response
+from rota.server.api.models import JobOut, errors
+from rota.server.api.schedule_models import ScheduleDetail, ScheduleOut, SchedulesOut
 from rota.server.api.schedule_schemas import (
     ScheduleCreate,
     SchedulePatch,
@@ -33,6 +37,8 @@ Ref = Annotated[str, Path(max_length=100, description="the schedule's id or name
     status_code=status.HTTP_201_CREATED,
     openapi_extra=body_of(ScheduleCreate),
     summary="Create a schedule",
+    response_model=ScheduleDetail,
+    responses=errors(409),
 )
 async def create_schedule(request: Request, hub: HubDep) -> dict[str, Any]:
     """Create a schedule (409 if the name is taken); it fires first at its next fire time."""
@@ -44,16 +50,27 @@ async def create_schedule(request: Request, hub: HubDep) -> dict[str, Any]:
 
 
 @router.put(
-    "/schedules/{name}",
+    "/schedules/{ref}",
     openapi_extra=body_of(ScheduleCreate),
     summary="Create a schedule, or bring the one of that name up to this definition",
+    response_model=ScheduleDetail,
+    responses={
+        201: {"model": ScheduleDetail, "description": "created"},
+        **errors(409),
+    },
 )
-async def put_schedule(name: Ref, request: Request, response: Response, hub: HubDep) -> Any:
+async def put_schedule(
+    ref: Annotated[str, Path(max_length=100, description="the schedule's name")],
+    request: Request,
+    response: Response,
+    hub: HubDep,
+) -> Any:
     """Create or update by name, idempotently (how code-declared schedules are registered).
 
     Answers 201 when it created the schedule, 200 otherwise. A paused schedule stays paused.
     """
-    spec = parse_create(parse_json(await request.body()), name=name)
+    # One path parameter name per path (OpenAPI forbids two templates that differ only there).
+    spec = parse_create(parse_json(await request.body()), name=ref)
     await _check_task(hub, spec)
     schedule, created = await admin.upsert(hub.store, spec)
     if created:
@@ -62,19 +79,30 @@ async def put_schedule(name: Ref, request: Request, response: Response, hub: Hub
     return await _show(hub, schedule)
 
 
-@router.get("/schedules", summary="List schedules")
+@router.get("/schedules", summary="List schedules", response_model=SchedulesOut)
 async def list_schedules(hub: HubDep) -> dict[str, Any]:
     """Return every schedule, by name."""
     return {"schedules": [schedule.to_dict() for schedule in await hub.store.list_schedules()]}
 
 
-@router.get("/schedules/{ref}", summary="Show a schedule and its next 10 fire times")
+@router.get(
+    "/schedules/{ref}",
+    summary="Show a schedule and its next 10 fire times",
+    response_model=ScheduleDetail,
+    responses=errors(404),
+)
 async def get_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
     """Return the schedule with `next_fire_times`: its next 10 fire times after now."""
     return await _show(hub, await hub.store.get_schedule(ref))
 
 
-@router.patch("/schedules/{ref}", openapi_extra=body_of(SchedulePatch), summary="Change a schedule")
+@router.patch(
+    "/schedules/{ref}",
+    openapi_extra=body_of(SchedulePatch),
+    summary="Change a schedule",
+    response_model=ScheduleDetail,
+    responses=errors(404, 409),
+)
 async def update_schedule(ref: Ref, request: Request, hub: HubDep) -> dict[str, Any]:
     """Change any field but the name. Occurrences already written keep their options."""
     changes = parse_patch(parse_json(await request.body()))
@@ -89,19 +117,34 @@ async def update_schedule(ref: Ref, request: Request, hub: HubDep) -> dict[str, 
     return await _show(hub, schedule)
 
 
-@router.delete("/schedules/{ref}", summary="Remove a schedule")
+@router.delete(
+    "/schedules/{ref}",
+    summary="Remove a schedule",
+    response_model=ScheduleOut,
+    responses=errors(404, 409),
+)
 async def delete_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
     """Remove the schedule and cancel its occurrences written ahead; its past jobs stay."""
     return (await admin.delete(hub.store, ref)).to_dict()
 
 
-@router.post("/schedules/{ref}/pause", summary="Pause a schedule")
+@router.post(
+    "/schedules/{ref}/pause",
+    summary="Pause a schedule",
+    response_model=ScheduleDetail,
+    responses=errors(404, 409),
+)
 async def pause_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
     """Stop firing; occurrences written ahead of their time are cancelled."""
     return await _show(hub, await admin.pause(hub.store, ref))
 
 
-@router.post("/schedules/{ref}/resume", summary="Resume a schedule")
+@router.post(
+    "/schedules/{ref}/resume",
+    summary="Resume a schedule",
+    response_model=ScheduleDetail,
+    responses=errors(404, 409),
+)
 async def resume_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
     """Fire again from the next fire time after now; what was missed meanwhile is not run."""
     schedule = await admin.resume(hub.store, ref)
@@ -113,12 +156,14 @@ async def resume_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
     "/schedules/{ref}/trigger",
     status_code=status.HTTP_201_CREATED,
     summary="Run a schedule's task now",
+    response_model=JobOut,
+    responses=errors(404, 409),
 )
-async def trigger_schedule(ref: Ref, hub: HubDep) -> dict[str, Any]:
+async def trigger_schedule(ref: Ref, hub: HubDep) -> JSONResponse:
     """Submit one job of the schedule now, outside its timing; answer with the job."""
     job = await admin.trigger_now(hub.store, ref)
     hub.dispatcher.wake()
-    return job.to_dict()
+    return await job_response(hub.store, job, status_code=status.HTTP_201_CREATED)
 
 
 async def _check_task(hub: Hub, spec: ScheduleSpec) -> None:

@@ -394,47 +394,21 @@ def openapi_components() -> dict[str, Any]:
     return schemas
 
 
-_MINIMAL_JOB = {
-    "type": "object",
-    "title": "JobSubmitted",
-    "description": "a submitted job as `Prefer: return=minimal` answers it",
-    "properties": {"id": {"type": "string"}, "state": {"type": "string"}},
-    "required": ["id", "state"],
-}
 SUBMIT_BODY = {
     "parameters": [
         {
             "name": "Prefer",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": ["return=minimal", "return=representation"]},
+            "schema": {"type": "string"},
             "description": (
                 "`return=minimal` answers each job as its id and state only (the answer "
                 "then says `Preference-Applied: return=minimal`); by default, or with "
-                "`return=representation`, each job is answered whole"
+                "`return=representation`, each job is answered whole; other preferences "
+                "are ignored (RFC 7240)"
             ),
         }
     ],
-    "responses": {
-        "201": {
-            "description": (
-                "the job, or the list of jobs in the order given; with `Prefer: "
-                'return=minimal` each as `{"id", "state"}`'
-            ),
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "anyOf": [
-                            {"$ref": "#/components/schemas/JobOut"},
-                            {"type": "array", "items": {"$ref": "#/components/schemas/JobOut"}},
-                            _MINIMAL_JOB,
-                            {"type": "array", "items": _MINIMAL_JOB},
-                        ]
-                    }
-                }
-            },
-        }
-    },
     "requestBody": {
         "required": True,
         "content": {

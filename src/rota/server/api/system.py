@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from rota.errors import RotaError
+from rota.server.api.system_models import OverviewOut, SystemOut
 from rota.server.state import Hub, hub_of
 from rota.store.base import WorkerInfo
 from rota.store.insights import Insights
@@ -19,7 +20,11 @@ OVERVIEW_SPAN_S = 3600
 BUCKET_S = 60
 
 
-@router.get("/system", summary="Show CPU, memory, disk and GPU figures of every worker")
+@router.get(
+    "/system",
+    summary="Show CPU, memory, disk and GPU figures of every worker",
+    response_model=SystemOut,
+)
 async def system(hub: HubDep) -> dict[str, Any]:
     """Return each worker's last reported resources, and totals over the machines online."""
     workers = await hub.store.list_workers()
@@ -31,7 +36,11 @@ async def system(hub: HubDep) -> dict[str, Any]:
     }
 
 
-@router.get("/overview", summary="Show throughput, queues, lateness and workers")
+@router.get(
+    "/overview",
+    summary="Show throughput, queues, lateness and workers",
+    response_model=OverviewOut,
+)
 async def overview(hub: HubDep) -> dict[str, Any]:
     """Return the figures of the dashboard's overview page."""
     store = hub.store
