@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
 from rota.protocol import ServerMessage, frames_for
@@ -61,10 +62,13 @@ class WorkerSession:
         send_frame: SendFrame,
         close_socket: CloseSocket,
         horizon_s: float = 0.0,
+        lead_s: float = 0.0,
     ) -> None:
         self.name = name
         self.horizon_s = horizon_s
         """A device's: how long before their run_at it takes jobs targeted at it."""
+        self.lead_s = lead_s
+        """How long before their run_at it takes any job (it starts each by its own timer)."""
         self.queues = list(queues)
         self.tags = list(tags)
         self.tasks = list(tasks) if tasks is not None else None
@@ -143,6 +147,7 @@ class Dispatcher:
         store: Store,
         policy: Policy,
         lease_s: float,
+        clock: Clock = SYSTEM_CLOCK,
         on_started: Callable[[list[Job]], None] | None = None,
         on_failed: Callable[[Job], None] | None = None,
     ) -> None:
@@ -151,6 +156,7 @@ class Dispatcher:
         self._on_failed = on_failed
         self._policy = policy
         self._lease_s = lease_s
+        self._clock = clock
         self._sessions: dict[str, WorkerSession] = {}
         self._wake = asyncio.Event()
         self._joined = 0
@@ -250,18 +256,21 @@ class Dispatcher:
                 await asyncio.sleep(ERROR_PAUSE_S)
 
     async def _next_moments(self) -> list[tuple[float, datetime | None]]:
-        """Return, for each horizon in use (0, and the longest device's), the earliest
-        run_at of a pending job not in reach yet: when the next round should look."""
-        if not any(session.free_slots > 0 for session in self._sessions.values()):
+        """Return, for each reach in use (the shortest lead of a worker with free slots,
+        and the longest device's horizon), the earliest run_at of a pending job not in reach
+        yet: when the next round should look."""
+        free = [session for session in self._sessions.values() if session.free_slots > 0]
+        if not free:
             # Nothing to hand out to, whatever is due: a worker that joins or a slot that
             # frees wakes the loop, so the store is not asked when the next job is due.
             return []
+        # A worker takes any job lead_s early: look when the next one comes within the
+        # shortest lead (a longer one's round then takes it a moment later than it could,
+        # never later than its run_at). A device takes targeted jobs horizon_s early.
+        lead_s = min(session.lead_s for session in free)
         horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
-        # A device takes targeted jobs horizon_s early: look when the next one comes in reach.
-        return [
-            (ahead_s, await self._store.next_run_at(ahead_s))
-            for ahead_s in ((0.0, horizon_s) if horizon_s > 0 else (0.0,))
-        ]
+        reaches = sorted({lead_s, horizon_s} if horizon_s > lead_s else {lead_s})
+        return [(ahead_s, await self._store.next_run_at(ahead_s)) for ahead_s in reaches]
 
     async def _sleep(self, moments: list[tuple[float, datetime | None]]) -> None:
         """Wait for a wake-up, the first of `moments` (read before the last round: each a
@@ -345,6 +354,7 @@ class Dispatcher:
             limit=limit,
             lease_s=self._lease_s,
             horizon_s=session.horizon_s,
+            lead_s=session.lead_s,
         )
 
     def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:
@@ -390,7 +400,7 @@ class Dispatcher:
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
         self._handed += 1
         session.last_given = self._handed
-        handout = pack_jobs(jobs)
+        handout = pack_jobs(jobs, sent_at=self._clock.now_utc().timestamp())
         for job, reason in handout.refused:
             await self._fail_alone(session, job, reason)
         handed = 0
