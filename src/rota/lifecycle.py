@@ -140,10 +140,19 @@ def reaped_message(job: Job) -> str:
     return f"the lease held by worker {job.worker or 'unknown'} expired"
 
 
+HELD_AHEAD_NOTE = "; handed over ahead, its code starts at its run_at"
+"""Added to a `started` event's words when the job was claimed before its run_at (within a
+worker's lead or a device's horizon): the event is the claim, started_at the start."""
+
+
 def started_message(job: Job) -> str:
     """Return the words of a `started` event for a job just claimed: "attempt N of M", M
-    being the last attempt of the current round."""
-    return f"attempt {job.attempt} of {job.last_attempt}"
+    being the last attempt of the current round, and a note when it was claimed ahead of
+    its run_at (its started_at, then, is after the claim's updated_at)."""
+    words = f"attempt {job.attempt} of {job.last_attempt}"
+    if job.started_at is not None and job.started_at > job.updated_at:
+        words += HELD_AHEAD_NOTE
+    return words
 
 
 def progress_message(progress: float | None, message: str | None) -> str | None:

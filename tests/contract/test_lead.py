@@ -94,3 +94,17 @@ async def test_a_job_held_within_a_lead_whose_lease_lapsed_before_its_time_costs
     [reaped] = await store.reap()
     assert (reaped.state, reaped.run_at) == (JobState.PENDING, due_at)
     assert reaped.attempts_left == job.attempts_left
+
+
+async def test_the_started_event_of_a_job_claimed_ahead_says_so(
+    store: Store, clock: ManualClock
+) -> None:
+    ahead = await submit_one(store, run_at=_in(clock, 0.4))
+    [held] = await claim(store, lead_s=0.5)
+    due = await submit_one(store)
+    [now] = await claim(store, lead_s=0.5)
+    [held_event] = [e for e in await store.events(ahead.id) if e.kind == "started"]
+    [due_event] = [e for e in await store.events(due.id) if e.kind == "started"]
+    assert held_event.at == held.updated_at < held.started_at
+    assert held_event.message == "attempt 1 of 3; handed over ahead, its code starts at its run_at"
+    assert due_event.message == "attempt 1 of 3" and now.started_at == due_event.at

@@ -157,6 +157,9 @@ class Dispatcher:
         self._policy = policy
         self._lease_s = lease_s
         self._clock = clock
+        self._store_ahead_s = 0.0
+        """The store's clock minus this server's, as last read (never more than it is): a
+        `jobs` frame says the store's time, the one run_at is kept by."""
         self._sessions: dict[str, WorkerSession] = {}
         self._wake = asyncio.Event()
         self._joined = 0
@@ -281,13 +284,20 @@ class Dispatcher:
         now: datetime | None = None
         for ahead_s, next_run_at in moments:
             if next_run_at is not None:
-                now = now or await self._store.now()
+                now = now or await self._store_now()
                 until_s = (next_run_at - now).total_seconds() - ahead_s
                 # A millisecond more, so the job is due when we look rather than a hair early.
                 timeout_s = min(timeout_s, max(0.0, until_s) + 0.001)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wake.wait()
+
+    async def _store_now(self) -> datetime:
+        """Return the store's clock, and keep its offset from this server's clock (read
+        after the store answered, so the offset errs low: a frame's time is never ahead)."""
+        now = await self._store.now()
+        self._store_ahead_s = (now - self._clock.now_utc()).total_seconds()
+        return now
 
     async def dispatch_once(self) -> int:
         """Hand out due jobs until no worker with free slots gets any; return how many."""
@@ -400,7 +410,8 @@ class Dispatcher:
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
         self._handed += 1
         session.last_given = self._handed
-        handout = pack_jobs(jobs, sent_at=self._clock.now_utc().timestamp())
+        sent_at = self._clock.now_utc().timestamp() + self._store_ahead_s
+        handout = pack_jobs(jobs, sent_at=sent_at)
         for job, reason in handout.refused:
             await self._fail_alone(session, job, reason)
         handed = 0

@@ -127,6 +127,8 @@ WITH candidates AS MATERIALIZED (
     -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
+           || CASE WHEN started_at > updated_at
+                   THEN '; handed over ahead, its code starts at its run_at' ELSE '' END
     FROM claimed
     ORDER BY priority DESC, run_at, seq
 )
@@ -633,6 +635,8 @@ WITH RECURSIVE request AS MATERIALIZED (
     -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
+           || CASE WHEN started_at > updated_at
+                   THEN '; handed over ahead, its code starts at its run_at' ELSE '' END
     FROM claimed
     ORDER BY claimed_for, priority DESC, run_at, seq
 )
