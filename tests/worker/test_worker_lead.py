@@ -78,3 +78,45 @@ async def test_a_job_taken_back_during_the_hold_is_dropped_unrun(
     await server.wait_for(lambda: run.worker.busy == 0, what="the held slot freed")
     await asyncio.sleep(max(0.0, run_at - time.time()) + 0.2)
     assert [m for m in server.received if m.get("job_id") == "j1"] == []
+
+
+async def test_a_job_held_while_cut_off_starts_only_once_connected_and_not_if_stale(
+    server: FakeServer, start_worker: Start
+) -> None:
+    # Cut off during the hold, the worker cannot know whether the server gave the jobs back
+    # (and handed them to another worker): it starts none at its run_at, and on reconnect
+    # drops the one the server says is stale and starts the other.
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 0.4
+    jobs = [_ahead("j1", run_at), _ahead("j2", run_at)]
+    await server.send({"type": "jobs", "jobs": jobs, "sent_at": time.time()})
+    await server.wait_for(lambda: sorted(run.worker.running) == ["j1", "j2"])
+    server.stale = {"j1"}
+    await server.stop()
+    await server.drop()
+    await asyncio.sleep(max(0.0, run_at - time.time()) + 0.4)
+    back_at = time.time()
+    await server.start()
+    hello = await server.wait_connected(2)
+    assert {lease["job_id"] for lease in hello["running"]} == {"j1", "j2"}
+    result = await server.wait_message("result", "j2")
+    assert result["result"] >= back_at
+    await asyncio.sleep(0.2)
+    assert not server.of_type("result", "j1") and not server.of_type("failure", "j1")
+
+
+async def test_a_drain_gives_held_jobs_back_at_once(
+    server: FakeServer, start_worker: Start
+) -> None:
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 5.0
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": time.time()})
+    await server.wait_for(lambda: run.worker.running == ["j1"])
+    run.worker.request_drain()
+    release = await server.wait_message("release", "j1")
+    assert release == {"type": "release", "job_id": "j1", "token": "token-j1"}
+    assert time.time() < run_at
+    assert await run.finish()
+    assert not server.of_type("result", "j1") and not server.of_type("failure", "j1")

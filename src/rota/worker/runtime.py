@@ -55,6 +55,8 @@ STOP_FLUSH_S = 0.5
 STOP_AT_ONCE_WAIT_S = 1.0
 """How long a stop at once waits for code to stop, so that it can be released."""
 MIN_HEARTBEAT_S = 0.01
+RECONNECT_CHECK_S = 0.05
+"""How often a job held past its run_at while the worker is cut off looks for the link."""
 OFFSET_SAMPLES = 32
 """How many `jobs` frames' clock readings the worker's estimate of its clock offset keeps."""
 
@@ -170,6 +172,9 @@ class Worker:
         self._draining = True
         if self._link is not None:
             self._link.post(Drain())
+        for slot in self._slots.leased():
+            if slot.held:  # its code has not started: another worker takes it at its time
+                self._stop(slot, "the worker is draining", then="release")
         grace_s = self._settings.worker.drain_grace_s
         self._report(f"draining: {self._slots.busy} running, waiting up to {grace_s:g}s")
         await self._wait_until(lambda: not self._slots.busy, grace_s)
@@ -383,17 +388,29 @@ class Worker:
 
     async def _hold_until_due(self, slot: Slot) -> None:
         """Keep a job handed over ahead of its run_at until that moment (by the server's
-        clock, from this one and its offset); a cancel or a lost lease ends the wait."""
+        clock, from this one and its offset); a cancel or a lost lease ends the wait. A job
+        held while the worker is cut off from the server starts only once it is connected
+        again and its lease is not among the stale ones: the server may have given the job
+        back and handed it to another worker meanwhile."""
         run_at = slot.order.run_at
         if not self._holds or run_at is None:
             return
         due = run_at + self.clock_offset_s()
-        while True:
-            left_s = due - self._clock.now_utc().timestamp()
-            # The loop's timer runs on the monotonic clock; the wall clock is asked again
-            # after each wait, so the code never starts before the moment.
-            if left_s <= 0 or not await slot.attempt.hold(left_s):
-                return
+        slot.held = True
+        try:
+            while True:
+                left_s = due - self._clock.now_utc().timestamp()
+                # The loop's timer runs on the monotonic clock; the wall clock is asked again
+                # after each wait, so the code never starts before the moment.
+                if left_s <= 0:
+                    break
+                if not await slot.attempt.hold(left_s):
+                    return
+            while self._link is None:
+                if not await slot.attempt.hold(RECONNECT_CHECK_S):
+                    return
+        finally:
+            slot.held = False
 
     def _stopped(self, slot: Slot, outcome: Outcome) -> None:
         """The attempt's code has stopped: free its slot and give the server the final word."""
