@@ -157,9 +157,9 @@ class Dispatcher:
         self._policy = policy
         self._lease_s = lease_s
         self._clock = clock
-        self._store_ahead_s = 0.0
+        self._store_ahead_s: float | None = None
         """The store's clock minus this server's, as last read (never more than it is): a
-        `jobs` frame says the store's time, the one run_at is kept by."""
+        `jobs` frame says the store's time, the one run_at is kept by. None until read."""
         self._sessions: dict[str, WorkerSession] = {}
         self._wake = asyncio.Event()
         self._joined = 0
@@ -410,7 +410,11 @@ class Dispatcher:
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
         self._handed += 1
         session.last_given = self._handed
-        sent_at = self._clock.now_utc().timestamp() + self._store_ahead_s
+        if self._store_ahead_s is None:
+            # Not read yet: the claim's moment is the store's time, and a little behind it.
+            sent_at = max(job.updated_at for job in jobs).timestamp()
+        else:
+            sent_at = self._clock.now_utc().timestamp() + self._store_ahead_s
         handout = pack_jobs(jobs, sent_at=sent_at)
         for job, reason in handout.refused:
             await self._fail_alone(session, job, reason)
