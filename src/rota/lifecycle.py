@@ -140,10 +140,19 @@ def reaped_message(job: Job) -> str:
     return f"the lease held by worker {job.worker or 'unknown'} expired"
 
 
+HELD_AHEAD_NOTE = "; handed over ahead, its code starts at its run_at"
+"""Added to a `started` event's words when the job was claimed before its run_at (within a
+worker's lead or a device's horizon): the event is the claim, started_at the start."""
+
+
 def started_message(job: Job) -> str:
     """Return the words of a `started` event for a job just claimed: "attempt N of M", M
-    being the last attempt of the current round."""
-    return f"attempt {job.attempt} of {job.last_attempt}"
+    being the last attempt of the current round, and a note when it was claimed ahead of
+    its run_at (its started_at, then, is after the claim's updated_at)."""
+    words = f"attempt {job.attempt} of {job.last_attempt}"
+    if job.started_at is not None and job.started_at > job.updated_at:
+        words += HELD_AHEAD_NOTE
+    return words
 
 
 def progress_message(progress: float | None, message: str | None) -> str | None:
@@ -162,16 +171,24 @@ def is_overdue(job: Job, now: datetime) -> bool:
     return job.state is JobState.PENDING and job.deadline_at is not None and job.deadline_at <= now
 
 
-def is_due(job: Job, now: datetime, *, horizon_s: float = 0.0) -> bool:
-    """Tell whether a pending job may be claimed now: its run_at has come and its deadline
-    has not. A job with a target may be claimed up to `horizon_s` early, by a worker that
-    holds jobs until their time (a device and its reminders)."""
-    early = timedelta(seconds=horizon_s) if horizon_s > 0 and job.target is not None else None
+def is_due(job: Job, now: datetime, *, horizon_s: float = 0.0, lead_s: float = 0.0) -> bool:
+    """Tell whether a pending job may be claimed now: its run_at has come (or comes within
+    `lead_s`: a worker takes a delayed job that long ahead and starts it by its own timer at
+    its run_at) and its deadline has not. A job with a target may be claimed up to
+    `horizon_s` early, by a worker that holds jobs until their time (a device and its
+    reminders)."""
+    ahead_s = max(lead_s, horizon_s) if job.target is not None else lead_s
     return (
         job.state is JobState.PENDING
-        and (job.run_at <= now or (early is not None and job.run_at <= now + early))
+        and job.run_at <= now + timedelta(seconds=max(0.0, ahead_s))
         and (job.deadline_at is None or job.deadline_at > now)
     )
+
+
+def start_moment(job: Job, now: datetime) -> datetime:
+    """Return the started_at of a job claimed at `now`: now, or its run_at when it was
+    claimed ahead of it (the worker holds it and starts it then, never before)."""
+    return max(now, job.run_at)
 
 
 def held_ahead(job: Job, now: datetime) -> bool:

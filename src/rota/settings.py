@@ -22,7 +22,7 @@ from rota.device.quiet import QuietHours
 from rota.errors import InvalidInput
 from rota.jobs import MAX_TAG_CHARS, QUEUE_PATTERN, WORKER_NAME_PATTERN
 from rota.moments import MAX_SPAN_S
-from rota.protocol.messages import MAX_HORIZON_S
+from rota.protocol.messages import MAX_HORIZON_S, MAX_LEAD_S
 from rota.reminders.model import DEFAULT_HORIZON_S
 from rota.safe_text import excerpt
 from rota.values import text_problem
@@ -116,6 +116,13 @@ class WorkerSettings(Section):
         gt=0,
         le=MAX_SPAN_S,
         description="how long a job's code asked to stop may take before it is reported",
+    )
+    lead_s: float = Field(
+        0.5,
+        ge=0,
+        le=MAX_LEAD_S,
+        description="how long before its run_at a delayed job is handed over; the worker "
+        "holds it and starts it at that moment by its own timer (0: only due jobs)",
     )
     exit_when_stuck: bool = Field(
         False,

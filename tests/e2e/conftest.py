@@ -119,8 +119,10 @@ class Cluster:
         wait: bool = True,
         extra: tuple[str, ...] = (),
         servers: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start a worker importing e2e_tasks; with `servers`, it fails over between them."""
+        """Start a worker importing e2e_tasks; with `servers`, it fails over between them;
+        `env` adds to its environment (ROTA_* settings, say)."""
         proc = self._spawn(
             [
                 "worker",
@@ -134,7 +136,9 @@ class Cluster:
                 "e2e_tasks",
                 *extra,
             ],
-            self._env({"E2E_WORKER_NAME": name, "E2E_RECORD_FILE": str(self.record_file)}),
+            self._env(
+                {"E2E_WORKER_NAME": name, "E2E_RECORD_FILE": str(self.record_file), **(env or {})}
+            ),
             f"worker-{name}.log",
         )
         self.workers[name] = proc

@@ -147,3 +147,31 @@ async def test_a_device_gets_its_reminders_ahead_of_time_and_others_do_not(
     assert received_at < run_at
     assert order["run_at"] == pytest.approx(run_at.timestamp(), abs=0.001)
     assert await plain.nothing_within(0.1)
+
+
+async def test_a_worker_with_a_lead_gets_any_delayed_job_that_long_ahead(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    plain = await server.worker("plain", capacity=4)
+    ahead = server.fake("ahead", capacity=4)
+    ahead.hello["lead_s"] = 1.0
+    await ahead.connect()
+    run_at = datetime.now(UTC) + timedelta(seconds=1.6)
+    job = await submit(server, run_at=run_at.isoformat())
+    # Not at once (the run_at is beyond the lead), but once it comes within reach.
+    assert await ahead.nothing_within(0.3)
+    message = await ahead.receive("jobs")
+    received_at = datetime.now(UTC)
+    [order] = message["jobs"]
+    assert order["job_id"] == job["id"]
+    assert received_at < run_at
+    assert order["run_at"] == pytest.approx(run_at.timestamp(), abs=0.001)
+    # The frame says the server's time, so the worker can start the job by that clock.
+    assert message["sent_at"] <= received_at.timestamp()
+    assert await plain.nothing_within(0.1)
+    held = await fetch(server, job["id"])
+    assert held["state"] == "running" and held["worker"] == "ahead"
+    # Its record never says it started before its run_at.
+    started_at = datetime.fromisoformat(held["started_at"]).timestamp()
+    assert started_at == pytest.approx(run_at.timestamp(), abs=0.001)

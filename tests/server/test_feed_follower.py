@@ -143,3 +143,13 @@ async def test_a_device_holding_a_later_attempt_is_not_told_about_an_older_one(
     follower([change(state=JobState.PENDING, leased=False, stopping=False, attempt=1)])
     await settle(follower)
     assert socket.sent == [] and "j1" in session.running
+
+
+async def test_a_worker_with_a_lead_hears_at_once_that_a_held_job_was_taken_back(
+    store: Store,
+) -> None:
+    follower, _, session, socket, _ = setup(store)
+    session.lead_s = 0.5
+    follower([change(state=JobState.PENDING, leased=False, stopping=False)])
+    await settle(follower)
+    assert socket.sent == [Leases(stale=("j1",))]

@@ -237,7 +237,7 @@ async def test_claiming_does_not_scan_finished_jobs(
     await store.submit([spec() for _ in range(3)])
     acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
     values = {"now": None, "queues": ["default"], "tasks": None, "worker": "w1", "tags": []}
-    args = acquire.args({**values, "limit": 5, "lease_s": 30.0, "horizon_s": 0.0})
+    args = acquire.args({**values, "limit": 5, "lease_s": 30.0, "horizon_s": 0.0, "lead_s": 0.0})
     plan = await admin.fetchval("EXPLAIN (FORMAT JSON) " + acquire.sql, *args)
     # Only an index over pending jobs is read: finished ones are not in it at all.
     assert "Seq Scan" not in plan, plan
@@ -265,7 +265,9 @@ async def test_claiming_does_not_scan_other_queues_backlog(
     mine = await store.submit([spec() for _ in range(3)])
     acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
     values = {"now": None, "queues": ["default", "empty"], "tasks": None, "worker": "w1"}
-    args = acquire.args({**values, "tags": [], "limit": 5, "lease_s": 30.0, "horizon_s": 0.0})
+    args = acquire.args(
+        {**values, "tags": [], "limit": 5, "lease_s": 30.0, "horizon_s": 0.0, "lead_s": 0.0}
+    )
     trial = admin.transaction()  # EXPLAIN ANALYZE claims for real: undo it
     await trial.start()
     try:
@@ -291,7 +293,8 @@ async def test_a_claim_round_reads_only_the_rows_it_claims(
     claim = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire_many"]
     requests = [
         {"step": n + 1, "position": n, "worker": f"w{n}", "queues": ["default"], "tags": [],
-         "tasks": None, "wanted": 8, "depth": 8 * (n + 1), "lease_s": 30.0, "horizon_s": 0.0}
+         "tasks": None, "wanted": 8, "depth": 8 * (n + 1), "lease_s": 30.0, "horizon_s": 0.0,
+         "lead_s": 0.0}
         for n in range(2)
     ]  # fmt: skip
     args = claim.args({"requests": json.dumps(requests), "now": None})

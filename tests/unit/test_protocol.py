@@ -125,6 +125,7 @@ def test_a_frame_is_a_plain_map_with_its_type() -> None:
         "running": [{"job_id": "j1", "token": "t1"}],
         "unleased": 0,
         "horizon_s": 0.0,
+        "lead_s": 0.0,
     }
     assert wire(Jobs(jobs=(ORDER,)))["jobs"][0]["kwargs"] == {"k": 1.5}
 

@@ -191,8 +191,14 @@ async def async_stubborn(seconds: float) -> str:
     return "stubborn"
 
 
+def began() -> float:
+    """Return the moment the body began, in seconds since the epoch."""
+    return time.time()
+
+
 registry = TaskRegistry()
 _IN_PROCESS: list[Callable[..., Any]] = [
+    began,
     add,
     async_add,
     boom,

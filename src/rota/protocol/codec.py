@@ -88,16 +88,22 @@ def _wire(value: Any) -> Any:
     return wire
 
 
-def _array_frame(kind: str, field: str, items: Sequence[bytes]) -> bytes:
+def _array_frame(
+    kind: str, field: str, items: Sequence[bytes], extra: Mapping[str, Any] | None = None
+) -> bytes:
     packer = msgpack.Packer(use_bin_type=True)
-    head: bytes = packer.pack_map_header(2) + packer.pack("type") + packer.pack(kind)
+    fields = extra or {}
+    head: bytes = packer.pack_map_header(2 + len(fields)) + packer.pack("type") + packer.pack(kind)
+    for name, value in fields.items():
+        head += packer.pack(name) + packer.pack(value)
     head += packer.pack(field) + packer.pack_array_header(len(items))
     return head + b"".join(items)
 
 
-def jobs_frame(items: Sequence[bytes]) -> bytes:
-    """Return the `jobs` frame carrying these entries, each encoded once by encode_item."""
-    return _array_frame("jobs", "jobs", items)
+def jobs_frame(items: Sequence[bytes], *, sent_at: float | None = None) -> bytes:
+    """Return the `jobs` frame carrying these entries, each encoded once by encode_item, and
+    the server's clock as it packed them (`sent_at`, seconds since the epoch) if given."""
+    return _array_frame("jobs", "jobs", items, None if sent_at is None else {"sent_at": sent_at})
 
 
 def batch_frame(items: Sequence[bytes]) -> bytes:
@@ -105,9 +111,9 @@ def batch_frame(items: Sequence[bytes]) -> bytes:
     return _array_frame("batch", "messages", items)
 
 
-FRAME_OVERHEAD: Final = len(batch_frame([])) + 4
+FRAME_OVERHEAD: Final = max(len(batch_frame([])), len(jobs_frame([], sent_at=0.0))) + 4
 """The bytes of a `jobs` or `batch` frame besides its items (its array header takes at most
-5); `jobs` is shorter than `batch`."""
+5)."""
 
 
 def frames_of(items: Iterable[tuple[bytes, bool]]) -> list[bytes]:

@@ -29,6 +29,7 @@ MAX_CAPACITY: Final = 10_000
 MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
 MAX_HORIZON_S: Final = 7 * 86400.0
+MAX_LEAD_S: Final = 60.0
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
 CLOCK_OFFSET: Final = "clock_offset_s"
 """The key under which the server keeps, beside a worker's resources, its clock offset in
@@ -108,10 +109,12 @@ class Hello:
     unleased: int = 0
     horizon_s: float = 0.0
     """A device's: how long before their run_at it takes jobs targeted at it."""
+    lead_s: float = 0.0
+    """How long before their run_at it takes any job, to start it by its own timer then."""
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the names, counts, capacity and horizon are within
-        limits."""
+        """Raise ProtocolError unless the names, counts, capacity, horizon and lead are
+        within limits."""
         if not _WORKER_NAME.match(self.name):
             raise MessageRefused(
                 f"worker name {excerpt(self.name)} must match {_WORKER_NAME.pattern}"
@@ -125,6 +128,8 @@ class Hello:
         _check_leases("hello", self.running, self.unleased)
         if not 0 <= self.horizon_s <= MAX_HORIZON_S:
             raise MessageRefused(f"hello.horizon_s must be between 0 and {MAX_HORIZON_S:g}")
+        if not 0 <= self.lead_s <= MAX_LEAD_S:
+            raise MessageRefused(f"hello.lead_s must be between 0 and {MAX_LEAD_S:g}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -268,6 +273,14 @@ class Jobs:
 
     TYPE: ClassVar[str] = "jobs"
     jobs: tuple[JobOrder, ...]
+    sent_at: float | None = None
+    """The server's clock as it packed the frame (seconds since the epoch): a worker that
+    holds a job until its run_at takes its clock's offset from it (never an early start)."""
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError if sent_at is not a finite number."""
+        if self.sent_at is not None and not math.isfinite(self.sent_at):
+            raise MessageRefused("jobs.sent_at must be a finite number of seconds")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
 from rota.protocol import ServerMessage, frames_for
@@ -61,10 +62,13 @@ class WorkerSession:
         send_frame: SendFrame,
         close_socket: CloseSocket,
         horizon_s: float = 0.0,
+        lead_s: float = 0.0,
     ) -> None:
         self.name = name
         self.horizon_s = horizon_s
         """A device's: how long before their run_at it takes jobs targeted at it."""
+        self.lead_s = lead_s
+        """How long before their run_at it takes any job (it starts each by its own timer)."""
         self.queues = list(queues)
         self.tags = list(tags)
         self.tasks = list(tasks) if tasks is not None else None
@@ -143,6 +147,7 @@ class Dispatcher:
         store: Store,
         policy: Policy,
         lease_s: float,
+        clock: Clock = SYSTEM_CLOCK,
         on_started: Callable[[list[Job]], None] | None = None,
         on_failed: Callable[[Job], None] | None = None,
     ) -> None:
@@ -151,6 +156,10 @@ class Dispatcher:
         self._on_failed = on_failed
         self._policy = policy
         self._lease_s = lease_s
+        self._clock = clock
+        self._store_ahead_s: float | None = None
+        """The store's clock minus this server's, as last read (never more than it is): a
+        `jobs` frame says the store's time, the one run_at is kept by. None until read."""
         self._sessions: dict[str, WorkerSession] = {}
         self._wake = asyncio.Event()
         self._joined = 0
@@ -250,18 +259,21 @@ class Dispatcher:
                 await asyncio.sleep(ERROR_PAUSE_S)
 
     async def _next_moments(self) -> list[tuple[float, datetime | None]]:
-        """Return, for each horizon in use (0, and the longest device's), the earliest
-        run_at of a pending job not in reach yet: when the next round should look."""
-        if not any(session.free_slots > 0 for session in self._sessions.values()):
+        """Return, for each reach in use (the shortest lead of a worker with free slots,
+        and the longest device's horizon), the earliest run_at of a pending job not in reach
+        yet: when the next round should look."""
+        free = [session for session in self._sessions.values() if session.free_slots > 0]
+        if not free:
             # Nothing to hand out to, whatever is due: a worker that joins or a slot that
             # frees wakes the loop, so the store is not asked when the next job is due.
             return []
+        # A worker takes any job lead_s early: look when the next one comes within the
+        # shortest lead (a longer one's round then takes it a moment later than it could,
+        # never later than its run_at). A device takes targeted jobs horizon_s early.
+        lead_s = min(session.lead_s for session in free)
         horizon_s = max((s.horizon_s for s in self._sessions.values()), default=0.0)
-        # A device takes targeted jobs horizon_s early: look when the next one comes in reach.
-        return [
-            (ahead_s, await self._store.next_run_at(ahead_s))
-            for ahead_s in ((0.0, horizon_s) if horizon_s > 0 else (0.0,))
-        ]
+        reaches = sorted({lead_s, horizon_s} if horizon_s > lead_s else {lead_s})
+        return [(ahead_s, await self._store.next_run_at(ahead_s)) for ahead_s in reaches]
 
     async def _sleep(self, moments: list[tuple[float, datetime | None]]) -> None:
         """Wait for a wake-up, the first of `moments` (read before the last round: each a
@@ -272,13 +284,20 @@ class Dispatcher:
         now: datetime | None = None
         for ahead_s, next_run_at in moments:
             if next_run_at is not None:
-                now = now or await self._store.now()
+                now = now or await self._store_now()
                 until_s = (next_run_at - now).total_seconds() - ahead_s
                 # A millisecond more, so the job is due when we look rather than a hair early.
                 timeout_s = min(timeout_s, max(0.0, until_s) + 0.001)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wake.wait()
+
+    async def _store_now(self) -> datetime:
+        """Return the store's clock, and keep its offset from this server's clock (read
+        after the store answered, so the offset errs low: a frame's time is never ahead)."""
+        now = await self._store.now()
+        self._store_ahead_s = (now - self._clock.now_utc()).total_seconds()
+        return now
 
     async def dispatch_once(self) -> int:
         """Hand out due jobs until no worker with free slots gets any; return how many."""
@@ -345,6 +364,7 @@ class Dispatcher:
             limit=limit,
             lease_s=self._lease_s,
             horizon_s=session.horizon_s,
+            lead_s=session.lead_s,
         )
 
     def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:
@@ -390,7 +410,12 @@ class Dispatcher:
     async def _hand_over(self, session: WorkerSession, jobs: list[Job]) -> int:
         self._handed += 1
         session.last_given = self._handed
-        handout = pack_jobs(jobs)
+        if self._store_ahead_s is None:
+            # Not read yet: the claim's moment is the store's time, and a little behind it.
+            sent_at = max(job.updated_at for job in jobs).timestamp()
+        else:
+            sent_at = self._clock.now_utc().timestamp() + self._store_ahead_s
+        handout = pack_jobs(jobs, sent_at=sent_at)
         for job, reason in handout.refused:
             await self._fail_alone(session, job, reason)
         handed = 0

@@ -73,13 +73,14 @@ class FeedFollower:
         self._spawn(stop(session, change.job_id))
 
     def _tell_taken_back(self, change: JobChange) -> None:
-        """Tell a device at once that a reminder it holds was taken back (edited): it drops
-        the old version, and gets the new one when it comes within its horizon. Ordinary
-        workers hear of a lost lease at their next heartbeat, as before."""
+        """Tell a worker that holds jobs ahead (a device, or a worker with a lead) at once
+        that a job it holds was taken back (edited): it drops the old version, and gets the
+        new one when it comes within its reach. Workers without either hear of a lost lease
+        at their next heartbeat, as before."""
         if change.leased or change.state is not JobState.PENDING or change.worker is None:
             return
         session = self._dispatcher.get(change.worker)
-        if session is None or session.horizon_s <= 0:
+        if session is None or (session.horizon_s <= 0 and session.lead_s <= 0):
             return
         held = session.running.get(change.job_id)
         if held is None or (held.attempt is not None and held.attempt > change.attempt):

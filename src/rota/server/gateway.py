@@ -203,6 +203,7 @@ class WorkerConnection:
             send_frame=self._websocket.send_bytes,
             close_socket=self._close_socket,
             horizon_s=hello.horizon_s,
+            lead_s=hello.lead_s,
         )
         async with self._dispatcher.membership:
             now = await store.now()

@@ -48,8 +48,14 @@ def job_order(job: Job) -> JobOrder:
     )
 
 
-def pack_jobs(jobs: Sequence[Job], *, max_frame_bytes: int = protocol.MAX_FRAME_BYTES) -> Handout:
-    """Return the frames that carry these jobs in order, none over `max_frame_bytes`."""
+def pack_jobs(
+    jobs: Sequence[Job],
+    *,
+    max_frame_bytes: int = protocol.MAX_FRAME_BYTES,
+    sent_at: float | None = None,
+) -> Handout:
+    """Return the frames that carry these jobs in order, none over `max_frame_bytes`, each
+    stamped with `sent_at` (the server's clock, seconds since the epoch) if given."""
     handout = Handout()
     room = max_frame_bytes - protocol.FRAME_OVERHEAD
     items: list[bytes] = []
@@ -66,13 +72,13 @@ def pack_jobs(jobs: Sequence[Job], *, max_frame_bytes: int = protocol.MAX_FRAME_
             handout.refused.append((job, f"{CANNOT_SEND}: {reason}"))
             continue
         if size + len(item) > room:
-            handout.frames.append((protocol.jobs_frame(items), carried))
+            handout.frames.append((protocol.jobs_frame(items, sent_at=sent_at), carried))
             items, carried, size = [], [], 0
         items.append(item)
         carried.append(job)
         size += len(item)
     if items:
-        handout.frames.append((protocol.jobs_frame(items), carried))
+        handout.frames.append((protocol.jobs_frame(items, sent_at=sent_at), carried))
     return handout
 
 

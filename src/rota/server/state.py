@@ -38,6 +38,7 @@ class Hub:
             store=store,
             policy=settings.server.dispatch_policy,
             lease_s=settings.server.lease_s,
+            clock=clock,
             on_started=self.activity.started,
             on_failed=self._failed_at_dispatch,
         )

@@ -45,7 +45,11 @@ class AcquireRequest:
     horizon_s: float = 0.0
     """How long before its run_at a job targeted at this worker (by its name or one of its
     tags) may be claimed: a device holds its reminders and fires them by its own clock.
-    0 (ordinary workers): only due jobs. Jobs without a target are never claimed early."""
+    0 (ordinary workers): only due jobs (or those within `lead_s`)."""
+    lead_s: float = 0.0
+    """How long before its run_at any job (targeted or not) may be claimed: the worker holds
+    it and starts it by its own timer at its run_at, so the claim's round trip is not part
+    of the job's lateness. 0: only due jobs."""
 
 
 def claim_key(request: AcquireRequest) -> Hashable:
@@ -55,7 +59,14 @@ def claim_key(request: AcquireRequest) -> Hashable:
     nothing for a later request with the same key: claims only take jobs away.
     """
     tasks = None if request.tasks is None else tuple(request.tasks)
-    return (request.worker, tuple(request.queues), tuple(request.tags), tasks, request.horizon_s)
+    return (
+        request.worker,
+        tuple(request.queues),
+        tuple(request.tags),
+        tasks,
+        request.horizon_s,
+        request.lead_s,
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -24,6 +24,7 @@ from rota.lifecycle import (
     is_due,
     progress_message,
     reaped_message,
+    start_moment,
     started_message,
     stopped_message,
 )
@@ -45,7 +46,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
         if job.queue in queues
         and (tasks is None or job.task in tasks)
         and (job.target is None or job.target == request.worker or job.target in tags)
-        and is_due(job, now, horizon_s=request.horizon_s)
+        and is_due(job, now, horizon_s=request.horizon_s, lead_s=request.lead_s)
     ]
     eligible.sort(key=dispatch_key)
     claimed = []
@@ -58,7 +59,7 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
             lease_token=new_lease_token(),
             lease_expires_at=now + span(request.lease_s),
             worker=request.worker,
-            started_at=now,
+            started_at=start_moment(job, now),
             progress=None,
             progress_message=None,
             stop_requested_at=None,

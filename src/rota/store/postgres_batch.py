@@ -29,6 +29,7 @@ def acquire_params(request: AcquireRequest) -> dict[str, Any]:
         "limit": request.limit,
         "lease_s": float(request.lease_s),
         "horizon_s": float(request.horizon_s),
+        "lead_s": float(request.lead_s),
     }
 
 
@@ -62,6 +63,7 @@ async def acquire_many(
                 "depth": depth,
                 "lease_s": float(request.lease_s),
                 "horizon_s": float(request.horizon_s),
+                "lead_s": float(request.lead_s),
             }
         )
     claimed: list[list[Job]] = [[] for _ in requests]

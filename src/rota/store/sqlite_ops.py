@@ -116,6 +116,7 @@ def acquire(
             "limit": request.limit,
             "now": now_us,
             "until": now_us + round(max(0.0, request.horizon_s) * 1_000_000),
+            "lead_until": now_us + round(max(0.0, request.lead_s) * 1_000_000),
             "lease_expires_at": now_us + round(request.lease_s * 1_000_000),
         },
     ).fetchall()

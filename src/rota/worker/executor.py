@@ -10,6 +10,7 @@ its slot until the code has really stopped, and only then reports its outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
@@ -240,6 +241,16 @@ class Attempt:
         self._stop_requested.set()
         if self._code is not None and self._started:
             self._code.interrupt()
+
+    async def hold(self, seconds: float) -> bool:
+        """Wait up to `seconds` before the code starts; return False at once if the attempt
+        is asked to stop meanwhile (run() then starts nothing)."""
+        if self._stop_reason is not None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._stop_requested.wait()
+        return self._stop_reason is None
 
     async def run(self) -> Outcome:
         """Start the code and return its outcome once it has stopped."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from websockets.exceptions import ConnectionClosed
@@ -54,6 +55,10 @@ STOP_FLUSH_S = 0.5
 STOP_AT_ONCE_WAIT_S = 1.0
 """How long a stop at once waits for code to stop, so that it can be released."""
 MIN_HEARTBEAT_S = 0.01
+RECONNECT_CHECK_S = 0.05
+"""How often a job held past its run_at while the worker is cut off looks for the link."""
+OFFSET_SAMPLES = 32
+"""How many `jobs` frames' clock readings the worker's estimate of its clock offset keeps."""
 
 
 class SessionRefused(Exception):
@@ -75,9 +80,14 @@ class Worker:
     ) -> None:
         """`horizon_s` and `on_release` are a device's: it takes jobs targeted at it that
         long before they are due, and hears of each job the server took back: released
-        (cancelled, drained) and acknowledged, or its lease declared stale."""
+        (cancelled, drained) and acknowledged, or its lease declared stale. A device's task
+        keeps the time itself; any other worker holds a job handed over ahead of its run_at
+        (within `[worker] lead_s`) and starts its code at that moment by the server's clock."""
         self.name = settings.worker.name or f"{socket.gethostname()}-{os.getpid()}"
         self._horizon_s = horizon_s
+        self._holds = horizon_s <= 0
+        self._offsets: deque[float] = deque(maxlen=OFFSET_SAMPLES)
+        """This clock minus the server's, plus the frame's way here: one per `jobs` frame."""
         self._on_release = on_release
         self._settings = settings
         self._registry = registry
@@ -162,6 +172,9 @@ class Worker:
         self._draining = True
         if self._link is not None:
             self._link.post(Drain())
+        for slot in self._slots.leased():
+            if slot.held:  # its code has not started: another worker takes it at its time
+                self._stop(slot, "the worker is draining", then="release")
         grace_s = self._settings.worker.drain_grace_s
         self._report(f"draining: {self._slots.busy} running, waiting up to {grace_s:g}s")
         await self._wait_until(lambda: not self._slots.busy, grace_s)
@@ -241,6 +254,7 @@ class Worker:
         if not isinstance(welcome, Welcome):
             raise ProtocolError(f"expected welcome, got {welcome.TYPE}")
         self._connector.succeeded()
+        self._offsets.clear()  # another server may keep another time
         self._heartbeat_s = max(MIN_HEARTBEAT_S, welcome.heartbeat_s)
         self._drop_stale(welcome.stale)
         self._link = link
@@ -271,6 +285,7 @@ class Worker:
             running=self._slots.leases(),
             unleased=self._slots.unleased,
             horizon_s=self._horizon_s,
+            lead_s=self._settings.worker.lead_s,
         )
 
     async def _heartbeats(self, link: Link) -> None:
@@ -294,6 +309,8 @@ class Worker:
         messages = received.messages if isinstance(received, Batch) else (received,)
         for message in messages:
             if isinstance(message, Jobs):
+                if message.sent_at is not None:
+                    self._offsets.append(self._clock.now_utc().timestamp() - message.sent_at)
                 for order in message.jobs:
                     self._take(order)
             elif isinstance(message, Cancel):
@@ -350,6 +367,7 @@ class Worker:
         try:
             for earlier in slot.earlier:  # never two attempts of one job at once, here either
                 await earlier.stopped.wait()
+            await self._hold_until_due(slot)
             outcome = await slot.attempt.run()  # returns once the code has stopped
         except asyncio.CancelledError:
             return  # the worker is exiting
@@ -360,6 +378,39 @@ class Worker:
                 retryable=True,
             )
         self._stopped(slot, outcome)
+
+    def clock_offset_s(self) -> float:
+        """Return how far to shift the server's moments onto this worker's clock: the least
+        of (this clock minus the server's `sent_at`) over the last `jobs` frames, which is
+        the clocks' offset plus the quickest frame's way here, so a moment shifted by it is
+        never early by the server's clock. 0 before any frame said its time."""
+        return min(self._offsets, default=0.0)
+
+    async def _hold_until_due(self, slot: Slot) -> None:
+        """Keep a job handed over ahead of its run_at until that moment (by the server's
+        clock, from this one and its offset); a cancel or a lost lease ends the wait. A job
+        held while the worker is cut off from the server starts only once it is connected
+        again and its lease is not among the stale ones: the server may have given the job
+        back and handed it to another worker meanwhile."""
+        run_at = slot.order.run_at
+        if not self._holds or run_at is None:
+            return
+        due = run_at + self.clock_offset_s()
+        slot.held = True
+        try:
+            while True:
+                left_s = due - self._clock.now_utc().timestamp()
+                # The loop's timer runs on the monotonic clock; the wall clock is asked again
+                # after each wait, so the code never starts before the moment.
+                if left_s <= 0:
+                    break
+                if not await slot.attempt.hold(left_s):
+                    return
+            while self._link is None:
+                if not await slot.attempt.hold(RECONNECT_CHECK_S):
+                    return
+        finally:
+            slot.held = False
 
     def _stopped(self, slot: Slot, outcome: Outcome) -> None:
         """The attempt's code has stopped: free its slot and give the server the final word."""

@@ -33,6 +33,8 @@ class Slot:
     earlier: list[Slot] = field(default_factory=list)
     """Attempts of the same job whose code still runs here: this one starts after them."""
     then: Then = "report"
+    held: bool = False
+    """Handed over ahead of its run_at and waiting for it: its code has not started."""
     stopping_message: str | None = None
     """What the worker last told the server about stopping this attempt's code."""
     task: asyncio.Task[None] | None = None

@@ -94,7 +94,7 @@ WITH candidates AS MATERIALIZED (
         SELECT id, priority, run_at, seq, ctid FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND (run_at <= coalesce(:now, now())
+          AND (run_at <= coalesce(:now, now()) + make_interval(secs => :lead_s)
                OR (target IS NOT NULL
                    AND run_at <= coalesce(:now, now()) + make_interval(secs => :horizon_s)))
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
@@ -113,7 +113,8 @@ WITH candidates AS MATERIALIZED (
         lease_token = replace(gen_random_uuid()::text, '-', ''),
         lease_expires_at = coalesce(:now, now()) + make_interval(secs => :lease_s),
         worker = :worker::text,
-        started_at = coalesce(:now, now()),
+        -- A job claimed ahead (within the worker's lead) starts at its run_at, not before.
+        started_at = greatest(coalesce(:now, now()), jobs.run_at),
         progress = NULL, progress_message = NULL,
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
@@ -126,6 +127,8 @@ WITH candidates AS MATERIALIZED (
     -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
+           || CASE WHEN started_at > updated_at
+                   THEN '; handed over ahead, its code starts at its run_at' ELSE '' END
     FROM claimed
     ORDER BY priority DESC, run_at, seq
 )
@@ -556,7 +559,7 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 -- name: acquire_many
 -- Claims for several workers' requests in one statement (one round trip, no transaction
 -- around it). :requests is a JSON array of {step, position, worker, queues, tags, tasks,
--- wanted, depth, lease_s, horizon_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
+-- wanted, depth, lease_s, horizon_s, lead_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
 -- due jobs of each queue of each request that it may run are locked (SKIP LOCKED, as
 -- acquire); `depth` covers what the requests before it may take first. Then the requests
 -- are served one after the other, each taking its best `wanted` candidates that no request
@@ -566,7 +569,7 @@ WITH RECURSIVE request AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(:requests::jsonb) AS r (
         step integer, position integer, worker text, queues text[], tags text[],
         tasks text[], wanted integer, depth integer, lease_s double precision,
-        horizon_s double precision
+        horizon_s double precision, lead_s double precision
     )
 ), candidates AS MATERIALIZED (
     SELECT request.step, candidate.id, candidate.priority, candidate.run_at, candidate.seq,
@@ -577,7 +580,7 @@ WITH RECURSIVE request AS MATERIALIZED (
         SELECT id, priority, run_at, seq, ctid FROM jobs
         WHERE state = 'pending'
           AND queue = wanted.queue
-          AND (run_at <= coalesce(:now, now())
+          AND (run_at <= coalesce(:now, now()) + make_interval(secs => request.lead_s)
                OR (target IS NOT NULL
                    AND run_at <= coalesce(:now, now())
                        + make_interval(secs => request.horizon_s)))
@@ -615,7 +618,8 @@ WITH RECURSIVE request AS MATERIALIZED (
         lease_token = replace(gen_random_uuid()::text, '-', ''),
         lease_expires_at = coalesce(:now, now()) + make_interval(secs => chosen.lease_s),
         worker = chosen.worker,
-        started_at = coalesce(:now, now()),
+        -- A job claimed ahead (within the worker's lead) starts at its run_at, not before.
+        started_at = greatest(coalesce(:now, now()), jobs.run_at),
         progress = NULL, progress_message = NULL,
         stop_requested_at = NULL,
         updated_at = coalesce(:now, now())
@@ -631,6 +635,8 @@ WITH RECURSIVE request AS MATERIALIZED (
     -- The words of rota.lifecycle.started_message, which the contract tests compare.
     SELECT id, attempt, updated_at, 'started', worker,
            'attempt ' || attempt || ' of ' || (prior_attempts + max_attempts)
+           || CASE WHEN started_at > updated_at
+                   THEN '; handed over ahead, its code starts at its run_at' ELSE '' END
     FROM claimed
     ORDER BY claimed_for, priority DESC, run_at, seq
 )

@@ -63,7 +63,8 @@ SET state = 'running',
     lease_token = new_lease_token(),
     lease_expires_at = :lease_expires_at,
     worker = :worker,
-    started_at = :now,
+    -- A job claimed ahead (within the worker's lead) starts at its run_at, not before.
+    started_at = max(:now, run_at),
     progress = NULL, progress_message = NULL,
     stop_requested_at = NULL,
     updated_at = :now
@@ -74,7 +75,7 @@ WHERE id IN (
         SELECT id FROM jobs INDEXED BY jobs_claim
         WHERE state = 'pending'
           AND queue = wanted.value
-          AND (run_at <= :now OR (target IS NOT NULL AND run_at <= :until))
+          AND (run_at <= :lead_until OR (target IS NOT NULL AND run_at <= :until))
           AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
           AND (target IS NULL OR target = :worker
                OR target IN (SELECT value FROM json_each(:tags)))

@@ -1,0 +1,122 @@
+"""A job handed over ahead of its run_at (within the worker's lead): held, then started at
+that moment by the server's clock, never before; a cancel or a lost lease ends the hold."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import worker_sample_tasks
+from worker_fake_server import FakeServer, WorkerRun, job, make_registry
+
+Start = Callable[..., WorkerRun]
+
+
+def _ahead(job_id: str, run_at: float) -> dict[str, object]:
+    return {**job(job_id, "t.began"), "run_at": run_at}
+
+
+async def test_hello_says_the_lead(server: FakeServer, start_worker: Start) -> None:
+    start_worker(lead_s=0.75)
+    assert (await server.wait_connected())["lead_s"] == 0.75
+
+
+async def test_a_job_handed_over_ahead_starts_at_its_run_at_not_before(
+    server: FakeServer, start_worker: Start
+) -> None:
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 0.6
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": time.time()})
+    await server.wait_for(lambda: run.worker.running == ["j1"])
+    result = await server.wait_message("result", "j1")
+    assert result["result"] >= run_at
+
+
+async def test_the_run_at_is_read_by_the_servers_clock(
+    server: FakeServer, start_worker: Start
+) -> None:
+    # The server's clock is 2 s behind this one: by this clock the job is long due, by the
+    # server's it is not, and the worker must not start it before the server's moment.
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    behind_s = 2.0
+    server_now = time.time() - behind_s
+    run_at = server_now + 0.4
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": server_now})
+    result = await server.wait_message("result", "j1")
+    assert result["result"] - behind_s >= run_at
+    assert run.worker.clock_offset_s() >= behind_s
+
+
+async def test_a_cancel_during_the_hold_means_the_code_never_starts(
+    server: FakeServer, start_worker: Start
+) -> None:
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 0.8
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": time.time()})
+    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await server.send({"type": "cancel", "job_id": "j1", "reason": "user"})
+    release = await server.wait_message("release", "j1")
+    assert release == {"type": "release", "job_id": "j1", "token": "token-j1"}
+    assert run.worker.running == []
+    await asyncio.sleep(max(0.0, run_at - time.time()) + 0.2)
+    assert not server.of_type("result", "j1") and not server.of_type("failure", "j1")
+
+
+async def test_a_job_taken_back_during_the_hold_is_dropped_unrun(
+    server: FakeServer, start_worker: Start
+) -> None:
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 0.8
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": time.time()})
+    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await server.send({"type": "leases", "stale": ["j1"]})  # edited: the server took it back
+    await server.wait_for(lambda: run.worker.busy == 0, what="the held slot freed")
+    await asyncio.sleep(max(0.0, run_at - time.time()) + 0.2)
+    assert [m for m in server.received if m.get("job_id") == "j1"] == []
+
+
+async def test_a_job_held_while_cut_off_starts_only_once_connected_and_not_if_stale(
+    server: FakeServer, start_worker: Start
+) -> None:
+    # Cut off during the hold, the worker cannot know whether the server gave the jobs back
+    # (and handed them to another worker): it starts none at its run_at, and on reconnect
+    # drops the one the server says is stale and starts the other.
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 0.4
+    jobs = [_ahead("j1", run_at), _ahead("j2", run_at)]
+    await server.send({"type": "jobs", "jobs": jobs, "sent_at": time.time()})
+    await server.wait_for(lambda: sorted(run.worker.running) == ["j1", "j2"])
+    server.stale = {"j1"}
+    await server.stop()
+    await server.drop()
+    await asyncio.sleep(max(0.0, run_at - time.time()) + 0.4)
+    back_at = time.time()
+    await server.start()
+    hello = await server.wait_connected(2)
+    assert {lease["job_id"] for lease in hello["running"]} == {"j1", "j2"}
+    result = await server.wait_message("result", "j2")
+    assert result["result"] >= back_at
+    await asyncio.sleep(0.2)
+    assert not server.of_type("result", "j1") and not server.of_type("failure", "j1")
+
+
+async def test_a_drain_gives_held_jobs_back_at_once(
+    server: FakeServer, start_worker: Start
+) -> None:
+    run = start_worker(make_registry(worker_sample_tasks.registry))
+    await server.wait_connected()
+    run_at = time.time() + 5.0
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": time.time()})
+    await server.wait_for(lambda: run.worker.running == ["j1"])
+    run.worker.request_drain()
+    release = await server.wait_message("release", "j1")
+    assert release == {"type": "release", "job_id": "j1", "token": "token-j1"}
+    assert time.time() < run_at
+    assert await run.finish()
+    assert not server.of_type("result", "j1") and not server.of_type("failure", "j1")
