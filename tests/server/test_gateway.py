@@ -264,6 +264,26 @@ async def test_delayed_job_is_sent_once_due(start_server: StartServer) -> None:
     assert datetime.fromisoformat(started["started_at"]) >= datetime.fromisoformat(job["run_at"])
 
 
+async def test_the_acks_and_the_jobs_that_fill_the_freed_slots_share_one_frame(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    worker = await server.worker("w1", capacity=2)
+    for n in range(4):
+        await submit(server, args=[n])
+    first, second = await worker.receive_jobs(2)
+    await worker.send_batch(result_message(first, 1), result_message(second, 2))
+    frame = msgpack.unpackb(await worker.socket.recv())
+    assert frame["type"] == "batch"
+    kinds = [message["type"] for message in frame["messages"]]
+    assert kinds == ["ack", "ack", "jobs"]
+    assert {ack["job_id"] for ack in frame["messages"][:2]} == {
+        first["job_id"],
+        second["job_id"],
+    }
+    assert len(frame["messages"][2]["jobs"]) == 2
+
+
 async def test_outcomes_in_one_batch_are_settled_together_and_acked_in_one_frame(
     start_server: StartServer,
 ) -> None:
@@ -283,8 +303,11 @@ async def test_outcomes_in_one_batch_are_settled_together_and_acked_in_one_frame
     while frame["type"] == "jobs":  # the released job may be handed out again meanwhile
         frame = msgpack.unpackb(await worker.socket.recv())
     assert frame["type"] == "batch"
-    acks = {ack["job_id"]: (ack["ok"], ack["error"]) for ack in frame["messages"]}
-    assert {ack["type"] for ack in frame["messages"]} == {"ack"}
+    # The acks come first, the released job's new hand-out may ride in the same frame.
+    messages = [m for m in frame["messages"] if m["type"] != "jobs"]
+    assert {ack["type"] for ack in messages} == {"ack"}
+    assert frame["messages"][: len(messages)] == messages
+    acks = {ack["job_id"]: (ack["ok"], ack["error"]) for ack in messages}
     assert acks[done["job_id"]] == acks[failed["job_id"]] == acks[released["job_id"]]
     assert acks[done["job_id"]] == (True, None)
     assert acks[stale["job_id"]][0] is False and "stale" in acks[stale["job_id"]][1]

@@ -14,7 +14,7 @@ from rota.context import JobContext
 from rota.errors import TaskInterrupted
 from rota.protocol import JobOrder
 from rota.values import JsonText
-from rota.worker.code import AsyncCode, ThreadCode
+from rota.worker.code import AsyncCode, LoopCalls, ThreadCode, Threads
 from rota.worker.executor import Attempt, Outcome
 
 
@@ -100,6 +100,8 @@ async def test_interrupts_around_the_return_never_lose_the_end_of_the_code(
     for round_ in range(200):
         code = ThreadCode(lambda round_=round_: round_ * 2, name="t")
         code.start()
+        if round_ % 2:  # else an interrupt sent before the code began keeps it from beginning
+            await code.started.wait()
         ended = asyncio.ensure_future(code.wait())
         while not ended.done():  # interrupt as often as possible around the return
             code.interrupt()
@@ -124,6 +126,90 @@ async def test_a_thread_of_its_own_starts_even_when_others_are_stuck() -> None:
     release.set()
     for code in stuck:
         assert await code.wait() is True
+
+
+async def test_a_thread_whose_code_returned_runs_the_next_attempt() -> None:
+    threads = Threads()
+    idents = []
+    for round_ in range(3):
+        code = ThreadCode(threading.get_ident, name=f"t{round_}", threads=threads)
+        code.start()
+        idents.append(await code.wait())
+    assert len(set(idents)) == 1
+
+
+async def test_a_thread_still_in_its_code_is_not_handed_another() -> None:
+    threads = Threads()
+    release = threading.Event()
+    stuck = ThreadCode(
+        lambda: (release.wait(), threading.get_ident())[1], name="s", threads=threads
+    )
+    stuck.start()
+    await stuck.started.wait()
+    fresh = ThreadCode(threading.get_ident, name="f", threads=threads)
+    fresh.start()
+    fresh_ident = await asyncio.wait_for(fresh.wait(), 5)
+    release.set()
+    assert await stuck.wait() != fresh_ident
+
+
+async def test_interrupts_of_an_ended_attempt_never_reach_the_next_one_on_its_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    escaped: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    threads = Threads()
+    returned = 0
+    for round_ in range(200):
+        code = ThreadCode(lambda round_=round_: round_ * 2, name="t", threads=threads)
+        code.start()
+        if round_ % 2:  # else an interrupt sent before the code began keeps it from beginning
+            await code.started.wait()
+        ended = asyncio.ensure_future(code.wait())
+        while not ended.done():  # interrupt as often as possible around the return
+            code.interrupt()
+            await asyncio.sleep(0)
+        code.interrupt()  # and after: the thread runs the next attempt's code by now
+        try:
+            assert ended.result() == round_ * 2
+            returned += 1
+        except TaskInterrupted:
+            pass
+        calm = ThreadCode(lambda: sum(range(1000)), name="calm", threads=threads)
+        calm.start()
+        assert await calm.wait() == sum(range(1000))
+    assert not escaped, "an interrupt escaped the code's thread"
+    assert returned > 0
+
+
+async def test_an_interrupt_before_the_thread_reaches_the_code_keeps_it_from_running() -> None:
+    ran = threading.Event()
+    code = ThreadCode(ran.set, name="t")
+    code.interrupt()  # as a cancel arriving between start() and the thread's first step
+    code.start()
+    with pytest.raises(TaskInterrupted):
+        await code.wait()
+    assert not ran.is_set()
+    assert not code.started.is_set()
+
+
+async def test_calls_from_threads_made_together_take_one_wake_up_of_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    wake_ups = []
+    real = loop.call_soon_threadsafe
+    monkeypatch.setattr(
+        loop, "call_soon_threadsafe", lambda *args: (wake_ups.append(1), real(*args))[1]
+    )
+    calls = LoopCalls(loop)
+    heard: list[int] = []
+    thread = threading.Thread(target=lambda: [calls.call(heard.append, n) for n in range(3)])
+    thread.start()
+    thread.join()  # the loop does not run meanwhile: the three calls wait together
+    await asyncio.sleep(0.05)
+    assert heard == [0, 1, 2]
+    assert len(wake_ups) == 1
 
 
 async def test_a_cancelled_coroutine_ends_as_interrupted() -> None:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
-from rota.protocol import ServerMessage, frames_for
+from rota.protocol import Ack, ServerMessage, encode_item, frames_for, frames_of
 from rota.server.handout import pack_jobs
 from rota.store.base import AcquireRequest, Store
 from rota.store.feed import JobChange
@@ -87,6 +87,8 @@ class WorkerSession:
         self._close_socket = close_socket
         # One writer at a time, so two frames never interleave on the socket.
         self._write_lock = asyncio.Lock()
+        self._held_acks: list[bytes] = []
+        """Acks (encoded) waiting to go out in the next frame of jobs, or alone."""
 
     @property
     def busy(self) -> int:
@@ -114,17 +116,50 @@ class WorkerSession:
                 return False
         return True
 
-    async def send_frame(self, frame: bytes) -> bool:
-        """Send one encoded frame; return False (and mark the session closed) if it failed."""
+    async def send_frame(self, frame: bytes, *, with_acks: bool = False) -> bool:
+        """Send one encoded frame; return False (and mark the session closed) if it failed.
+
+        With `with_acks` (a frame of messages that may share a batch), the acks held by
+        hold_acks() go first in the same frame, or frames when they would not fit.
+        """
         async with self._write_lock:
             if self.closed:
                 return False
+            frames = [frame]
+            if with_acks and self._held_acks:
+                held, self._held_acks = self._held_acks, []
+                frames = frames_of([*((ack, True) for ack in held), (frame, True)])
             try:
-                await self._send_frame(frame)
+                for each in frames:
+                    await self._send_frame(each)
             except Exception as exc:  # the socket layer raises several unrelated types
                 logger.info("sending to worker %s failed: %r", self.name, exc)
                 self.closed = True
                 return False
+        return True
+
+    def hold_acks(self, acks: Sequence[Ack]) -> None:
+        """Keep acks to send with the next jobs this worker is handed (one frame for both),
+        or alone by send_held_acks(); each is encoded once, here."""
+        self._held_acks.extend(encode_item(ack) for ack in acks)
+
+    async def send_held_acks(self) -> bool:
+        """Send the acks held by hold_acks() that no frame of jobs took along."""
+        if not self._held_acks:
+            return True
+        held, self._held_acks = self._held_acks, []
+        for frame in frames_of((ack, True) for ack in held):
+            if not await self.send_frame(frame):
+                return False
+        return True
+
+    def finished(self, job_id: JobId, token: LeaseToken) -> bool:
+        """Stop counting a job whose outcome the worker sent (its code has stopped, so its
+        slot is free) before the store records it; return whether it was counted."""
+        held = self.running.get(job_id)
+        if held is None or held.token != token:
+            return False
+        del self.running[job_id]
         return True
 
     async def close(self, code: int, reason: str) -> None:
@@ -162,6 +197,7 @@ class Dispatcher:
         `jobs` frame says the store's time, the one run_at is kept by. None until read."""
         self._sessions: dict[str, WorkerSession] = {}
         self._wake = asyncio.Event()
+        self._in_round = False
         self._joined = 0
         self._handed = 0
         self._last_round_robin = 0
@@ -223,6 +259,22 @@ class Dispatcher:
         """Ask for a dispatch round as soon as possible."""
         self._wake.set()
 
+    async def acknowledge(self, session: WorkerSession, acks: Sequence[Ack]) -> None:
+        """Send a worker acks for its final words, which the store recorded: in the same
+        frame as the jobs a dispatch round under way, or asked for, hands it (the slots
+        those words freed are being filled), else at once. Acks held for a round go out at
+        its end if it handed that worker nothing."""
+        if not acks:
+            return
+        if self._in_round or self._wake.is_set():
+            session.hold_acks(acks)
+            return
+        await session.send(*acks)
+
+    async def _send_held_acks(self) -> None:
+        for session in list(self._sessions.values()):
+            await session.send_held_acks()
+
     # --- the loop ------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -233,6 +285,7 @@ class Dispatcher:
             try:
                 await self._sleep(moments)
                 self._wake.clear()
+                self._in_round = True
                 # Read before the round: a job that falls due while the round claims is
                 # still ahead of this moment, so the round after it starts at once. Read
                 # after the round, it would be neither claimed nor waited for, and would
@@ -244,7 +297,10 @@ class Dispatcher:
             except Exception:
                 logger.exception("dispatch round failed; retrying")
                 moments = []
+                await self._send_held_acks()
                 await asyncio.sleep(ERROR_PAUSE_S)
+            finally:
+                self._in_round = False
 
     async def listen(self) -> None:
         """Wake the dispatcher whenever the store signals work made due by another server."""
@@ -300,7 +356,13 @@ class Dispatcher:
         return now
 
     async def dispatch_once(self) -> int:
-        """Hand out due jobs until no worker with free slots gets any; return how many."""
+        """Hand out due jobs until no worker with free slots gets any; return how many.
+        Acks held for the round go out with each worker's jobs, or alone at its end."""
+        handed = await self._dispatch()
+        await self._send_held_acks()
+        return handed
+
+    async def _dispatch(self) -> int:
         if self._policy == "round-robin":
             return await self._dispatch_one_by_one()
         handed = 0
@@ -420,7 +482,8 @@ class Dispatcher:
             await self._fail_alone(session, job, reason)
         handed = 0
         for index, (frame, batch) in enumerate(handout.frames):
-            if self._sessions.get(session.name) is session and await session.send_frame(frame):
+            current = self._sessions.get(session.name) is session
+            if current and await session.send_frame(frame, with_acks=index == 0):
                 if self._on_started is not None:
                     self._on_started(batch)
                 handed += len(batch)

@@ -263,13 +263,20 @@ class WorkerConnection:
             message = await self._receive(self._idle_s, session)
             batch = message.messages if isinstance(message, Batch) else (message,)
             settling: list[Settling] = []
+            freed = False
             for item in batch:
                 if isinstance(item, Result | Failure | Release):
                     settling.append(item)
+                    if not isinstance(item, Release):
+                        # The code has stopped: its slot can be filled while the outcome
+                        # is recorded, and the acks go out with the jobs that fill it.
+                        freed = session.finished(item.job_id, item.token) or freed
                 elif isinstance(item, Hello):
                     await self._refuse(CLOSE_POLICY_VIOLATION, "a second hello", session)
                 else:
                     await self._handlers[type(item)](session, item)
+            if freed:
+                self._dispatcher.wake()
             if settling:
                 task = asyncio.create_task(self._settle_guarded(session, settling))
                 self._settling.add(task)
@@ -284,7 +291,7 @@ class WorkerConnection:
             # Closing makes the worker reconnect and send again what was not acked.
             await session.close(CLOSE_INTERNAL_ERROR, "server error")
             return
-        await session.send(*acks)
+        await self._dispatcher.acknowledge(session, acks)
 
     async def _heartbeat(self, session: WorkerSession, message: Heartbeat) -> None:
         leases, unleased = message.running, message.unleased

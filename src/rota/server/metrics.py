@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from importlib import metadata
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -54,6 +55,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._queue_labels: set[str] = set()
         self._task_labels: set[str] = set()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        """Each counter's and histogram's child per labels, looked up once (prometheus'
+        labels() checks and locks on every call, twice per job on the hot path)."""
         ProcessCollector(registry=self.registry)
         Info("rota_build", "The Rota version this server runs.", registry=self.registry).info(
             {"version": _version()}
@@ -123,6 +127,14 @@ class Metrics:
 
     # --- hooks -----------------------------------------------------------------------
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """Return the child of a counter or histogram for these labels."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def _labels(self, job: Job) -> tuple[str, str]:
         """Return the (queue, task) labels of a job's counters, OTHER_LABEL past the limits."""
         return (
@@ -138,15 +150,15 @@ class Metrics:
                 _bounded(self._queue_labels, queue, MAX_QUEUE_LABELS),
                 _bounded(self._task_labels, task, MAX_TASK_LABELS),
             )
-            self.submitted.labels(*labels).inc(count)
+            self._child(self.submitted, *labels).inc(count)
 
     def jobs_started(self, jobs: Iterable[Job]) -> None:
         """Count hand-outs and observe how late each started."""
         for job in jobs:
-            self.started.labels(*self._labels(job)).inc()
+            self._child(self.started, *self._labels(job)).inc()
             if job.started_at is not None:
                 late_s = (job.started_at - job.run_at).total_seconds()
-                self.lateness.labels(self._labels(job)[0]).observe(max(0.0, late_s))
+                self._child(self.lateness, self._labels(job)[0]).observe(max(0.0, late_s))
 
     def job_settled(self, job: Job, *, released: bool = False) -> None:
         """Count a worker's outcome for an attempt (a release counts as nothing)."""
@@ -154,14 +166,14 @@ class Metrics:
             return
         labels = self._labels(job)
         if job.state is JobState.SUCCEEDED:
-            self.succeeded.labels(*labels).inc()
+            self._child(self.succeeded, *labels).inc()
         elif job.state is JobState.FAILED:
-            self.failed.labels(*labels).inc()
+            self._child(self.failed, *labels).inc()
         elif job.state is JobState.PENDING:
-            self.retried.labels(*labels).inc()
+            self._child(self.retried, *labels).inc()
         if job.started_at is not None:
             ended_at = job.finished_at or job.updated_at
-            self.run_time.labels(*labels).observe(
+            self._child(self.run_time, *labels).observe(
                 max(0.0, (ended_at - job.started_at).total_seconds())
             )
 
@@ -169,16 +181,16 @@ class Metrics:
         """Count attempts lost with their lease, as retries or final failures."""
         for job in jobs:
             labels = self._labels(job)
-            self.reaped.labels(*labels).inc()
+            self._child(self.reaped, *labels).inc()
             if job.state is JobState.FAILED:
-                self.failed.labels(*labels).inc()
+                self._child(self.failed, *labels).inc()
             elif job.state is JobState.PENDING:
-                self.retried.labels(*labels).inc()
+                self._child(self.retried, *labels).inc()
 
     def jobs_expired(self, jobs: Iterable[Job]) -> None:
         """Count jobs whose deadline passed before they started."""
         for job in jobs:
-            self.expired.labels(*self._labels(job)).inc()
+            self._child(self.expired, *self._labels(job)).inc()
 
     def job_cancelled(self, job: Job) -> None:
         """Count a cancellation."""

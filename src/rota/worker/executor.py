@@ -32,7 +32,7 @@ from rota.values import (
     escape_output,
     result_json,
 )
-from rota.worker.code import AsyncCode, Code, ThreadCode
+from rota.worker.code import AsyncCode, Code, LoopCalls, ThreadCode, Threads
 from rota.worker.isolated import ChildCall, ChildOutcome, IsolatedRun
 
 STOP_GRACE_S = 10.0
@@ -113,6 +113,9 @@ class Executor:
         self._allow_shell = allow_shell
         self._imports = tuple(imports)
         self._stop_grace_s = stop_grace_s
+        self._threads = Threads()
+        self._calls: LoopCalls | None = None
+        self._signatures: dict[Callable[..., Any], inspect.Signature] = {}
 
     def attempt(
         self,
@@ -137,8 +140,11 @@ class Executor:
                 "shell tasks; start it with --allow-shell (or ROTA_ALLOW_SHELL=true)",
                 context=context,
             )
+        signature = self._signatures.get(task.fn)
+        if signature is None:
+            signature = self._signatures[task.fn] = inspect.signature(task.fn)
         try:
-            inspect.signature(task.fn).bind(*order.args, **order.kwargs)
+            signature.bind(*order.args, **order.kwargs)
         except TypeError as exc:
             return Attempt.refused(f"TypeError: {exc}", context=context)
         reset = set_current_job(context)
@@ -164,7 +170,8 @@ class Executor:
             return AsyncCode(lambda: task.fn(*order.args, **order.kwargs), name=name), _finished
         if not task.isolated:
             call = functools.partial(task.fn, *order.args, **order.kwargs)
-            return ThreadCode(call, name=name), _finished
+            code = ThreadCode(call, name=name, threads=self._threads, calls=self._loop_calls())
+            return code, _finished
         child = IsolatedRun(
             ChildCall(
                 imports=self._imports,
@@ -180,8 +187,21 @@ class Executor:
             context,
             on_started=lambda: code.mark_started(),
         )
-        code = ThreadCode(child.run, name=name, interrupt=child.kill)
+        code = ThreadCode(
+            child.run,
+            name=name,
+            interrupt=child.kill,
+            threads=self._threads,
+            calls=self._loop_calls(),
+        )
         return code, _from_child
+
+    def _loop_calls(self) -> LoopCalls:
+        """Return the calls to this worker's event loop from its tasks' threads."""
+        loop = asyncio.get_running_loop()
+        if self._calls is None or self._calls.loop is not loop:
+            self._calls = LoopCalls(loop)
+        return self._calls
 
 
 class Attempt:

@@ -118,6 +118,25 @@ SET state = 'succeeded',
 WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING *;
 
+-- name: complete_many
+-- complete for many leases at once: :done is a JSON array of {id, token, result}.
+UPDATE jobs
+SET state = 'succeeded',
+    result = json_extract(done.value, '$.result'),
+    error = NULL,
+    traceback = NULL,
+    progress = 1.0,
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    stop_requested_at = NULL,
+    finished_at = :now,
+    updated_at = :now
+FROM json_each(:done) AS done
+WHERE jobs.id = json_extract(done.value, '$.id')
+  AND jobs.state = 'running'
+  AND jobs.lease_token = json_extract(done.value, '$.token')
+RETURNING *;
+
 -- name: retry_later
 -- A failed or lost attempt with attempts left: pending again at the run_at the lifecycle
 -- rules chose (rota.lifecycle), fenced by the lease token.
