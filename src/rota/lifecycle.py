@@ -202,6 +202,20 @@ def held_ahead(job: Job, now: datetime) -> bool:
     )
 
 
+EDIT_MARGIN_S = 1.0
+"""How far off its run_at a held job must be for an edit to take it back (seconds).
+
+The holder hears of the edit by a message (its lease is called stale) and must hear it
+before the run_at at which it would start the old version; closer to the start the edit is
+refused as for a running job, so the old version and the edited one never both run."""
+
+
+def editable_held(job: Job, now: datetime) -> bool:
+    """Tell whether an edit may take a held job back: held_ahead, with its run_at at least
+    EDIT_MARGIN_S after `now`."""
+    return held_ahead(job, now + timedelta(seconds=EDIT_MARGIN_S))
+
+
 def dispatch_key(job: Job) -> tuple[int, datetime, str]:
     """Return the sort key of dispatch order: priority (higher first), then run_at, then
     submission order (ids increase with submission)."""

@@ -122,7 +122,8 @@ class WorkerSettings(Section):
         ge=0,
         le=MAX_LEAD_S,
         description="how long before its run_at a delayed job is handed over; the worker "
-        "holds it and starts it at that moment by its own timer (0: only due jobs)",
+        "holds it and starts it at that moment by the store's clock, which each frame of "
+        "jobs states (0: only due jobs)",
     )
     exit_when_stuck: bool = Field(
         False,

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from rota.clock import ManualClock
-from rota.errors import StaleLease
+from rota.errors import InvalidTransition, StaleLease
 from rota.jobs import JobState
+from rota.lifecycle import EDIT_MARGIN_S
 from rota.store import AcquireRequest, Store
 from rota.store.base import JobChanges
 
@@ -60,13 +61,28 @@ async def test_acquire_many_honours_each_requests_lead(store: Store, clock: Manu
 async def test_an_edit_takes_a_job_held_within_a_lead_back(
     store: Store, clock: ManualClock
 ) -> None:
-    job = await submit_one(store, run_at=_in(clock, 0.4), kwargs={"a": 1})
-    [held] = await claim(store, lead_s=0.5)
+    job = await submit_one(store, run_at=_in(clock, EDIT_MARGIN_S + 2), kwargs={"a": 1})
+    [held] = await claim(store, lead_s=EDIT_MARGIN_S + 3)
     edited = await store.update(job.id, JobChanges(kwargs={"a": 2}))
     assert (edited.state, edited.lease_token) == (JobState.PENDING, None)
     assert edited.attempts_left == job.attempts_left
     with pytest.raises(StaleLease):
         await store.complete(lease_of(held), "the old version ran")
+
+
+async def test_an_edit_too_close_to_a_held_jobs_start_is_refused_and_the_hold_stays(
+    store: Store, clock: ManualClock
+) -> None:
+    """The holder could not hear of the edit before it starts the old version, and the
+    edited job, claimable at once, would run beside it."""
+    job = await submit_one(store, run_at=_in(clock, EDIT_MARGIN_S / 2), kwargs={"a": 1})
+    [held] = await claim(store, lead_s=EDIT_MARGIN_S)
+    with pytest.raises(InvalidTransition, match=r"cannot be changed.*cancel it"):
+        await store.update(job.id, JobChanges(kwargs={"a": 2}))
+    assert await claim(store, "another", lead_s=EDIT_MARGIN_S) == []
+    clock.advance(EDIT_MARGIN_S)
+    done = await store.complete(lease_of(held), "the only version ran")
+    assert (done.state, done.kwargs) == (JobState.SUCCEEDED, {"a": 1})
 
 
 async def test_a_job_held_within_a_lead_by_a_worker_that_died_goes_back_in_its_place(

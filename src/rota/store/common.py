@@ -19,6 +19,7 @@ from rota.errors import (
 )
 from rota.ids import new_job_id, uuid_text
 from rota.jobs import Job, JobSpec, JobState, Lease
+from rota.lifecycle import EDIT_MARGIN_S
 from rota.moments import MAX_TIMEOUT_S, check_span
 from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.safe_text import excerpt
@@ -362,6 +363,13 @@ def refusal(verb: str, job: Job) -> InvalidTransition:
         return JobStopping(
             f"job {job.id} is still stopping on worker {job.worker}: the code of its last "
             "attempt has not stopped yet; retry it once it has"
+        )
+    if verb == "update_job" and job.state is JobState.RUNNING and job.stop_requested_at is None:
+        return InvalidTransition(
+            f"a running job cannot be changed: job {job.id} is with worker {job.worker}, "
+            f"which starts it at {job.run_at.isoformat()} if it has not yet (a job handed "
+            f"over ahead can be changed until {EDIT_MARGIN_S:g} s before its start); cancel "
+            "it and submit it again instead"
         )
     return InvalidTransition(f"a {job.state} job cannot be {_ACTIONS[verb]}")
 

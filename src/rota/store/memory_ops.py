@@ -20,7 +20,7 @@ from rota.lifecycle import (
     EXPIRED_MESSAGE,
     EventKind,
     cancelled_message,
-    held_ahead,
+    editable_held,
     is_overdue,
     updated_message,
 )
@@ -149,9 +149,10 @@ def retry(data: MemoryData, job_id: str, now: datetime) -> Job:
 
 def update(data: MemoryData, job_id: str, values: dict[str, Any], now: datetime) -> Job:
     """Change a pending job's fields (already checked) and log which; a job held ahead of
-    its time goes back to pending with them, its lease ended (the claim does not count)."""
+    its time goes back to pending with them, its lease ended (the claim does not count),
+    while it is at least EDIT_MARGIN_S from its start (rota.lifecycle.editable_held)."""
     job = data.job(job_id)
-    if held_ahead(job, now):
+    if editable_held(job, now):
         values = {
             **values,
             "state": JobState.PENDING,

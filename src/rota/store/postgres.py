@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
-from rota.lifecycle import EXPIRED_MESSAGE, progress_message, updated_message
+from rota.lifecycle import EDIT_MARGIN_S, EXPIRED_MESSAGE, progress_message, updated_message
 from rota.store import postgres_batch as batch
 from rota.store import postgres_ops as ops
 from rota.store.base import (
@@ -246,7 +246,15 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         fields = [name for name, value in params.items() if value is not None]
         message = updated_message(fields)
         return await self._run(
-            lambda c: ops.change(c, self._q, "update_job", job_id, message=message, **params)
+            lambda c: ops.change(
+                c,
+                self._q,
+                "update_job",
+                job_id,
+                message=message,
+                edit_margin_s=EDIT_MARGIN_S,
+                **params,
+            )
         )
 
     @emits_changes

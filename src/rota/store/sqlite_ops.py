@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from rota.errors import InvalidInput, JobNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.lifecycle import (
+    EDIT_MARGIN_S,
     EXPIRED_MESSAGE,
     Decision,
     EventKind,
@@ -416,7 +417,8 @@ def update(
         "kwargs": None if changes.kwargs is None else dump_json(changes.kwargs, "kwargs"),
     }
     fields = [name for name, value in params.items() if value is not None]
-    return change(conn, q, "update_job", job_id, now, params, updated_message(fields))
+    margin = {"edit_margin_us": round(EDIT_MARGIN_S * 1_000_000)}
+    return change(conn, q, "update_job", job_id, now, params | margin, updated_message(fields))
 
 
 def register_worker(conn: sqlite3.Connection, q: Queries, info: WorkerInfo, now: datetime) -> None:

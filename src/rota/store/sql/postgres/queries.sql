@@ -365,7 +365,8 @@ WITH changed AS (
         args = coalesce(:args::text::json, args),
         kwargs = coalesce(:kwargs::text::json, kwargs),
         -- A job held ahead of its run_at goes back to pending, its lease ended as a
-        -- release ends it (rota.lifecycle.held_ahead): the claim does not count.
+        -- release ends it (rota.lifecycle.editable_held): the claim does not count; only
+        -- while its run_at is at least :edit_margin_s away.
         prior_attempts = prior_attempts + CASE WHEN state = 'running' THEN 1 ELSE 0 END,
         progress = CASE WHEN state = 'running' THEN NULL ELSE progress END,
         progress_message = CASE WHEN state = 'running' THEN NULL ELSE progress_message END,
@@ -376,7 +377,8 @@ WITH changed AS (
     WHERE id = :id
       AND (state = 'pending'
            OR (state = 'running' AND lease_token IS NOT NULL AND stop_requested_at IS NULL
-               AND run_at > coalesce(:now, now())))
+               AND run_at > coalesce(:now, now())
+                            + :edit_margin_s::float8 * interval '1 second'))
     RETURNING *
 ), logged AS (
     INSERT INTO events (job_id, attempt, at, kind, worker, message)

@@ -250,7 +250,8 @@ RETURNING *;
 
 -- name: update_job
 -- A job held ahead of its run_at (rota.lifecycle.held_ahead) goes back to pending with the
--- changes, its lease ended as a release ends it: the claim does not count.
+-- changes, its lease ended as a release ends it: the claim does not count; only while its
+-- run_at is at least :edit_margin_us away (rota.lifecycle.EDIT_MARGIN_S).
 UPDATE jobs
 SET run_at = coalesce(:run_at, run_at),
     priority = coalesce(:priority, priority),
@@ -266,7 +267,7 @@ SET run_at = coalesce(:run_at, run_at),
 WHERE id = :id
   AND (state = 'pending'
        OR (state = 'running' AND lease_token IS NOT NULL AND stop_requested_at IS NULL
-           AND run_at > :now))
+           AND run_at > :now + :edit_margin_us))
 RETURNING *;
 
 -- name: list_jobs
