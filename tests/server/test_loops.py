@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from rota.device.runtime import CAPACITY as DEVICE_CAPACITY
 from rota.errors import JobNotFound
 from rota.jobs import Job, JobSpec, JobState
 from rota.protocol import FROM_SERVER_SIDE, Jobs, decode
+from rota.protocol.messages import Ack
 from rota.server.dispatcher import PLAN_STEPS, Dispatcher, Policy, WorkerSession
 from rota.server.reaper import Reaper
 from rota.server.waiters import FALLBACK_POLL_S, Waiters
@@ -326,3 +328,49 @@ async def test_a_jobs_frame_never_says_a_time_ahead_of_the_stores_clock(db_path:
         assert frame.sent_at <= (await store.now()).timestamp()
     finally:
         await store.close()
+
+
+async def test_an_ack_that_comes_while_a_rounds_held_acks_go_out_is_sent_at_once(
+    manual_store: Store,
+) -> None:
+    """Acks held for a round go out at its end; one that comes meanwhile must not wait
+    for a round that may not come before the poll."""
+    hub = dispatcher(manual_store)
+    frames: list[bytes] = []
+    second: list[asyncio.Task[None]] = []
+    second_came = asyncio.Event()
+
+    async def send(frame: bytes) -> None:
+        frames.append(frame)
+        if b"first-ack" in frame:  # the second comes while the first is on its way
+            ack = Ack(job_id="second-ack", ok=True)
+            second.append(asyncio.create_task(hub.acknowledge(worker, [ack])))
+            await asyncio.sleep(0)  # it is decided (held, or sent once this send is done)
+            second_came.set()
+
+    async def close(code: int, reason: str) -> None:
+        pass
+
+    worker = WorkerSession(
+        name="w",
+        queues=["default"],
+        tags=[],
+        tasks=None,
+        capacity=1,
+        send_frame=send,
+        close_socket=close,
+    )
+    hub.add(worker)
+    loop = asyncio.create_task(hub.run())
+    try:
+        hub.wake()
+        await hub.acknowledge(worker, [Ack(job_id="first-ack", ok=True)])  # held for the round
+        assert frames == []
+        async with asyncio.timeout(10):
+            await second_came.wait()
+            await second[0]
+        assert any(b"second-ack" in frame for frame in frames)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop

@@ -297,6 +297,7 @@ class Dispatcher:
             except Exception:
                 logger.exception("dispatch round failed; retrying")
                 moments = []
+                self._in_round = False  # acks during the pause go out at once
                 await self._send_held_acks()
                 await asyncio.sleep(ERROR_PAUSE_S)
             finally:
@@ -359,6 +360,9 @@ class Dispatcher:
         """Hand out due jobs until no worker with free slots gets any; return how many.
         Acks held for the round go out with each worker's jobs, or alone at its end."""
         handed = await self._dispatch()
+        # The round's frames are out: acks from here on go at once, not held for a round
+        # that may not come before the poll.
+        self._in_round = False
         await self._send_held_acks()
         return handed
 
