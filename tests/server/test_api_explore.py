@@ -248,3 +248,25 @@ async def test_openapi_documents_the_routes_and_their_errors(client: httpx.Async
     for (path, method), statuses in expected.items():
         assert set(paths[path][method]["responses"]) == statuses, path
     assert "warning" in schema["components"]["schemas"]["JobOut"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("since", "reason"),
+    [
+        ("2030-13-01", "since: '2030-13-01' is not ISO 8601, e.g. 2030-01-01T00:00:00Z"),
+        ("tomorrow", "since: 'tomorrow' is not ISO 8601, e.g. 2030-01-01T00:00:00Z"),
+        ("2030-01-01T00:00:00", "since: give a timezone offset, e.g. 2030-01-01T00:00:00Z"),
+        # A number is refused without pointing to `delay`, which only a job's run_at has.
+        (
+            "1700000000",
+            "since: give ISO 8601 text with an offset, e.g. 2030-01-01T00:00:00Z "
+            "(a number is not a moment)",
+        ),
+    ],
+)
+async def test_a_moment_that_is_not_one_is_refused_in_rotas_words(
+    client: httpx.AsyncClient, since: str, reason: str
+) -> None:
+    response = await client.post(f"{JOBS}/retry", json={"task": "rota.echo", "since": since})
+    assert_error(response, 422, "InvalidInput")
+    assert response.json()["error"]["message"] == reason

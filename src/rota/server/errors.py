@@ -113,12 +113,20 @@ def _format_location(location: Sequence[Any]) -> str:
     return text
 
 
+_NOT_A_MOMENT = frozenset({"datetime_parsing", "datetime_from_date_parsing", "datetime_type"})
+"""pydantic's kinds of error for text that is not a moment (a Moment field's)."""
+
+
 def _reason(error: Mapping[str, Any]) -> str:
     kind = error.get("type")
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
         return "field required"
+    if kind in _NOT_A_MOMENT:
+        return f"{excerpt(error.get('input'))} is not ISO 8601, e.g. 2030-01-01T00:00:00Z"
+    if kind == "timezone_aware":
+        return "give a timezone offset, e.g. 2030-01-01T00:00:00Z"
     if kind == "json_invalid":
         detail = (error.get("ctx") or {}).get("error", "")
         return f"the body is not valid JSON ({detail})" if detail else "the body is not valid JSON"

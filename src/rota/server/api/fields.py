@@ -10,7 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictFloat
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictFloat,
+    ValidationInfo,
+)
 
 from rota.moments import MAX_SPAN_S, MAX_TIMEOUT_S, moment_problem, span_problem
 
@@ -19,7 +26,7 @@ __all__ = ["BackoffBaseSeconds", "Moment", "PositiveSeconds", "Seconds", "Timeou
 MAX_BACKOFF_BASE_S = 86400.0
 
 
-def _moment_text(value: Any) -> Any:
+def _moment_text(value: Any, info: ValidationInfo) -> Any:
     # pydantic would read a number (or a string of digits) as seconds since the epoch; the
     # API documents a moment as ISO 8601 text, and a number is more often a mistaken span.
     if isinstance(value, datetime):
@@ -27,9 +34,11 @@ def _moment_text(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("give ISO 8601 text with an offset, e.g. 2030-01-01T00:00:00Z")
     if value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        # Only a job's run_at has a span beside it (delay) to point to.
+        hint = "; for seconds from now, use delay" if info.field_name == "run_at" else ""
         raise ValueError(
             "give ISO 8601 text with an offset, e.g. 2030-01-01T00:00:00Z (a number is not "
-            "a moment; for seconds from now, use delay)"
+            f"a moment{hint})"
         )
     return value
 
