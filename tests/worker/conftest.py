@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from worker_fake_server import FakeServer, WorkerRun, make_registry
 
+from rota.clock import SYSTEM_CLOCK
 from rota.settings import settings_of
 from rota.tasks.registry import TaskRegistry
 from rota.worker.runtime import Worker
@@ -35,9 +36,12 @@ async def start_worker(
             "concurrency": 2,
             "drain_grace_s": 5.0,
         }
+        clock = overrides.pop("clock", SYSTEM_CLOCK)
         fields.update(overrides)
         lines: list[str] = []
-        worker = Worker(settings_of(fields), registry or make_registry(), report=lines.append)
+        worker = Worker(
+            settings_of(fields), registry or make_registry(), report=lines.append, clock=clock
+        )
         run = WorkerRun(worker, lines)
         runs.append(run)
         return run

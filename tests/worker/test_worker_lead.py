@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import worker_sample_tasks
 from worker_fake_server import FakeServer, WorkerRun, job, make_registry
@@ -120,3 +121,32 @@ async def test_a_drain_gives_held_jobs_back_at_once(
     assert time.time() < run_at
     assert await run.finish()
     assert not server.of_type("result", "j1") and not server.of_type("failure", "j1")
+
+
+class SteppedClock:
+    """This machine's clocks, with the wall clock stepped forward on demand (an NTP step,
+    a suspended VM waking up); the monotonic clock does not move with it."""
+
+    def __init__(self) -> None:
+        self.step_s = 0.0
+
+    def now_utc(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.step_s)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+async def test_a_step_of_the_workers_wall_clock_does_not_start_a_held_job_early(
+    server: FakeServer, start_worker: Start
+) -> None:
+    clock = SteppedClock()
+    start_worker(make_registry(worker_sample_tasks.registry), clock=clock)
+    await server.wait_connected()
+    await server.send({"type": "jobs", "jobs": [job("j0", "t.began")], "sent_at": time.time()})
+    await server.wait_message("result", "j0")  # the worker has read the server's time
+    clock.step_s = 30.0  # by the stepped clock the next job is long due; by the server's not
+    run_at = time.time() + 0.8
+    await server.send({"type": "jobs", "jobs": [_ahead("j1", run_at)], "sent_at": time.time()})
+    result = await server.wait_message("result", "j1")
+    assert result["result"] >= run_at

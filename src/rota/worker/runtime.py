@@ -87,7 +87,8 @@ class Worker:
         self._horizon_s = horizon_s
         self._holds = horizon_s <= 0
         self._offsets: deque[float] = deque(maxlen=OFFSET_SAMPLES)
-        """This clock minus the server's, plus the frame's way here: one per `jobs` frame."""
+        """This machine's monotonic clock minus the server's `sent_at`, plus the frame's way
+        here: one per `jobs` frame (monotonic, so a step of the wall clock moves no hold)."""
         self._on_release = on_release
         self._settings = settings
         self._registry = registry
@@ -310,7 +311,7 @@ class Worker:
         for message in messages:
             if isinstance(message, Jobs):
                 if message.sent_at is not None:
-                    self._offsets.append(self._clock.now_utc().timestamp() - message.sent_at)
+                    self._offsets.append(self._clock.monotonic() - message.sent_at)
                 for order in message.jobs:
                     self._take(order)
             elif isinstance(message, Cancel):
@@ -380,11 +381,23 @@ class Worker:
         self._stopped(slot, outcome)
 
     def clock_offset_s(self) -> float:
-        """Return how far to shift the server's moments onto this worker's clock: the least
-        of (this clock minus the server's `sent_at`) over the last `jobs` frames, which is
+        """Return this worker's wall clock minus the server's, in seconds, as the last `jobs`
+        frames tell it (plus the quickest frame's way here); 0 before any frame said its
+        time."""
+        if not self._offsets:
+            return 0.0
+        return self._monotonic_offset_s() - self._wall_to_monotonic_s()
+
+    def _monotonic_offset_s(self) -> float:
+        """Return how far to shift the server's moments onto this machine's monotonic
+        clock: the least of (monotonic clock minus `sent_at`) over the last `jobs` frames,
         the clocks' offset plus the quickest frame's way here, so a moment shifted by it is
-        never early by the server's clock. 0 before any frame said its time."""
-        return min(self._offsets, default=0.0)
+        never early by the server's clock. Before any frame said its time, this machine's
+        wall clock stands for the server's."""
+        return min(self._offsets, default=self._wall_to_monotonic_s())
+
+    def _wall_to_monotonic_s(self) -> float:
+        return self._clock.monotonic() - self._clock.now_utc().timestamp()
 
     async def _hold_until_due(self, slot: Slot) -> None:
         """Keep a job handed over ahead of its run_at until that moment (by the server's
@@ -395,13 +408,13 @@ class Worker:
         run_at = slot.order.run_at
         if not self._holds or run_at is None:
             return
-        due = run_at + self.clock_offset_s()
+        due = run_at + self._monotonic_offset_s()  # on the monotonic clock
         slot.held = True
         try:
             while True:
-                left_s = due - self._clock.now_utc().timestamp()
-                # The loop's timer runs on the monotonic clock; the wall clock is asked again
-                # after each wait, so the code never starts before the moment.
+                left_s = due - self._clock.monotonic()
+                # The loop's timer runs on the monotonic clock too, and may wake a hair
+                # early: the clock is asked again after each wait.
                 if left_s <= 0:
                     break
                 if not await slot.attempt.hold(left_s):
