@@ -336,6 +336,36 @@ async def test_the_stores_connections_never_compile_queries(dsn: str, schema: st
         await runner.stop()
 
 
+async def test_a_connection_the_driver_cannot_use_is_closed_and_a_read_runs_again(
+    dsn: str, schema: str
+) -> None:
+    """A pooled connection that the server ended while it sat idle can be caught closing:
+    the driver refuses to start a statement on it (InternalClientError, seen in CI after
+    pg_terminate_backend). The store closes it, the pool opens another, a read runs again;
+    a write, whose outcome the store cannot know in general, is answered as unavailable."""
+    runner = ConnectionRunner(
+        dsn, schema=schema, pool_min=1, pool_max=1, connect_timeout_s=5.0, command_timeout_s=5.0
+    )
+    await runner.start()
+    used: list[Any] = []
+
+    async def first_refused(conn: Any) -> int:
+        used.append(conn._con)  # the connection itself, past the pool's proxy
+        if len(used) == 1:
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 11")
+        return int(await conn.fetchval("SELECT 1"))
+
+    try:
+        assert await runner.run(first_refused, retry=True) == 1
+        assert used[0].is_closed() and used[1] is not used[0]
+        used.clear()
+        with pytest.raises(ServerUnavailable):
+            await runner.run(first_refused, retry=False)
+        assert used[0].is_closed()
+    finally:
+        await runner.stop()
+
+
 # --- outages -------------------------------------------------------------------------------
 
 

@@ -165,10 +165,21 @@ class ConnectionRunner:
             try:
                 async with pool.acquire(timeout=self._connect_timeout_s) as conn:
                     sent = True
-                    return await work(conn)
+                    try:
+                        return await work(conn)
+                    except asyncpg.exceptions.InternalClientError:
+                        conn.terminate()  # still held here: the pool replaces it
+                        raise
             except asyncpg.DataError as exc:
                 # 22xxx, or a value the driver cannot encode: the input, not the database.
                 raise InvalidInput(f"the database refused a value: {exc}") from exc
+            except asyncpg.exceptions.InternalClientError as exc:
+                # A pooled connection the server ended while it sat idle (terminated, or a
+                # restart) can be caught mid-way by its closing: the driver refuses to start
+                # a statement on it. It was closed above and is replaced; a read runs again.
+                if attempt == 2 or not retry:
+                    raise self._unavailable(exc) from exc
+                continue
             except Exception as exc:
                 if not is_connection_loss(exc):
                     raise
