@@ -91,6 +91,19 @@ async def test_an_interrupt_lands_once_a_long_c_call_returns() -> None:
     assert len(after) <= 1  # stopped at the first bytecodes after the sleep returned
 
 
+async def _interrupted_around_its_return(code: ThreadCode, round_: int) -> asyncio.Future[Any]:
+    """Start the code and interrupt it as often as possible until it ended; on odd rounds
+    only once it began (an interrupt sent before it began keeps it from beginning)."""
+    code.start()
+    if round_ % 2:
+        await code.started.wait()
+    ended = asyncio.ensure_future(code.wait())
+    while not ended.done():
+        code.interrupt()
+        await asyncio.sleep(0)
+    return ended
+
+
 async def test_interrupts_around_the_return_never_lose_the_end_of_the_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -99,13 +112,7 @@ async def test_interrupts_around_the_return_never_lose_the_end_of_the_code(
     outcomes = set()
     for round_ in range(200):
         code = ThreadCode(lambda round_=round_: round_ * 2, name="t")
-        code.start()
-        if round_ % 2:  # else an interrupt sent before the code began keeps it from beginning
-            await code.started.wait()
-        ended = asyncio.ensure_future(code.wait())
-        while not ended.done():  # interrupt as often as possible around the return
-            code.interrupt()
-            await asyncio.sleep(0)
+        ended = await _interrupted_around_its_return(code, round_)
         try:
             assert ended.result() == round_ * 2
             outcomes.add("returned")
@@ -162,13 +169,7 @@ async def test_interrupts_of_an_ended_attempt_never_reach_the_next_one_on_its_th
     returned = 0
     for round_ in range(200):
         code = ThreadCode(lambda round_=round_: round_ * 2, name="t", threads=threads)
-        code.start()
-        if round_ % 2:  # else an interrupt sent before the code began keeps it from beginning
-            await code.started.wait()
-        ended = asyncio.ensure_future(code.wait())
-        while not ended.done():  # interrupt as often as possible around the return
-            code.interrupt()
-            await asyncio.sleep(0)
+        ended = await _interrupted_around_its_return(code, round_)
         code.interrupt()  # and after: the thread runs the next attempt's code by now
         try:
             assert ended.result() == round_ * 2
