@@ -47,6 +47,10 @@ BODIES = [
     b'[{"task": "app.add", "args": [18446744073709551616]}]',  # over 64 bits: json reads it
     b'[{"task": "app.add", "args": [-9223372036854775809]}]',
     b'[{"task": "app.add", "args": [9007199254740992]}]',  # 2**53: refused either way
+    b'[{"task":"app.add","args":[18446744073709551616,-18446744073709551616]}]',
+    b'{"task": "app.add", "kwargs": {"n":\n\t-18446744073709551616}}',
+    b'[{"task": "app.add", "kwargs": {"n":\r18446744073709551616}}]',
+    b'[{"task": "app.add", "idempotency_key": "k-18446744073709551616"}]',
     b'[{"task": "app.add", "args": [1e400]}]',
     b'[{"task": "app.add", "args": [NaN]}]',
     b'[{"task": "app.add", "args": [Infinity]}]',
@@ -144,6 +148,25 @@ def test_a_plain_body_is_not_read_by_json(monkeypatch: pytest.MonkeyPatch) -> No
     body = b'[{"task": "app.add", "args": [1, {"a": "b"}]}, {"task": "app.add", "args": [2]}]'
     jobs, bulk = parse_submission_body(body, max_bulk=MAX_BULK)
     assert bulk and [job.to_spec(None).args for job in jobs] == [[1, {"a": "b"}], [2]]
+
+
+def test_digits_inside_strings_do_not_send_a_body_to_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client's random hex keys hold runs of 19 decimal digits in most bulks: only a number
+    sends a body down json's (slower) path, not digits inside a string."""
+
+    def refuse(body: bytes) -> Any:
+        raise AssertionError("read by json")
+
+    monkeypatch.setattr(schemas, "parse_json", refuse)
+    keys = [f"rota-client-{n:032d}" for n in range(1, 4)]
+    body = json.dumps(
+        [
+            {"task": "app.add", "idempotency_key": key, "args": ["1234567890123456789012"]}
+            for key in keys
+        ]
+    ).encode()
+    jobs, bulk = parse_submission_body(body, max_bulk=MAX_BULK)
+    assert bulk and [job.to_spec(None).idempotency_key for job in jobs] == keys
 
 
 async def test_every_field_of_a_bulk_item_round_trips(client: httpx.AsyncClient) -> None:

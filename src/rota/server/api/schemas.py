@@ -241,9 +241,12 @@ def parse_submissions(data: Any, *, max_bulk: int) -> tuple[list[JobSubmit], boo
     return [job], False
 
 
-_LONG_NUMBER: Final = re.compile(rb"[0-9]{19}")
-"""A run of 19 digits: an integer orjson may read as a float (one below -2**63 or above
-2**64 - 1), where Python's json reads an int. Such bodies are read by json."""
+_LONG_NUMBER: Final = re.compile(rb"(?:^|[\[,:\s])-?[0-9]{19}")
+"""A number that begins with a run of 19 digits: an integer orjson may read as a float (one
+below -2**63 or above 2**64 - 1), where Python's json reads an int. Such bodies are read by
+json. A JSON number begins the text or follows `[`, `,`, `:` or whitespace (RFC 8259,
+section 2), so a run of digits inside a string (a client's random idempotency keys hold
+many) mostly does not match: where one does, json's path reads it, only slower."""
 
 
 class Submitted(Protocol):
@@ -305,12 +308,16 @@ def _parse_repeats(data: list[Any], *, max_bulk: int) -> tuple[list[Submitted], 
         if type(item) is not dict:
             raise _NotPlain()
         options = tuple(
-            (name, type(value), value) for name, value in item.items() if name not in _OWN_FIELDS
+            [(name, type(value), value) for name, value in item.items() if name not in _OWN_FIELDS]
         )
-        if not all(kind in _REPEATABLE for _, kind, _ in options):
-            raise _NotPlain()
-        model = known.get(options)
+        try:
+            model = known.get(options)
+        except TypeError:  # a list or an object among the options: not hashable
+            raise _NotPlain() from None
         if model is None:
+            # Types are part of the key: options found in `known` passed this check already.
+            if not all(kind in _REPEATABLE for _, kind, _ in options):
+                raise _NotPlain()
             model = known[options] = _SUBMIT_ONE.validate_python(item)
             model.args, model.kwargs = check_arguments(
                 model.args, model.kwargs, where=f"jobs[{index}]."
