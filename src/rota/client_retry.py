@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -50,16 +50,27 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 
 def new_idempotency_key() -> str:
-    """Return a fresh idempotency key for a submission whose caller gave none."""
-    return f"rota-client-{uuid.uuid4().hex}"
+    """Return a fresh idempotency key for a submission whose caller gave none (see
+    new_idempotency_keys)."""
+    return new_idempotency_keys(1)[0]
 
 
 def new_idempotency_keys(count: int) -> list[str]:
-    """Return `count` fresh idempotency keys (for the items of a bulk submission): each as
-    new_idempotency_key's, 128 random bits in 32 hex digits, from one read of the system's
-    random source."""
-    digits = os.urandom(16 * count).hex()
-    return [f"rota-client-{digits[start : start + 32]}" for start in range(0, 32 * count, 32)]
+    """Return `count` fresh idempotency keys (for the items of a bulk submission), from one
+    read of the system's random source: `rota-client-`, the time in milliseconds in 12 hex
+    digits, then 80 random bits in 20.
+
+    The time comes first for the store's sake, as in a UUIDv7 (RFC 9562, section 5.7): new
+    keys sort after the keys stored before them, so a bulk's keys go to the end of the
+    store's index of keys, a few pages, rather than each to a random page of it (which made
+    the commit of a bulk write hundreds of pages once many jobs were stored). 80 random bits
+    keep keys made in the same millisecond apart, by this client and any other.
+    """
+    stamp = f"{time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF:012x}"
+    digits = os.urandom(10 * count).hex()
+    return [
+        f"rota-client-{stamp}{digits[start : start + 20]}" for start in range(0, 20 * count, 20)
+    ]
 
 
 def may_retry_error(error: httpx.TransportError, *, repeatable: bool) -> bool:

@@ -126,6 +126,20 @@ def test_bulk_keys_are_fresh_and_shaped_as_single_ones() -> None:
     assert new_idempotency_keys(0) == []
 
 
+def test_keys_begin_with_the_time_so_later_ones_sort_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bulk's keys land at the end of the store's index of keys, not on random pages."""
+    now_ns = [1_700_000_000_000_000_000]
+    monkeypatch.setattr("rota.client_retry.time.time_ns", lambda: now_ns[0])
+    first = new_idempotency_keys(500)
+    now_ns[0] += 1_000_000  # a millisecond on
+    later = [*new_idempotency_keys(500), new_idempotency_key()]
+    assert max(first) < min(later)
+    stamp = f"{1_700_000_000_000:012x}"
+    assert all(key.startswith(f"rota-client-{stamp}") for key in first)
+
+
 async def test_every_bulk_item_without_a_key_gets_its_own(live_server: LiveServer) -> None:
     async with AsyncClient(live_server.url) as client:
         made = await client.submit_many(
