@@ -8,6 +8,7 @@ import pytest
 
 from rota.errors import RotaError
 from rota.store.queries import load_migrations, load_queries, parse_queries, split_statements
+from rota.store.sqlite_rows import insert_job_values
 
 PACKAGE = "rota.store.sql.sqlite"
 
@@ -61,7 +62,15 @@ def test_shipped_queries_all_compile() -> None:
             conn.execute(sql)
             continue
         # Preparing checks syntax, tables, columns and every INDEXED BY.
-        conn.execute("EXPLAIN " + sql, AnyParams())
+        params = (None,) * sql.count("?") if "?" in sql else AnyParams()
+        conn.execute("EXPLAIN " + sql, params)
+
+
+def test_insert_job_takes_the_values_in_its_order() -> None:
+    """insert_job binds by position: its placeholders are as many as the values given."""
+    sql = load_queries(PACKAGE, "queries.sql")["insert_job"]
+    values = insert_job_values(AnyParams())
+    assert sql.count("?") == len(values) and ":" not in sql.split("VALUES")[1]
 
 
 def test_migrations_are_numbered_from_one() -> None:

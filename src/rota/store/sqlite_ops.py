@@ -38,7 +38,14 @@ from rota.store.common import (
     stale_lease,
     to_us,
 )
-from rota.store.sqlite_rows import NewJobMoments, event_params, json_list, new_job, row_to_job
+from rota.store.sqlite_rows import (
+    NewJobMoments,
+    event_params,
+    insert_job_values,
+    json_list,
+    new_job,
+    row_to_job,
+)
 from rota.types import JSON
 
 Queries = Mapping[str, str]
@@ -90,7 +97,7 @@ def submit(
         new.append(params)
     if not new:
         return [place for place in places if isinstance(place, Job)]
-    conn.executemany(q["insert_job"], new)
+    conn.executemany(q["insert_job"], map(insert_job_values, new))
     moments = NewJobMoments(now_us)
     created = [new_job(params, moments) for params in new]
     ids_text = json.dumps([job.id for job in created])

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from rota.jobs import Event, Job, JobState
@@ -42,6 +43,28 @@ _NEW_JOB_COLUMNS = {
     "stop_requested_at": None,
 }
 """The columns insert_job leaves to their defaults (or sets from nothing the spec gives)."""
+
+
+insert_job_values: Any = itemgetter(
+    "id",
+    "task",
+    "args",
+    "kwargs",
+    "queue",
+    "priority",
+    "run_at",
+    "target",
+    "max_attempts",
+    "backoff",
+    "timeout_s",
+    "deadline_at",
+    "idempotency_key",
+    "schedule_id",
+    "fingerprint",
+    "now",
+    "now",
+)
+"""Return the values of insert_job, in its order, from a spec_params dict (a tuple)."""
 
 
 def new_job_row(params: dict[str, Any]) -> dict[str, Any]:
