@@ -98,6 +98,14 @@ class WorkerSettings(Section):
     )
     name: str | None = Field(None, description="the worker's name (default: host name and pid)")
     concurrency: int = Field(4, ge=1, le=10_000, description="jobs run at once")
+    prefetch: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="jobs taken beyond concurrency, each started as a slot frees: fewer "
+        "round trips between short jobs, but a prefetched job waits behind the running "
+        "ones even while another worker is idle (0: none)",
+    )
     queues: list[str] = Field(
         default_factory=lambda: ["default"], description="queues to take jobs from (comma list)"
     )
@@ -168,6 +176,16 @@ class WorkerSettings(Section):
                     f"tag {excerpt(tag)}: {problem or f'longer than {MAX_TAG_CHARS} characters'}"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _capacity_fits(self) -> Self:
+        # The server refuses a hello offering more than 10,000 slots (the protocol's limit).
+        if self.concurrency + self.prefetch > 10_000:
+            raise ValueError(
+                f"concurrency + prefetch is {self.concurrency + self.prefetch}; a worker may "
+                "hold at most 10000 jobs"
+            )
+        return self
 
 
 class TlsSettings(Section):

@@ -50,7 +50,13 @@ def test_throughput_runs_every_job_and_reports_each_phase(tmp_path: Path) -> Non
     data = bench(tmp_path, "throughput", "--jobs", "1000", "--runs", "2")
     result = next(r for r in data["results"] if r["workload"] == "throughput")
     assert result["notes"] == [], "no job may fail"
-    for key in ("single_per_s", "single_relaxed_per_s", "bulk_per_s", "drain_per_s"):
+    for key in (
+        "single_per_s",
+        "single_relaxed_per_s",
+        "bulk_per_s",
+        "drain_per_s",
+        "drain_prefetch_per_s",
+    ):
         assert len(result["figures"][key]["runs"]) == 2
         assert result["figures"][key]["value"] > 0
     assert data["plan"]["throughput"]["jobs"] == 1000

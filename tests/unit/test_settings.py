@@ -152,10 +152,11 @@ def test_settings_are_frozen() -> None:
         ({"queues": "q\udcff"}, "queues: queue "),
         ({"tags": "t\udcff"}, "tags: "),
         ({"tags": "t" * 201}, "tags: "),
+        ({"concurrency": 9000, "prefetch": 1001}, "concurrency + prefetch is 10001"),
     ],
 )
 def test_a_worker_name_queue_or_tag_the_server_would_refuse_is_refused_at_once(
-    tmp_path: Path, overrides: dict[str, str], words: str
+    tmp_path: Path, overrides: dict[str, object], words: str
 ) -> None:
     # The worker used to start, and reconnect for ever to a server refusing its hello.
     with pytest.raises(InvalidInput, match=r"^invalid settings: ") as caught:

@@ -156,11 +156,18 @@ class RotaCluster:
             self.server = None
 
     def start_workers(
-        self, count: int, *, concurrency: int, queue: str, prefix: str = "bench"
+        self,
+        count: int,
+        *,
+        concurrency: int,
+        queue: str,
+        prefix: str = "bench",
+        prefetch: int = 0,
     ) -> list[Process]:
         """Start `count` worker processes on `queue` and wait until all are online.
 
-        They are named "<prefix>-1", "<prefix>-2" ... on from the workers started before.
+        They are named "<prefix>-1", "<prefix>-2" ... on from the workers started before;
+        each runs `concurrency` jobs at once and takes `prefetch` more.
         """
         first = len(self.workers)
         started = []
@@ -179,6 +186,8 @@ class RotaCluster:
                         queue,
                         "--concurrency",
                         str(concurrency),
+                        "--prefetch",
+                        str(prefetch),
                         "--import",
                         TASKS_MODULE,
                         "--drain-grace",

@@ -20,6 +20,11 @@ WORKLOADS: dict[str, tuple[Metric, ...]] = {
         Metric(
             key="drain_per_s", label="drain with 2 worker processes, jobs/s", higher_is_better=True
         ),
+        Metric(
+            key="drain_prefetch_per_s",
+            label="drain with 2 worker processes, each with --prefetch 16 (Rota), jobs/s",
+            higher_is_better=True,
+        ),
     ),
     "latency": (
         Metric(

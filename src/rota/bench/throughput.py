@@ -3,7 +3,9 @@
 Each run starts a server on a fresh store with no worker, submits `jobs` no-op jobs one at a
 time from one client (single-submit rate), then `jobs` more in batches (bulk-submit rate),
 then starts 2 worker processes and times from their start until every job has finished
-(drain rate, over all twice `jobs`). Then a server with durability "relaxed" (answers
+(drain rate, over all twice `jobs`). Then the workers stop, twice `jobs` more are submitted
+in bulk, and 2 workers that each take `prefetch` jobs beyond their slots drain them (a row
+of its own: prefetch is off by default). Then a server with durability "relaxed" (answers
 before the disk flush) on another fresh store takes `jobs` single submits: a row of its own.
 The figures are the medians of the runs, with their spread.
 """
@@ -32,6 +34,7 @@ class ThroughputParams:
     runs: int = 3
     workers: int = 2
     concurrency: int = 8
+    prefetch: int = 16
     batch: int = BATCH
 
 
@@ -41,6 +44,7 @@ class _Run:
     single_relaxed_per_s: float
     bulk_per_s: float
     drain_per_s: float
+    drain_prefetch_per_s: float
     failed: int
 
 
@@ -56,6 +60,7 @@ def run(store: StoreChoice, params: ThroughputParams, *, redis_url: str | None) 
             "single_relaxed_per_s": Figure.of_runs([r.single_relaxed_per_s for r in runs]),
             "bulk_per_s": Figure.of_runs([r.bulk_per_s for r in runs]),
             "drain_per_s": Figure.of_runs([r.drain_per_s for r in runs]),
+            "drain_prefetch_per_s": Figure.of_runs([r.drain_prefetch_per_s for r in runs]),
         },
         notes=[f"{failed} job(s) failed"] if failed else [],
         params={
@@ -63,6 +68,7 @@ def run(store: StoreChoice, params: ThroughputParams, *, redis_url: str | None) 
             "runs": params.runs,
             "workers": params.workers,
             "concurrency": params.concurrency,
+            "prefetch": params.prefetch,
         },
     )
 
@@ -86,17 +92,13 @@ def _once(store: StoreChoice, params: ThroughputParams, redis_url: str | None, n
                 progress.advance(count)
             bulk_s = time.perf_counter() - started
         total = 2 * params.jobs
-        with bar(f"{store.label} throughput {tag}: drain", total) as progress:
-            started = time.perf_counter()
-            cluster.start_workers(params.workers, concurrency=params.concurrency, queue=QUEUE)
-            deadline = time.monotonic() + DRAIN_TIMEOUT_S
-            while (left := unfinished(client, QUEUE)) > 0:
-                progress.update(total - left)
-                if time.monotonic() > deadline:
-                    raise BenchError(f"{left} job(s) still unfinished after {DRAIN_TIMEOUT_S:g} s")
-                time.sleep(POLL_S)
-            drain_s = time.perf_counter() - started
-            progress.update(total)
+        drain_s = _drain(cluster, params, total, f"{store.label} throughput {tag}: drain")
+        cluster.stop_workers()
+        for first in range(0, total, params.batch):
+            count = min(params.batch, total - first)
+            client.submit_many([{"task": "bench.noop", "queue": QUEUE}] * count, minimal=True)
+        label = f"{store.label} throughput {tag}: drain, --prefetch {params.prefetch}"
+        prefetch_s = _drain(cluster, params, total, label, prefetch=params.prefetch)
         failed = len(client.list_jobs(state="failed", queue=QUEUE, limit=500)["jobs"])
     relaxed_s = _single_relaxed(store, params, redis_url, tag)
     return _Run(
@@ -104,8 +106,34 @@ def _once(store: StoreChoice, params: ThroughputParams, redis_url: str | None, n
         single_relaxed_per_s=params.jobs / relaxed_s,
         bulk_per_s=params.jobs / bulk_s,
         drain_per_s=total / drain_s,
+        drain_prefetch_per_s=total / prefetch_s,
         failed=failed,
     )
+
+
+def _drain(
+    cluster: RotaCluster, params: ThroughputParams, total: int, label: str, *, prefetch: int = 0
+) -> float:
+    """Start the workers and return the seconds from their start until none of the queue's
+    `total` jobs is pending or running."""
+    client = cluster.require_client()
+    with bar(label, total) as progress:
+        started = time.perf_counter()
+        cluster.start_workers(
+            params.workers,
+            concurrency=params.concurrency,
+            queue=QUEUE,
+            prefetch=prefetch,
+            prefix="prefetch" if prefetch else "bench",
+        )
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while (left := unfinished(client, QUEUE)) > 0:
+            progress.update(total - left)
+            if time.monotonic() > deadline:
+                raise BenchError(f"{left} job(s) still unfinished after {DRAIN_TIMEOUT_S:g} s")
+            time.sleep(POLL_S)
+        progress.update(total)
+        return time.perf_counter() - started
 
 
 def _single_relaxed(

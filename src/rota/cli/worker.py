@@ -31,6 +31,15 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", "-c", help="Jobs run at once (default: 4).")
     ] = None,
+    prefetch: Annotated[
+        int | None,
+        typer.Option(
+            help="Jobs taken beyond --concurrency, each started as a slot frees: fewer round "
+            "trips between short jobs; a prefetched job waits behind the running ones even "
+            "while another worker is idle (default: 0).",
+            min=0,
+        ),
+    ] = None,
     queues: Annotated[
         str | None, typer.Option(help="Comma list of queues to take jobs from (default: default).")
     ] = None,
@@ -71,6 +80,7 @@ def worker(
             "server": _with_schemes(split_list(server) or _global_server(ctx)),
             "imports": split_list(imports),
             "concurrency": concurrency,
+            "prefetch": prefetch,
             "queues": queues,
             "name": name,
             "tags": tags,

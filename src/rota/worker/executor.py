@@ -272,6 +272,19 @@ class Attempt:
                 await self._stop_requested.wait()
         return self._stop_reason is None
 
+    async def hold_until(self, waiting: asyncio.Future[Any]) -> bool:
+        """Wait, before the code starts, until `waiting` is done; return False at once if
+        the attempt is asked to stop meanwhile (run() then starts nothing). `waiting` is
+        neither awaited for its result nor cancelled here."""
+        if self._stop_reason is not None:
+            return False
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait([waiting, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        return self._stop_reason is None
+
     async def run(self) -> Outcome:
         """Start the code and return its outcome once it has stopped."""
         if self._code is None:

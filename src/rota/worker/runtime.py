@@ -97,6 +97,13 @@ class Worker:
         self._connector = Connector(settings.worker.server, report=self._report)
         self._heartbeat_s = settings.server.heartbeat_s
         self._slots = Slots()
+        concurrency = settings.worker.concurrency
+        self._capacity = concurrency + settings.worker.prefetch
+        """The jobs the server may hand this worker at once: running, and prefetched."""
+        self._code_slots = asyncio.Semaphore(concurrency)
+        """Counts the attempts whose code runs, at most `concurrency`: a job taken beyond
+        them (prefetched) waits for one in _take_code_slot, as does a held job at its
+        run_at while prefetched ones fill the slots."""
         self._outbox = Outbox()
         self._releasing: set[JobId] = set()
         """Jobs whose word in the outbox is a release."""
@@ -282,7 +289,7 @@ class Worker:
             queues=tuple(self._settings.worker.queues),
             tags=tuple(self._settings.worker.tags),
             tasks=tuple(self._registry.names()),
-            capacity=self._settings.worker.concurrency,
+            capacity=self._capacity,
             running=self._slots.leases(),
             unleased=self._slots.unleased,
             horizon_s=self._horizon_s,
@@ -346,7 +353,7 @@ class Worker:
             if old.order.token == order.token:
                 return  # the same hand-out twice
             self._lose(old, "the server handed out a new attempt of the job")
-        if self._draining or self._slots.busy >= self._settings.worker.concurrency:
+        if self._draining or self._slots.busy >= self._capacity:
             self._put_outbox(Release(job_id=order.job_id, token=order.token))
             return
         context = self._relay.context_for(order, asyncio.get_running_loop())
@@ -369,7 +376,13 @@ class Worker:
             for earlier in slot.earlier:  # never two attempts of one job at once, here either
                 await earlier.stopped.wait()
             await self._hold_until_due(slot)
-            outcome = await slot.attempt.run()  # returns once the code has stopped
+            if await self._take_code_slot(slot):
+                try:
+                    outcome = await slot.attempt.run()  # returns once the code has stopped
+                finally:
+                    self._code_slots.release()
+            else:
+                outcome = await slot.attempt.run()  # asked to stop first: runs nothing
         except asyncio.CancelledError:
             return  # the worker is exiting
         except Exception as exc:  # a bug of ours must still end the attempt, not the worker
@@ -424,6 +437,31 @@ class Worker:
                     return
         finally:
             slot.held = False
+
+    async def _take_code_slot(self, slot: Slot) -> bool:
+        """Wait until fewer than `concurrency` attempts run code here, and count this one;
+        return False (nothing counted) if the attempt is asked to stop first. Only a job
+        taken beyond `concurrency` (`[worker] prefetch`) ever waits here: it is held, as a
+        job ahead of its run_at is, so a drain gives it back."""
+        slots = self._code_slots
+        if not slots.locked():
+            await slots.acquire()  # a slot is free: returns at once
+            return True
+        slot.held = True
+        taking = asyncio.ensure_future(slots.acquire())
+        try:
+            while not taking.done():
+                if not await slot.attempt.hold_until(taking):
+                    break
+        finally:
+            slot.held = False
+            if not taking.done():
+                taking.cancel()
+        if taking.done() and not taking.cancelled():
+            if slot.attempt.stop_reason is None:
+                return True
+            slots.release()  # taken as the stop came: let the next job have it
+        return False
 
     def _stopped(self, slot: Slot, outcome: Outcome) -> None:
         """The attempt's code has stopped: free its slot and give the server the final word."""
