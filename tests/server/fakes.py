@@ -35,6 +35,7 @@ class FakeWorker:
         tasks: list[str] | None = None,
         running: list[dict[str, str]] | None = None,
         version: int = PROTOCOL_VERSION,
+        prefetch: int | None = None,
     ) -> None:
         self.url = ws_url + WEBSOCKET_PATH
         self.name = name
@@ -48,6 +49,8 @@ class FakeWorker:
             "capacity": capacity,
             "running": running or [],
         }
+        if prefetch is not None:
+            self.hello["prefetch"] = prefetch
         self.welcome: Payload | None = None
         self._socket: ClientConnection | None = None
         self._unread: deque[Payload] = deque()

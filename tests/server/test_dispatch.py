@@ -43,6 +43,49 @@ async def test_least_loaded_prefers_the_emptier_worker(start_server: StartServer
     assert await busy.nothing_within(0.2)
 
 
+async def test_a_prefetching_worker_gets_its_slots_and_prefetch_and_no_more(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    worker = await server.worker("a", capacity=2, prefetch=3)
+    response = await server.http.post(JOBS, json=[{"task": "rota.echo"} for _ in range(7)])
+    assert response.status_code == 201, response.text
+    assert len(await worker.receive_jobs(5)) == 5
+    assert await worker.nothing_within(0.3)
+
+
+async def test_load_counts_jobs_per_slot_so_prefetch_does_not_hide_a_busy_worker(
+    start_server: StartServer,
+) -> None:
+    # 8 jobs on a worker of 8 slots that prefetches 16 is a full worker (load 1), busier
+    # than one of 8 slots with 3 jobs: counted against its 24 jobs it would look emptier.
+    server = await start_server()
+    prefetching = await server.worker("prefetching", capacity=8, prefetch=16)
+    response = await server.http.post(JOBS, json=[{"task": "rota.echo"} for _ in range(8)])
+    assert response.status_code == 201, response.text
+    assert len(await prefetching.receive_jobs(8)) == 8
+    plain = await server.worker("plain", capacity=8)
+    await asyncio.sleep(0.3)
+    response = await server.http.post(JOBS, json=[{"task": "rota.echo"} for _ in range(3)])
+    assert response.status_code == 201, response.text
+    assert len(await plain.receive_jobs(3)) == 3
+    await asyncio.sleep(0.3)
+    await submit(server)
+    assert len(await plain.receive_jobs(1)) == 1
+    assert await prefetching.nothing_within(0.2)
+
+
+async def test_a_hello_whose_prefetch_would_pass_the_limit_is_refused(
+    start_server: StartServer,
+) -> None:
+    server = await start_server()
+    fake = server.fake("greedy", capacity=9000, prefetch=1001)
+    await fake.open()
+    await fake.send(fake.hello)
+    assert "prefetch" in (await fake.receive("error"))["message"]
+    assert await fake.closed_with() == 1008
+
+
 async def test_round_robin_takes_turns(start_server: StartServer) -> None:
     server = await start_server(dispatch_policy="round-robin")
     first = await server.worker("a", capacity=4)

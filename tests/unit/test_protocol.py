@@ -126,6 +126,7 @@ def test_a_frame_is_a_plain_map_with_its_type() -> None:
         "unleased": 0,
         "horizon_s": 0.0,
         "lead_s": 0.0,
+        "prefetch": 0,
     }
     assert wire(Jobs(jobs=(ORDER,)))["jobs"][0]["kwargs"] == {"k": 1.5}
 
@@ -204,6 +205,8 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
     ("change", "words"),
     [
         ({"capacity": 0}, "capacity must be between"),
+        ({"prefetch": -1}, "prefetch must be between"),
+        ({"capacity": 9000, "prefetch": 1001}, "prefetch must be between"),
         ({"name": "no spaces please"}, "worker name"),
         ({"queues": []}, "at least one queue"),
         ({"tags": ["x" * 201]}, "hello.tags must be a list of short strings"),

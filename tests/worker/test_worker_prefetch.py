@@ -23,7 +23,8 @@ async def test_hello_offers_the_slots_and_the_prefetch(
     server: FakeServer, start_worker: Start
 ) -> None:
     start_worker(concurrency=3, prefetch=2)
-    assert (await server.wait_connected())["capacity"] == 5
+    hello = await server.wait_connected()
+    assert (hello["capacity"], hello["prefetch"]) == (3, 2)
 
 
 async def test_without_prefetch_a_job_beyond_the_slots_is_released(
@@ -100,4 +101,23 @@ async def test_a_drain_gives_prefetched_jobs_back_and_finishes_the_running_one(
     assert (await server.wait_message("release", "j2"))["token"] == "token-j2"
     assert (await server.wait_message("release", "j3"))["token"] == "token-j3"
     assert (await server.wait_message("result", "j1"))["result"] == "slept"
+    assert not server.of_type("result", "j2") and not server.of_type("result", "j3")
+
+
+async def test_no_prefetch_while_stuck_code_fills_every_slot(
+    server: FakeServer, start_worker: Start
+) -> None:
+    """A job waiting for a slot that stuck code holds would wait as long as that code runs:
+    the worker gives it back, and takes no job beyond its slots until the code stopped."""
+    run = await _connected(server, start_worker, concurrency=1, prefetch=1, stop_grace_s=0.3)
+    await server.send({"type": "jobs", "jobs": [job("j1", "t.stubborn", 3.0)]})
+    await server.wait_for(lambda: run.worker.running == ["j1"])
+    await server.send({"type": "jobs", "jobs": [job("j2", "t.began")]})
+    await server.wait_for(lambda: run.worker.running == ["j1", "j2"])
+    await server.send({"type": "cancel", "job_id": "j1", "reason": "user"})
+    # Once j1's code outlives its stop grace, j2 goes back...
+    assert (await server.wait_message("release", "j2"))["token"] == "token-j2"
+    # ...and a job handed over meanwhile is not kept either.
+    await server.send({"type": "jobs", "jobs": [job("j3", "t.began")]})
+    assert (await server.wait_message("release", "j3"))["token"] == "token-j3"
     assert not server.of_type("result", "j2") and not server.of_type("result", "j3")

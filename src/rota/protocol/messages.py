@@ -111,10 +111,12 @@ class Hello:
     """A device's: how long before their run_at it takes jobs targeted at it."""
     lead_s: float = 0.0
     """How long before their run_at it takes any job, to start it by its own timer then."""
+    prefetch: int = 0
+    """Jobs it takes beyond `capacity` (its slots), each started as a running one ends."""
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the names, counts, capacity, horizon and lead are
-        within limits."""
+        """Raise ProtocolError unless the names, counts, capacity, prefetch, horizon and
+        lead are within limits."""
         if not _WORKER_NAME.match(self.name):
             raise MessageRefused(
                 f"worker name {excerpt(self.name)} must match {_WORKER_NAME.pattern}"
@@ -125,6 +127,11 @@ class Hello:
             raise MessageRefused("hello.queues must name at least one queue")
         if not 1 <= self.capacity <= MAX_CAPACITY:
             raise MessageRefused(f"hello.capacity must be between 1 and {MAX_CAPACITY}")
+        if not 0 <= self.prefetch <= MAX_CAPACITY - self.capacity:
+            raise MessageRefused(
+                f"hello.prefetch must be between 0 and {MAX_CAPACITY} - capacity "
+                f"({MAX_CAPACITY - self.capacity})"
+            )
         _check_leases("hello", self.running, self.unleased)
         if not 0 <= self.horizon_s <= MAX_HORIZON_S:
             raise MessageRefused(f"hello.horizon_s must be between 0 and {MAX_HORIZON_S:g}")

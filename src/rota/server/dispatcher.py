@@ -63,6 +63,7 @@ class WorkerSession:
         close_socket: CloseSocket,
         horizon_s: float = 0.0,
         lead_s: float = 0.0,
+        prefetch: int = 0,
     ) -> None:
         self.name = name
         self.horizon_s = horizon_s
@@ -73,6 +74,9 @@ class WorkerSession:
         self.tags = list(tags)
         self.tasks = list(tasks) if tasks is not None else None
         self.capacity = capacity
+        """The worker's slots: how many jobs its code runs at once (its load's measure)."""
+        self.prefetch = prefetch
+        """How many jobs it takes beyond its slots, each started as a slot frees."""
         self.running: dict[JobId, RunningJob] = {}
         self.unleased = 0
         """Slots the worker says are taken by code still stopping after its lease was lost."""
@@ -97,15 +101,21 @@ class WorkerSession:
         return len(self.running) + self.unleased
 
     @property
+    def limit(self) -> int:
+        """Return how many jobs the worker may hold at once: its slots and its prefetch."""
+        return self.capacity + self.prefetch
+
+    @property
     def free_slots(self) -> int:
-        """Return how many more jobs the worker may be sent now."""
+        """Return how many more jobs the worker may be sent now (prefetch included)."""
         if self.draining or self.closed:
             return 0
-        return max(0, self.capacity - self.busy)
+        return max(0, self.limit - self.busy)
 
     @property
     def load(self) -> float:
-        """Return the share of the worker's capacity in use."""
+        """Return the jobs it holds per slot: above 1 when prefetched jobs wait for a slot,
+        so a worker with idle slots is always less loaded than one with jobs waiting."""
         return self.busy / self.capacity
 
     async def send(self, *messages: ServerMessage) -> bool:
@@ -444,7 +454,7 @@ class Dispatcher:
         while left and len(plan) < PLAN_STEPS:
             left.sort(key=lambda s: (busy[s.name] / s.capacity, given[s.name]))
             chosen = left[0]
-            free = chosen.capacity - busy[chosen.name]
+            free = chosen.limit - busy[chosen.name]
             if len(left) == 1:
                 limit = free
             else:
@@ -455,7 +465,7 @@ class Dispatcher:
             busy[chosen.name] += limit
             step += 1
             given[chosen.name] = step
-            left = [s for s in left if busy[s.name] < s.capacity]
+            left = [s for s in left if busy[s.name] < s.limit]
         return plan
 
     def _pick(self, candidates: list[WorkerSession]) -> tuple[WorkerSession, int]:

@@ -204,6 +204,7 @@ class WorkerConnection:
             close_socket=self._close_socket,
             horizon_s=hello.horizon_s,
             lead_s=hello.lead_s,
+            prefetch=hello.prefetch,
         )
         async with self._dispatcher.membership:
             now = await store.now()

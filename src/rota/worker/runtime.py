@@ -289,7 +289,8 @@ class Worker:
             queues=tuple(self._settings.worker.queues),
             tags=tuple(self._settings.worker.tags),
             tasks=tuple(self._registry.names()),
-            capacity=self._capacity,
+            capacity=self._settings.worker.concurrency,
+            prefetch=self._settings.worker.prefetch,
             running=self._slots.leases(),
             unleased=self._slots.unleased,
             horizon_s=self._horizon_s,
@@ -353,7 +354,7 @@ class Worker:
             if old.order.token == order.token:
                 return  # the same hand-out twice
             self._lose(old, "the server handed out a new attempt of the job")
-        if self._draining or self._slots.busy >= self._capacity:
+        if self._draining or self._slots.busy >= self._room():
             self._put_outbox(Release(job_id=order.job_id, token=order.token))
             return
         context = self._relay.context_for(order, asyncio.get_running_loop())
@@ -438,6 +439,19 @@ class Worker:
         finally:
             slot.held = False
 
+    def _stuck_count(self) -> int:
+        """Return how many attempts' code outlived its stop grace and still runs."""
+        return sum(1 for slot in self._slots.every() if slot.attempt.stuck)
+
+    def _room(self) -> int:
+        """Return how many jobs this worker holds at most now: its slots and its prefetch,
+        but only its slots while stuck code fills every one of them (a prefetched job
+        would wait for as long as that code runs)."""
+        if self._capacity > self._settings.worker.concurrency:
+            if self._stuck_count() >= self._settings.worker.concurrency:
+                return self._settings.worker.concurrency
+        return self._capacity
+
     async def _take_code_slot(self, slot: Slot) -> bool:
         """Wait until fewer than `concurrency` attempts run code here, and count this one;
         return False (nothing counted) if the attempt is asked to stop first. Only a job
@@ -453,11 +467,17 @@ class Worker:
             while not taking.done():
                 if not await slot.attempt.hold_until(taking):
                     break
+        except BaseException:  # cancelled (the worker is exiting): take nothing
+            if taking.done() and not taking.cancelled():
+                slots.release()
+            else:
+                taking.cancel()  # a waiter cancelled as it was woken passes its turn on
+            raise
         finally:
             slot.held = False
-            if not taking.done():
-                taking.cancel()
-        if taking.done() and not taking.cancelled():
+        if not taking.done():
+            taking.cancel()
+        elif not taking.cancelled():
             if slot.attempt.stop_reason is None:
                 return True
             slots.release()  # taken as the stop came: let the next job have it
@@ -496,6 +516,12 @@ class Worker:
             if self._link is not None:
                 self._link.post(_stopping(slot, message))
         stuck = slot is not None and slot.attempt.stuck
+        if stuck and self._stuck_count() >= self._settings.worker.concurrency:
+            # No slot will free while this code runs on: jobs waiting for one (prefetched,
+            # or held for their run_at) go back, for other workers to take.
+            for waiting in self._slots.leased():
+                if waiting.held and waiting.attempt.stop_reason is None:
+                    self._stop(waiting, "every slot of the worker is stuck", then="release")
         if stuck and self._settings.worker.exit_when_stuck and not self._draining:
             # The process going is what ends the stuck code: its lease is not released, so
             # it runs out only once the code is gone. A supervisor starts a fresh worker.
