@@ -22,7 +22,7 @@ from rota.device.quiet import QuietHours
 from rota.errors import InvalidInput
 from rota.jobs import MAX_TAG_CHARS, QUEUE_PATTERN, WORKER_NAME_PATTERN
 from rota.moments import MAX_SPAN_S
-from rota.protocol.messages import MAX_HORIZON_S, MAX_LEAD_S
+from rota.protocol.messages import MAX_CAPACITY, MAX_HORIZON_S, MAX_LEAD_S
 from rota.reminders.model import DEFAULT_HORIZON_S
 from rota.safe_text import excerpt
 from rota.values import text_problem
@@ -97,11 +97,11 @@ class WorkerSettings(Section):
         "and client commands use the first",
     )
     name: str | None = Field(None, description="the worker's name (default: host name and pid)")
-    concurrency: int = Field(4, ge=1, le=10_000, description="jobs run at once")
+    concurrency: int = Field(4, ge=1, le=MAX_CAPACITY, description="jobs run at once")
     prefetch: int = Field(
         0,
         ge=0,
-        le=10_000,
+        le=MAX_CAPACITY,
         description="jobs taken beyond concurrency, each started as a slot frees: fewer "
         "round trips between short jobs, but a prefetched job waits behind the running "
         "ones even while another worker is idle (0: none)",
@@ -179,11 +179,11 @@ class WorkerSettings(Section):
 
     @model_validator(mode="after")
     def _capacity_fits(self) -> Self:
-        # The server refuses a hello offering more than 10,000 slots (the protocol's limit).
-        if self.concurrency + self.prefetch > 10_000:
+        # The server refuses a hello whose slots and prefetch pass the protocol's limit.
+        if self.concurrency + self.prefetch > MAX_CAPACITY:
             raise ValueError(
                 f"concurrency + prefetch is {self.concurrency + self.prefetch}; a worker may "
-                "hold at most 10000 jobs"
+                f"hold at most {MAX_CAPACITY} jobs"
             )
         return self
 

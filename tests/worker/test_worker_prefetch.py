@@ -19,6 +19,16 @@ async def _connected(server: FakeServer, start_worker: Start, **overrides: objec
     return run
 
 
+async def _one_slow_then_quick(
+    server: FakeServer, run: WorkerRun, seconds: float, *quick: str
+) -> None:
+    """Hand over j1, slow_async(seconds), and quick jobs named `quick` in one frame; wait
+    until the worker holds them all."""
+    orders = [job("j1", "t.slow_async", seconds), *(job(name, "t.began") for name in quick)]
+    await server.send({"type": "jobs", "jobs": orders})
+    await server.wait_for(lambda: run.worker.running == ["j1", *quick])
+
+
 async def test_hello_offers_the_slots_and_the_prefetch(
     server: FakeServer, start_worker: Start
 ) -> None:
@@ -41,13 +51,7 @@ async def test_a_prefetched_job_starts_when_the_running_one_ends(
     server: FakeServer, start_worker: Start
 ) -> None:
     run = await _connected(server, start_worker, concurrency=1, prefetch=2)
-    await server.send(
-        {
-            "type": "jobs",
-            "jobs": [job("j1", "t.slow_async", 0.3), job("j2", "t.began"), job("j3", "t.began")],
-        }
-    )
-    await server.wait_for(lambda: run.worker.running == ["j1", "j2", "j3"])
+    await _one_slow_then_quick(server, run, 0.3, "j2", "j3")
     await asyncio.sleep(0.1)
     assert not server.of_type("result", "j2")  # its code waits for j1's slot
     first = await server.wait_message("result", "j1")
@@ -76,10 +80,7 @@ async def test_a_cancel_of_a_prefetched_job_releases_it_unstarted(
     server: FakeServer, start_worker: Start
 ) -> None:
     run = await _connected(server, start_worker, concurrency=1, prefetch=1)
-    await server.send(
-        {"type": "jobs", "jobs": [job("j1", "t.slow_async", 0.5), job("j2", "t.began")]}
-    )
-    await server.wait_for(lambda: run.worker.running == ["j1", "j2"])
+    await _one_slow_then_quick(server, run, 0.5, "j2")
     await server.send({"type": "cancel", "job_id": "j2", "reason": "user"})
     assert (await server.wait_message("release", "j2"))["token"] == "token-j2"
     assert (await server.wait_message("result", "j1"))["result"] == "slept"
@@ -90,13 +91,7 @@ async def test_a_drain_gives_prefetched_jobs_back_and_finishes_the_running_one(
     server: FakeServer, start_worker: Start
 ) -> None:
     run = await _connected(server, start_worker, concurrency=1, prefetch=2)
-    await server.send(
-        {
-            "type": "jobs",
-            "jobs": [job("j1", "t.slow_async", 0.4), job("j2", "t.began"), job("j3", "t.began")],
-        }
-    )
-    await server.wait_for(lambda: run.worker.running == ["j1", "j2", "j3"])
+    await _one_slow_then_quick(server, run, 0.4, "j2", "j3")
     run.worker.request_drain()
     assert (await server.wait_message("release", "j2"))["token"] == "token-j2"
     assert (await server.wait_message("release", "j3"))["token"] == "token-j3"

@@ -13,6 +13,7 @@ The figures are the medians of the runs, with their spread.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rota.bench.cluster import RotaCluster, StoreChoice
@@ -86,17 +87,12 @@ def _once(store: StoreChoice, params: ThroughputParams, redis_url: str | None, n
             single_s = time.perf_counter() - started
         with bar(f"{store.label} throughput {tag}: bulk submits", params.jobs) as progress:
             started = time.perf_counter()
-            for first in range(0, params.jobs, params.batch):
-                count = min(params.batch, params.jobs - first)
-                client.submit_many([{"task": "bench.noop", "queue": QUEUE}] * count, minimal=True)
-                progress.advance(count)
+            _submit_bulk(client, params.jobs, params.batch, progress.advance)
             bulk_s = time.perf_counter() - started
         total = 2 * params.jobs
         drain_s = _drain(cluster, params, total, f"{store.label} throughput {tag}: drain")
         cluster.stop_workers()
-        for first in range(0, total, params.batch):
-            count = min(params.batch, total - first)
-            client.submit_many([{"task": "bench.noop", "queue": QUEUE}] * count, minimal=True)
+        _submit_bulk(client, total, params.batch)
         label = f"{store.label} throughput {tag}: drain, --prefetch {params.prefetch}"
         prefetch_s = _drain(cluster, params, total, label, prefetch=params.prefetch)
         failed = len(client.list_jobs(state="failed", queue=QUEUE, limit=500)["jobs"])
@@ -109,6 +105,17 @@ def _once(store: StoreChoice, params: ThroughputParams, redis_url: str | None, n
         drain_prefetch_per_s=total / prefetch_s,
         failed=failed,
     )
+
+
+def _submit_bulk(
+    client: Client, jobs: int, batch: int, advance: Callable[[int], object] | None = None
+) -> None:
+    """Submit `jobs` no-op jobs in batches of `batch`, calling `advance` with each count."""
+    for first in range(0, jobs, batch):
+        count = min(batch, jobs - first)
+        client.submit_many([{"task": "bench.noop", "queue": QUEUE}] * count, minimal=True)
+        if advance is not None:
+            advance(count)
 
 
 def _drain(
