@@ -94,7 +94,7 @@ class Cluster:
         self.server_env.update(env)
         port = port or self.port
         proc = self._spawn(
-            ["server", "--db", self.dsn or str(self.db), "--port", str(port)],
+            ["server", "--db", self.dsn or str(self.db), "--port", str(port), "--anonymous"],
             self._env(self.server_env),
             f"server-{port}.log",
         )

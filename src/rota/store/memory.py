@@ -17,8 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from rota.clock import SYSTEM_CLOCK, Clock
 from rota.auth.tokens import TokenRecord
+from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed, TokenNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.safe_text import excerpt

@@ -15,11 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from rota.clock import SYSTEM_CLOCK, Clock
 from rota.auth.tokens import TokenRecord
+from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, StoreClosed, TokenNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.lifecycle import EDIT_MARGIN_S, EXPIRED_MESSAGE, progress_message, updated_message
+from rota.safe_text import excerpt
 from rota.store import postgres_batch as batch
 from rota.store import postgres_ops as ops
 from rota.store.base import (
@@ -53,7 +54,6 @@ from rota.store.postgres_rows import aware, log_columns, row_to_job, row_to_work
 from rota.store.postgres_schedules import PostgresScheduleVerbs
 from rota.store.postgres_sql import Statements, load_compiled
 from rota.store.postgres_workers import WorkersCache
-from rota.safe_text import excerpt
 from rota.store.queries import load_migrations
 from rota.store.token_rows import row_to_token, token_columns
 from rota.types import JSON, JobId
@@ -532,7 +532,9 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
 
 
 def _token(row: Any) -> TokenRecord:
-    return row_to_token(row, created_at=aware(row["created_at"]), revoked_at=aware(row["revoked_at"]))
+    return row_to_token(
+        row, created_at=aware(row["created_at"]), revoked_at=aware(row["revoked_at"])
+    )
 
 
 _check: type[Store] = PostgresStore

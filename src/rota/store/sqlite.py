@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from rota.clock import SYSTEM_CLOCK, Clock
 from rota.auth.tokens import TokenRecord
+from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, JobNotFound, StoreClosed, TokenNotFound
 from rota.ids import new_lease_token
 from rota.jobs import Event, Job, JobSpec, JobState, Lease

@@ -6,7 +6,6 @@ microseconds in SQLite, timestamptz in PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +23,8 @@ def token_columns(record: TokenRecord) -> dict[str, Any]:
     }
 
 
-def row_to_token(
-    row: Mapping[str, Any], *, created_at: datetime, revoked_at: datetime | None
-) -> TokenRecord:
-    """Return the token of a row of the tokens table."""
+def row_to_token(row: Any, *, created_at: datetime, revoked_at: datetime | None) -> TokenRecord:
+    """Return the token of a row of the tokens table (any row readable by column name)."""
     binding = row["binding"]
     return TokenRecord(
         id=row["id"],
