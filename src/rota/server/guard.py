@@ -10,8 +10,8 @@ socket with 4401 or 4403 and the message as its reason. Each refusal is logged w
 token's id, never its secret.
 
 Tokens are read from the store into memory and re-read every RELOAD_S seconds (and at
-once after a change through this server, or when an unknown token shows up, at most every
-MISS_RELOAD_S): a check costs one SHA-256 and a dict lookup, and a token revoked through
+once after a change through this server, or when an unknown token shows up, then no
+sooner than MISS_RELOAD_S after the last read, so guesses cannot hammer the store): a check costs one SHA-256 and a dict lookup, and a token revoked through
 any server stops working everywhere within RELOAD_S, open connections too (the connections
 that live on, the worker socket and the event stream, are watched and closed).
 
@@ -165,7 +165,10 @@ class Guard:
         """Return the live token of this secret, or None (reloading once on a miss)."""
         digest = digest_of(secret)
         token = self._tokens.get(digest)
-        if token is None and time.monotonic() - self._loaded_at >= MISS_RELOAD_S:
+        if token is None:
+            # Perhaps made through another server since the last read: read again, but no
+            # more often than every MISS_RELOAD_S (unknown tokens wait for it, guesses too).
+            await asyncio.sleep(max(0.0, self._loaded_at + MISS_RELOAD_S - time.monotonic()))
             await self.reload()
             token = self._tokens.get(digest)
         return token
