@@ -100,7 +100,7 @@ async def test_each_role_reaches_what_it_may_and_is_refused_the_rest_with_403(
         Role.WORKER: {Access.WORKER},
         Role.ADMIN: {Access.READ, Access.WRITE, Access.ADMIN, Access.WORKER},
     }
-    refused: dict[Role, int] = {role: 0 for role in Role}
+    refused: dict[Role, int] = dict.fromkeys(Role, 0)
     for method, path in operations(schema):
         need = access_for("http", method, path)
         if need is Access.OPEN or path == f"{API}/events":

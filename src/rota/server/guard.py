@@ -11,9 +11,10 @@ token's id, never its secret.
 
 Tokens are read from the store into memory and re-read every RELOAD_S seconds (and at
 once after a change through this server, or when an unknown token shows up, then no
-sooner than MISS_RELOAD_S after the last read, so guesses cannot hammer the store): a check costs one SHA-256 and a dict lookup, and a token revoked through
-any server stops working everywhere within RELOAD_S, open connections too (the connections
-that live on, the worker socket and the event stream, are watched and closed).
+sooner than MISS_RELOAD_S after the last read, so guesses cannot hammer the store): a
+check costs one SHA-256 and a dict lookup, and a token revoked through any server stops
+working everywhere within RELOAD_S, open connections too (the connections that live on,
+the worker socket and the event stream, are watched and closed).
 
 With `auth.anonymous` (only while the server binds to loopback, as `rota dev` does), a
 request without a token may do everything; a request that presents a token is judged by it.
