@@ -272,7 +272,7 @@ class Settings(BaseModel):
     def _anonymous_on_loopback_only(self) -> Self:
         if self.auth.anonymous and not is_loopback(self.server.host):
             raise ValueError(
-                f"anonymous is only allowed while the server binds to a loopback address, "
+                f"auth.anonymous is only allowed while the server binds to a loopback address, "
                 f"not {self.server.host}: anyone who can reach it could do everything. Use "
                 f"tokens (`rota tokens create`), or bind to 127.0.0.1"
             )
@@ -504,7 +504,7 @@ def _describe(exc: ValidationError, origins: Mapping[str, Origin]) -> str:
         # A problem of a whole section (tls: both files or neither) names where its keys came from.
         given = [origins[name]] if name in origins else _section_origins(name, origins)
         source = f" (from {', '.join(sorted({str(origin) for origin in given}))})" if given else ""
-        problems.append(f"{name}: {message}{source}")
+        problems.append(f"{name}: {message}{source}" if name else message)
     return "; ".join(problems)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 import typer
 
 from rota.cli.common import open_client, wants_json
@@ -40,11 +41,21 @@ def create(
             "tag:<glob> (tag:device:* for devices)."
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the token into this store directly (an SQLite file or a "
+            "postgresql:// DSN) instead of asking a server: for a lost admin token."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Make a token and print its secret: shown this once, never again."""
-    with open_client(ctx) as client:
-        made = client.create_token(name, role.value, binding=bind)
+    if db is not None:
+        made = anyio.run(_create_in_store, db, name, role.value, bind)
+    else:
+        with open_client(ctx) as client:
+            made = client.create_token(name, role.value, binding=bind)
     if wants_json(ctx, as_json):
         print_json(made)
         return
@@ -94,3 +105,19 @@ def revoke(
     with open_client(ctx) as client:
         token = client.revoke_token(token_id)
     typer.echo(f"revoked token {token['id']} ({token['name']})")
+
+
+async def _create_in_store(db: str, name: str, role: str, bind: str | None) -> dict[str, Any]:
+    from rota.auth.tokens import Binding, Role, mint
+    from rota.server.api.tokens import token_out
+    from rota.store.factory import open_store
+
+    binding = None if bind is None else Binding.parse(bind)
+    store = open_store(db)
+    await store.open()
+    try:
+        secret, record = mint(name=name, role=Role(role), binding=binding, now=await store.now())
+        await store.create_token(record)
+    finally:
+        await store.close()
+    return {"token": token_out(record).model_dump(mode="json"), "secret": secret}
