@@ -376,6 +376,30 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         body: Payload = await self._request("GET", "/healthz")
         return body
 
+    # --- tokens (admin) -------------------------------------------------------------------
+
+    async def tokens(self) -> list[Payload]:
+        """Return every token (revoked ones too), oldest first; never a secret."""
+        body: Payload = await self._request("GET", "/tokens")
+        tokens: list[Payload] = body["tokens"]
+        return tokens
+
+    async def create_token(self, name: str, role: str, *, binding: str | None = None) -> Payload:
+        """Make a token; return {"token": {...}, "secret": "rota_..."}: the secret is in this
+        answer only. `binding` (worker tokens): name:<glob> or tag:<glob>."""
+        body: Payload = {"name": name, "role": role}
+        if binding is not None:
+            body["binding"] = binding
+        answer: Payload = await self._request("POST", "/tokens", json=body)
+        return answer
+
+    async def revoke_token(self, token_id: str) -> Payload:
+        """Revoke a token at once (again is a no-op); return it."""
+        answer: Payload = await self._request(
+            "DELETE", f"/tokens/{segment(token_id, 'token id')}", repeatable=True
+        )
+        return answer
+
     # --- transport -----------------------------------------------------------------------
 
     async def _request(

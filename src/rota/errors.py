@@ -158,3 +158,21 @@ class WorkerNameTaken(RotaError):
 
     MESSAGE = "replaced by a newer connection"
     """What the server says to the connection it closes for the newer one."""
+
+
+class Unauthenticated(RotaError):
+    """No valid token: send `Authorization: Bearer <token>` (see `rota tokens create`)."""
+
+    status_code = 401
+
+
+class Forbidden(RotaError, PermissionError):
+    """The token's role does not allow this."""
+
+    status_code = 403
+
+
+class TokenNotFound(RotaError, LookupError):
+    """No token has that id."""
+
+    status_code = 404

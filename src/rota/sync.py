@@ -204,3 +204,6 @@ class Client:
     snooze = _blocking(AsyncClient.snooze)
     dismiss = _blocking(AsyncClient.dismiss)
     import_calendar = _blocking(AsyncClient.import_calendar)
+    tokens = _blocking(AsyncClient.tokens)
+    create_token = _blocking(AsyncClient.create_token)
+    revoke_token = _blocking(AsyncClient.revoke_token)

@@ -57,7 +57,7 @@ def start_live_server(
     """Start a server on an SQLite file in a thread of its own; return it once it listens."""
     port = free_port()
     settings = load_settings(
-        {"db": str(db), "port": port, "strict_tasks": strict_tasks}, environ={}
+        {"db": str(db), "port": port, "strict_tasks": strict_tasks, "anonymous": True}, environ={}
     )
     ready = threading.Event()
     holder: dict[str, Any] = {}

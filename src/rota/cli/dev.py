@@ -9,6 +9,7 @@ with SIGKILL and cannot stop it.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -18,17 +19,22 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Annotated
 
+import anyio
 import typer
 from rich.markup import escape
 
+from rota.auth.bootstrap import first_admin_notice, first_admin_token
+from rota.auth.tokens import Role, mint
 from rota.cli.common import EXIT_FAILURE, error_line, state
 from rota.cli.demo import start_demo
 from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
+from rota.client_urls import TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput, RotaError
-from rota.settings import load_settings
+from rota.settings import is_loopback, load_settings
+from rota.store.factory import open_store
 from rota.sync import Client
 
 TICK_S = 0.2
@@ -39,6 +45,8 @@ RESTART_MAX_S = 30.0
 HEALTHY_RUN_S = 60.0
 """A worker that ran this long before dying restarts without backoff."""
 
+
+DEV_TOKEN_NAME = "rota dev (revoked when it stops)"
 
 DEV_FLAGS = {
     "port": "--port",
@@ -108,12 +116,20 @@ def dev(
     config = state(ctx).config
     if config is not None:  # the children read the settings no flag here hands them from it too
         command += ["--config", str(config.resolve())]
+    server_argv = [*command, "server", "--db", db, "--host", host, "--port", str(port)]
+    own_token = None
+    if is_loopback(host):
+        server_argv.append("--anonymous")
+        stderr().print(
+            f"[yellow]no tokens: anyone on this machine who can reach {connect_host}:{port} "
+            f"may do everything (bind to another address and tokens are required)[/]"
+        )
+    else:
+        # The children and the demo use a token of this run's own, revoked when it ends.
+        secret, own_token = anyio.run(_own_token, db)
+        os.environ[TOKEN_VARIABLE] = secret
     link = ParentLink()
-    server = Child(
-        link=link,
-        label="server",
-        argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
-    )
+    server = Child(link=link, label="server", argv=server_argv)
     # Workers here are restarted when they exit, so one whose task code will not stop leaves.
     worker_argv = [
         *command,
@@ -144,7 +160,36 @@ def dev(
         code = supervisor.run(db=db)
     finally:
         link.close()
+        if own_token is not None:
+            anyio.run(_revoke, db, own_token)
     raise typer.Exit(code)
+
+
+async def _own_token(db: str) -> tuple[str, str]:
+    """Make this run's admin token (and the store's first admin token, shown once, if it
+    never had one); return its secret and id."""
+    store = open_store(db)
+    await store.open()
+    try:
+        first = await first_admin_token(store)
+        if first is not None:
+            stderr().print(first_admin_notice(first), markup=False)
+        secret, record = mint(
+            name=DEV_TOKEN_NAME, role=Role.ADMIN, binding=None, now=await store.now()
+        )
+        await store.create_token(record)
+        return secret, record.id
+    finally:
+        await store.close()
+
+
+async def _revoke(db: str, token_id: str) -> None:
+    store = open_store(db)
+    await store.open()
+    try:
+        await store.revoke_token(token_id)
+    finally:
+        await store.close()
 
 
 def check_port_free(host: str, port: int) -> None:

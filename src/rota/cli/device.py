@@ -72,6 +72,7 @@ def device(
     settings = load_settings(
         {
             "server": _with_schemes(split_list(server) or _global_server(ctx)),
+            "token": state(ctx).token,
             "name": name,
             "tags": tags,
             "audio_out": audio_out,

@@ -21,6 +21,7 @@ from rota.cli import (
     schedules,
     server,
     submit,
+    tokens,
     worker,
     workers,
 )
@@ -115,6 +116,7 @@ app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(devices.app, name="devices")
 app.add_typer(config.app, name="config")
 app.command("queues")(workers.queues)

@@ -26,10 +26,21 @@ def server(
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
+    anonymous: Annotated[
+        bool | None,
+        typer.Option(
+            "--anonymous",
+            help="Let requests without a token do everything (loopback addresses only).",
+        ),
+    ] = None,
 ) -> None:
-    """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml)."""
+    """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml).
+
+    Every request needs a token (`rota tokens create`); the first start on a new store
+    prints an admin token once."""
     settings = load_settings(
-        {"db": db, "host": host, "port": port}, config_path=config or state(ctx).config
+        {"db": db, "host": host, "port": port, "anonymous": anonymous},
+        config_path=config or state(ctx).config,
     )
     from rota.launch import can_exec, exec_lean
 

@@ -78,6 +78,7 @@ def worker(
     settings = load_settings(
         {
             "server": _with_schemes(split_list(server) or _global_server(ctx)),
+            "token": state(ctx).token,
             "imports": split_list(imports),
             "concurrency": concurrency,
             "prefetch": prefetch,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from rota.auth.bootstrap import first_admin_notice, first_admin_token
 from rota.protocol import MAX_FRAME_BYTES
 from rota.server.app import create_app
 from rota.settings import Settings
@@ -61,6 +62,11 @@ async def serve(settings: Settings) -> None:
     store = open_store(settings.store.db, durability=settings.store.durability)
     await store.open()
     try:
+        if not settings.auth.anonymous:
+            secret = await first_admin_token(store)
+            if secret is not None:
+                sys.stderr.write(first_admin_notice(secret))
+                sys.stderr.flush()
         app = create_app(settings, store)
         config = uvicorn.Config(
             app,

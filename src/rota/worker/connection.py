@@ -121,7 +121,9 @@ class Connector:
         report: Callable[[str], None] = write_stderr,
         first_delay_s: float = FIRST_DELAY_S,
         max_delay_s: float = MAX_DELAY_S,
+        token: str | None = None,
     ) -> None:
+        """`token` is sent as `Authorization: Bearer <token>` in every handshake."""
         if not server_urls:
             raise InvalidInput("a worker needs at least one server URL")
         self._urls = [websocket_url(url) for url in server_urls]
@@ -131,6 +133,7 @@ class Connector:
         self._next = 0
         self._failures = 0
         self._random = random.Random()
+        self._headers = {"Authorization": f"Bearer {token}"} if token else None
 
     def succeeded(self) -> None:
         """Reset the backoff once a session was established."""
@@ -156,6 +159,7 @@ class Connector:
                         max_size=protocol.MAX_FRAME_BYTES,
                         open_timeout=OPEN_TIMEOUT_S,
                         compression=None,
+                        additional_headers=self._headers,
                     )
                 except (OSError, TimeoutError, ConnectionClosed) as exc:
                     self._report(f"cannot connect to {url}: {_describe(exc)}")

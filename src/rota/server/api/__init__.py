@@ -17,6 +17,7 @@ from rota.server.api import (
     schedule_preview,
     schedules,
     system,
+    tokens,
     workers,
 )
 from rota.server.errors import COMMON_ERRORS, error_responses
@@ -43,6 +44,7 @@ def api_router() -> APIRouter:
         schedules,
         reminders,
         calendars,
+        tokens,
     )
     for module in modules:
         router.include_router(module.router)
