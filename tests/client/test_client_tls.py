@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rota import AsyncClient, Client
+from rota import AsyncClient, Client, Rota
 from rota.client_retry import NO_RETRY, RetryPolicy
 from rota.errors import InvalidInput, ServerNotTrusted, ServerUnavailable
 from tests.client.live import LiveServer, running_server
@@ -118,3 +118,13 @@ def test_https_to_a_plain_port_says_it_does_not_speak_tls(tmp_path: Path, pki: T
 def test_a_ca_file_that_is_missing_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"CA file .*missing\.pem does not exist"):
         Client("https://127.0.0.1:1", ca=tmp_path / "missing.pem")
+
+
+async def test_an_app_given_the_ca_submits_over_https(
+    tls_server: LiveServer, pki: TlsFiles
+) -> None:
+    app = Rota(tls_server.url, ca=pki.ca)
+    assert app.client.health() == {"status": "ok"}
+    async with app.async_client() as client:
+        assert await client.health() == {"status": "ok"}
+    app.client.close()
