@@ -3,7 +3,7 @@ one clients and workers verify servers with (a private CA, or the system's trust
 
 Every problem with the files is an InvalidInput naming the file and what is wrong with it,
 so `rota server` and `rota worker` say it in one line instead of OpenSSL's traceback; a
-server whose certificate a client cannot verify is a ServerNotTrusted (see describe_failure).
+server whose certificate a client cannot verify is a ServerNotTrusted (see tls_error).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from rota.errors import InvalidInput, ServerNotTrusted, ServerUnavailable
 SERVER_CIPHERS = (
     "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
 )
-"""The TLS 1.2 cipher suites the server offers: Python's own default for
-ssl.create_default_context (uvicorn's default, "TLSv1", would offer only CBC suites with
-SHA-1 to TLS 1.2 clients). TLS 1.3 suites are OpenSSL's defaults either way."""
+"""The TLS 1.2 cipher suites the server offers: Python's own default. Given explicitly, as
+the older uvicorn releases that pyproject admits set "TLSv1" instead (CBC suites with SHA-1
+only, for a TLS 1.2 client). TLS 1.3 suites are OpenSSL's defaults either way."""
 
 CA_HINT = "give the CA that signed it with --ca FILE (or ROTA_CA, or tls.ca in rota.toml)"
 
@@ -136,7 +136,7 @@ def handshake_message(url: str, failure: ssl.SSLError) -> str:
     reason = _reason(failure)
     hint = ""
     if "WRONG_VERSION_NUMBER" in (failure.reason or "").upper():
-        hint = " (the server does not speak TLS there: is its URL http://?)"
+        hint = " (the server does not speak TLS there: give its URL as http://)"
     return f"the TLS handshake with the server at {url} failed: {reason}{hint}"
 
 

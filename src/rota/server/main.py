@@ -62,7 +62,8 @@ async def serve(settings: Settings) -> None:
     """
     tls = settings.tls
     if tls.certfile is not None and tls.keyfile is not None:
-        server_context(tls.certfile, tls.keyfile)  # InvalidInput before uvicorn's traceback
+        # InvalidInput naming the file, where uvicorn would raise OpenSSL's error.
+        await asyncio.to_thread(server_context, tls.certfile, tls.keyfile)
     store = open_store(settings.store.db, durability=settings.store.durability)
     await store.open()
     try:
