@@ -280,3 +280,38 @@ def test_plain_http_to_the_tls_port_fails_saying_to_use_https(cluster: TlsCluste
         f"rota: error: the Rota server at {plain} closed the connection without answering "
         "(if it serves HTTPS, use an https:// URL)\n"
     )
+
+
+def test_a_device_with_the_ca_connects_and_one_without_exits(cluster: TlsCluster) -> None:
+    def device(name: str, *extra: str) -> subprocess.Popen[bytes]:
+        return cluster.spawn(
+            [
+                "device",
+                "--name",
+                name,
+                "--server",
+                cluster.url,
+                "--holdings",
+                str(cluster.folder / f"{name}.json"),
+                "--audio-out",
+                str(cluster.folder / "audio"),
+                *extra,
+            ],
+            f"device-{name}.log",
+        )
+
+    trusted = device("tls-d1", "--ca", str(cluster.pki.ca))
+    untrusted = device("tls-d2")
+    assert untrusted.wait(timeout=COMMAND_TIMEOUT_S) == 2
+    log = (cluster.folder / "device-tls-d2.log").read_text()
+    assert (
+        f"rota device: error: the certificate of the server at wss://127.0.0.1:{cluster.port}"
+        in log
+    )
+
+    def online(name: str) -> bool:
+        with cluster.client() as client:
+            return any(w["name"] == name and w["state"] == "online" for w in client.workers())
+
+    wait_for(lambda: online("tls-d1"), 60, "the device online over wss://")
+    assert trusted.poll() is None
