@@ -30,12 +30,7 @@ from rota.client_schedules import ScheduleMethods
 from rota.client_urls import DEFAULT_URL as DEFAULT_URL  # where clients have always found it
 from rota.client_urls import ca_from, check_params, segment, server_from, token_from
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import (
-    InvalidInput,
-    RotaError,
-    ServerUnavailable,
-    TimeoutExpired,
-)
+from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
 from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.retry import Backoff
