@@ -151,6 +151,11 @@ class ServerUnavailable(RotaError, ConnectionError):
     status_code = 503
 
 
+class ServerNotTrusted(ServerUnavailable):
+    """The server's TLS certificate could not be verified: a client or worker will not talk
+    to it until it is given the CA that signed it, or the certificate is fixed."""
+
+
 class WorkerNameTaken(RotaError):
     """Another live worker (or device) connected under this worker's name, and the server
     closed this one's connection: two processes must not share a name, or each would take

@@ -190,10 +190,16 @@ class WorkerSettings(Section):
 
 
 class TlsSettings(Section):
-    """HTTPS and WSS for the server: give both files, or neither for plain HTTP."""
+    """HTTPS and WSS: the server's certificate and key (both, or neither for plain HTTP), and
+    the CA that clients, the CLI and workers verify https:// and wss:// servers with."""
 
     certfile: Path | None = Field(None, description="PEM certificate chain the server presents")
     keyfile: Path | None = Field(None, description="PEM private key of that certificate")
+    ca: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that clients and workers trust for https:// "
+        "servers, instead of the system's trust store",
+    )
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Self:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -32,7 +33,7 @@ from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
 from rota.client_urls import TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
-from rota.errors import InvalidInput, RotaError
+from rota.errors import InvalidInput, RotaError, ServerNotTrusted
 from rota.settings import is_loopback, load_settings
 from rota.store.factory import open_store
 from rota.sync import Client
@@ -100,6 +101,7 @@ def dev(
             "imports": imports or None,
             "concurrency": concurrency,
             "drain_grace_s": drain_grace,
+            "ca": state(ctx).ca,
         },
         config_path=state(ctx).config,
         flags=DEV_FLAGS,
@@ -111,7 +113,10 @@ def dev(
         raise InvalidInput("rota dev needs a fixed port: server.port is 0")
     check_port_free(host, port)
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
-    url = f"http://{_bracket(connect_host)}:{port}"
+    # With [tls] files in rota.toml or ROTA_CERTFILE and ROTA_KEYFILE, the server it starts
+    # serves HTTPS: everything here then talks to it so, verified with tls.ca.
+    scheme = "https" if settings.tls.enabled else "http"
+    url = f"{scheme}://{_bracket(connect_host)}:{port}"
     command = [sys.executable, "-m", "rota.cli.main"]
     config = state(ctx).config
     if config is not None:  # the children read the settings no flag here hands them from it too
@@ -143,6 +148,8 @@ def dev(
     for module in imports or []:
         worker_argv += ["--import", module]
     worker_argv += ["--drain-grace", str(drain_grace)]
+    if settings.tls.ca is not None:
+        worker_argv += ["--ca", str(settings.tls.ca.resolve())]
     children = [
         Child(link=link, label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
         for n in range(1, workers + 1)
@@ -153,6 +160,7 @@ def dev(
         workers=children,
         drain_timeout_s=drain_grace + 5,
         demo=demo,
+        ca=settings.tls.ca,
     )
     if host != connect_host:
         stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
@@ -262,6 +270,8 @@ class Supervisor:
     workers: list[Child]
     drain_timeout_s: float
     demo: bool = False
+    ca: Path | None = None
+    """The CA file an https:// server is verified with (None: ROTA_CA, else the system's)."""
     stop: threading.Event = field(default_factory=threading.Event)
     signals: int = 0
 
@@ -295,7 +305,7 @@ class Supervisor:
         for worker in self.workers:
             worker.start()
         if self.demo:
-            start_demo(self.url, self.stop)
+            start_demo(self.url, self.stop, ca=self.ca)
             stderr().print("[dim]demo: submitting a few jobs every second[/]")
         while not self.stop.wait(TICK_S):
             code = self.server.exit_code()
@@ -308,7 +318,7 @@ class Supervisor:
 
     def _wait_ready(self) -> bool:
         deadline = SYSTEM_CLOCK.monotonic() + READY_TIMEOUT_S
-        with Client(self.url, timeout_s=1.0) as client:
+        with Client(self.url, timeout_s=1.0, ca=self.ca) as client:
             while not self.stop.is_set():
                 code = self.server.exit_code()
                 if code is not None:
@@ -318,6 +328,9 @@ class Supervisor:
                 try:
                     client.health()
                     return True
+                except ServerNotTrusted as exc:  # waiting will not change the certificate
+                    typer.echo(error_line(exc.message), err=True)
+                    return False
                 except RotaError:
                     pass
                 if SYSTEM_CLOCK.monotonic() > deadline:

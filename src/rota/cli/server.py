@@ -13,6 +13,9 @@ import typer
 from rota.cli.common import state
 from rota.settings import load_settings
 
+SERVER_FLAGS = {"certfile": "--tls-cert", "keyfile": "--tls-key"}
+"""The flags whose names differ from their keys, named in errors."""
+
 
 def server(
     ctx: typer.Context,
@@ -22,6 +25,20 @@ def server(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: 127.0.0.1).")] = None,
     port: Annotated[
         int | None, typer.Option(help="Port to listen on (default: 8077).", min=0, max=65535)
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="FILE",
+            help="Serve HTTPS and WSS with this PEM certificate chain (with --tls-key).",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key", metavar="FILE", help="The PEM private key of --tls-cert (unencrypted)."
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
@@ -39,8 +56,16 @@ def server(
     Every request needs a token (`rota tokens create`); the first start on a new store
     prints an admin token once."""
     settings = load_settings(
-        {"db": db, "host": host, "port": port, "anonymous": anonymous},
+        {
+            "db": db,
+            "host": host,
+            "port": port,
+            "certfile": tls_cert,
+            "keyfile": tls_key,
+            "anonymous": anonymous,
+        },
         config_path=config or state(ctx).config,
+        flags=SERVER_FLAGS,
     )
     from rota.launch import can_exec, exec_lean
 
