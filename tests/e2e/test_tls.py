@@ -111,6 +111,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster]:
                 str(made.pki.cert),
                 "--tls-key",
                 str(made.pki.key),
+                "--anonymous",  # tokens are tests/e2e/test_auth.py's; this is about TLS
             ],
             "server.log",
         )
