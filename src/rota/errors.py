@@ -97,7 +97,8 @@ class UnknownTask(RotaError, LookupError):
 
 
 class TaskNotAllowed(RotaError, PermissionError):
-    """This worker does not allow that task."""
+    """This worker does not allow that task, or what it asked for: a task that raises it
+    fails for good, without another attempt."""
 
     status_code = 403
 

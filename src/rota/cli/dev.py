@@ -28,7 +28,7 @@ from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput, RotaError
-from rota.settings import load_settings
+from rota.settings import WorkerSettings, load_settings
 from rota.sync import Client
 
 TICK_S = 0.2
@@ -47,6 +47,7 @@ DEV_FLAGS = {
     "imports": "--import",
     "concurrency": "--concurrency",
     "drain_grace_s": "--drain-grace",
+    "allow_http": "--allow-http",
 }
 """The flag that sets each key, named in errors."""
 
@@ -75,6 +76,19 @@ def dev(
         float | None,
         typer.Option(min=0, help="Seconds workers get to finish jobs when stopping (default: 30)."),
     ] = None,
+    allow_shell: Annotated[
+        bool,
+        typer.Option("--allow-shell", help="Let the workers run rota.shell and rota.crash."),
+    ] = False,
+    allow_http: Annotated[
+        str | None,
+        typer.Option(
+            "--allow-http",
+            metavar="HOSTS",
+            help="Hosts the workers' rota.http may call (comma list, *.domain patterns; "
+            "default: none).",
+        ),
+    ] = None,
     demo: Annotated[
         bool, typer.Option(help="Submit a trickle of demo jobs, to watch the dashboard live.")
     ] = False,
@@ -92,12 +106,13 @@ def dev(
             "imports": imports or None,
             "concurrency": concurrency,
             "drain_grace_s": drain_grace,
+            "allow_shell": True if allow_shell else None,
+            "allow_http": allow_http,
         },
         config_path=state(ctx).config,
         flags=DEV_FLAGS,
     )
     port, host, db = settings.server.port, settings.server.host, settings.store.db
-    imports, concurrency = settings.worker.imports, settings.worker.concurrency
     drain_grace = settings.worker.drain_grace_s
     if port == 0:
         raise InvalidInput("rota dev needs a fixed port: server.port is 0")
@@ -114,19 +129,7 @@ def dev(
         label="server",
         argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
     )
-    # Workers here are restarted when they exit, so one whose task code will not stop leaves.
-    worker_argv = [
-        *command,
-        "worker",
-        "--server",
-        url,
-        "--concurrency",
-        str(concurrency),
-        "--exit-when-stuck",
-    ]
-    for module in imports or []:
-        worker_argv += ["--import", module]
-    worker_argv += ["--drain-grace", str(drain_grace)]
+    worker_argv = [*command, "worker", *worker_arguments(settings.worker, url)]
     children = [
         Child(link=link, label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
         for n in range(1, workers + 1)
@@ -145,6 +148,21 @@ def dev(
     finally:
         link.close()
     raise typer.Exit(code)
+
+
+def worker_arguments(worker: WorkerSettings, url: str) -> list[str]:
+    """Return the `rota worker` arguments of each worker `rota dev` starts (its name aside):
+    what the dev command was told about workers, passed on as flags."""
+    # Workers here are restarted when they exit, so one whose task code will not stop leaves.
+    arguments = ["--server", url, "--concurrency", str(worker.concurrency), "--exit-when-stuck"]
+    for module in worker.imports:
+        arguments += ["--import", module]
+    arguments += ["--drain-grace", str(worker.drain_grace_s)]
+    if worker.allow_shell:
+        arguments.append("--allow-shell")
+    if worker.allow_http:
+        arguments += ["--allow-http", ",".join(worker.allow_http)]
+    return arguments
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -40,6 +40,7 @@ from rota.protocol import (
 )
 from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
+from rota.tasks.hosts import HostAllowlist
 from rota.tasks.registry import TaskRegistry
 from rota.types import JobId
 from rota.worker.connection import Connector, Link, write_stderr
@@ -118,6 +119,7 @@ class Worker:
             registry,
             worker_name=self.name,
             allow_shell=settings.worker.allow_shell,
+            allow_http=HostAllowlist.parse(settings.worker.allow_http),
             imports=settings.worker.imports,
             stop_grace_s=settings.worker.stop_grace_s,
         )
