@@ -152,10 +152,6 @@ class ServerUnavailable(RotaError, ConnectionError):
     status_code = 503
 
 
-class WorkerNameTaken(RotaError):
-    """Another live worker (or device) connected under this worker's name, and the server
-    closed this one's connection: two processes must not share a name, or each would take
-    the other's place for ever."""
-
-    MESSAGE = "replaced by a newer connection"
-    """What the server says to the connection it closes for the newer one."""
+class WorkerRefused(RotaError):
+    """The server refused this worker for good (its credentials, its name taken by a live
+    worker, another protocol version): connecting again would meet the same answer."""
