@@ -4,10 +4,13 @@ keeps every job; it does not reconnect for ever."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
+import threading
 import time
 
-from tests.e2e.conftest import Cluster
+from tests.e2e.conftest import Cluster, wait_for
 
 REFUSED_EXIT = 3
 PROMPTLY_S = 30.0
@@ -76,3 +79,69 @@ def test_a_device_under_a_live_worker_s_name_exits_with_the_reason(cluster: Clus
     assert "rota device: error:" in log
     assert "the worker name 'laptop' is taken" in log
     assert "Traceback" not in log
+
+
+class HalfOpenRelay:
+    """Forwards TCP connections from a loopback port to the server. cut() closes the worker's
+    end of each connection and leaves the server's end open and silent: a network loss the
+    worker notices and the server has not yet."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target_port = target_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._worker_ends: list[socket.socket] = []
+        self._all: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                worker_end, _ = self._listener.accept()
+                server_end = socket.create_connection(("127.0.0.1", self._target_port))
+                self._worker_ends.append(worker_end)
+                self._all += [worker_end, server_end]
+                for source, sink in ((worker_end, server_end), (server_end, worker_end)):
+                    threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def cut(self) -> None:
+        for worker_end in self._worker_ends:
+            with contextlib.suppress(OSError):
+                worker_end.shutdown(socket.SHUT_RDWR)
+            worker_end.close()
+        self._worker_ends.clear()
+
+    def close(self) -> None:
+        for sock in self._all:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes one way until either end fails; never close anything (see cut)."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+
+
+def test_a_worker_back_from_a_network_loss_is_let_in_and_keeps_its_job(
+    cluster: Cluster,
+) -> None:
+    cluster.start_server()
+    relay = HalfOpenRelay(cluster.port)
+    try:
+        cluster.start_worker("w1", concurrency=1, servers=[f"http://127.0.0.1:{relay.port}"])
+        [job] = cluster.submit([{"task": "e2e.whoami", "args": [3]}])
+        wait_for(lambda: cluster.job(job["id"])["state"] == "running", 30, "the job running")
+        relay.cut()
+        done = cluster.wait_finished(job["id"])
+        assert (done["state"], done["attempt"], done["result"]) == ("succeeded", 1, "w1")
+    finally:
+        relay.close()
+    worker_log = (cluster.tmp_path / "worker-w1.log").read_text()
+    assert worker_log.count("connected to") >= 2, worker_log
+    assert "refused" not in worker_log
+    assert cluster.workers["w1"].poll() is None
+    # The server still counted the old connection: the worker was let in by its session.
+    server_log = (cluster.tmp_path / f"server-{cluster.port}.log").read_text()
+    assert "worker w1 came back; closing its older connection" in server_log
