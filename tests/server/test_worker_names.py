@@ -8,7 +8,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rota.protocol import CLOSE_NAME_TAKEN
+import pytest
+
+from rota import protocol
+from rota.errors import WorkerRefused
+from rota.protocol import CLOSE_NAME_TAKEN, PROTOCOL_VERSION
+from rota.settings import settings_of
+from rota.tasks.builtin import builtin_registry
+from rota.worker.runtime import Worker
 from tests.server.conftest import LiveServer, StartServer
 from tests.server.fakes import FakeWorker
 from tests.server.test_gateway import JOBS, fetch, submit
@@ -98,3 +105,25 @@ async def test_a_name_whose_worker_left_is_free(start_server: StartServer) -> No
         await asyncio.sleep(0.05)
     second = server.fake("w1")
     assert (await second.connect())["version"]
+
+
+async def run_refused(server: LiveServer, name: str) -> str:
+    """Run a real worker against the server; return the reason it was refused for good."""
+    settings = settings_of({"server": [server.url], "name": name})
+    worker = Worker(settings, builtin_registry(), report=lambda line: None)
+    with pytest.raises(WorkerRefused) as refusal:
+        async with asyncio.timeout(10):  # a worker that reconnected for ever would hang here
+            await worker.run()
+    return refusal.value.message
+
+
+async def test_a_worker_refused_for_its_name_or_version_stops_with_the_reason(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await start_server()
+    await server.worker("twin")
+    assert "the worker name 'twin' is taken" in await run_refused(server, "twin")
+    monkeypatch.setattr(protocol, "PROTOCOL_VERSION", PROTOCOL_VERSION + 1)
+    message = await run_refused(server, "newer")
+    assert f"protocol version {PROTOCOL_VERSION + 1} is not supported" in message
+    assert [w["name"] for w in await workers(server)] == ["twin"]
