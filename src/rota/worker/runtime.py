@@ -175,7 +175,9 @@ class Worker:
             return not (self._outbox or self._slots.busy or self._stop_requested.is_set())
         finally:
             connection.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A refusal was raised above already (connection.result()): the cleanup below
+            # must still run before it goes on.
+            with contextlib.suppress(asyncio.CancelledError, WorkerRefused):
                 await connection
             for slot in self._slots.every():  # a child process must not outlive its worker
                 slot.attempt.stop("the worker is exiting")
