@@ -97,7 +97,8 @@ class UnknownTask(RotaError, LookupError):
 
 
 class TaskNotAllowed(RotaError, PermissionError):
-    """This worker does not allow that task."""
+    """This worker does not allow that task, or what it asked for: a task that raises it
+    fails for good, without another attempt."""
 
     status_code = 403
 
@@ -156,13 +157,9 @@ class ServerNotTrusted(ServerUnavailable):
     to it until it is given the CA that signed it, or the certificate is fixed."""
 
 
-class WorkerNameTaken(RotaError):
-    """Another live worker (or device) connected under this worker's name, and the server
-    closed this one's connection: two processes must not share a name, or each would take
-    the other's place for ever."""
-
-    MESSAGE = "replaced by a newer connection"
-    """What the server says to the connection it closes for the newer one."""
+class WorkerRefused(RotaError):
+    """The server refused this worker for good (its credentials, its name taken by a live
+    worker, another protocol version): connecting again would meet the same answer."""
 
 
 class Unauthenticated(RotaError):

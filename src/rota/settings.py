@@ -26,6 +26,7 @@ from rota.moments import MAX_SPAN_S
 from rota.protocol.messages import MAX_CAPACITY, MAX_HORIZON_S, MAX_LEAD_S
 from rota.reminders.model import DEFAULT_HORIZON_S
 from rota.safe_text import excerpt
+from rota.tasks.hosts import HostAllowlist
 from rota.values import text_problem
 
 ENV_PREFIX = "ROTA_"
@@ -116,7 +117,12 @@ class WorkerSettings(Section):
     imports: list[str] = Field(
         default_factory=list, description="modules to import tasks from (comma list)"
     )
-    allow_shell: bool = Field(False, description="allow the rota.shell task")
+    allow_shell: bool = Field(False, description="allow the rota.shell and rota.crash tasks")
+    allow_http: list[str] = Field(
+        default_factory=list,
+        description="hosts the rota.http task may call, each redirect too (comma list of "
+        "names, *.domain patterns, IP addresses, or * for any; none: rota.http is off)",
+    )
     drain_grace_s: float = Field(
         30.0, ge=0, le=MAX_SPAN_S, description="time to finish running jobs after SIGTERM"
     )
@@ -139,7 +145,7 @@ class WorkerSettings(Section):
         description="drain and exit when a job's code outlives the stop grace (for supervisors)",
     )
 
-    @field_validator("server", "queues", "tags", "imports", mode="before")
+    @field_validator("server", "queues", "tags", "imports", "allow_http", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -176,6 +182,15 @@ class WorkerSettings(Section):
                 raise ValueError(
                     f"tag {excerpt(tag)}: {problem or f'longer than {MAX_TAG_CHARS} characters'}"
                 )
+        return value
+
+    @field_validator("allow_http")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        try:
+            HostAllowlist.parse(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
         return value
 
     @model_validator(mode="after")

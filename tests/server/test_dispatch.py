@@ -1,4 +1,5 @@
-"""Dispatch across several fake workers: policies, disconnects, reconnects and replacements."""
+"""Dispatch across several fake workers: policies, disconnects and reconnects (a worker
+that takes its old connection's place: test_worker_names.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rota.protocol import CLOSE_HELLO_REFUSED
 from tests.server.conftest import StartServer
 from tests.server.test_gateway import JOBS, fetch, submit
 
@@ -83,7 +85,7 @@ async def test_a_hello_whose_prefetch_would_pass_the_limit_is_refused(
     await fake.open()
     await fake.send(fake.hello)
     assert "prefetch" in (await fake.receive("error"))["message"]
-    assert await fake.closed_with() == 1008
+    assert await fake.closed_with() == CLOSE_HELLO_REFUSED
 
 
 async def test_round_robin_takes_turns(start_server: StartServer) -> None:
@@ -156,20 +158,6 @@ async def test_reconnect_presenting_the_token_keeps_the_job_running(
     assert (await again.finish(sent, "kept"))["ok"] is True
     assert (await fetch(server, job["id"]))["state"] == "succeeded"
     assert len(await again.receive_jobs(1)) == 1
-
-
-async def test_a_new_connection_with_the_same_name_replaces_the_old(
-    start_server: StartServer,
-) -> None:
-    server = await start_server()
-    old = await server.worker("w1", capacity=1)
-    new = await server.worker("w1", capacity=1)
-    assert "replaced" in (await old.receive("error"))["message"]
-    assert await old.closed_with() == 1000
-    await submit(server)
-    assert len(await new.receive_jobs(1)) == 1
-    workers = (await server.http.get("/api/v1/workers")).json()["workers"]
-    assert [(w["name"], w["state"]) for w in workers] == [("w1", "online")]
 
 
 async def test_a_device_gets_its_reminders_ahead_of_time_and_others_do_not(

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgpack
 
-from rota.protocol import PROTOCOL_VERSION
+from rota.protocol import CLOSE_HELLO_REFUSED, CLOSE_UNSUPPORTED_VERSION, PROTOCOL_VERSION
 from tests.server.conftest import LiveServer, StartServer
 from tests.server.fakes import pack, result_message
 
@@ -51,7 +51,7 @@ async def test_version_mismatch_is_refused(start_server: StartServer) -> None:
     await fake.send(fake.hello)
     error = await fake.receive("error")
     assert "version" in error["message"]
-    assert await fake.closed_with() == 1008
+    assert await fake.closed_with() == CLOSE_UNSUPPORTED_VERSION
     assert (await server.http.get("/api/v1/workers")).json()["workers"] == []
 
 
@@ -92,7 +92,7 @@ async def test_a_bad_hello_is_refused(start_server: StartServer) -> None:
     await fake.open()
     await fake.send(fake.hello)
     assert "capacity" in (await fake.receive("error"))["message"]
-    assert await fake.closed_with() == 1008
+    assert await fake.closed_with() == CLOSE_HELLO_REFUSED
 
 
 async def test_jobs_never_exceed_capacity(start_server: StartServer) -> None:

@@ -167,3 +167,18 @@ def test_the_app_talks_to_its_server_again_afterwards() -> None:
     with pytest.raises(ServerUnavailable):
         add.submit(1, 2)
     app.close()
+
+
+def test_builtin_http_and_shell_are_refused_unless_allowed_as_on_a_worker() -> None:
+    with eager(app):
+        http = app.submit("rota.http", "http://127.0.0.1:9/")
+        shell = app.submit("rota.shell", "echo hi")
+        for handle, flag in ((http, "--allow-http"), (shell, "--allow-shell")):
+            with pytest.raises(JobFailed, match=flag):
+                handle.result()
+            assert handle.job["attempt"] == 1  # refused for good: no retry
+    with eager(app, allow_http=["*.example.com"]):
+        with pytest.raises(JobFailed, match=r"may not call '127\.0\.0\.1'"):
+            app.submit("rota.http", "http://127.0.0.1:9/").result()
+    with eager(app, allow_shell=True):
+        assert app.submit("rota.shell", "echo hi").result()["stdout"] == "hi\n"

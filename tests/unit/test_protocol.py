@@ -77,7 +77,14 @@ FROM_WORKER_EXAMPLES: list[Message] = [
     Drain(),
 ]
 FROM_SERVER_EXAMPLES: list[Message] = [
-    Welcome(version=PROTOCOL_VERSION, server="s", heartbeat_s=5.0, lease_s=30.0, stale=()),
+    Welcome(
+        version=PROTOCOL_VERSION,
+        server="s",
+        heartbeat_s=5.0,
+        lease_s=30.0,
+        stale=(),
+        session="secret",
+    ),
     Jobs(jobs=(ORDER,)),
     Cancel(job_id="j", reason="cancelled"),
     Ack(job_id="j", ok=False, error="stale"),
@@ -127,6 +134,7 @@ def test_a_frame_is_a_plain_map_with_its_type() -> None:
         "horizon_s": 0.0,
         "lead_s": 0.0,
         "prefetch": 0,
+        "session": None,
     }
     assert wire(Jobs(jobs=(ORDER,)))["jobs"][0]["kwargs"] == {"k": 1.5}
 
@@ -215,6 +223,8 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
         ({"horizon_s": -1.0}, "horizon_s must be between"),
         ({"horizon_s": 8 * 86400.0}, "horizon_s must be between"),
         ({"horizon_s": float("nan")}, "horizon_s must be between"),
+        ({"session": ""}, "session must be 1 to 200 characters"),
+        ({"session": "s" * 201}, "session must be 1 to 200 characters"),
     ],
 )
 def test_limits_are_checked_on_decoding(change: dict[str, Any], words: str) -> None:

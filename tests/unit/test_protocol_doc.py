@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rota.jobs import Lease
-from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine
+from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine, closing
 from rota.protocol.messages import FROM_SERVER, FROM_WORKER
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -70,3 +70,23 @@ def test_the_check_can_fail() -> None:
     """The parser sees a field that is missing from the doc: the check is not vacuous."""
     assert table("Messages from the worker")["result"] == {"job_id", "token", "result_json"}
     assert table("Messages from the server")["drain"] == set()
+
+
+def test_the_close_codes_are_listed_with_whether_they_are_final() -> None:
+    """docs/protocol.md's table of close codes holds every code rota.protocol.closing names,
+    marked final exactly when a worker stops after it."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Close codes\n", 1)[1].split("\n## ", 1)[0]
+    documented: dict[int, bool] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].isdigit():
+            documented[int(cells[0])] = cells[2] == "yes"
+    in_code = {
+        value: value in closing.REFUSED_FOR_GOOD
+        for name, value in vars(closing).items()
+        if name.startswith("CLOSE_")
+    }
+    assert documented == in_code
+    statuses = sorted(closing.HTTP_REFUSED_FOR_GOOD)
+    assert f"HTTP {' or '.join(map(str, statuses))}" in section

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from worker_fake_server import FakeServer, WorkerRun, job
 
+from rota.errors import TaskNotAllowed
 from rota.tasks import builtin
 from rota.tasks.builtin import builtin_registry
+from rota.tasks.hosts import HostAllowlist, set_allowed_hosts
 
 Start = Callable[..., WorkerRun]
 
@@ -23,6 +26,18 @@ def test_registry_has_the_builtins() -> None:
     shell, crash = registry.get("rota.shell"), registry.get("rota.crash")
     assert shell is not None and shell.needs_shell
     assert crash is not None and crash.needs_shell
+    http = registry.get("rota.http")
+    assert http is not None and http.needs_http
+
+
+@contextlib.contextmanager
+def allowing(*hosts: str) -> Iterator[None]:
+    """Let rota.http called directly here reach these hosts, as a worker's list would."""
+    token = set_allowed_hosts(HostAllowlist.parse(hosts))
+    try:
+        yield
+    finally:
+        token.var.reset(token)
 
 
 def test_echo_returns_its_input() -> None:
@@ -69,7 +84,8 @@ async def http_url() -> AsyncIterator[str]:
 
 
 async def test_http_calls_a_url(http_url: str) -> None:
-    response = await builtin.http(http_url, method="post", body={"a": 1})
+    with allowing("127.0.0.1"):
+        response = await builtin.http(http_url, method="post", body={"a": 1})
     assert response["status"] == 201
     assert response["headers"]["x-test"] == "yes"
     assert response["body"] == 'POST {"a":1}'
@@ -78,8 +94,13 @@ async def test_http_calls_a_url(http_url: str) -> None:
 async def test_http_raises_on_connection_errors(http_url: str) -> None:
     from worker_fake_server import free_port
 
-    with pytest.raises(Exception, match=r"(?i)connect"):
+    with allowing("127.0.0.1"), pytest.raises(Exception, match=r"(?i)connect"):
         await builtin.http(f"http://127.0.0.1:{free_port()}/", timeout_s=2)
+
+
+async def test_http_called_outside_a_worker_calls_no_host(http_url: str) -> None:
+    with pytest.raises(TaskNotAllowed, match="--allow-http"):
+        await builtin.http(http_url)
 
 
 async def test_shell_runs_a_command_and_raises_on_failure() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgpack
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from rota import protocol
 from rota.tasks.builtin import builtin_registry
@@ -48,6 +49,11 @@ class FakeServer:
         self.frames = 0
         """How many frames those messages came in."""
         self.hellos: list[Payload] = []
+        self.refusal: tuple[int, str | None] | None = None
+        """Close the next connections after their hello with this code, sending an `error`
+        with the text first if there is one."""
+        self.http_refusal: tuple[int, str] | None = None
+        """Answer the next handshakes with this HTTP status and body."""
         self._connection: ServerConnection | None = None
         self._server: Server | None = None
         self._changed = asyncio.Event()
@@ -55,8 +61,18 @@ class FakeServer:
     async def start(self) -> None:
         """Listen on the port."""
         self._server = await serve(
-            self._serve, "127.0.0.1", self.port, max_size=protocol.MAX_FRAME_BYTES
+            self._serve,
+            "127.0.0.1",
+            self.port,
+            max_size=protocol.MAX_FRAME_BYTES,
+            process_request=self._process_request,
         )
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.http_refusal is None:
+            return None
+        status, body = self.http_refusal
+        return connection.respond(status, body)
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
@@ -72,6 +88,12 @@ class FakeServer:
         hello = msgpack.unpackb(await connection.recv(decode=False))
         assert hello["type"] == "hello", hello
         self.hellos.append(hello)
+        if self.refusal is not None:
+            code, text = self.refusal
+            if text is not None:
+                await connection.send(pack({"type": "error", "message": text}))
+            await connection.close(code, (text or "")[:100])
+            return
         stale = [lease["job_id"] for lease in hello["running"] if lease["job_id"] in self.stale]
         welcome = {
             "type": "welcome",
@@ -80,6 +102,7 @@ class FakeServer:
             "heartbeat_s": self.heartbeat_s,
             "lease_s": 30.0,
             "stale": stale,
+            "session": f"session-{len(self.hellos)}",
         }
         await connection.send(pack(welcome))
         self._connection = connection
@@ -119,6 +142,11 @@ class FakeServer:
     async def push_jobs(self, *jobs: Payload) -> None:
         """Send one `jobs` message."""
         await self.send({"type": "jobs", "jobs": list(jobs)})
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the worker's connection with a close code, as a server refusing it would."""
+        if self._connection is not None:
+            await self._connection.close(code, reason)
 
     async def drop(self) -> None:
         """Close the worker's connection abruptly (as a crashed server would)."""

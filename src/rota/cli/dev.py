@@ -34,7 +34,7 @@ from rota.client import DEFAULT_URL
 from rota.client_urls import TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput, RotaError, ServerNotTrusted
-from rota.settings import is_loopback, load_settings
+from rota.settings import WorkerSettings, is_loopback, load_settings
 from rota.store.factory import open_store
 from rota.sync import Client
 
@@ -56,6 +56,7 @@ DEV_FLAGS = {
     "imports": "--import",
     "concurrency": "--concurrency",
     "drain_grace_s": "--drain-grace",
+    "allow_http": "--allow-http",
 }
 """The flag that sets each key, named in errors."""
 
@@ -84,6 +85,19 @@ def dev(
         float | None,
         typer.Option(min=0, help="Seconds workers get to finish jobs when stopping (default: 30)."),
     ] = None,
+    allow_shell: Annotated[
+        bool,
+        typer.Option("--allow-shell", help="Let the workers run rota.shell and rota.crash."),
+    ] = False,
+    allow_http: Annotated[
+        str | None,
+        typer.Option(
+            "--allow-http",
+            metavar="HOSTS",
+            help="Hosts the workers' rota.http may call (comma list, *.domain patterns; "
+            "default: none).",
+        ),
+    ] = None,
     demo: Annotated[
         bool, typer.Option(help="Submit a trickle of demo jobs, to watch the dashboard live.")
     ] = False,
@@ -102,12 +116,13 @@ def dev(
             "concurrency": concurrency,
             "drain_grace_s": drain_grace,
             "ca": state(ctx).ca,
+            "allow_shell": True if allow_shell else None,
+            "allow_http": allow_http,
         },
         config_path=state(ctx).config,
         flags=DEV_FLAGS,
     )
     port, host, db = settings.server.port, settings.server.host, settings.store.db
-    imports, concurrency = settings.worker.imports, settings.worker.concurrency
     drain_grace = settings.worker.drain_grace_s
     if port == 0:
         raise InvalidInput("rota dev needs a fixed port: server.port is 0")
@@ -135,19 +150,7 @@ def dev(
         os.environ[TOKEN_VARIABLE] = secret
     link = ParentLink()
     server = Child(link=link, label="server", argv=server_argv)
-    # Workers here are restarted when they exit, so one whose task code will not stop leaves.
-    worker_argv = [
-        *command,
-        "worker",
-        "--server",
-        url,
-        "--concurrency",
-        str(concurrency),
-        "--exit-when-stuck",
-    ]
-    for module in imports or []:
-        worker_argv += ["--import", module]
-    worker_argv += ["--drain-grace", str(drain_grace)]
+    worker_argv = [*command, "worker", *worker_arguments(settings.worker, url)]
     if settings.tls.ca is not None:
         worker_argv += ["--ca", str(settings.tls.ca.resolve())]
     children = [
@@ -198,6 +201,21 @@ async def _revoke(db: str, token_id: str) -> None:
         await store.revoke_token(token_id)
     finally:
         await store.close()
+
+
+def worker_arguments(worker: WorkerSettings, url: str) -> list[str]:
+    """Return the `rota worker` arguments of each worker `rota dev` starts (its name aside):
+    what the dev command was told about workers, passed on as flags."""
+    # Workers here are restarted when they exit, so one whose task code will not stop leaves.
+    arguments = ["--server", url, "--concurrency", str(worker.concurrency), "--exit-when-stuck"]
+    for module in worker.imports:
+        arguments += ["--import", module]
+    arguments += ["--drain-grace", str(worker.drain_grace_s)]
+    if worker.allow_shell:
+        arguments.append("--allow-shell")
+    if worker.allow_http:
+        arguments += ["--allow-http", ",".join(worker.allow_http)]
+    return arguments
 
 
 def check_port_free(host: str, port: int) -> None:

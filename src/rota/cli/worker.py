@@ -48,8 +48,18 @@ def worker(
     ] = None,
     tags: Annotated[str | None, typer.Option(help="Comma list of tags jobs can target.")] = None,
     allow_shell: Annotated[
-        bool, typer.Option("--allow-shell", help="Allow the rota.shell task.")
+        bool, typer.Option("--allow-shell", help="Allow the rota.shell and rota.crash tasks.")
     ] = False,
+    allow_http: Annotated[
+        str | None,
+        typer.Option(
+            "--allow-http",
+            metavar="HOSTS",
+            help="Hosts the rota.http task may call, each redirect too: a comma list of "
+            "names, *.domain patterns, IP addresses, or * for any (default: none, "
+            "rota.http is off).",
+        ),
+    ] = None,
     drain_grace: Annotated[
         float | None,
         typer.Option(help="Seconds to finish running jobs after SIGTERM (default: 30).", min=0),
@@ -96,6 +106,7 @@ def worker(
             "name": name,
             "tags": tags,
             "allow_shell": True if allow_shell else None,
+            "allow_http": allow_http,
             "drain_grace_s": drain_grace,
             "stop_grace_s": stop_grace,
             "exit_when_stuck": True if exit_when_stuck else None,

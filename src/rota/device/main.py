@@ -12,11 +12,11 @@ from rota.device.quiet import QuietHours
 from rota.device.ring import Ringer, RingOptions
 from rota.device.runtime import Device, default_holdings_path
 from rota.device.sound import Sound
-from rota.errors import InvalidInput, ServerNotTrusted, WorkerNameTaken
+from rota.errors import InvalidInput, ServerNotTrusted, WorkerRefused
 from rota.settings import Settings
 from rota.worker.capture import capturing
 from rota.worker.connection import write_stderr
-from rota.worker.main import EXIT_OK, EXIT_UNDELIVERED, EXIT_USAGE, serve_signals
+from rota.worker.main import EXIT_OK, EXIT_REFUSED, EXIT_UNDELIVERED, EXIT_USAGE, serve_signals
 
 
 def build_device(settings: Settings) -> Device:
@@ -45,7 +45,8 @@ def build_device(settings: Settings) -> Device:
 def run_device(settings: Settings) -> int:
     """Run a device until SIGTERM/SIGINT (a second one stops it at once); return the exit
     code: 0 after a clean stop, 1 if results could not be delivered, 2 for bad settings or
-    an unreadable file of held reminders."""
+    an unreadable file of held reminders, 3 if a server refused the device for good (its
+    token, its name taken by a live device or worker, another protocol version)."""
     try:
         device = build_device(settings)
     except InvalidInput as exc:
@@ -55,9 +56,12 @@ def run_device(settings: Settings) -> int:
     async def main() -> int:
         try:
             delivered = await serve_signals(device.run(), device.request_drain, device.request_stop)
-        except (HoldingsError, WorkerNameTaken, ServerNotTrusted) as exc:
+        except (HoldingsError, ServerNotTrusted) as exc:
             write_stderr(f"rota device: error: {exc}")
             return EXIT_USAGE
+        except WorkerRefused as exc:
+            write_stderr(f"rota device: error: {exc}")
+            return EXIT_REFUSED
         return EXIT_OK if delivered else EXIT_UNDELIVERED
 
     with capturing():

@@ -2,9 +2,19 @@
 
 Each WebSocket binary frame carries one message (a msgpack map with a `type` key), or a
 `batch` of them. docs/protocol.md describes every message; rota.protocol.messages defines
-them and rota.protocol.codec encodes and checks them, for the server and the worker alike.
+them and rota.protocol.codec encodes and checks them, for the server and the worker alike;
+rota.protocol.closing says why a server closes a connection.
 """
 
+from rota.protocol.closing import (
+    CLOSE_FORBIDDEN,
+    CLOSE_HELLO_REFUSED,
+    CLOSE_NAME_TAKEN,
+    CLOSE_UNAUTHENTICATED,
+    CLOSE_UNSUPPORTED_VERSION,
+    HTTP_REFUSED_FOR_GOOD,
+    REFUSED_FOR_GOOD,
+)
 from rota.protocol.codec import (
     FRAME_OVERHEAD,
     FROM_SERVER_SIDE,
@@ -51,13 +61,20 @@ from rota.protocol.messages import (
 )
 
 __all__ = [
+    "CLOSE_FORBIDDEN",
+    "CLOSE_HELLO_REFUSED",
+    "CLOSE_NAME_TAKEN",
+    "CLOSE_UNAUTHENTICATED",
+    "CLOSE_UNSUPPORTED_VERSION",
     "FRAME_OVERHEAD",
     "FROM_SERVER_SIDE",
     "FROM_WORKER_SIDE",
+    "HTTP_REFUSED_FOR_GOOD",
     "MAX_CAPACITY",
     "MAX_FRAME_BYTES",
     "MAX_LEASES",
     "PROTOCOL_VERSION",
+    "REFUSED_FOR_GOOD",
     "WEBSOCKET_PATH",
     "Ack",
     "Batch",

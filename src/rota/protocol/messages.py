@@ -28,6 +28,7 @@ WEBSOCKET_PATH: Final = "/api/v1/workers/connect"
 MAX_CAPACITY: Final = 10_000
 MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
+MAX_SESSION_CHARS: Final = 200
 MAX_HORIZON_S: Final = 7 * 86400.0
 MAX_LEAD_S: Final = 60.0
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
@@ -113,10 +114,13 @@ class Hello:
     """How long before their run_at it takes any job, to start it by its own timer then."""
     prefetch: int = 0
     """Jobs it takes beyond `capacity` (its slots), each started as a running one ends."""
+    session: str | None = None
+    """The secret its last `welcome` gave it, if any: a worker that reconnects presents it,
+    so the server lets it take the place of its own connection it still counts as live."""
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the names, counts, capacity, prefetch, horizon and
-        lead are within limits."""
+        """Raise ProtocolError unless the names, counts, capacity, prefetch, horizon, lead
+        and session are within limits."""
         if not _WORKER_NAME.match(self.name):
             raise MessageRefused(
                 f"worker name {excerpt(self.name)} must match {_WORKER_NAME.pattern}"
@@ -137,6 +141,8 @@ class Hello:
             raise MessageRefused(f"hello.horizon_s must be between 0 and {MAX_HORIZON_S:g}")
         if not 0 <= self.lead_s <= MAX_LEAD_S:
             raise MessageRefused(f"hello.lead_s must be between 0 and {MAX_LEAD_S:g}")
+        if self.session is not None and not 0 < len(self.session) <= MAX_SESSION_CHARS:
+            raise MessageRefused(f"hello.session must be 1 to {MAX_SESSION_CHARS} characters")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -272,6 +278,9 @@ class Welcome:
     heartbeat_s: float
     lease_s: float
     stale: tuple[JobId, ...]
+    session: str | None = None
+    """A secret of this connection: the worker presents it in its next hello, to be let in
+    while the server still counts this connection as live (after a network loss)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -320,7 +329,8 @@ class Ack:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Error:
-    """The connection is about to be closed because of a protocol error or a refusal."""
+    """The connection is about to be closed because of a protocol error or a refusal; the
+    close code says which (rota.protocol.closing)."""
 
     TYPE: ClassVar[str] = "error"
     message: str

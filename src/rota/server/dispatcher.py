@@ -64,8 +64,12 @@ class WorkerSession:
         horizon_s: float = 0.0,
         lead_s: float = 0.0,
         prefetch: int = 0,
+        secret: str = "",
     ) -> None:
         self.name = name
+        self.secret = secret
+        """Given to the worker in its welcome: a hello presenting it takes this session's
+        place while the session still counts as live (empty: no hello can)."""
         self.horizon_s = horizon_s
         """A device's: how long before their run_at it takes jobs targeted at it."""
         self.lead_s = lead_s

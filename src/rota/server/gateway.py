@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeAlias
 
@@ -25,7 +27,6 @@ from rota.errors import (
     JobNotFound,
     ProtocolError,
     StaleLease,
-    WorkerNameTaken,
 )
 from rota.jobs import Job
 from rota.protocol import (
@@ -44,6 +45,7 @@ from rota.protocol import (
     Log,
     MessageRefused,
     Progress,
+    ProtocolVersionError,
     Release,
     Result,
     ServerMessage,
@@ -53,10 +55,21 @@ from rota.protocol import (
     decode,
     encode,
 )
+from rota.protocol.closing import (
+    CLOSE_FORBIDDEN,
+    CLOSE_HELLO_REFUSED,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NAME_TAKEN,
+    CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_UNAUTHENTICATED,
+    CLOSE_UNSUPPORTED_VERSION,
+)
 from rota.protocol.messages import CLOCK_OFFSET
 from rota.server.dispatcher import WorkerSession
 from rota.server.frames import log_event, progress_fraction
-from rota.server.guard import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, principal_of
+from rota.server.guard import principal_of
 from rota.server.state import Hub
 from rota.store.base import Failure as FailedAttempt
 from rota.store.base import Outcome, Settled, Success, WorkerInfo
@@ -75,12 +88,9 @@ router = APIRouter()
 
 HELLO_TIMEOUT_S = 10.0
 MAX_LOG_LINES = 1000
-
-# WebSocket close codes (RFC 6455).
-CLOSE_NORMAL = 1000
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_INTERNAL_ERROR = 1011
+SESSION_SECRET_BYTES = 32
+REPLACED = "replaced by this worker's newer connection"
+"""What the server tells a connection whose worker came back on another one."""
 
 Settling: TypeAlias = Result | Failure | Release
 """Final words on jobs: messages about different jobs that need no order among themselves."""
@@ -139,7 +149,13 @@ class WorkerConnection:
         def revoked() -> None:
             message = "the worker's token was revoked"
             logger.warning("worker %s: %s; closing its connection", session.name, message)
-            self._revoked = asyncio.ensure_future(session.close(CLOSE_UNAUTHENTICATED, message))
+
+            async def close() -> None:
+                with contextlib.suppress(Exception):  # it may be gone already
+                    await session.send(Error(message=message))
+                await session.close(CLOSE_UNAUTHENTICATED, message)
+
+            self._revoked = asyncio.ensure_future(close())
 
         try:
             with self._hub.guard.watch(principal, revoked):
@@ -174,8 +190,12 @@ class WorkerConnection:
             )
         try:
             decoded: WorkerMessage | Batch = decode(frame, FROM_WORKER_SIDE)
+        except ProtocolVersionError as exc:
+            await self._refuse(CLOSE_UNSUPPORTED_VERSION, exc.message, session)
         except MessageRefused as exc:
-            await self._refuse(CLOSE_POLICY_VIOLATION, exc.message, session)
+            # A hello refused is refused for good: the worker would send the same one again.
+            code = CLOSE_POLICY_VIOLATION if session is not None else CLOSE_HELLO_REFUSED
+            await self._refuse(code, exc.message, session)
         except ProtocolError as exc:
             await self._refuse(CLOSE_PROTOCOL_ERROR, exc.message, session)
         return decoded
@@ -200,66 +220,98 @@ class WorkerConnection:
     # --- joining and leaving -------------------------------------------------------
 
     async def _join(self, hello: Hello) -> WorkerSession:
+        """Welcome the worker and add its session; refuse it (CLOSE_NAME_TAKEN) when a live
+        worker holds its name and the hello does not present that worker's session."""
         # The codec checked the version, the names and the limits.
-        name, queues, tags, tasks = hello.name, list(hello.queues), list(hello.tags), hello.tasks
-        capacity, leases, unleased = hello.capacity, hello.running, hello.unleased
-        hub, store = self._hub, self._store
         principal = principal_of(self._websocket.scope)
-        binding = None if principal is None or principal.token is None else principal.token.binding
-        if binding is not None and not binding.admits(name, tags):
-            assert principal is not None and principal.token is not None
-            await self._refuse(
-                CLOSE_FORBIDDEN,
-                f"token {principal.token.id} is bound to {binding}: it may not connect a "
-                f"worker named {name!r} with tags {tags}",
-            )
+        token = None if principal is None else principal.token
+        if token is not None and token.binding is not None:
+            if not token.binding.admits(hello.name, hello.tags):
+                await self._refuse(
+                    CLOSE_FORBIDDEN,
+                    f"token {token.id} is bound to {token.binding}: it may not connect a "
+                    f"worker named {hello.name!r} with tags {list(hello.tags)}",
+                )
         session = WorkerSession(
-            name=name,
-            queues=queues,
-            tags=tags,
-            tasks=tasks,
-            capacity=capacity,
+            name=hello.name,
+            queues=hello.queues,
+            tags=hello.tags,
+            tasks=hello.tasks,
+            capacity=hello.capacity,
             send_frame=self._websocket.send_bytes,
             close_socket=self._close_socket,
             horizon_s=hello.horizon_s,
             lead_s=hello.lead_s,
             prefetch=hello.prefetch,
+            secret=secrets.token_urlsafe(SESSION_SECRET_BYTES),
         )
         async with self._dispatcher.membership:
-            now = await store.now()
-            await store.register_worker(
-                WorkerInfo(
-                    name=name,
-                    queues=queues,
-                    tags=tags,
-                    tasks=list(tasks),
-                    capacity=capacity,
-                    running=len(leases) + unleased,
-                    state="online",
-                    server=hub.server_name,
-                    connected_at=now,
-                    last_seen_at=now,
-                )
-            )
-            renewal = await hub.jobs.renew(session, leases, unleased=unleased)
-            # Welcome goes out before the session joins, so `jobs` never precedes it.
-            welcome = Welcome(
-                version=PROTOCOL_VERSION,
-                server=hub.server_name,
-                heartbeat_s=float(hub.settings.server.heartbeat_s),
-                lease_s=float(hub.settings.server.lease_s),
-                stale=tuple(renewal.stale),
-            )
-            await session.send(welcome, *_cancels(renewal.to_stop, "cancelled while it was away"))
-            previous = self._dispatcher.add(session)
+            live = self._dispatcher.get(session.name)
+            # Checked before anything is recorded: a refused hello changes nothing.
+            taken = live is not None and not _resumes(live, hello.session)
+            previous = None if taken else await self._admit(session, hello)
+        if taken:
+            await self._refuse_name(session.name)
         if previous is not None:
-            logger.warning("worker %s connected again; closing its older connection", name)
-            await previous.send(Error(message=WorkerNameTaken.MESSAGE))
-            await previous.close(CLOSE_NORMAL, WorkerNameTaken.MESSAGE)
-        hub.tasks.invalidate()
-        hub.activity.worker(name, "online")
-        logger.info("worker %s joined (capacity %d, queues %s)", name, capacity, queues)
+            # The worker lost its network and came back: the old connection is dead.
+            logger.warning("worker %s came back; closing its older connection", session.name)
+            await previous.send(Error(message=REPLACED))
+            await previous.close(CLOSE_NORMAL, REPLACED)
+        self._hub.tasks.invalidate()
+        self._hub.activity.worker(session.name, "online")
+        logger.info(
+            "worker %s joined (capacity %d, queues %s)",
+            session.name,
+            session.capacity,
+            session.queues,
+        )
         return session
+
+    async def _admit(self, session: WorkerSession, hello: Hello) -> WorkerSession | None:
+        """Register the worker, renew the leases it presents, welcome it and add its session
+        to the dispatcher (with the membership lock held); return the session it replaces."""
+        hub, store = self._hub, self._store
+        leases, unleased = hello.running, hello.unleased
+        now = await store.now()
+        await store.register_worker(
+            WorkerInfo(
+                name=session.name,
+                queues=session.queues,
+                tags=session.tags,
+                tasks=list(hello.tasks),
+                capacity=session.capacity,
+                running=len(leases) + unleased,
+                state="online",
+                server=hub.server_name,
+                connected_at=now,
+                last_seen_at=now,
+            )
+        )
+        renewal = await hub.jobs.renew(session, leases, unleased=unleased)
+        # Welcome goes out before the session joins, so `jobs` never precedes it.
+        welcome = Welcome(
+            version=PROTOCOL_VERSION,
+            server=hub.server_name,
+            heartbeat_s=float(hub.settings.server.heartbeat_s),
+            lease_s=float(hub.settings.server.lease_s),
+            stale=tuple(renewal.stale),
+            session=session.secret,
+        )
+        await session.send(welcome, *_cancels(renewal.to_stop, "cancelled while it was away"))
+        return self._dispatcher.add(session)
+
+    async def _refuse_name(self, name: str) -> NoReturn:
+        address = self._websocket.client
+        logger.warning(
+            "refused a connection from %s under the name of live worker %s",
+            f"{address.host}:{address.port}" if address else "an unknown address",
+            name,
+        )
+        await self._refuse(
+            CLOSE_NAME_TAKEN,
+            f"the worker name {name!r} is taken: a worker of that name is connected to this "
+            "server; give each worker its own --name",
+        )
 
     async def _close_socket(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):  # it may be closed already, in several ways
@@ -413,6 +465,12 @@ class WorkerConnection:
 
     async def _drain(self, session: WorkerSession, message: Drain) -> None:
         await self._hub.jobs.worker_draining(session)
+
+
+def _resumes(live: WorkerSession, secret: str | None) -> bool:
+    """Tell whether a hello presenting `secret` comes from the worker of the live session
+    (its welcome gave it that secret), so that it may take the session's place."""
+    return secret is not None and bool(live.secret) and hmac.compare_digest(live.secret, secret)
 
 
 def _cancels(job_ids: Sequence[JobId], reason: str) -> list[ServerMessage]:

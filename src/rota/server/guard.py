@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from rota.auth.access import Access, access_for, allows, roles_allowed
 from rota.auth.tokens import Role, TokenRecord, digest_of, id_of
+from rota.protocol.closing import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from rota.server.errors import error_response
 from rota.store.base import Store
 
@@ -44,8 +45,6 @@ RELOAD_S: Final = 1.0
 MISS_RELOAD_S: Final = 0.25
 COOKIE: Final = "rota_session"
 """The dashboard's session cookie: the token, HttpOnly, SameSite=Strict."""
-CLOSE_UNAUTHENTICATED: Final = 4401
-CLOSE_FORBIDDEN: Final = 4403
 _WHAT: Final = {
     Access.READ: "read",
     Access.WRITE: "change jobs, schedules or reminders",

@@ -3,7 +3,8 @@ and rota.remind (sends a reminder to its notification URLs, rota.reminders.task)
 
 Two more exist for demos and tests: rota.fail raises, and rota.crash kills the worker
 process outright (exit code 70) to exercise crash recovery. rota.shell and rota.crash are
-refused unless the worker was started with --allow-shell.
+refused unless the worker was started with --allow-shell, and rota.http calls only the hosts
+its `--allow-http` list names (rota.tasks.hosts), none by default.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import signal
 from typing import Any
 
 from rota.context import current_job
+from rota.errors import TaskNotAllowed
 from rota.reminders.task import remind
+from rota.tasks.hosts import allowed_hosts
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON
 
@@ -63,13 +66,27 @@ async def http(
     """Call a URL and return {status, headers, body}; the body text is capped at 1 MiB.
 
     A str body is sent as is; any other body is sent as JSON. Connection errors raise; an
-    HTTP error status does not (the status is in the result).
+    HTTP error status does not (the status is in the result). The URL's host and that of
+    every redirect must be in the worker's `--allow-http` list: TaskNotAllowed (a failure
+    for good) before any request to another host.
     """
     import httpx  # imported here: most workers never call this, and it is slow to import
 
+    hosts = allowed_hosts()
+
+    async def check_host(request: httpx.Request) -> None:
+        host = request.url.raw_host.decode("ascii", errors="replace")
+        if not hosts.allows(host):
+            raise TaskNotAllowed(
+                f"rota.http may not call {host!r}: the worker's --allow-http list "
+                "(ROTA_ALLOW_HTTP) does not name it"
+            )
+
     content = body if isinstance(body, str) else None
     json_body = None if isinstance(body, str) or body is None else body
-    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=True) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout_s, follow_redirects=True, event_hooks={"request": [check_host]}
+    ) as client:
         response = await client.request(
             method.upper(), url, content=content, json=json_body, headers=headers
         )
@@ -130,7 +147,6 @@ def builtin_registry() -> TaskRegistry:
         ("rota.echo", echo, False),
         ("rota.sleep", sleep, False),
         ("rota.sha256", sha256, False),
-        ("rota.http", http, False),
         ("rota.shell", shell, True),
         ("rota.fail", fail, False),
         ("rota.crash", crash, True),
@@ -138,4 +154,5 @@ def builtin_registry() -> TaskRegistry:
     ]
     for name, fn, needs_shell in tasks:
         registry.add(TaskDef(name=name, fn=fn, needs_shell=needs_shell))
+    registry.add(TaskDef(name="rota.http", fn=http, needs_http=True))
     return registry

@@ -41,6 +41,8 @@ class TaskDef:
     """Run each call in its own process, so a timeout can kill it (sync tasks only)."""
     needs_shell: bool = False
     """Refused unless the worker allows shell tasks."""
+    needs_http: bool = False
+    """Refused unless the worker allows some HTTP hosts (it checks each host itself)."""
 
     @property
     def is_async(self) -> bool:

@@ -35,6 +35,7 @@ from rota.safe_text import excerpt
 from rota.server.api.schemas import parse_submissions
 from rota.store.common import fingerprint
 from rota.tasks.builtin import builtin_registry
+from rota.tasks.hosts import HostAllowlist
 from rota.tasks.registry import TaskRegistry
 from rota.types import JSON, JobId
 from rota.worker.executor import Executor, Outcome
@@ -56,12 +57,19 @@ class EagerRunner:
         registry: TaskRegistry,
         *,
         allow_shell: bool = False,
+        allow_http: Sequence[str] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`allow_shell` and `allow_http` are a worker's --allow-shell and --allow-http."""
         self.registry = builtin_registry()
         self.registry.merge(registry)
         self._clock = clock
-        self._executor = Executor(self.registry, worker_name=EAGER_WORKER, allow_shell=allow_shell)
+        self._executor = Executor(
+            self.registry,
+            worker_name=EAGER_WORKER,
+            allow_shell=allow_shell,
+            allow_http=HostAllowlist.parse(allow_http),
+        )
         self._lock = threading.Lock()
         self._jobs: dict[JobId, Job] = {}
         self._events: dict[JobId, list[Event]] = {}
@@ -302,16 +310,19 @@ class EagerRunner:
 
 
 @contextlib.contextmanager
-def eager(app: Rota, *, allow_shell: bool = False) -> Iterator[EagerRunner]:
+def eager(
+    app: Rota, *, allow_shell: bool = False, allow_http: Sequence[str] = ()
+) -> Iterator[EagerRunner]:
     """Run the app's submissions eagerly inside the `with` block; yield the runner.
 
         with eager(app) as runner:
             assert add.submit(1, 2).result() == 3
             assert runner.jobs[0].attempt == 1
 
-    The app's tasks, and Rota's built-in ones, are the tasks that can be submitted.
+    The app's tasks, and Rota's built-in ones, are the tasks that can be submitted; as on a
+    worker, rota.shell needs `allow_shell` and rota.http the hosts it may call in `allow_http`.
     """
-    runner = EagerRunner(app.registry, allow_shell=allow_shell)
+    runner = EagerRunner(app.registry, allow_shell=allow_shell, allow_http=allow_http)
     previous = app.use_runner(runner)
     try:
         yield runner

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import ssl
 import sys
@@ -16,9 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+from websockets.http11 import Response
 
 from rota import protocol
-from rota.errors import InvalidInput, ProtocolError, ServerNotTrusted
+from rota.errors import InvalidInput, ProtocolError, ServerNotTrusted, WorkerRefused
 from rota.protocol import Batch, ServerMessage, WorkerMessage
 from rota.safe_text import safe_str
 from rota.tls import client_context, tls_error
@@ -26,6 +28,7 @@ from rota.tls import client_context, tls_error
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 5.0
 OPEN_TIMEOUT_S = 10.0
+MAX_REASON_CHARS = 500
 NO_UPGRADE_STATUSES = frozenset({400, 404, 405, 426})
 """What a server answers a WebSocket handshake that reached it as a plain GET: a proxy in
 between dropped the Upgrade and Connection headers."""
@@ -81,6 +84,15 @@ class Link:
             raise ProtocolError("the server sent a text frame; the protocol uses binary")
         message: ServerMessage | Batch = protocol.decode(frame, protocol.FROM_SERVER_SIDE)
         return message
+
+    async def closed_with(self, timeout_s: float) -> int | None:
+        """Wait up to `timeout_s` for the server to close the connection; return the close
+        code it sent (None if it has not closed by then, 1006 if it closed without one)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._websocket.wait_closed()
+        code: int | None = self._websocket.close_code
+        return code
 
     async def flushed(self) -> None:
         """Wait until every queued message has been handed to the socket."""
@@ -158,7 +170,9 @@ class Connector:
         Each round tries every URL once, starting with the one that worked last; a failed
         round waits before the next. Cancel the caller to give up. Raises ServerNotTrusted
         after a round in which no server accepted and one's certificate was refused: that
-        does not mend by waiting, and a worker that says so and exits is seen at once.
+        does not mend by waiting, and a worker that says so and exits is seen at once. Raises
+        WorkerRefused when a server answers the handshake with 401 or 403: this worker is not
+        let in, for good.
         """
         while True:
             untrusted: ServerNotTrusted | None = None
@@ -183,7 +197,10 @@ class Connector:
                 except InvalidMessage as exc:
                     self._report(f"{url} refused the connection: {_describe(exc)}{_plain(url)}")
                 except InvalidStatus as exc:
-                    self._report(_refusal(url, exc.response.status_code))
+                    status = exc.response.status_code
+                    if status in protocol.HTTP_REFUSED_FOR_GOOD:
+                        raise WorkerRefused(_refused_for_good(url, exc.response)) from None
+                    self._report(_refusal(url, status))
                 except Exception as exc:  # handshake refusals have many types; none is fatal
                     self._report(f"{url} refused the connection: {_describe(exc)}")
                 else:
@@ -217,6 +234,18 @@ def _plain(url: str) -> str:
     return (
         " (if the server serves TLS, give its URL as https://)" if url.startswith("ws://") else ""
     )
+
+
+def _refused_for_good(url: str, response: Response) -> str:
+    """Say why a server refused the handshake for good: the error its body gives, if any."""
+    reason = ""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        body = json.loads(response.body or b"null")
+        reason = body["error"]["message"] if isinstance(body, dict) else ""
+    if not isinstance(reason, str) or not reason:
+        reason = (response.body or b"").decode(errors="replace").strip()[:MAX_REASON_CHARS]
+    status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    return f"{url} refused this worker: {status}" + (f": {reason}" if reason else "")
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rota.context import JobContext, set_current_job
-from rota.errors import InvalidValue
+from rota.errors import InvalidValue, TaskNotAllowed
 from rota.jobs import Lease
 from rota.protocol import Failure, JobOrder, Result
 from rota.safe_text import describe_exception, format_traceback
+from rota.tasks.hosts import HostAllowlist, set_allowed_hosts
 from rota.tasks.registry import TaskDef, TaskRegistry
 from rota.types import JSON
 from rota.values import (
@@ -105,12 +106,16 @@ class Executor:
         *,
         worker_name: str,
         allow_shell: bool,
+        allow_http: HostAllowlist = HostAllowlist(),
         imports: Sequence[str] = (),
         stop_grace_s: float = STOP_GRACE_S,
     ) -> None:
+        """`allow_shell` lets rota.shell and rota.crash run; `allow_http` names the hosts
+        rota.http may call (none: it is refused)."""
         self._registry = registry
         self._worker_name = worker_name
         self._allow_shell = allow_shell
+        self._allow_http = allow_http
         self._imports = tuple(imports)
         self._stop_grace_s = stop_grace_s
         self._threads = Threads()
@@ -140,6 +145,13 @@ class Executor:
                 "shell tasks; start it with --allow-shell (or ROTA_ALLOW_SHELL=true)",
                 context=context,
             )
+        if task.needs_http and not self._allow_http:
+            return Attempt.refused(
+                f"task {order.task!r} is refused: worker {self._worker_name} allows no HTTP "
+                "hosts; start it with --allow-http HOSTS (or ROTA_ALLOW_HTTP=HOSTS), a comma "
+                "list of host names or *.domain patterns",
+                context=context,
+            )
         signature = self._signatures.get(task.fn)
         if signature is None:
             signature = self._signatures[task.fn] = inspect.signature(task.fn)
@@ -148,9 +160,11 @@ class Executor:
         except TypeError as exc:
             return Attempt.refused(f"TypeError: {exc}", context=context)
         reset = set_current_job(context)
+        hosts = set_allowed_hosts(self._allow_http)  # the code keeps a copy of this context
         try:
             code, finish = self._code(task, order, context)
         finally:
+            hosts.var.reset(hosts)
             reset.var.reset(reset)
         return Attempt(
             code,
@@ -351,7 +365,10 @@ def _finished(result: object) -> Outcome:
 
 
 def _raised(exc: BaseException) -> Outcome:
-    return Outcome.failure(describe_exception(exc), traceback=format_traceback(exc), retryable=True)
+    retryable = not isinstance(exc, TaskNotAllowed)  # asked again, it would be refused again
+    return Outcome.failure(
+        describe_exception(exc), traceback=format_traceback(exc), retryable=retryable
+    )
 
 
 def _from_child(outcome: ChildOutcome) -> Outcome:

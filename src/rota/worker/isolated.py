@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from rota.context import JobContext, set_current_job
-from rota.errors import InvalidValue
+from rota.errors import InvalidValue, TaskNotAllowed
 from rota.safe_text import describe_exception, format_traceback
 from rota.tasks.registry import TaskRegistry, find_registries
 from rota.values import MAX_LOG_LINE_CHARS, MAX_PROGRESS_CHARS, escape_output, result_json
@@ -174,7 +174,8 @@ def child_main(connection: Connection, call: ChildCall) -> None:
             send(["started"])
             result = fn(*json.loads(call.args_json), **json.loads(call.kwargs_json))
         except BaseException as exc:
-            send(["error", describe_exception(exc), format_traceback(exc), True])
+            retryable = not isinstance(exc, TaskNotAllowed)
+            send(["error", describe_exception(exc), format_traceback(exc), retryable])
             return
         finally:
             sys.stdout.flush()  # a last line printed without a newline

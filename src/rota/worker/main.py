@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from rota.errors import InvalidInput, ServerNotTrusted, WorkerNameTaken
+from rota.errors import InvalidInput, ServerNotTrusted, WorkerRefused
 from rota.settings import Settings
 from rota.tasks.builtin import builtin_registry
 from rota.tasks.registry import TaskRegistry, find_registries
@@ -20,6 +20,8 @@ from rota.worker.runtime import Worker
 EXIT_OK = 0
 EXIT_UNDELIVERED = 1
 EXIT_USAGE = 2
+EXIT_REFUSED = 3
+"""A server refused the worker for good: its token, its name (taken), its protocol version."""
 
 
 def build_registry(imports: Sequence[str]) -> TaskRegistry:
@@ -45,7 +47,9 @@ def run_worker(settings: Settings) -> int:
 
     0 after a clean drain, 1 if results could not be delivered, task code would not stop
     (it ends with the process, its leases unreleased) or it was stopped at once, 2 if the
-    settings or imports are wrong, its name is taken or no server's certificate is trusted.
+    settings or imports are wrong or no server's certificate is trusted, 3 if a server
+    refused the worker for good (WorkerRefused: its token, its name taken by a live worker,
+    another protocol version).
     """
     try:
         registry = build_registry(settings.worker.imports)
@@ -70,9 +74,12 @@ def run_worker(settings: Settings) -> int:
 async def _run(worker: Worker) -> int:
     try:
         delivered = await serve_signals(worker.run(), worker.request_drain, worker.request_stop)
-    except (WorkerNameTaken, ServerNotTrusted) as exc:
+    except ServerNotTrusted as exc:
         write_stderr(f"rota worker: error: {exc}")
         return EXIT_USAGE
+    except WorkerRefused as exc:
+        write_stderr(f"rota worker: error: {exc}")
+        return EXIT_REFUSED
     return EXIT_OK if delivered else EXIT_UNDELIVERED
 
 

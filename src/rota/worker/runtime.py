@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rota import protocol
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import ProtocolError, WorkerNameTaken
+from rota.errors import ProtocolError, WorkerRefused
 from rota.protocol import (
     Ack,
     Batch,
@@ -32,14 +32,17 @@ from rota.protocol import (
     JobOrder,
     Jobs,
     Leases,
+    ProtocolVersionError,
     Release,
     Result,
     ServerMessage,
     Stopping,
     Welcome,
 )
+from rota.protocol.closing import REFUSED_FOR_GOOD
 from rota.safe_text import describe_exception, format_traceback, safe_str
 from rota.settings import Settings
+from rota.tasks.hosts import HostAllowlist
 from rota.tasks.registry import TaskRegistry
 from rota.types import JobId
 from rota.worker.connection import Connector, Link, write_stderr
@@ -59,6 +62,8 @@ RECONNECT_CHECK_S = 0.05
 """How often a job held past its run_at while the worker is cut off looks for the link."""
 OFFSET_SAMPLES = 32
 """How many `jobs` frames' clock readings the worker's estimate of its clock offset keeps."""
+CLOSE_WAIT_S = 2.0
+"""How long a worker sent an `error` waits for the close that says whether it is final."""
 
 
 class SessionRefused(Exception):
@@ -113,6 +118,9 @@ class Worker:
         self._releasing: set[JobId] = set()
         """Jobs whose word in the outbox is a release."""
         self._link: Link | None = None
+        self._session_secret: str | None = None
+        """The secret of the last welcome: the next hello presents it, so that the server
+        lets this worker take the place of its own connection should it still count it."""
         self._draining = False
         self._drain_requested = asyncio.Event()
         self._stop_requested = asyncio.Event()
@@ -123,6 +131,7 @@ class Worker:
             registry,
             worker_name=self.name,
             allow_shell=settings.worker.allow_shell,
+            allow_http=HostAllowlist.parse(settings.worker.allow_http),
             imports=settings.worker.imports,
             stop_grace_s=settings.worker.stop_grace_s,
         )
@@ -171,7 +180,9 @@ class Worker:
             return not (self._outbox or self._slots.busy or self._stop_requested.is_set())
         finally:
             connection.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A refusal was raised above already (connection.result()): the cleanup below
+            # must still run before it goes on.
+            with contextlib.suppress(asyncio.CancelledError, WorkerRefused):
                 await connection
             for slot in self._slots.every():  # a child process must not outlive its worker
                 slot.attempt.stop("the worker is exiting")
@@ -235,19 +246,25 @@ class Worker:
     # -- connection ------------------------------------------------------------------------
 
     async def _stay_connected(self) -> None:
+        """Connect, run sessions and reconnect with backoff, for ever; raise WorkerRefused
+        when a server refuses this worker for good (rota.protocol.closing)."""
         while True:
             link = await self._connector.connect()
             welcomed = False
             try:
                 welcomed = await self._session(link)
             except SessionRefused as exc:
-                if str(exc) == WorkerNameTaken.MESSAGE:
-                    raise WorkerNameTaken(
-                        f"another worker or device named {self.name!r} connected to {link.url}, "
-                        "and the server closed this one's connection: give each its own --name"
-                    ) from None
+                if await link.closed_with(CLOSE_WAIT_S) in REFUSED_FOR_GOOD:
+                    raise WorkerRefused(f"{link.url} refused this worker: {exc}") from None
                 self._report(f"lost connection to {link.url}: {_describe(exc)}")
-            except (ConnectionClosed, OSError, TimeoutError, ProtocolError) as exc:
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code in REFUSED_FOR_GOOD:
+                    reason = exc.rcvd.reason or f"close code {exc.rcvd.code}"
+                    raise WorkerRefused(f"{link.url} refused this worker: {reason}") from None
+                self._report(f"lost connection to {link.url}: {_describe(exc)}")
+            except ProtocolVersionError as exc:  # the welcome of another version
+                raise WorkerRefused(f"{link.url} refused this worker: {exc}") from None
+            except (OSError, TimeoutError, ProtocolError) as exc:
                 self._report(f"lost connection to {link.url}: {_describe(exc)}")
             except Exception as exc:  # a bug in one session must not end the worker
                 self._report(f"session with {link.url} failed: {describe_exception(exc)}")
@@ -267,6 +284,7 @@ class Worker:
         if not isinstance(welcome, Welcome):
             raise ProtocolError(f"expected welcome, got {welcome.TYPE}")
         self._connector.succeeded()
+        self._session_secret = welcome.session
         self._offsets.clear()  # another server may keep another time
         self._heartbeat_s = max(MIN_HEARTBEAT_S, welcome.heartbeat_s)
         self._drop_stale(welcome.stale)
@@ -300,6 +318,7 @@ class Worker:
             unleased=self._slots.unleased,
             horizon_s=self._horizon_s,
             lead_s=self._settings.worker.lead_s,
+            session=self._session_secret,
         )
 
     async def _heartbeats(self, link: Link) -> None:
