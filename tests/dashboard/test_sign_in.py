@@ -106,6 +106,7 @@ def test_sign_in_with_a_wrong_then_a_right_token_and_out_again(
     sign_in(page, tokens.client[:-4] + "AAAA")
     expect(page.get_by_test_id("sign-in-problem")).to_contain_text("unknown or revoked")
     expect(page.get_by_test_id("token")).to_have_value("")
+    expect(page.locator("main")).not_to_contain_text("null")
     screenshot(page, "sign-in-wrong-token")
 
     sign_in(page, tokens.client)
@@ -186,3 +187,32 @@ def test_a_revoked_token_brings_back_the_sign_in_page(
     expect(page.get_by_test_id("who")).to_have_text("viewer · read")
     expect(page.get_by_test_id("drain-w1")).to_be_visible()
     expect(page.locator("#live")).to_have_text("live")
+
+
+def test_the_sign_in_page_and_the_signed_in_header_fit_a_phone(
+    cluster: Cluster, tokens: Tokens, browser: Browser
+) -> None:
+    cluster.token = tokens.admin
+    long_named = make_token(cluster, "night-shift-dashboard-viewer", "read")
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto(f"{cluster.url}/")
+        expect(page.get_by_test_id("sign-in-form")).to_be_visible()
+        assert fits(page), "the sign-in page scrolls sideways at 360 px"
+        screenshot(page, "sign-in-360")
+        sign_in(page, long_named)
+        expect(page.get_by_test_id("who")).to_have_text("night-shift-dashboard-viewer · read")
+        expect(page.get_by_test_id("workers-online")).to_be_visible()
+        assert fits(page), "the signed-in header scrolls sideways at 360 px"
+        for testid in ("who", "sign-out"):
+            box = page.get_by_test_id(testid).bounding_box()
+            assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 360, testid
+        screenshot(page, "signed-in-360")
+    finally:
+        context.close()
+
+
+def fits(page: Page) -> bool:
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    return bool(width <= inner)

@@ -39,7 +39,7 @@ export function signInPage(container, done, note = "") {
       title: "This server lets anyone on this machine in without a token", onclick: async () => { await signOut(); done(); } },
     "Continue without a token") : null));
   container.replaceChildren(h("h1", {}, "Sign in"),
-    note ? h("div", { class: "notice", "data-testid": "sign-in-note" }, note) : null,
+    ...(note ? [h("div", { class: "notice", "data-testid": "sign-in-note" }, note)] : []),
     h("p", { class: "muted" }, "This server wants a token. Paste one that an admin made with ",
       h("code", {}, "rota tokens create"), ": a read token shows everything, a client token may also change jobs and schedules."),
     form);
