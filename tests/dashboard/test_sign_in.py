@@ -30,6 +30,7 @@ class Tokens:
     admin: str
     client: str
     read: str
+    worker: str
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,7 @@ def tokens(cluster: Cluster) -> Tokens:
         admin=cluster.token,
         client=make_token(cluster, "ops", "client"),
         read=make_token(cluster, "viewer", "read"),
+        worker=make_token(cluster, "w2", "worker"),
     )
 
 
@@ -71,6 +73,7 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
 
 
 def make_token(cluster: Cluster, name: str, role: str) -> str:
+    """Make a token with the cluster's (admin) token, and return its secret."""
     response = cluster.request("POST", "/api/v1/tokens", json={"name": name, "role": role})
     assert response.status_code == 201, response.text
     return str(response.json()["secret"])
@@ -108,6 +111,9 @@ def test_sign_in_with_a_wrong_then_a_right_token_and_out_again(
     expect(page.get_by_test_id("token")).to_have_value("")
     expect(page.locator("main")).not_to_contain_text("null")
     screenshot(page, "sign-in-wrong-token")
+    sign_in(page, tokens.worker)  # may not read: turned away, and not left signed in
+    expect(page.get_by_test_id("sign-in-problem")).to_contain_text("worker token")
+    assert page.context.cookies() == []
 
     sign_in(page, tokens.client)
     expect(page.get_by_test_id("jobs-table").locator(f"tr[data-job='{job['id']}']")).to_be_visible()
@@ -216,3 +222,35 @@ def test_the_sign_in_page_and_the_signed_in_header_fit_a_phone(
 def fits(page: Page) -> bool:
     width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     return bool(width <= inner)
+
+
+@pytest.fixture(scope="module")
+def open_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A server with --anonymous (no tokens wanted), no worker."""
+    made = Cluster(tmp_path_factory.mktemp("open"))
+    try:
+        made.start_server()
+        yield made
+    finally:
+        made.stop()
+
+
+def test_an_anonymous_server_shows_no_sign_in_even_with_a_stale_cookie(
+    open_cluster: Cluster, page: Page, console: Console
+) -> None:
+    page.goto(f"{open_cluster.url}/")
+    expect(page.get_by_test_id("workers-online")).to_be_visible()
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.get_by_test_id("sign-in-form")).to_have_count(0)
+    expect(page.get_by_test_id("who")).to_be_hidden()
+    expect(page.get_by_test_id("sign-out")).to_be_hidden()
+
+    # A token presented is judged even here: a revoked one asks to sign in, or to go on without.
+    stale = "rota_0123456789ab_" + "A" * 43
+    page.context.add_cookies([{"name": "rota_session", "value": stale, "url": open_cluster.url}])
+    page.reload()
+    expect(page.get_by_test_id("sign-in-form")).to_be_visible()
+    page.get_by_test_id("no-token").click()
+    expect(page.get_by_test_id("workers-online")).to_be_visible()
+    assert page.context.cookies() == []
+    assert console.errors == []
