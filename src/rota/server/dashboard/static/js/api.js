@@ -1,4 +1,4 @@
-// The REST API, as every other client sees it.
+// The REST API, as every other client sees it. The browser sends the session cookie itself.
 
 export class ApiError extends Error {
   constructor(status, type, message) {
@@ -8,8 +8,17 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
-  const init = { method, headers: {} };
+let onUnauthenticated = () => {};
+
+/** Call `handler(error)` whenever an API call answers 401 (the session is gone or never was). */
+export function whenUnauthenticated(handler) {
+  onUnauthenticated = handler;
+}
+
+/** Call the API; throws ApiError with the server's message. With `quiet`, a 401 is only thrown
+ * (the session calls use it: their 401 is an answer, not a lost session). */
+export async function api(method, path, body, { quiet = false } = {}) {
+  const init = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -19,8 +28,10 @@ export async function api(method, path, body) {
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const error = (data && data.error) || {};
-    throw new ApiError(response.status, error.type || "HTTPError",
+    const failure = new ApiError(response.status, error.type || "HTTPError",
       error.message || `${method} ${path} answered ${response.status}`);
+    if (response.status === 401 && !quiet) onUnauthenticated(failure);
+    throw failure;
   }
   return data;
 }

@@ -1,18 +1,36 @@
 // Small DOM and formatting helpers shared by every view.
+import { refusal } from "./session.js";
 import { clockParts, formatInstant } from "./zone.js";
 
-/** Build an element: h("td", {class: "num"}, "3"). Children may be nodes, text or arrays. */
+/** Build an element: h("td", {class: "num"}, "3"). Children may be nodes, text or arrays.
+ * `needs: "write"` (or "admin") marks a control that changes things: for a role that may
+ * not, it is disabled, with a tooltip saying why. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  let refused = null;
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    if (key === "needs") refused = refusal(value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, String(value));
   }
   append(el, children);
+  if (refused) refuse(el, refused);
   return el;
+}
+
+/** Turn a control off, saying why on hover (a link too: it keeps its look but goes nowhere). */
+function refuse(el, why) {
+  el.title = why;
+  el.dataset.refused = "";
+  if ("disabled" in el) el.disabled = true;
+  else {
+    el.setAttribute("aria-disabled", "true");
+    el.classList.add("disabled");
+    el.addEventListener("click", (event) => { event.preventDefault(); event.stopPropagation(); });
+  }
 }
 
 function append(el, children) {

@@ -36,9 +36,9 @@ export default {
     function draw() {
       const actions = h("div", { class: "toolbar" },
         ["pending", "running"].includes(job.state) &&
-          h("button", { class: "danger", "data-testid": "cancel", onclick: () => act("Cancel", "DELETE", `/jobs/${id}`) }, "Cancel"),
+          h("button", { class: "danger", "data-testid": "cancel", needs: "write", onclick: () => act("Cancel", "DELETE", `/jobs/${id}`) }, "Cancel"),
         ["failed", "cancelled", "expired"].includes(job.state) &&
-          h("button", { class: "primary", "data-testid": "retry", disabled: job.stopping,
+          h("button", { class: "primary", "data-testid": "retry", needs: "write", disabled: job.stopping,
             title: job.stopping ? `Its last attempt is still stopping on ${job.worker}` : null,
             onclick: () => act("Retry", "POST", `/jobs/${id}/retry`) }, "Retry"));
       // Asked to stop, its code still runs: it keeps its worker's slot and its lease until then.
@@ -81,7 +81,7 @@ export default {
           if (runAt.value) changes.run_at = fromLocalInput(runAt.value).toISOString();
           act("Change", "PATCH", `/jobs/${id}`, changes);
         } }, h("label", {}, `Run at (your zone, ${localZoneLabel()})`), runAt, h("label", {}, "Priority"), priority,
-          h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "save" }, "Save"))));
+          h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "save", needs: "write" }, "Save"))));
     }
     function retryEditor() {
       const args = h("textarea", { id: "retry-args", name: "args", rows: 2 }, JSON.stringify(job.args));
@@ -97,7 +97,7 @@ export default {
           }
           act("Retry", "POST", `/jobs/${id}/retry`, body);
         } }, h("label", { for: "retry-args" }, "Args (JSON list)"), args, h("label", { for: "retry-kwargs" }, "Kwargs (JSON object)"), kwargs,
-          h("span"), problem, h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "retry-with-args" }, "Retry with these"))));
+          h("span"), problem, h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "retry-with-args", needs: "write" }, "Retry with these"))));
     }
     /** Attempts as the server keeps them: each with its own worker, times, error and traceback. */
     function attemptHistory(list) {

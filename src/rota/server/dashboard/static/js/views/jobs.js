@@ -1,6 +1,7 @@
 // Jobs: filters, search, sorting by the server, cursor pagination, bulk cancel / retry of
 // the selection, and "retry all failed of a task".
 import { api, get, query } from "../api.js";
+import { may } from "../session.js";
 import { ageSeconds, ago, badge, dataTable, duration, empty, fromLocalInput, h, link, localInput, localZoneLabel, progressLine, relative, rowLink, shortId, time, toast } from "../ui.js";
 
 const STATES = ["", "pending", "running", "succeeded", "failed", "cancelled", "expired"];
@@ -50,9 +51,9 @@ export default {
     const position = h("span", { class: "muted", "data-testid": "page-info" });
     const prev = h("button", { onclick: () => go(-1), "data-testid": "prev" }, "← Previous");
     const next = h("button", { onclick: () => go(1), "data-testid": "next" }, "Next →");
-    const cancelButton = h("button", { class: "danger", onclick: () => bulk("cancel"), "data-testid": "bulk-cancel" }, "Cancel selected");
-    const retryButton = h("button", { onclick: () => bulk("retry"), "data-testid": "bulk-retry" }, "Retry selected");
-    const retryAllButton = h("button", { onclick: () => retryAll(), "data-testid": "retry-all" });
+    const cancelButton = h("button", { class: "danger", onclick: () => bulk("cancel"), "data-testid": "bulk-cancel", needs: "write" }, "Cancel selected");
+    const retryButton = h("button", { onclick: () => bulk("retry"), "data-testid": "bulk-retry", needs: "write" }, "Retry selected");
+    const retryAllButton = h("button", { onclick: () => retryAll(), "data-testid": "retry-all", needs: "write" });
     const count = h("span", { class: "muted" });
 
     const input = (name, placeholder, attrs = {}) => h("input", { name, placeholder, "aria-label": placeholder, value: filters[name], size: 14,
@@ -151,8 +152,8 @@ export default {
     function drawSelection() {
       const chosen = page ? page.jobs.filter((j) => selected.has(j.id)) : [];
       count.textContent = selected.size ? `${selected.size} selected` : "";
-      cancelButton.disabled = !chosen.some((j) => CANCELLABLE.has(j.state));
-      retryButton.disabled = !chosen.some(retryable);
+      cancelButton.disabled = !may("write") || !chosen.some((j) => CANCELLABLE.has(j.state));
+      retryButton.disabled = !may("write") || !chosen.some(retryable);
       // Every failed job of one task (since the "created from" moment, if given), on every page.
       const task = filters.task;
       retryAllButton.hidden = !(filters.state === "failed" && task);
@@ -160,18 +161,18 @@ export default {
     }
     async function bulk(action) {
       const eligible = page.jobs.filter((j) => selected.has(j.id) && (action === "cancel" ? CANCELLABLE.has(j.state) : retryable(j)));
-      let done = 0, failed = 0;
+      let done = 0, failed = 0, why = "";
       const queue = [...eligible];
       const worker = async () => {
         for (let j = queue.shift(); j; j = queue.shift()) {
           try {
             await (action === "cancel" ? api("DELETE", `/jobs/${j.id}`) : api("POST", `/jobs/${j.id}/retry`));
             done += 1;
-          } catch { failed += 1; }
+          } catch (error) { failed += 1; why ||= error.message; }
         }
       };
       await Promise.all(Array.from({ length: 8 }, worker));
-      toast(`${action === "cancel" ? "Cancelled" : "Retried"} ${done} job(s)${failed ? `, ${failed} refused` : ""}`, failed ? "error" : "info");
+      toast(`${action === "cancel" ? "Cancelled" : "Retried"} ${done} job(s)${failed ? `, ${failed} refused: ${why}` : ""}`, failed ? "error" : "info");
       selected.clear();
       await load();
     }

@@ -63,8 +63,8 @@ export default {
       h("select", { "aria-label": "snooze for", "data-testid": `snooze-minutes-${job.id}`,
         onchange: (e) => minutes.set(job.id, Number(e.target.value)) },
         SNOOZE_MINUTES.map((m) => h("option", { value: m, selected: (minutes.get(job.id) || SNOOZE_MINUTES[0]) === m }, `${m} min`))),
-      h("button", { type: "button", "data-testid": `snooze-${job.id}`, onclick: () => snooze(job) }, "Snooze"),
-      canDismiss ? h("button", { type: "button", class: "danger", "data-testid": `dismiss-${job.id}`, onclick: () => dismiss(job) }, "Dismiss") : null));
+      h("button", { type: "button", "data-testid": `snooze-${job.id}`, needs: "write", onclick: () => snooze(job) }, "Snooze"),
+      canDismiss ? h("button", { type: "button", class: "danger", "data-testid": `dismiss-${job.id}`, needs: "write", onclick: () => dismiss(job) }, "Dismiss") : null));
 
     const refresh = async () => {
       const jobs = (state, order, limit) => get(`/jobs${query({ task: TASK, state, sort: "run_at", order, limit })}`);

@@ -5,6 +5,7 @@
 // 03:00 reads 03:00 CET, wherever the reader is), and its cron expression also in words.
 // The form's start and end are typed on those clocks too, as the zone field says.
 import { ApiError, api, get, post } from "../api.js";
+import { may } from "../session.js";
 import { ago, badge, dataTable, duration, empty, h, label, link, rowLink, shortId, time, toast, when } from "../ui.js";
 import { fromZoneInput, zoneInput } from "../zone.js";
 
@@ -27,7 +28,7 @@ export default {
     if (ref) return editPage(container, ref === "new" ? null : decodeURIComponent(ref), app);
     const body = h("div", { class: "panel flush" });
     container.append(h("h1", {}, "Schedules", h("span", { class: "spacer" }),
-      h("a", { href: "/schedules/new", "data-link": true, class: "button primary" }, "New schedule")), body);
+      h("a", { href: "/schedules/new", "data-link": true, class: "button primary", needs: "write" }, "New schedule")), body);
     const act = async (label, method, path) => {
       try { await api(method, path); toast(`${label}: done`); } catch (e) { toast(`${label}: ${e.message}`, "error"); }
       await refresh();
@@ -46,10 +47,10 @@ export default {
           h("td", {}, sc.last_fire_at ? h("span", { title: time(sc.last_fire_at, { zone: sc.tz, date: "always" }) }, ago(sc.last_fire_at)) : "–",
             sc.last_job_state ? [" ", link(`/jobs/${sc.last_job_id}`, badge(sc.last_job_state))] : null),
           h("td", { "data-label": "" }, h("div", { class: "toolbar", style: "margin:0" },
-            sc.paused ? h("button", { onclick: () => act("Resume", "POST", `/schedules/${sc.id}/resume`) }, "Resume")
-              : h("button", { onclick: () => act("Pause", "POST", `/schedules/${sc.id}/pause`) }, "Pause"),
-            h("button", { onclick: () => act("Trigger", "POST", `/schedules/${sc.id}/trigger`) }, "Trigger"),
-            h("button", { class: "danger", onclick: () => confirm(`Delete ${sc.name}?`) && act("Delete", "DELETE", `/schedules/${sc.id}`) }, "Delete")))))));
+            sc.paused ? h("button", { needs: "write", onclick: () => act("Resume", "POST", `/schedules/${sc.id}/resume`) }, "Resume")
+              : h("button", { needs: "write", onclick: () => act("Pause", "POST", `/schedules/${sc.id}/pause`) }, "Pause"),
+            h("button", { needs: "write", onclick: () => act("Trigger", "POST", `/schedules/${sc.id}/trigger`) }, "Trigger"),
+            h("button", { class: "danger", needs: "write", onclick: () => confirm(`Delete ${sc.name}?`) && act("Delete", "DELETE", `/schedules/${sc.id}`) }, "Delete")))))));
     };
     const refresh = async () => { listing = await get("/schedules"); draw(); };
     draw();
@@ -163,6 +164,7 @@ async function editPage(container, ref, app) {
   let timer = null;
   const showPreview = () => {
     clearTimeout(timer);
+    if (!may("write")) return;  // asking is a POST: a read token would only be refused
     timer = setTimeout(async () => {
       let spec;
       try {
@@ -202,7 +204,7 @@ async function editPage(container, ref, app) {
     ...rows, h("label", { for: "paused" }, "Paused"), h("div", {}, paused),
     h("label", {}, "In words"), words,
     h("label", {}, `Next ${PREVIEW_COUNT} fire times`), h("div", {}, note, preview), h("span"), error,
-    h("span"), h("div", {}, h("button", { class: "primary", type: "submit" }, current ? "Save" : "Create")));
+    h("span"), h("div", {}, h("button", { class: "primary", type: "submit", needs: "write" }, current ? "Save" : "Create")));
   container.append(h("h1", {}, current ? `Schedule ${current.name}` : "New schedule",
     current ? h("span", { class: "spacer" }) : null,
     current ? link(`/jobs?schedule=${encodeURIComponent(current.name)}`, "All its jobs", { class: "button", "data-testid": "its-jobs" }) : null), form);

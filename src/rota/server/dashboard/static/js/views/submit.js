@@ -1,5 +1,6 @@
 // Submit: a job by task name, with JSON args and the common options.
 import { get, post } from "../api.js";
+import { refusal } from "../session.js";
 import { h, toast } from "../ui.js";
 
 export default {
@@ -43,8 +44,9 @@ export default {
       ...field("Queue", queue), ...field("Priority", priority), ...field("Delay", delay),
       ...field("Max attempts", attempts), ...field("Timeout", timeout), ...field("Idempotency key", key),
       ...field("Target", target), error,
-      h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "submit" }, "Submit job")));
-    container.append(h("h1", {}, "Submit a job"), form);
+      h("span"), h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "submit", needs: "write" }, "Submit job")));
+    const refused = refusal("write");
+    container.append(h("h1", {}, "Submit a job"), refused ? h("div", { class: "notice", "data-testid": "refused" }, refused) : null, form);
     return { notice: () => true };  // nothing here changes with the cluster
   },
 };

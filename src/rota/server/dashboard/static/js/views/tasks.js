@@ -44,7 +44,7 @@ export default {
           h("td", { class: t.failure_rate ? "bad" : null }, t.failure_rate === null ? "–" : `${(t.failure_rate * 100).toFixed(1)}%`),
           h("td", {}, duration(t.run_p50_s)), h("td", {}, duration(t.run_p95_s)),
           h("td", {}, duration(t.lateness_p50_s)), h("td", {}, duration(t.lateness_p95_s)),
-          h("td", { "data-label": "" }, t.counts.failed ? h("button", { "data-testid": `retry-failed-${t.task}`,
+          h("td", { "data-label": "" }, t.counts.failed ? h("button", { "data-testid": `retry-failed-${t.task}`, needs: "write",
             title: "Retry every job of this task that failed in the window", onclick: () => retryFailed(t.task) }, "Retry failed") : null)))));
     };
     const refresh = async () => {

@@ -51,7 +51,7 @@ export default {
           h("td", {}, when(j.started_at)))));
       body.replaceChildren(
         h("h1", {}, "Worker", h("span", { class: "mono" }, name), h("span", { "data-testid": "state" }, badge(data.state)), h("span", { class: "spacer" }),
-          data.state === "online" ? h("button", { "data-testid": "drain", onclick: drain }, "Drain") : null),
+          data.state === "online" ? h("button", { "data-testid": "drain", needs: "admin", onclick: drain }, "Drain") : null),
         h("div", { class: "grid2" }, h("div", { class: "panel" }, fields), machine),
         h("div", { class: "panel" }, h("h2", {}, "Running now"), jobsTable(data.running_jobs, "running-jobs", true)),
         h("div", { class: "panel" }, h("h2", {}, "Recent jobs"), jobsTable(data.recent_jobs, "recent-jobs", false)),

@@ -90,7 +90,7 @@ export default {
               : [r.process_cpu_percent === null || r.process_cpu_percent === undefined ? "–" : meter(r.process_cpu_percent / 100),
                 h("div", { class: "muted" }, `RSS ${bytes(r.process_rss_bytes)}`)]),
             h("td", {}, gpus.length === 0 ? "–" : gpus.map((g) => h("div", {}, `${g.name}: ${percent(g.utilization_percent)}, ${bytes(g.memory_used_bytes)}/${bytes(g.memory_total_bytes)}`))),
-            h("td", { "data-label": "" }, w.state === "online" ? h("button", { onclick: () => drain(w.name), "data-testid": `drain-${w.name}` }, "Drain") : null));
+            h("td", { "data-label": "" }, w.state === "online" ? h("button", { onclick: () => drain(w.name), "data-testid": `drain-${w.name}`, needs: "admin" }, "Drain") : null));
         })));
     }
     await refresh();
