@@ -47,6 +47,7 @@ DEV_FLAGS = {
     "imports": "--import",
     "concurrency": "--concurrency",
     "drain_grace_s": "--drain-grace",
+    "allowed_hosts": "--allowed-hosts",
 }
 """The flag that sets each key, named in errors."""
 
@@ -78,6 +79,14 @@ def dev(
     demo: Annotated[
         bool, typer.Option(help="Submit a trickle of demo jobs, to watch the dashboard live.")
     ] = False,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOSTS",
+            help="Host names the server answers to and trusts web pages of (comma list; "
+            "* for any; default: the bound host and this machine's name, beside localhost).",
+        ),
+    ] = None,
 ) -> None:
     """Run a server on an SQLite file and local workers; Ctrl-C drains and stops them.
 
@@ -92,6 +101,7 @@ def dev(
             "imports": imports or None,
             "concurrency": concurrency,
             "drain_grace_s": drain_grace,
+            "allowed_hosts": allowed_hosts,
         },
         config_path=state(ctx).config,
         flags=DEV_FLAGS,
@@ -109,11 +119,10 @@ def dev(
     if config is not None:  # the children read the settings no flag here hands them from it too
         command += ["--config", str(config.resolve())]
     link = ParentLink()
-    server = Child(
-        link=link,
-        label="server",
-        argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
-    )
+    server_argv = [*command, "server", "--db", db, "--host", host, "--port", str(port)]
+    if allowed_hosts is not None:
+        server_argv += ["--allowed-hosts", ",".join(settings.server.allowed_hosts)]
+    server = Child(link=link, label="server", argv=server_argv)
     # Workers here are restarted when they exit, so one whose task code will not stop leaves.
     worker_argv = [
         *command,

@@ -26,10 +26,20 @@ def server(
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOSTS",
+            help="Host names the server answers to and trusts web pages of (comma list; "
+            "* for any; default: the bound host and this machine's name, beside localhost).",
+        ),
+    ] = None,
 ) -> None:
     """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml)."""
     settings = load_settings(
-        {"db": db, "host": host, "port": port}, config_path=config or state(ctx).config
+        {"db": db, "host": host, "port": port, "allowed_hosts": allowed_hosts},
+        config_path=config or state(ctx).config,
+        flags={"allowed_hosts": "--allowed-hosts"},
     )
     from rota.launch import can_exec, exec_lean
 
