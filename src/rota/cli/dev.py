@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from rota.cli.common import EXIT_FAILURE, error_line, state
+from rota.cli.common import ALLOWED_HOSTS_HELP, EXIT_FAILURE, error_line, state
 from rota.cli.demo import start_demo
 from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
@@ -83,8 +83,7 @@ def dev(
         str | None,
         typer.Option(
             metavar="HOSTS",
-            help="Host names the server answers to and trusts web pages of (comma list; "
-            "* for any; default: the bound host and this machine's name, beside localhost).",
+            help=ALLOWED_HOSTS_HELP,
         ),
     ] = None,
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import anyio
 import typer
 
-from rota.cli.common import state
+from rota.cli.common import ALLOWED_HOSTS_HELP, state
 from rota.settings import load_settings
 
 
@@ -30,8 +30,7 @@ def server(
         str | None,
         typer.Option(
             metavar="HOSTS",
-            help="Host names the server answers to and trusts web pages of (comma list; "
-            "* for any; default: the bound host and this machine's name, beside localhost).",
+            help=ALLOWED_HOSTS_HELP,
         ),
     ] = None,
 ) -> None:
