@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -26,6 +27,8 @@ OPEN_TIMEOUT_S = 10.0
 NO_UPGRADE_STATUSES = frozenset({400, 404, 405, 426})
 """What a server answers a WebSocket handshake that reached it as a plain GET: a proxy in
 between dropped the Upgrade and Connection headers."""
+MAX_REFUSAL_CHARS = 500
+"""The most of a server's refusal message a worker repeats in its log."""
 
 
 def websocket_url(server_url: str) -> str:
@@ -160,7 +163,7 @@ class Connector:
                 except (OSError, TimeoutError, ConnectionClosed) as exc:
                     self._report(f"cannot connect to {url}: {_describe(exc)}")
                 except InvalidStatus as exc:
-                    self._report(_refusal(url, exc.response.status_code))
+                    self._report(_refusal(url, exc.response.status_code, exc.response.body))
                 except Exception as exc:  # handshake refusals have many types; none is fatal
                     self._report(f"{url} refused the connection: {_describe(exc)}")
                 else:
@@ -175,8 +178,12 @@ class Connector:
         self._next = (self._next + 1) % len(self._urls)
 
 
-def _refusal(url: str, status: int) -> str:
-    """Say why a server answered the handshake with `status`, and what to do about it."""
+def _refusal(url: str, status: int, body: bytes | bytearray | None = None) -> str:
+    """Say why a server answered the handshake with `status`, and what to do about it: the
+    message of Rota's error body when it sent one (a Host or Origin it refuses)."""
+    message = _error_message(body)
+    if message is not None:
+        return f"{url} refused the connection (HTTP {status}): {message}"
     if status in NO_UPGRADE_STATUSES:
         return (
             f"{url} answered HTTP {status} instead of accepting the WebSocket: a proxy in front "
@@ -185,6 +192,16 @@ def _refusal(url: str, status: int) -> str:
             "docs/deploy.md), or point the worker at the servers directly"
         )
     return f"{url} refused the connection: HTTP {status}"
+
+
+def _error_message(body: bytes | bytearray | None) -> str | None:
+    try:
+        message = json.loads(body or b"")["error"]["message"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    return message.strip().splitlines()[0][:MAX_REFUSAL_CHARS]
 
 
 def _describe(exc: BaseException) -> str:
