@@ -18,10 +18,11 @@ the server in the Host header. So every HTTP request and WebSocket handshake pas
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -45,7 +46,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
 _CALENDAR_IMPORT = re.compile(re.escape(API_PREFIX) + r"/calendars/[^/]+/import")
 _CALENDAR_MEDIA_TYPES = frozenset({JSON_MEDIA_TYPE, "text/calendar"})
-_JSON_ONLY = frozenset({JSON_MEDIA_TYPE})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,63 +97,61 @@ def check_request(scope: Scope, allowed: AllowedHosts) -> RotaError | None:
     """Return the error that refuses an HTTP request or WebSocket handshake, or None.
 
     Reads only the scope (method, path, headers): see the module's docstring for the rules.
-    Other scopes (lifespan) pass.
+    Other scopes (lifespan) pass. It runs before every request, submissions included, so it
+    reads the headers in one pass and remembers its verdict on recent Host values.
     """
     kind = scope["type"]
-    if kind not in {"http", "websocket"}:
+    if kind != "http" and kind != "websocket":
         return None
-    headers = _Headers.of(scope["headers"])
+    host = origin = content_type = None
+    has_body = False
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = host or value
+        elif name == b"content-length":
+            has_body = has_body or value.strip() != b"0"
+        elif name == b"content-type":
+            content_type = content_type or value
+        elif name == b"origin":
+            origin = origin or value
+        elif name == b"transfer-encoding":
+            has_body = True
     authority = None
-    if headers.host is not None:
-        authority = split_authority(headers.host)
-        if authority is None or not (allowed.allows(authority[0]) or _is_address(authority[0])):
+    if host is not None:
+        authority = _answered(host, allowed)
+        if authority is None:
             return HostNotAllowed(
-                f"this server does not answer to the host {excerpt(headers.host)}: add it to "
-                "the setting server.allowed_hosts (ROTA_ALLOWED_HOSTS)"
+                f"this server does not answer to the host {excerpt(host.decode('latin-1'))}: "
+                "add it to the setting server.allowed_hosts (ROTA_ALLOWED_HOSTS)"
             )
     if kind == "http" and scope["method"] in SAFE_METHODS:
         return None
-    if headers.origin is not None and not _origin_allowed(headers.origin, authority, allowed):
-        return OriginNotAllowed(
-            f"a web page of {excerpt(headers.origin)} may not change anything here: add its "
-            "host to the setting server.allowed_hosts (ROTA_ALLOWED_HOSTS) to trust it"
-        )
-    if kind == "http" and headers.has_body:
-        return _media_type_problem(scope["path"], headers.content_type)
+    if origin is not None:
+        text = origin.decode("latin-1")
+        if not _origin_allowed(text, authority, allowed):
+            return OriginNotAllowed(
+                f"a web page of {excerpt(text)} may not change anything here: add its host "
+                "to the setting server.allowed_hosts (ROTA_ALLOWED_HOSTS) to trust it"
+            )
+    if kind == "http" and has_body:
+        return _media_type_problem(scope["path"], (content_type or b"").decode("latin-1"))
     return None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Headers:
-    """The headers the gate reads, as text; None when absent."""
-
-    host: str | None
-    origin: str | None
-    content_type: str | None
-    has_body: bool
-
-    @classmethod
-    def of(cls, raw: Iterable[tuple[bytes, bytes]]) -> _Headers:
-        found: dict[bytes, str] = {}
-        for name, value in raw:
-            if name in _READ and name not in found:
-                found[name] = value.decode("latin-1")
-        length = found.get(b"content-length", "0").strip()
-        return cls(
-            host=found.get(b"host"),
-            origin=found.get(b"origin"),
-            content_type=found.get(b"content-type"),
-            has_body=b"transfer-encoding" in found or length != "0",
-        )
+@functools.lru_cache(maxsize=256)
+def _answered(host: bytes, allowed: AllowedHosts) -> tuple[str, int | None] | None:
+    """Return the Host header's (host, port) if the server answers to it, else None."""
+    authority = split_authority(host.decode("latin-1"))
+    if authority is None or not (allowed.allows(authority[0]) or _is_address(authority[0])):
+        return None
+    return authority
 
 
-_READ = frozenset({b"host", b"origin", b"content-type", b"content-length", b"transfer-encoding"})
-
-
-def _media_type_problem(path: str, content_type: str | None) -> UnsupportedMediaType | None:
-    accepted = _CALENDAR_MEDIA_TYPES if _CALENDAR_IMPORT.fullmatch(path) else _JSON_ONLY
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type in accepted:
+def _media_type_problem(path: str, content_type: str) -> UnsupportedMediaType | None:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == JSON_MEDIA_TYPE:
+        return None
+    if media_type in _CALENDAR_MEDIA_TYPES and _CALENDAR_IMPORT.fullmatch(path):
         return None
     given = f"Content-Type {excerpt(media_type)}" if media_type else "no Content-Type"
     return UnsupportedMediaType(
