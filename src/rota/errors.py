@@ -109,6 +109,24 @@ class ProtocolError(RotaError):
     status_code = 400
 
 
+class UnsupportedMediaType(InvalidInput):
+    """The request body must be JSON: send it with Content-Type: application/json."""
+
+    status_code = 415
+
+
+class HostNotAllowed(InvalidInput):
+    """The Host header names a host this server does not answer to (server.allowed_hosts)."""
+
+    status_code = 400
+
+
+class OriginNotAllowed(RotaError, PermissionError):
+    """A web page of another origin may not change anything here (server.allowed_hosts)."""
+
+    status_code = 403
+
+
 class JobFailed(RotaError):
     """The job failed."""
 

@@ -34,6 +34,7 @@ SECTION_SEPARATOR = "__"
 DEFAULT_CONFIG_FILE = "rota.toml"
 _WORKER_NAME = re.compile(WORKER_NAME_PATTERN)
 _QUEUE_NAME = re.compile(QUEUE_PATTERN)
+_HOST_NAME = re.compile(r"^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$")
 
 
 class Section(BaseModel):
@@ -73,6 +74,59 @@ class ServerSettings(Section):
     strict_tasks: bool = Field(
         True, description="refuse submissions of tasks no worker has announced"
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names this server answers to (the Host header) and whose web "
+        "pages may change things here (the Origin header), beside loopback names and, in "
+        "Host, any IP address; .example.com: the domain and its subdomains; *: any host "
+        "(empty: the bound host and this machine's name)",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="how long a request's headers may take to arrive"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="how long a request's body may take to arrive"
+    )
+    idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="how long a connection may stay open waiting for a request",
+    )
+    max_connections_per_client: int = Field(
+        256,
+        ge=1,
+        description="most connections open at once from one client address (a proxy in "
+        "front counts as one client); more are refused with a 503",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not _allowed_host_entry(host):
+                raise ValueError(
+                    f"{excerpt(host)} is not a host name, an IP address, .domain or * "
+                    "(give no port or scheme)"
+                )
+        return value
+
+
+def _allowed_host_entry(host: str) -> bool:
+    if host == "*" or _HOST_NAME.match(host):
+        return True
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
 
 
 class StoreSettings(Section):

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rota import Client
@@ -206,3 +207,36 @@ def test_dev_on_a_port_in_use_stops_before_anything_talks_to_that_server(
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert requests == []
+
+
+def test_dev_hands_its_allowed_hosts_to_the_server(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    argv = ["dev", "--port", str(port), "--workers", "0", "--allowed-hosts", "rota.lan"]
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli.main", *argv],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/jobs"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(url, headers={"host": f"rota.lan:{port}"}).status_code == 200
+        refused = httpx.get(url, headers={"host": "evil.example"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["type"] == "HostNotAllowed"
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()

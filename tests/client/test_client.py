@@ -275,7 +275,7 @@ async def test_async_client_over_an_in_process_app(tmp_path: Path) -> None:
         app = create_app(load_settings({"anonymous": True}, environ={}), store)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with AsyncClient("http://rota.test", transport=transport) as client:
+            async with AsyncClient("http://localhost", transport=transport) as client:
                 job = await client.submit("rota.echo", ["in process"], delay=60)
                 assert (await client.get_job(job["id"]))["args"] == ["in process"]
                 with pytest.raises(JobNotFound):

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from rota.server.app import create_app
+from rota.server.connections import protocols
 from rota.settings import Settings, settings_of
 from rota.store.base import Store
 from rota.store.factory import open_store
@@ -70,7 +71,7 @@ async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://rota.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield http
 
 
@@ -126,13 +127,16 @@ async def start_server(make_settings: MakeSettings, store: Store) -> AsyncIterat
     running: list[tuple[LiveServer, _QuietServer, asyncio.Task[None]]] = []
 
     async def start(**overrides: Any) -> LiveServer:
-        application = create_app(make_settings(**overrides), store)
+        settings = make_settings(**overrides)
+        application = create_app(settings, store)
+        guarded = protocols(settings.server)  # as `rota server` runs
         config = uvicorn.Config(
             application,
             host="127.0.0.1",
             port=0,
             log_level="warning",
-            ws="websockets-sansio",
+            http=guarded.http,
+            ws=guarded.ws,
             lifespan="on",
         )
         server = _QuietServer(config)

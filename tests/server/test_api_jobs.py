@@ -10,7 +10,7 @@ import pytest
 
 from rota.jobs import Lease
 from rota.store.base import AcquireRequest, Store
-from tests.server.test_api_submit import JOBS, assert_error
+from tests.server.test_api_submit import JOBS, JSON, assert_error
 
 UNKNOWN_ID = "01a20000-0000-7000-8000-000000000000"
 
@@ -99,7 +99,9 @@ async def test_patch_refuses_bad_bodies(client: httpx.AsyncClient) -> None:
     assert_error(await client.patch(path, json={}), 422, "InvalidInput", "nothing to change")
     assert_error(await client.patch(path, json={"state": "x"}), 422, "InvalidInput", "state")
     assert_error(await client.patch(path, json={"priority": 1.5}), 422, "InvalidInput", "priority")
-    assert_error(await client.patch(path, content=b"[1"), 400, "MalformedBody", "JSON")
+    assert_error(
+        await client.patch(path, content=b"[1", headers=JSON), 400, "MalformedBody", "JSON"
+    )
 
 
 async def test_cancel_then_patch_and_cancel_again_are_409(client: httpx.AsyncClient) -> None:

@@ -15,6 +15,7 @@ from rota.store.base import Store
 from tests.server.conftest import MakeSettings
 
 JOBS = "/api/v1/jobs"
+JSON = {"content-type": "application/json"}
 
 
 async def stored_count(client: httpx.AsyncClient) -> int:
@@ -244,14 +245,18 @@ async def test_unknown_task_is_accepted_when_not_strict(
     make_settings: MakeSettings, store: Store
 ) -> None:
     app = create_app(make_settings(strict_tasks=False), store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://localhost"
+    ) as http:
         response = await http.post(JOBS, json={"task": "billing.charge"})
     assert response.status_code == 201
 
 
 async def test_bulk_over_the_limit_is_refused(make_settings: MakeSettings, store: Store) -> None:
     app = create_app(make_settings(max_bulk=2), store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://localhost"
+    ) as http:
         response = await http.post(JOBS, json=[{"task": "rota.echo"}] * 3)
         assert_error(response, 422, "InvalidInput", "at most 2")
         assert await stored_count(http) == 0
@@ -262,7 +267,9 @@ async def small_body_client(
     make_settings: MakeSettings, store: Store
 ) -> AsyncIterator[httpx.AsyncClient]:
     app: FastAPI = create_app(make_settings(max_body_bytes=200), store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://localhost"
+    ) as http:
         yield http
 
 
@@ -279,7 +286,7 @@ async def test_oversize_chunked_body_is_413(small_body_client: httpx.AsyncClient
             yield b"x" * 50
         yield b'"]}'
 
-    response = await small_body_client.post(JOBS, content=chunks())
+    response = await small_body_client.post(JOBS, content=chunks(), headers=JSON)
     assert "content-length" not in response.request.headers
     assert_error(response, 413, "BodyTooLarge")
     assert await stored_count(small_body_client) == 0
@@ -290,5 +297,5 @@ async def test_a_small_chunked_body_is_accepted(small_body_client: httpx.AsyncCl
         yield b'{"task": '
         yield b'"rota.echo"}'
 
-    response = await small_body_client.post(JOBS, content=chunks())
+    response = await small_body_client.post(JOBS, content=chunks(), headers=JSON)
     assert response.status_code == 201

@@ -117,7 +117,9 @@ async def test_arguments_over_the_size_limit_are_refused(
     make_settings: MakeSettings, store: Store
 ) -> None:
     app = create_app(make_settings(max_body_bytes=3 * MAX_ARGUMENTS_BYTES), store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://localhost"
+    ) as http:
         half = "x" * (MAX_ARGUMENTS_BYTES // 2)
         response = await send(
             http, "POST", JOBS, {"task": "rota.echo", "args": [half], "kwargs": {"more": half}}

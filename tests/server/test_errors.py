@@ -66,7 +66,7 @@ async def test_a_client_gone_mid_body_is_not_logged_as_an_error(
     for _ in range(3):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
-            b"POST /api/v1/jobs HTTP/1.1\r\nHost: rota.test\r\n"
+            b"POST /api/v1/jobs HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
             b'{"task": "rota.echo", "args": ['
         )

@@ -37,7 +37,7 @@ def settings(make_settings: MakeSettings) -> Any:
 @pytest.fixture
 async def full(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(FullStack(app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://rota.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield http
 
 
@@ -50,6 +50,7 @@ def comparable(response: httpx.Response) -> tuple[int, str, Any]:
     return response.status_code, response.headers["content-type"], body
 
 
+JSON = {"content-type": "application/json"}
 REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("one job", {"json": {"task": "app.add", "args": [1, 2], "priority": 5}}),
     ("a list", {"json": [{"task": "app.add"}, {"task": "app.mul", "queue": "q2"}]}),
@@ -58,16 +59,16 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("a bad priority", {"json": {"task": "app.add", "priority": 10_000}}),
     ("a bad task name", {"json": {"task": "not a name"}}),
     ("run_at and delay", {"json": {"task": "app.add", "delay": 1, "run_at": "2030-01-01T00:00Z"}}),
-    ("a NaN", {"content": b'{"task": "app.add", "args": [NaN]}'}),
-    ("not JSON", {"content": b"{task"}),
-    ("an empty body", {"content": b""}),
+    ("a NaN", {"content": b'{"task": "app.add", "args": [NaN]}', "headers": JSON}),
+    ("not JSON", {"content": b"{task", "headers": JSON}),
+    ("an empty body", {"content": b"", "headers": JSON}),
     ("neither object nor list", {"json": 5}),
     ("an empty list", {"json": []}),
     ("too many jobs", {"json": [{"task": "app.add"}] * 4}),
     ("a large body", {"json": {"task": "app.add", "args": ["x" * 3000]}}),
     ("a NUL in the query", {"json": {"task": "app.add"}, "params": {"x": "a\x00b"}}),
-    ("not UTF-8", {"content": b'{"task": "app.add", "args": ["\xff"]}'}),
-    ("a lone surrogate", {"content": b'{"task": "app.add", "args": ["\\ud800"]}'}),
+    ("not UTF-8", {"content": b'{"task": "app.add", "args": ["\xff"]}', "headers": JSON}),
+    ("a lone surrogate", {"content": b'{"task": "app.add", "args": ["\\ud800"]}', "headers": JSON}),
 ]
 
 
@@ -124,14 +125,16 @@ async def test_the_lean_path_is_taken(
 
 
 async def test_a_bad_content_length_and_a_chunked_large_body(client: httpx.AsyncClient) -> None:
-    bad = await client.post("/api/v1/jobs", content=b"{}", headers={"content-length": "lots"})
+    bad = await client.post(
+        "/api/v1/jobs", content=b"{}", headers={**JSON, "content-length": "lots"}
+    )
     assert (bad.status_code, bad.json()["error"]["type"]) == (400, "InvalidInput")
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(3):
             yield b" " * 1000
 
-    large = await client.post("/api/v1/jobs", content=chunks())
+    large = await client.post("/api/v1/jobs", content=chunks(), headers=JSON)
     assert (large.status_code, large.json()["error"]["type"]) == (413, "BodyTooLarge")
 
 

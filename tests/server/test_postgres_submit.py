@@ -95,7 +95,7 @@ async def test_a_single_submit_sends_one_statement_and_no_transaction(
         async with asyncio.timeout(10):
             await purged.wait()  # the retention loop's first round drops the workers list
         transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rota.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             for _ in range(3):  # the workers list is read, the connections warm up
                 first = await http.post("/api/v1/jobs", json={"task": "app.add"})
                 assert first.status_code == 201, first.text

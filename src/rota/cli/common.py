@@ -24,6 +24,10 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 UNREACHABLE_HINT = "(is it running? start one with `rota dev`)"
+ALLOWED_HOSTS_HELP = (
+    "Host names the server answers to and trusts web pages of (comma list; * for any; "
+    "default: the bound host and this machine's name, beside localhost)."
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -26,7 +26,7 @@ from rich.markup import escape
 
 from rota.auth.bootstrap import first_admin_notice, first_admin_token
 from rota.auth.tokens import Role, mint
-from rota.cli.common import EXIT_FAILURE, error_line, state
+from rota.cli.common import ALLOWED_HOSTS_HELP, EXIT_FAILURE, error_line, state
 from rota.cli.demo import start_demo
 from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
@@ -57,6 +57,7 @@ DEV_FLAGS = {
     "concurrency": "--concurrency",
     "drain_grace_s": "--drain-grace",
     "allow_http": "--allow-http",
+    "allowed_hosts": "--allowed-hosts",
 }
 """The flag that sets each key, named in errors."""
 
@@ -101,6 +102,13 @@ def dev(
     demo: Annotated[
         bool, typer.Option(help="Submit a trickle of demo jobs, to watch the dashboard live.")
     ] = False,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOSTS",
+            help=ALLOWED_HOSTS_HELP,
+        ),
+    ] = None,
 ) -> None:
     """Run a server on an SQLite file and local workers; Ctrl-C drains and stops them.
 
@@ -118,6 +126,7 @@ def dev(
             "ca": state(ctx).ca,
             "allow_shell": True if allow_shell else None,
             "allow_http": allow_http,
+            "allowed_hosts": allowed_hosts,
         },
         config_path=state(ctx).config,
         flags=DEV_FLAGS,
@@ -149,6 +158,8 @@ def dev(
         secret, own_token = anyio.run(_own_token, db)
         os.environ[TOKEN_VARIABLE] = secret
     link = ParentLink()
+    if allowed_hosts is not None:
+        server_argv += ["--allowed-hosts", ",".join(settings.server.allowed_hosts)]
     server = Child(link=link, label="server", argv=server_argv)
     worker_argv = [*command, "worker", *worker_arguments(settings.worker, url)]
     if settings.tls.ca is not None:

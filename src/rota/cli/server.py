@@ -10,10 +10,14 @@ from typing import Annotated
 import anyio
 import typer
 
-from rota.cli.common import state
+from rota.cli.common import ALLOWED_HOSTS_HELP, state
 from rota.settings import load_settings
 
-SERVER_FLAGS = {"certfile": "--tls-cert", "keyfile": "--tls-key"}
+SERVER_FLAGS = {
+    "certfile": "--tls-cert",
+    "keyfile": "--tls-key",
+    "allowed_hosts": "--allowed-hosts",
+}
 """The flags whose names differ from their keys, named in errors."""
 
 
@@ -43,6 +47,13 @@ def server(
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOSTS",
+            help=ALLOWED_HOSTS_HELP,
+        ),
+    ] = None,
     anonymous: Annotated[
         bool | None,
         typer.Option(
@@ -63,6 +74,7 @@ def server(
             "certfile": tls_cert,
             "keyfile": tls_key,
             "anonymous": anonymous,
+            "allowed_hosts": allowed_hosts,
         },
         config_path=config or state(ctx).config,
         flags=SERVER_FLAGS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from rota.server.api.schemas import openapi_components
 from rota.server.errors import install_error_handlers
 from rota.server.lean import is_lean, lean_submit
 from rota.server.limits import BodyLimitMiddleware
+from rota.server.request_gate import AllowedHosts, check_request, refuse
 from rota.server.state import Hub
 from rota.server.url_text import UrlTextMiddleware
 from rota.settings import Settings
@@ -29,12 +31,20 @@ class RotaApp(FastAPI):
     """The FastAPI app: every request is judged by the guard first (rota.server.guard),
     then the hottest route is answered before the middleware stack.
 
+    Every request and WebSocket handshake first passes rota.server.request_gate (Host,
+    Origin, JSON bodies), whichever path then answers it.
+
     POST /api/v1/jobs (submissions) takes the lean path of rota.server.lean, which keeps
     every promise of the stack for that route at a third less CPU per request; the route
     stays declared in the API (its OpenAPI entry) and calls the same function.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A wrong Host or Origin, a body that is not JSON: refused before tokens are read.
+        refusal = check_request(scope, self.state.allowed_hosts)
+        if refusal is not None:
+            await refuse(refusal, scope, receive, send)
+            return
         if scope["type"] != "lifespan":
             principal = await self.state.hub.guard.admit(scope, receive, send)
             if principal is None:
@@ -65,6 +75,11 @@ def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK)
         docs_url="/docs",
     )
     app.state.hub = hub
+    app.state.allowed_hosts = AllowedHosts.of(
+        settings.server.allowed_hosts,
+        bound_host=settings.server.host,
+        machine_name=socket.gethostname(),
+    )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(UrlTextMiddleware)
     install_error_handlers(app)  # last: its last resort wraps every middleware

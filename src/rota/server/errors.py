@@ -50,12 +50,14 @@ class ErrorBody(BaseModel):
 
 
 ERROR_STATUSES: dict[int, str] = {
-    400: "the body is not JSON (or not UTF-8, or empty), or the Content-Length header is "
-    "unreadable",
+    400: "the body is not JSON (or not UTF-8, or empty), the Content-Length header is "
+    "unreadable, or the Host header names a host not in `server.allowed_hosts`",
+    403: "a web page of another origin (the Origin header) may not change anything",
     404: "no such job, worker, device or schedule",
     409: "the state of what it names does not allow it (or a concurrent change, or an "
     "idempotency key or name already taken)",
     413: "the request body is larger than `server.max_body_bytes`",
+    415: "the request has a body whose Content-Type is not application/json",
     422: "a parameter or the body is not valid; the message names it",
     500: "the server failed; its log says why",
     503: "the server is stopping: its store is closed",

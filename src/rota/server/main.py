@@ -14,6 +14,7 @@ import uvicorn
 from rota.auth.bootstrap import first_admin_notice, first_admin_token
 from rota.protocol import MAX_FRAME_BYTES
 from rota.server.app import create_app
+from rota.server.connections import protocols
 from rota.settings import Settings
 from rota.store.factory import open_store
 from rota.tls import SERVER_CIPHERS, server_context
@@ -74,12 +75,14 @@ async def serve(settings: Settings) -> None:
                 sys.stderr.write(first_admin_notice(secret))
                 sys.stderr.flush()
         app = create_app(settings, store)
+        guarded = protocols(settings.server)  # timeouts and a per-client limit
         config = uvicorn.Config(
             app,
             host=settings.server.host,
             port=settings.server.port,
             log_level="warning",
-            ws="websockets-sansio",
+            http=guarded.http,
+            ws=guarded.ws,
             ws_max_size=MAX_FRAME_BYTES + 1024,
             lifespan="on",
             ssl_certfile=tls.certfile,

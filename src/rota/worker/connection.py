@@ -32,6 +32,8 @@ MAX_REASON_CHARS = 500
 NO_UPGRADE_STATUSES = frozenset({400, 404, 405, 426})
 """What a server answers a WebSocket handshake that reached it as a plain GET: a proxy in
 between dropped the Upgrade and Connection headers."""
+MAX_REFUSAL_CHARS = 500
+"""The most of a server's refusal message a worker repeats in its log."""
 
 
 def websocket_url(server_url: str) -> str:
@@ -200,7 +202,7 @@ class Connector:
                     status = exc.response.status_code
                     if status in protocol.HTTP_REFUSED_FOR_GOOD:
                         raise WorkerRefused(_refused_for_good(url, exc.response)) from None
-                    self._report(_refusal(url, status))
+                    self._report(_refusal(url, status, exc.response.body))
                 except Exception as exc:  # handshake refusals have many types; none is fatal
                     self._report(f"{url} refused the connection: {_describe(exc)}")
                 else:
@@ -217,8 +219,12 @@ class Connector:
         self._next = (self._next + 1) % len(self._urls)
 
 
-def _refusal(url: str, status: int) -> str:
-    """Say why a server answered the handshake with `status`, and what to do about it."""
+def _refusal(url: str, status: int, body: bytes | bytearray | None = None) -> str:
+    """Say why a server answered the handshake with `status`, and what to do about it: the
+    message of Rota's error body when it sent one (a Host or Origin it refuses)."""
+    message = _error_message(body)
+    if message is not None:
+        return f"{url} refused the connection (HTTP {status}): {message}"
     if status in NO_UPGRADE_STATUSES:
         return (
             f"{url} answered HTTP {status} instead of accepting the WebSocket: a proxy in front "
@@ -246,6 +252,16 @@ def _refused_for_good(url: str, response: Response) -> str:
         reason = (response.body or b"").decode(errors="replace").strip()[:MAX_REASON_CHARS]
     status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
     return f"{url} refused this worker: {status}" + (f": {reason}" if reason else "")
+
+
+def _error_message(body: bytes | bytearray | None) -> str | None:
+    try:
+        message = json.loads(body or b"")["error"]["message"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    return message.strip().splitlines()[0][:MAX_REFUSAL_CHARS]
 
 
 def _describe(exc: BaseException) -> str:
