@@ -29,6 +29,8 @@ KEPT_FIGURES = ROOT / "docs" / "reliability-figures.jsonl"
 KEPT_SOAK = ROOT / "docs" / "reliability-soak.json"
 FIGURES = Path(os.environ.get("ROTA_FAULT_FIGURES") or ROOT / "build" / "fault-figures.jsonl")
 SOAK = ROOT / "build" / "soak.json"
+SOAK_MINUTES = 10
+"""Issue 11 asks for 200 jobs/s for this long; a shorter run says it is one."""
 
 GROUPS: tuple[tuple[str, str, str], ...] = (
     (
@@ -175,7 +177,7 @@ def _machine(figures: list[dict[str, Any]]) -> list[str]:
 
 
 def _soak(soak: dict[str, Any] | None) -> list[str]:
-    lines = ["## Soak: 200 jobs/s for 10 minutes", ""]
+    lines = ["## Soak: a steady stream for minutes, memory read every second", ""]
     result = next((r for r in (soak or {}).get("results", []) if r["workload"] == "soak"), None)
     if soak is None or result is None:
         return [*lines, "Not run yet: `rota bench soak --json build/soak.json`.", ""]
@@ -184,7 +186,7 @@ def _soak(soak: dict[str, Any] | None) -> list[str]:
         f"`{soak['command']}`, measured {about['measured_at']} on {about['cpu']} "
         f"({about['cores']} cores, {about['memory_gib']} GiB), {about['system']}, Python "
         f"{about['python']}: {number(params['rate_per_s'])} jobs/s asked for "
-        f"{number(params['minutes'])} minutes, submitted in batches every 0.1 s to "
+        f"{number(params['minutes'])} min, submitted in batches every 0.1 s to "
         f"{params['workers']} workers of {params['concurrency']} slots, on {result['system']}; "
         f"the RSS of the server's and of each worker's process tree read every "
         f"{number(params['sample_s'])} s ({len(params['samples'])} readings).",
@@ -195,7 +197,13 @@ def _soak(soak: dict[str, Any] | None) -> list[str]:
     for key, figure in result["figures"].items():
         lines.append(f"| {metric('soak', key).label} | {number(figure['value'])} |")
     lines.append("")
-    lines += [f"- {note}" for note in result["notes"]]
+    notes = list(result["notes"])
+    if params["minutes"] < SOAK_MINUTES:
+        notes.append(
+            f"A short run of {number(params['minutes'])} min, not the {SOAK_MINUTES}-minute "
+            "soak: `rota bench soak --json build/soak.json` on a quiet machine, then this script."
+        )
+    lines += [f"- {note}" for note in notes]
     return lines
 
 
@@ -214,7 +222,9 @@ def main(argv: list[str]) -> int:
     figures = latest(read_lines(KEPT_FIGURES) + read_lines(options.figures))
     KEPT_FIGURES.write_text("".join(json.dumps(f) + "\n" for f in figures))
     if options.soak.exists():
-        KEPT_SOAK.write_text(options.soak.read_text())
+        result = json.loads(options.soak.read_text())
+        result["command"] = str(result.get("command", "")).replace(f"{ROOT}/", "")
+        KEPT_SOAK.write_text(json.dumps(result, indent=2) + "\n")
     soak = json.loads(KEPT_SOAK.read_text()) if KEPT_SOAK.exists() else None
     DOC.write_text(render(figures, soak))
     sys.stdout.write(f"wrote {DOC.relative_to(ROOT)} ({len(figures)} figures)\n")

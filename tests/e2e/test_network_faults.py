@@ -73,7 +73,7 @@ def test_a_partitioned_worker_under_delay_runs_nothing_twice_at_once(cluster: Cl
         )
         cluster.start_worker("near", concurrency=HELD)  # idle, ready to take them over
         link.partition()
-        cut_at = time.monotonic()
+        cut_at, cut_wall = time.monotonic(), time.time()
         wait_for(
             lambda: all(cluster.job(job["id"])["worker"] == "near" for job in held),
             30,
@@ -119,6 +119,10 @@ def test_a_partitioned_worker_under_delay_runs_nothing_twice_at_once(cluster: Cl
     record("network.late_results_refused", refused, "outcomes", "sent after healing, fenced")
     record("network.lost", lost, "jobs", f"of {QUICK + HELD}")
 
+    # While the link was up the far worker's leases were confirmed: its code ran on until
+    # the cut, not stopped by its own fence (which acts only on a silence).
+    far_runs = [run for run in runs if run.worker == "far"]
+    assert len(far_runs) == HELD and all(run.last >= cut_wall for run in far_runs), far_runs
     assert lost == 0, [job for job in final if job["state"] != "succeeded"]
     assert twice == 0, runs
     assert succeeded_twice == 0

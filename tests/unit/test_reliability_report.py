@@ -101,6 +101,13 @@ def test_the_page_shows_each_group_its_figures_the_machine_and_the_soak() -> Non
     assert "| server RSS, highest, MiB | 81.25 |" in page
     assert "- 2 job(s) failed" in page
     assert "(1 readings)" in page
+    assert "A short run" not in page
+
+
+def test_a_soak_shorter_than_ten_minutes_says_so() -> None:
+    short = json.loads(json.dumps(SOAK))
+    short["results"][0]["params"]["minutes"] = 1.0
+    assert "A short run of 1 min, not the 10-minute soak" in report.render([], short)
 
 
 def test_a_page_without_a_soak_says_how_to_run_it() -> None:
