@@ -335,7 +335,10 @@ class Worker:
     async def _fence(self) -> None:
         """Stop the code of every attempt whose lease may have passed to another worker
         while this one could not renew it (worker/contact.py); a stopped attempt is released
-        once the server hears from the worker again, or refused there as stale."""
+        once the server hears from the worker again, or refused there as stale. A device
+        (a horizon) does not: the jobs it holds target it alone, and it rings them offline."""
+        if self._horizon_s > 0:
+            return
         while True:
             await asyncio.sleep(min(self._heartbeat_s, 0.25))
             now = self._clock.monotonic()
