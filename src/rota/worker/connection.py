@@ -79,14 +79,6 @@ class Link:
         message: ServerMessage | Batch = protocol.decode(frame, protocol.FROM_SERVER_SIDE)
         return message
 
-    async def ping(self) -> None:
-        """Send a WebSocket ping after everything queued so far and wait for its pong: the
-        server has then read every frame sent before it. Raise ConnectionClosed if the
-        connection goes first."""
-        await self.flushed()
-        pong = await self._websocket.ping()
-        await pong
-
     async def flushed(self) -> None:
         """Wait until every queued message has been handed to the socket."""
         await self._outgoing.join()
@@ -97,6 +89,14 @@ class Link:
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
         await self._websocket.close()
+
+    async def ping(self) -> None:
+        """Send a WebSocket ping after everything queued so far and wait for its pong: the
+        server has then read every frame sent before it. Raise ConnectionClosed if the
+        connection goes first."""
+        await self.flushed()
+        pong = await self._websocket.ping()
+        await pong
 
     async def _write_all(self) -> None:
         try:
