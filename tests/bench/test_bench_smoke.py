@@ -212,3 +212,29 @@ def test_from_json_shows_a_saved_run_without_running_anything(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert "| throughput: drain with 2 worker processes, jobs/s | 123 |" in doc.read_text()
+
+
+def test_soak_keeps_its_rate_runs_every_job_and_samples_memory_each_second(
+    tmp_path: Path,
+) -> None:
+    data = bench(tmp_path, "soak", "--soak-rate", "50", "--soak-minutes", "0.05")
+    got = figures(data, "soak")
+    assert got["jobs"] == 150
+    assert got["failed"] == 0
+    assert got["rate_per_s"] > 0
+    result = next(r for r in data["results"] if r["workload"] == "soak")
+    samples = result["params"]["samples"]
+    assert len(samples) >= 2, "one reading a second"
+    assert all(s["server_mib"] > 0 and len(s["workers_mib"]) == 2 for s in samples)
+    for key in ("server_first_mib", "server_max_mib", "worker_max_mib"):
+        assert got[key] > 0
+    assert got["server_max_mib"] >= got["server_first_mib"]
+    assert data["plan"]["soak"] == {"rate": 50.0, "minutes": 0.05, "workers": 2, "concurrency": 8}
+
+
+def test_an_unnamed_run_leaves_the_soak_out() -> None:
+    from rota.bench.suite import parse_workloads
+
+    assert "soak" not in parse_workloads([])
+    assert "soak" not in parse_workloads(["all"])
+    assert parse_workloads(["soak"]) == ["soak"]

@@ -85,10 +85,16 @@ class Cluster:
         env.update(extra)
         return env
 
-    def _spawn(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, args: list[str], env: dict[str, str], log: str, prefix: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         with open(self.tmp_path / log, "ab") as out:  # the child keeps its own descriptor
             proc = subprocess.Popen(
-                [ROTA, *args], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.tmp_path
+                [*prefix, ROTA, *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.tmp_path,
             )
         self._all.append(proc)
         return proc
@@ -131,9 +137,11 @@ class Cluster:
         extra: tuple[str, ...] = (),
         servers: list[str] | None = None,
         env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> subprocess.Popen[bytes]:
         """Start a worker importing e2e_tasks; with `servers`, it fails over between them;
-        `env` adds to its environment (ROTA_* settings, say)."""
+        `env` adds to its environment (ROTA_* settings, say); `prefix` comes before the
+        command (`ip netns exec NAME`, to run it in a network namespace)."""
         proc = self._spawn(
             [
                 "worker",
@@ -151,6 +159,7 @@ class Cluster:
                 {"E2E_WORKER_NAME": name, "E2E_RECORD_FILE": str(self.record_file), **(env or {})}
             ),
             f"worker-{name}.log",
+            prefix,
         )
         self.workers[name] = proc
         if wait:

@@ -1,5 +1,6 @@
 """A slow network for one test: a network namespace joined to the host by a veth pair, with
-every packet held 200 ± 50 ms each way, and processes started inside it.
+every packet held 200 ± 50 ms each way, and processes started inside it; the link can be
+cut (a partition) and healed.
 
 The delay is the kernel's (`tc qdisc … netem delay 200ms 50ms` on both ends of the veth)
 where the kernel has netem. Where it has not (CONFIG_NET_SCH_NETEM unset, as in some VMs'
@@ -40,6 +41,17 @@ class SlowLink:
     method: str
     """`tc netem` or `relay` (userspace, when the kernel has no netem)."""
     relay: DelayRelay | None = None
+    host_end: str = ""
+    """The host's end of the veth pair: taking it down cuts the namespace off."""
+
+    def partition(self) -> None:
+        """Cut the namespace off: every packet either way is dropped (the host's end of the
+        veth goes down), and open connections hang as they do when a cable is pulled."""
+        _ip("link", "set", self.host_end, "down")
+
+    def heal(self) -> None:
+        """End the partition: packets flow again, and held-back ones are sent again by TCP."""
+        _ip("link", "set", self.host_end, "up")
 
     def command(self, *args: str) -> list[str]:
         """Return a command line that runs `args` inside the namespace."""
@@ -103,7 +115,12 @@ def slow_link() -> Iterator[SlowLink]:
             )
         relay.start()
         yield SlowLink(
-            namespace=namespace, host_ip=host_ip, device_ip=device_ip, method=method, relay=relay
+            namespace=namespace,
+            host_ip=host_ip,
+            device_ip=device_ip,
+            method=method,
+            relay=relay,
+            host_end=host_end,
         )
     finally:
         relay.stop()

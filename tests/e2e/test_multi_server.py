@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Cluster, free_port, wait_for
+from tests.e2e.figures import record
 from tests.e2e.pg import OwnCluster, drop_database, fresh_database, query
 
 # The waits inside these tests add up to more than the suite's default timeout.
@@ -95,6 +96,7 @@ def test_three_servers_six_workers_and_a_server_killed_mid_run(pg_cluster: Clust
     assert len(workers) == 6, "every worker should have taken part"
 
 
+@pytest.mark.faults
 def test_postgres_restarted_mid_run_everything_recovers(cluster: Cluster, tmp_path: Path) -> None:
     database = OwnCluster()
     try:
@@ -111,11 +113,24 @@ def test_postgres_restarted_mid_run_everything_recovers(cluster: Cluster, tmp_pa
         wait_for(lambda: succeeded(cluster, database.dsn) >= 100, 60, "work under way")
         assert succeeded(cluster, database.dsn) < total - 100, "the outage must hit mid-run"
 
+        stopped_at = time.monotonic()
         database.stop()
         time.sleep(3.0)  # servers and workers see the outage
         database.start()
+        back_at = time.monotonic()
+        before = succeeded(cluster, database.dsn)
 
+        wait_for(lambda: succeeded(cluster, database.dsn) > before, 60, "work to resume")
+        resumed_at = time.monotonic()
         wait_for(lambda: succeeded(cluster, database.dsn) == total, 120, "all jobs done")
+        done_at = time.monotonic()
+        runs = len(cluster.record_file.read_text().splitlines())
+        record("postgres_restart.jobs", total, "jobs", "2 servers, 2 workers of 4 slots")
+        record("postgres_restart.down_s", round(back_at - stopped_at, 2), "s", "fast shutdown")
+        record("postgres_restart.resumed_s", round(resumed_at - back_at, 2), "s", "back to a job")
+        record("postgres_restart.all_done_s", round(done_at - back_at, 2), "s", "back to all done")
+        record("postgres_restart.lost", total - succeeded(cluster, database.dsn), "jobs", "")
+        record("postgres_restart.run_again", runs - total, "runs", "attempts cut by the outage")
         check_exactly_once(cluster, database.dsn, total)
         for url in urls:
             wait_for(lambda url=url: cluster._healthy(url), 30, f"{url} healthy")

@@ -132,10 +132,38 @@ WORKLOADS: dict[str, tuple[Metric, ...]] = {
         ),
     ),
     "scale": (),
+    "soak": (
+        Metric(key="rate_per_s", label="jobs submitted per second", higher_is_better=True),
+        Metric(key="jobs", compared=False, label="jobs", higher_is_better=True),
+        Metric(key="failed", compared=False, label="jobs failed", higher_is_better=False),
+        Metric(
+            key="drain_after_s",
+            label="last job done after the stream ended, s",
+            higher_is_better=False,
+            digits=1,
+        ),
+        *(
+            Metric(
+                key=f"{who}_{when}_mib",
+                label=f"{label} RSS, {words}, MiB",
+                higher_is_better=False,
+                digits=1,
+            )
+            for who, label in (("server", "server"), ("worker", "largest worker"))
+            for when, words in (
+                ("first", "first second"),
+                ("max", "highest"),
+                ("last", "last second"),
+                ("growth", "growth from the middle third to the last"),
+            )
+        ),
+    ),
 }
 """Every workload's figures; scale's rows depend on the fill levels and are built there."""
 
-ALL_WORKLOADS = ("throughput", "latency", "punctuality", "recovery", "memory", "scale")
+ALL_WORKLOADS = ("throughput", "latency", "punctuality", "recovery", "memory", "scale", "soak")
+DEFAULT_WORKLOADS = ALL_WORKLOADS[:-1]
+"""What `rota bench` runs unless told: all but the soak, which takes ten minutes alone."""
 
 
 def metric(workload: str, key: str) -> Metric:

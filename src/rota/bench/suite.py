@@ -11,13 +11,22 @@ from typing import Any
 
 import psutil
 
-from rota.bench import latency, memory, peer_runner, punctuality, recovery, scale, throughput
+from rota.bench import (
+    latency,
+    memory,
+    peer_runner,
+    punctuality,
+    recovery,
+    scale,
+    soak,
+    throughput,
+)
 from rota.bench.cluster import StoreChoice
-from rota.bench.metrics import ALL_WORKLOADS
+from rota.bench.metrics import ALL_WORKLOADS, DEFAULT_WORKLOADS
 from rota.bench.peer_runner import PeerSetting
 from rota.bench.results import BenchError, WorkloadResult
 
-PEERLESS = frozenset({"scale"})
+PEERLESS = frozenset({"scale", "soak"})
 """Workloads only Rota runs (they fill its store by SQL)."""
 
 
@@ -39,13 +48,15 @@ class Plan:
     recovery: recovery.RecoveryParams = field(default_factory=recovery.RecoveryParams)
     memory: memory.MemoryParams = field(default_factory=memory.MemoryParams)
     scale: scale.ScaleParams = field(default_factory=scale.ScaleParams)
+    soak: soak.SoakParams = field(default_factory=soak.SoakParams)
 
 
 def parse_workloads(names: list[str]) -> list[str]:
-    """Return the workloads named ("all" or none: every one), in the canonical order."""
+    """Return the workloads named ("all" or none: every one but the soak), in the
+    canonical order."""
     wanted = {name.strip() for item in names for name in item.split(",") if name.strip()}
     if not wanted or "all" in wanted:
-        return list(ALL_WORKLOADS)
+        wanted = (wanted - {"all"}) | set(DEFAULT_WORKLOADS)
     unknown = wanted - set(ALL_WORKLOADS)
     if unknown:
         raise BenchError(
@@ -110,6 +121,7 @@ def plan_params(plan: Plan) -> dict[str, Any]:
         "recovery": asdict(plan.recovery),
         "memory": asdict(plan.memory),
         "scale": asdict(plan.scale),
+        "soak": asdict(plan.soak),
     }
 
 
@@ -125,6 +137,8 @@ def _rota(workload: str, store: StoreChoice, plan: Plan) -> WorkloadResult:
         return recovery.run(store, plan.recovery, redis_url=redis_url)
     if workload == "memory":
         return memory.run(store, plan.memory, redis_url=redis_url)
+    if workload == "soak":
+        return soak.run(store, plan.soak, redis_url=redis_url)
     return scale.run(store, plan.scale, redis_url=redis_url)
 
 

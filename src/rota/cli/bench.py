@@ -23,6 +23,7 @@ from rota.bench.punctuality import PunctualityParams
 from rota.bench.recovery import RecoveryParams
 from rota.bench.results import BenchError, WorkloadResult
 from rota.bench.scale import ScaleParams
+from rota.bench.soak import SoakParams
 from rota.bench.suite import Plan, machine, parse_workloads, plan_params, run_plan
 from rota.bench.targets import targets_grid
 from rota.bench.throughput import ThroughputParams
@@ -38,8 +39,8 @@ def bench(
     workloads: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Workloads: throughput, latency, punctuality, recovery, memory, scale "
-            "(default: all)."
+            help="Workloads: throughput, latency, punctuality, recovery, memory, scale, soak "
+            "(default: all but soak)."
         ),
     ] = None,
     store: Annotated[
@@ -100,6 +101,8 @@ def bench(
         int, typer.Option(min=100, help="scale: the largest fill (finished rows).")
     ] = 10_000_000,
     scale_jobs: Annotated[int, typer.Option(min=1, help="scale: jobs measured per level.")] = 200,
+    soak_rate: Annotated[float, typer.Option(min=1, help="soak: jobs per second.")] = 200.0,
+    soak_minutes: Annotated[float, typer.Option(min=0.01, help="soak: minutes.")] = 10.0,
     venvs: Annotated[
         Path, typer.Option(help="Where the peers' virtual environments are kept.")
     ] = DEFAULT_CACHE,
@@ -153,6 +156,9 @@ def bench(
             ),
             memory=MemoryParams(jobs=memory_jobs or jobs, workers=workers, concurrency=concurrency),
             scale=ScaleParams(max_rows=scale_max, jobs=scale_jobs),
+            soak=SoakParams(
+                rate=soak_rate, minutes=soak_minutes, workers=workers, concurrency=concurrency
+            ),
         )
         context: dict[str, object] = {
             "command": "rota bench " + shlex.join(sys.argv[2:]),

@@ -107,6 +107,14 @@ class Link:
             await self._writer
         await self._websocket.close()
 
+    async def ping(self) -> None:
+        """Send a WebSocket ping after everything queued so far and wait for its pong: the
+        server has then read every frame sent before it. Raise ConnectionClosed if the
+        connection goes first."""
+        await self.flushed()
+        pong = await self._websocket.ping()
+        await pong
+
     async def _write_all(self) -> None:
         try:
             while True:

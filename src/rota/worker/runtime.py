@@ -46,6 +46,7 @@ from rota.tasks.hosts import HostAllowlist
 from rota.tasks.registry import TaskRegistry
 from rota.types import JobId
 from rota.worker.connection import Connector, Link, write_stderr
+from rota.worker.contact import Contact
 from rota.worker.executor import Executor, Outcome
 from rota.worker.outbox import Outbox
 from rota.worker.relay import Relay
@@ -136,6 +137,7 @@ class Worker:
             stop_grace_s=settings.worker.stop_grace_s,
         )
         self._sampler = ResourceSampler()
+        self._contact = Contact()
 
     @property
     def running(self) -> list[str]:
@@ -161,6 +163,7 @@ class Worker:
         """Run until drained or stopped; return True if everything owed was delivered and
         no task code is left running (code that would not stop ends with the process)."""
         connection = asyncio.create_task(self._stay_connected(), name="rota-connection")
+        fence = asyncio.create_task(self._fence(), name="rota-fence")
         try:
             waiters = [
                 asyncio.create_task(self._drain_requested.wait()),
@@ -179,6 +182,7 @@ class Worker:
                 self._report(f"{len(self._outbox)} results could not be delivered")
             return not (self._outbox or self._slots.busy or self._stop_requested.is_set())
         finally:
+            fence.cancel()
             connection.cancel()
             # A refusal was raised above already (connection.result()): the cleanup below
             # must still run before it goes on.
@@ -276,6 +280,7 @@ class Worker:
                 await asyncio.sleep(self._connector.next_delay_s())
 
     async def _session(self, link: Link) -> bool:
+        hello_sent_at = self._clock.monotonic()
         link.post(self._hello())
         async with asyncio.timeout(WELCOME_TIMEOUT_S):
             welcome = await link.recv()
@@ -287,6 +292,7 @@ class Worker:
         self._session_secret = welcome.session
         self._offsets.clear()  # another server may keep another time
         self._heartbeat_s = max(MIN_HEARTBEAT_S, welcome.heartbeat_s)
+        self._contact.welcomed(welcome.lease_s, hello_sent_at)
         self._drop_stale(welcome.stale)
         self._link = link
         self._report(f"connected to {link.url}")
@@ -322,9 +328,11 @@ class Worker:
         )
 
     async def _heartbeats(self, link: Link) -> None:
+        confirming: set[asyncio.Task[None]] = set()
         while True:
             self._beat_now.clear()
             resources = await asyncio.to_thread(self._sampler.sample)
+            sent_at = self._clock.monotonic()
             link.post(
                 Heartbeat(
                     running=self._slots.leases(),
@@ -334,9 +342,37 @@ class Worker:
                     sent_at=self._clock.now_utc().timestamp(),
                 )
             )
+            confirm = asyncio.create_task(self._confirm(link, sent_at))
+            confirming.add(confirm)
+            confirm.add_done_callback(confirming.discard)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._heartbeat_s):
                     await self._beat_now.wait()
+
+    async def _confirm(self, link: Link, sent_at: float) -> None:
+        """Note the heartbeat sent at `sent_at` as received once a ping after it is answered."""
+        with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+            async with asyncio.timeout(self._contact.silent_s or None):
+                await link.ping()
+                self._contact.confirmed(sent_at)
+
+    async def _fence(self) -> None:
+        """Stop the code of every attempt whose lease may have passed to another worker
+        while this one could not renew it (worker/contact.py); a stopped attempt is released
+        once the server hears from the worker again, or refused there as stale. A device
+        (a horizon) does not: the jobs it holds target it alone, and it rings them offline."""
+        if self._horizon_s > 0:
+            return
+        while True:
+            await asyncio.sleep(min(self._heartbeat_s, 0.25))
+            now = self._clock.monotonic()
+            for slot in self._slots.leased():
+                if slot.attempt.stop_reason is None and self._contact.lapsed(slot.received_at, now):
+                    reason = (
+                        f"no word from the server for {self._contact.silent_s:g}s: its lease "
+                        "may have passed to another worker"
+                    )
+                    self._stop(slot, reason, then="release", tell=True)
 
     def _handle(self, received: ServerMessage | Batch) -> None:
         messages = received.messages if isinstance(received, Batch) else (received,)
@@ -392,6 +428,7 @@ class Worker:
             context=context,
             attempt=attempt,
             earlier=self._slots.earlier(order.job_id),
+            received_at=self._clock.monotonic(),
         )
         self._slots.add(slot)
         slot.task = asyncio.create_task(self._run_job(slot), name=f"rota-job {order.job_id}")

@@ -44,6 +44,8 @@ class Slot:
     log lines, so a task reporting in a tight loop sends one per batch, the latest winning."""
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the attempt's code has stopped (or never started)."""
+    received_at: float = 0.0
+    """When the hand-over arrived, on the worker's monotonic clock (worker/contact.py)."""
 
 
 class Slots:
