@@ -36,7 +36,12 @@ RECONNECT_MS = 2000
     "/events",
     summary="Stream job and worker changes (server-sent events)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "an endless stream of server-sent events (see this module's doc)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def stream_events(hub: HubDep) -> StreamingResponse:
     """Stream notices until the client goes away or the server stops."""

@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from rota.server.api.models import HealthOut, NotReadyOut, ReadyOut
 from rota.server.state import Hub, hub_of
 
+# `security: []`: open to anyone, so /openapi.json documents no auth refusal for them.
 router = APIRouter(tags=["health"])
+OPEN = {"security": []}
 HubDep = Annotated[Hub, Depends(hub_of)]
 logger = logging.getLogger("rota.server")
 
@@ -20,7 +22,10 @@ READY_TIMEOUT_S = 2.0
 
 
 @router.get(
-    "/healthz", summary="Tell whether the server process is alive", response_model=HealthOut
+    "/healthz",
+    summary="Tell whether the server process is alive",
+    response_model=HealthOut,
+    openapi_extra=OPEN,
 )
 async def healthz() -> HealthOut:
     """Return ok while the process serves requests."""
@@ -32,6 +37,7 @@ async def healthz() -> HealthOut:
     summary="Tell whether the server can reach its store",
     response_model=ReadyOut,
     responses={503: {"model": NotReadyOut, "description": "the store does not answer"}},
+    openapi_extra=OPEN,
 )
 async def readyz(hub: HubDep) -> JSONResponse:
     """Return 200 when the store answers a query within a moment, else 503."""

@@ -38,6 +38,7 @@ from rota.scheduling.model import (
 )
 from rota.scheduling.triggers import MAX_TIMEZONE_CHARS
 from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeconds
+from rota.server.api.json_values import JsonList, JsonObject
 from rota.server.api.schemas import Priority, QueueName, ShortText
 from rota.server.errors import describe_validation_errors
 from rota.tasks import validate_task_name
@@ -74,8 +75,8 @@ class _ScheduleFields(BaseModel):
     tz: Annotated[StrictStr, StringConstraints(max_length=MAX_TIMEZONE_CHARS)] | None = Field(
         None, description="IANA time zone of the cron expression (ics: of floating times)"
     )
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
+    args: JsonList | None = None
+    kwargs: JsonObject | None = None
     queue: QueueName | None = None
     priority: Priority | None = None
     target: ShortText | None = Field(None, description="a worker name or tag")

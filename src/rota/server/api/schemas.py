@@ -30,6 +30,7 @@ from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, QUEUE_PATTERN, JobSpe
 from rota.moments import after
 from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.server.api.fields import BackoffBaseSeconds, Moment, Seconds, TimeoutSeconds
+from rota.server.api.json_values import JsonList, JsonObject
 from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
@@ -72,8 +73,8 @@ class JobSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid", title="JobSubmit")
 
     task: StrictStr = Field(description="the registered task name, e.g. 'app.add'")
-    args: list[Any] = Field(default_factory=list)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    args: JsonList = Field(default_factory=list)
+    kwargs: JsonObject = Field(default_factory=dict)
     queue: QueueName = DEFAULT_QUEUE
     priority: Priority = Field(0, description="higher runs first")
     run_at: Moment | None = None
@@ -129,8 +130,8 @@ class JobPatch(BaseModel):
     run_at: Moment | None = None
     delay: Seconds | None = None
     priority: Priority | None = None
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
+    args: JsonList | None = None
+    kwargs: JsonObject | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> JobPatch:
