@@ -5,14 +5,16 @@ contract a worker in another language follows cannot drift from the code."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
 from rota.jobs import Lease
-from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine
-from rota.protocol.messages import FROM_SERVER, FROM_WORKER
+from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine, messages
+from rota.protocol.messages import FROM_SERVER, FROM_WORKER, Batch, ServerMessage, WorkerMessage
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 PARTS: dict[str, type] = {"lease": Lease, "log line": LogLine, "job order": JobOrder}
@@ -52,6 +54,22 @@ def test_each_side_s_table_lists_its_messages_and_their_fields(
     documented = table(heading)
     in_code = {cls.TYPE: fields_of(cls) for cls in classes}  # type: ignore[attr-defined]
     assert documented == in_code
+
+
+def test_every_message_class_is_one_side_s_and_in_the_doc() -> None:
+    """A message class the codec does not know of (in neither side's list) would be
+    undocumented and undecodable: every class with a frame type is on a side's list, and
+    the type aliases the server and the worker handle name the same classes."""
+    declared = {
+        cls
+        for _, cls in inspect.getmembers(messages, inspect.isclass)
+        if cls.__module__ == messages.__name__ and "TYPE" in vars(cls)
+    }
+    assert declared == set(FROM_WORKER) | set(FROM_SERVER)
+    assert set(typing.get_args(WorkerMessage)) == set(FROM_WORKER) - {Batch}
+    assert set(typing.get_args(ServerMessage)) == set(FROM_SERVER) - {Batch}
+    documented = set(table("Messages from the worker")) | set(table("Messages from the server"))
+    assert documented == {cls.TYPE for cls in declared}  # type: ignore[attr-defined]
 
 
 def test_the_parts_of_messages_are_listed_with_their_fields() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from rota.server.api.models import HealthOut, NotReadyOut, ReadyOut
 from rota.server.state import Hub, hub_of
 
-# `security: []`: open to anyone, so /openapi.json documents no auth refusal for them.
 router = APIRouter(tags=["health"])
-OPEN = {"security": []}
+OPEN: dict[str, Any] = {"security": []}
+"""The probes are open to anyone (OpenAPI's `security: []`): /openapi.json documents no auth
+refusal for them (rota.server.errors.document_errors)."""
 HubDep = Annotated[Hub, Depends(hub_of)]
 logger = logging.getLogger("rota.server")
 
