@@ -39,7 +39,7 @@ from rota.scheduling.model import (
 from rota.scheduling.triggers import MAX_TIMEZONE_CHARS
 from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeconds
 from rota.server.api.json_values import JsonList, JsonObject
-from rota.server.api.schemas import Priority, QueueName, ShortText
+from rota.server.api.schemas import Priority, QueueName, ShortText, TaskName
 from rota.server.errors import describe_validation_errors
 from rota.tasks import validate_task_name
 from rota.values import check_arguments
@@ -57,7 +57,7 @@ class _ScheduleFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: StrictStr | None = Field(None, description="the registered task name")
+    task: TaskName | None = Field(None, description="the registered task name")
     cron: Annotated[StrictStr, StringConstraints(max_length=MAX_CRON_CHARS)] | None = Field(
         None, description="5 or 6 fields (seconds first), or @hourly, @daily, ..."
     )
@@ -129,7 +129,7 @@ class ScheduleCreate(_ScheduleFields):
     model_config = ConfigDict(extra="forbid", title="ScheduleCreate")
 
     name: ScheduleName = Field(description="unique; letters, digits and _ . : -")
-    task: StrictStr = Field(description="the registered task name, e.g. 'app.report'")
+    task: TaskName = Field(description="the registered task name, e.g. 'app.report'")
 
     @model_validator(mode="after")
     def _one_timing(self) -> ScheduleCreate:

@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -34,9 +35,16 @@ from rota.server.api.json_values import JsonList, JsonObject
 from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
+from rota.tasks.registry import MAX_TASK_NAME, TASK_NAME_PATTERN
 from rota.values import MAX_DEPTH, check_arguments, text_problem
 
 QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
+TaskName = Annotated[
+    StrictStr,
+    WithJsonSchema({"type": "string", "pattern": TASK_NAME_PATTERN, "maxLength": MAX_TASK_NAME}),
+]
+"""A task's name as /openapi.json states it; validate_task_name checks it (its message
+names the field and the rule)."""
 
 
 def _storable(value: str) -> str:
@@ -72,7 +80,7 @@ class JobSubmit(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="JobSubmit")
 
-    task: StrictStr = Field(description="the registered task name, e.g. 'app.add'")
+    task: TaskName = Field(description="the registered task name, e.g. 'app.add'")
     args: JsonList = Field(default_factory=list)
     kwargs: JsonObject = Field(default_factory=dict)
     queue: QueueName = DEFAULT_QUEUE
