@@ -14,7 +14,14 @@ import pytest
 
 from rota.jobs import Lease
 from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine, messages
-from rota.protocol.messages import FROM_SERVER, FROM_WORKER, Batch, ServerMessage, WorkerMessage
+from rota.protocol.messages import (
+    ALONE,
+    FROM_SERVER,
+    FROM_WORKER,
+    Batch,
+    ServerMessage,
+    WorkerMessage,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 PARTS: dict[str, type] = {"lease": Lease, "log line": LogLine, "job order": JobOrder}
@@ -70,6 +77,20 @@ def test_every_message_class_is_one_side_s_and_in_the_doc() -> None:
     assert set(typing.get_args(ServerMessage)) == set(FROM_SERVER) - {Batch}
     documented = set(table("Messages from the worker")) | set(table("Messages from the server"))
     assert documented == {cls.TYPE for cls in declared}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("heading", "classes"),
+    [("Messages from the worker", FROM_WORKER), ("Messages from the server", FROM_SERVER)],
+)
+def test_each_side_s_batch_row_names_the_messages_a_batch_never_holds(
+    heading: str, classes: tuple[type, ...]
+) -> None:
+    text = DOC.read_text(encoding="utf-8").split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in text.splitlines() if line.startswith("| `batch` |"))
+    meaning = row.strip().strip("|").split("|")[2]
+    left_out = set(re.findall(r"`([a-z_]+)`", meaning.split(" but ", 1)[1]))
+    assert left_out == {cls.TYPE for cls in classes if cls in ALONE and cls is not Batch}  # type: ignore[attr-defined]
 
 
 def test_the_parts_of_messages_are_listed_with_their_fields() -> None:
