@@ -8,8 +8,8 @@ answer with every check it has: no 5xx (`not_a_server_error`), a documented stat
 headers (`response_headers_conformance`), a body that fits the documented schema, which is
 closed (`response_schema_conformance`), an invalid request refused (`negative_data_rejection`,
 `missing_required_header`), an undocumented method answered 405 with a truthful Allow header
-(`unsupported_method`, `allow_header_conformance`), a deleted resource gone and a created one
-there (`use_after_free`, `ensure_resource_availability`), and authentication not ignored
+(`unsupported_method`, `allow_header_conformance`), a created resource there
+(`ensure_resource_availability`), and authentication not ignored
 (`ignored_auth`, `object_level_authorization`: they apply once the document declares a
 security scheme). Any failure fails the test, with schemathesis' report (each failure with a
 curl line to reproduce it). tests/server/test_openapi_document.py checks the document itself
@@ -25,8 +25,16 @@ Left out, each for its reason:
   patch at least one change (rules across fields, where a null counts as absent); a PUT's
   body names the schedule its path names; a cursor is one the server made; an .ics file
   parses; a time zone exists.
-- the operation GET /api/v1/events: the stream never ends, so no answer is ever complete
-  to check; tests/server/test_events.py checks it.
+- the check `use_after_free` (a resource read after its DELETE must be gone):
+  DELETE /api/v1/jobs/{job_id} cancels the job, as documented, and keeps it, with its
+  history, to be read and retried; a job is never deleted through the API. Schemathesis
+  applies the checks of its stateful phase to every operation alike, so the check cannot be
+  kept for schedules alone; tests/server/test_schedules_api.py checks that a deleted
+  schedule is gone.
+
+The event stream (GET /api/v1/events) never ends: schemathesis reads its first event
+(STREAM_EVENTS) and checks it against the event's documented schema;
+tests/server/test_event_models.py holds every other kind of event to its model.
 """
 
 from __future__ import annotations
@@ -51,7 +59,11 @@ minute in all."""
 SEED = 20261130
 """Fixed, so a failure is the same on every run; change it to explore further."""
 CHECKS = ("all",)
-EXCLUDED_CHECKS = ("positive_data_acceptance",)
+EXCLUDED_CHECKS = ("positive_data_acceptance", "use_after_free")
+STREAM_EVENTS = 1
+"""Events read from the never-ending stream before it is cut: the first comes at once."""
+KNOWN = 0.8
+"""The share of requests that name a real job, schedule, worker or reminder."""
 DEVICE = "contract-device"
 """A real worker, tagged `device`, so the worker and device routes answer a real one."""
 
@@ -94,8 +106,6 @@ def test_the_server_answers_as_its_openapi_document_says(tmp_path: Path) -> None
             "1",
             "--request-timeout",
             "10",
-            "--exclude-path",
-            "/api/v1/events",
             "--suppress-health-check",
             "all",
         ]
@@ -107,13 +117,14 @@ def test_the_server_answers_as_its_openapi_document_says(tmp_path: Path) -> None
     operations = sum(len(methods) for methods in document["paths"].values())
     tested = re.search(r"Tested: (\d+)", report)
     assert tested is not None, report
-    assert int(tested.group(1)) == operations - 1, report  # all but the event stream
+    assert int(tested.group(1)) == operations, report
 
 
 def _parameters(url: str) -> str:
     """Return a schemathesis config naming a real job, schedule, worker (a device) and
-    reminder, so the routes that take an id or a name reach their own logic rather than
-    answering 404 only (schemathesis still sends invalid ones of its own)."""
+    reminder, so the routes that take an id or a name reach their own logic: each is given
+    in KNOWN of the requests, and in the others schemathesis makes one up, so that "no such
+    thing" (404) is answered and checked too."""
     with httpx.Client(base_url=url) as http:
         job = http.post("/api/v1/jobs", json={"task": "rota.echo", "args": [1]})
         job.raise_for_status()
@@ -126,18 +137,26 @@ def _parameters(url: str) -> str:
             "/api/v1/reminders", json={"text": "contract", "at": "in 1h", "device": DEVICE}
         )
         reminder.raise_for_status()
-    values = {
-        "path.job_id": job.json()["id"],
-        "path.ref": schedule.json()["name"],
-        "path.name": DEVICE,
-        # A long poll on a pending job lasts its whole wait (up to 30 s): don't wait.
-        "query.wait": 0,
+    known = {
+        "job": job.json()["id"],
+        "schedule": schedule.json()["name"],
+        "worker": DEVICE,
+        "reminder": reminder.json()["jobs"][0]["id"],
     }
-    lines = ["[parameters]", *(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in values.items())]
-    # The reminder routes take a job id too: that of a reminder.
+    lines = [f"max-stream-events = {STREAM_EVENTS}"]
+    for name, value in known.items():
+        lines += [f"[dictionaries.{name}]", f"values = [{json.dumps(value)}]"]
     lines += [
+        "[parameters]",
+        *(
+            f'"path.{parameter}" = {{ dictionary = "{name}", probability = {KNOWN} }}'
+            for parameter, name in (("job_id", "job"), ("ref", "schedule"), ("name", "worker"))
+        ),
+        # A long poll on a pending job lasts its whole wait (up to 30 s): don't wait.
+        '"query.wait" = 0',
+        # The reminder routes take a job id too: that of a reminder.
         "[[operations]]",
         'include-path-regex = "^/api/v1/reminders/"',
-        f'parameters = {{ "path.job_id" = {json.dumps(reminder.json()["jobs"][0]["id"])} }}',
+        f'parameters = {{ "path.job_id" = {{ dictionary = "reminder", probability = {KNOWN} }} }}',
     ]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
+from rota.server.api.event_models import stream_event_schema
 from rota.server.events import Notice
 from rota.server.state import Hub, hub_of
 from rota.store.insights import Insights
@@ -38,8 +39,9 @@ RECONNECT_MS = 2000
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "an endless stream of server-sent events (see this module's doc)",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "an endless stream of server-sent events, each described here "
+            "by its kind (`event`) and its data (`data`, JSON text)",
+            "content": {"text/event-stream": {"schema": stream_event_schema()}},
         }
     },
 )
