@@ -37,7 +37,7 @@ from typing import (
 )
 
 from rota.app_schedules import ScheduleDeclarations
-from rota.client_urls import server_from, token_from
+from rota.client_urls import ca_from, server_from, token_from
 from rota.errors import InvalidInput, JobCancelled, JobExpired, JobFailed
 from rota.jobs import JobState
 from rota.tasks import TaskDef, TaskRegistry
@@ -103,11 +103,16 @@ class Rota(ScheduleDeclarations):
     holding a `registry`. Nothing connects until the first submission.
     """
 
-    def __init__(self, url: str | None = None, *, token: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, token: str | None = None, ca: str | Path | None = None
+    ) -> None:
         self.url = url or server_from()
         """The server's URL: given, else the first of $ROTA_SERVER, else the local default."""
         self.token = token_from() if token is None else token
         """The bearer token: given, else $ROTA_TOKEN."""
+        self.ca = ca_from() if ca is None else ca
+        """The CA file an https:// server is verified with: given, else $ROTA_CA, else None
+        (the system's trust store)."""
         self.registry = TaskRegistry()
         self._client: Client | None = None
         self._client_lock = threading.Lock()
@@ -120,7 +125,7 @@ class Rota(ScheduleDeclarations):
             if self._client is None:
                 from rota.sync import Client
 
-                self._client = Client(self.url, token=self.token)
+                self._client = Client(self.url, token=self.token, ca=self.ca)
             return self._client
 
     def async_client(self) -> AsyncClient:
@@ -131,7 +136,7 @@ class Rota(ScheduleDeclarations):
         """
         from rota.client import AsyncClient
 
-        return AsyncClient(self.url, token=self.token)
+        return AsyncClient(self.url, token=self.token, ca=self.ca)
 
     def use_runner(self, runner: JobRunner | None) -> JobRunner | None:
         """Send the app's submissions to `runner` instead of its server (None: the server

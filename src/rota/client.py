@@ -6,6 +6,7 @@ import json as json_module
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -27,12 +28,13 @@ from rota.client_retry import (
 )
 from rota.client_schedules import ScheduleMethods
 from rota.client_urls import DEFAULT_URL as DEFAULT_URL  # where clients have always found it
-from rota.client_urls import check_params, segment, server_from, token_from
+from rota.client_urls import ca_from, check_params, segment, server_from, token_from
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
 from rota.moments import MAX_TIMEOUT_S, wire_moment, wire_span
 from rota.retry import Backoff
+from rota.tls import tls_refusal, verify_for
 from rota.types import JSON, JobId, Payload
 from rota.values import check_arguments
 
@@ -90,18 +92,24 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy = DEFAULT_RETRY,
+        ca: str | Path | None = None,
     ) -> None:
+        """`ca`: a PEM file of the CA(s) an https:// server's certificate is verified with,
+        instead of the system's trust store (default $ROTA_CA). InvalidInput when it cannot
+        be read."""
         self.url = (url or server_from()).rstrip("/")
         token = token_from() if token is None else token
         self.timeout_s = timeout_s
         self.retry_policy = retry
         self._clock = clock
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._verify = verify_for(self.url, ca_from() if ca is None else ca)
         self._http = httpx.AsyncClient(
             base_url=self.url + API_PREFIX,
             timeout=timeout_s,
             headers=headers,
             transport=transport,
+            verify=self._verify,
         )
 
     async def __aenter__(self) -> Self:
@@ -376,6 +384,30 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         body: Payload = await self._request("GET", "/healthz")
         return body
 
+    # --- tokens (admin) -------------------------------------------------------------------
+
+    async def tokens(self) -> list[Payload]:
+        """Return every token (revoked ones too), oldest first; never a secret."""
+        body: Payload = await self._request("GET", "/tokens")
+        tokens: list[Payload] = body["tokens"]
+        return tokens
+
+    async def create_token(self, name: str, role: str, *, binding: str | None = None) -> Payload:
+        """Make a token; return {"token": {...}, "secret": "rota_..."}: the secret is in this
+        answer only. `binding` (worker tokens): name:<glob> or tag:<glob>."""
+        body: Payload = {"name": name, "role": role}
+        if binding is not None:
+            body["binding"] = binding
+        answer: Payload = await self._request("POST", "/tokens", json=body)
+        return answer
+
+    async def revoke_token(self, token_id: str) -> Payload:
+        """Revoke a token at once (again is a no-op); return it."""
+        answer: Payload = await self._request(
+            "DELETE", f"/tokens/{segment(token_id, 'token id')}", repeatable=True
+        )
+        return answer
+
     # --- transport -----------------------------------------------------------------------
 
     async def _request(
@@ -409,6 +441,9 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
                     headers=headers,
                 )
             except httpx.TransportError as exc:
+                refused = tls_refusal(self.url, exc)
+                if refused is not None:  # sending it again would meet the same certificate
+                    raise refused from None
                 pause = next(pauses, None) if may_retry_error(exc, repeatable=again) else None
                 if pause is None:
                     raise _unavailable(self.url, exc) from None
@@ -467,6 +502,12 @@ def request_headers(
 def _unavailable(url: str, error: httpx.TransportError) -> ServerUnavailable:
     if isinstance(error, httpx.TimeoutException):
         return ServerUnavailable(f"the Rota server at {url} did not answer in time")
+    if isinstance(error, httpx.RemoteProtocolError) and url.startswith("http://"):
+        # What a TLS port does with a plain request: it closes without an answer.
+        return ServerUnavailable(
+            f"the Rota server at {url} closed the connection without answering "
+            "(if it serves HTTPS, use an https:// URL)"
+        )
     return ServerUnavailable(f"cannot reach the Rota server at {url}")
 
 

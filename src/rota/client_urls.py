@@ -8,8 +8,8 @@ contains it. Without this, `rota jobs cancel ../schedules/nightly` sent DELETE
 /api/v1/schedules/nightly. Text that no URL can carry (a lone surrogate, as a file name's
 non-UTF-8 byte gives on the command line, or a NUL) is refused naming the parameter.
 
-Also where a client given no URL or token finds them (server_from, token_from); nothing
-here loads the HTTP client, so an app that only defines tasks stays light.
+Also where a client given no URL, token or CA finds them (server_from, token_from,
+ca_from); nothing here loads the HTTP client, so an app that only defines tasks stays light.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from rota.values import text_problem
 DEFAULT_URL = "http://127.0.0.1:8077"
 SERVER_VARIABLE = "ROTA_SERVER"
 TOKEN_VARIABLE = "ROTA_TOKEN"
+CA_VARIABLE = "ROTA_CA"
 
 
 def server_from(environ: Mapping[str, str] | None = None) -> str:
@@ -39,6 +40,11 @@ def server_from(environ: Mapping[str, str] | None = None) -> str:
 def token_from(environ: Mapping[str, str] | None = None) -> str | None:
     """Return the token a client given none sends: $ROTA_TOKEN, or None when unset or empty."""
     return (os.environ if environ is None else environ).get(TOKEN_VARIABLE) or None
+
+
+def ca_from(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the CA file a client given none trusts: $ROTA_CA, or None (the system's)."""
+    return (os.environ if environ is None else environ).get(CA_VARIABLE) or None
 
 
 def segment(value: str, what: str) -> str:

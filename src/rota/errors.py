@@ -151,6 +151,11 @@ class ServerUnavailable(RotaError, ConnectionError):
     status_code = 503
 
 
+class ServerNotTrusted(ServerUnavailable):
+    """The server's TLS certificate could not be verified: a client or worker will not talk
+    to it until it is given the CA that signed it, or the certificate is fixed."""
+
+
 class WorkerNameTaken(RotaError):
     """Another live worker (or device) connected under this worker's name, and the server
     closed this one's connection: two processes must not share a name, or each would take
@@ -158,3 +163,21 @@ class WorkerNameTaken(RotaError):
 
     MESSAGE = "replaced by a newer connection"
     """What the server says to the connection it closes for the newer one."""
+
+
+class Unauthenticated(RotaError):
+    """No valid token: send `Authorization: Bearer <token>` (see `rota tokens create`)."""
+
+    status_code = 401
+
+
+class Forbidden(RotaError, PermissionError):
+    """The token's role does not allow this."""
+
+    status_code = 403
+
+
+class TokenNotFound(RotaError, LookupError):
+    """No token has that id."""
+
+    status_code = 404

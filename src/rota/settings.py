@@ -7,6 +7,7 @@ ROTA_<KEY> (ROTA_LEASE_S is server.lease_s); ROTA_<SECTION>__<KEY> names it with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -189,10 +190,16 @@ class WorkerSettings(Section):
 
 
 class TlsSettings(Section):
-    """HTTPS and WSS for the server: give both files, or neither for plain HTTP."""
+    """HTTPS and WSS: the server's certificate and key (both, or neither for plain HTTP), and
+    the CA that clients, the CLI and workers verify https:// and wss:// servers with."""
 
     certfile: Path | None = Field(None, description="PEM certificate chain the server presents")
     keyfile: Path | None = Field(None, description="PEM private key of that certificate")
+    ca: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that clients and workers trust for https:// "
+        "servers, instead of the system's trust store",
+    )
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> Self:
@@ -207,10 +214,15 @@ class TlsSettings(Section):
 
 
 class AuthSettings(Section):
-    """Credentials the CLI presents to a server (servers do not check them yet; a proxy can)."""
+    """The token clients, the CLI and workers present, and whether a server asks for one."""
 
     token: str | None = Field(
         None, description="bearer token sent in the Authorization header (shown masked)"
+    )
+    anonymous: bool = Field(
+        False,
+        description="let requests without a token do everything (only while the server binds "
+        "to a loopback address; `rota dev` does so there)",
     )
 
 
@@ -261,6 +273,26 @@ class Settings(BaseModel):
     tls: TlsSettings = Field(default_factory=lambda: TlsSettings.model_validate({}))
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings.model_validate({}))
     device: DeviceSettings = Field(default_factory=lambda: DeviceSettings.model_validate({}))
+
+    @model_validator(mode="after")
+    def _anonymous_on_loopback_only(self) -> Self:
+        if self.auth.anonymous and not is_loopback(self.server.host):
+            raise ValueError(
+                f"auth.anonymous is only allowed while the server binds to a loopback address, "
+                f"not {self.server.host}: anyone who can reach it could do everything. Use "
+                f"tokens (`rota tokens create`), or bind to 127.0.0.1"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a bind address reaches only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _sections() -> Mapping[str, type[Section]]:
@@ -478,7 +510,7 @@ def _describe(exc: ValidationError, origins: Mapping[str, Origin]) -> str:
         # A problem of a whole section (tls: both files or neither) names where its keys came from.
         given = [origins[name]] if name in origins else _section_origins(name, origins)
         source = f" (from {', '.join(sorted({str(origin) for origin in given}))})" if given else ""
-        problems.append(f"{name}: {message}{source}")
+        problems.append(f"{name}: {message}{source}" if name else message)
     return "; ".join(problems)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar, cast
 
@@ -37,14 +38,17 @@ class _BlockingCore(AsyncClient):
         token: str | None,
         transport: httpx.BaseTransport | None,
         retry: RetryPolicy,
+        ca: str | Path | None,
     ) -> None:
-        super().__init__(url, timeout_s=timeout_s, token=token, retry=retry)
-        # The AsyncClient's own pool is never used; its headers (the token) are.
+        super().__init__(url, timeout_s=timeout_s, token=token, retry=retry, ca=ca)
+        # The AsyncClient's own pool is never used; its headers (the token) and the
+        # certificate check it chose are.
         self._sync_http = httpx.Client(
             base_url=self.url + API_PREFIX,
             timeout=timeout_s,
             headers=self._http.headers,
             transport=transport,
+            verify=self._verify,
         )
         self._lean = (
             LeanHttp(self.url + API_PREFIX, headers=_credentials(self._http.headers))
@@ -136,9 +140,12 @@ class Client:
         token: str | None = None,
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
+        ca: str | Path | None = None,
     ) -> None:
+        """`ca`: a PEM file of the CA(s) an https:// server's certificate is verified with,
+        instead of the system's trust store (default $ROTA_CA)."""
         self._core = _BlockingCore(
-            url, timeout_s=timeout_s, token=token, transport=transport, retry=retry
+            url, timeout_s=timeout_s, token=token, transport=transport, retry=retry, ca=ca
         )
         self._closed = False
 
@@ -204,3 +211,6 @@ class Client:
     snooze = _blocking(AsyncClient.snooze)
     dismiss = _blocking(AsyncClient.dismiss)
     import_calendar = _blocking(AsyncClient.import_calendar)
+    tokens = _blocking(AsyncClient.tokens)
+    create_token = _blocking(AsyncClient.create_token)
+    revoke_token = _blocking(AsyncClient.revoke_token)

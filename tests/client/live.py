@@ -52,12 +52,14 @@ class LiveServer:
 
 
 def start_live_server(
-    db: Path, *, strict_tasks: bool = True
+    db: Path, *, strict_tasks: bool = True, tls: tuple[Path, Path] | None = None
 ) -> tuple[LiveServer, threading.Thread]:
-    """Start a server on an SQLite file in a thread of its own; return it once it listens."""
+    """Start a server on an SQLite file in a thread of its own; return it once it listens.
+
+    `tls`: its certificate and key files, to serve https:// instead of http://."""
     port = free_port()
     settings = load_settings(
-        {"db": str(db), "port": port, "strict_tasks": strict_tasks}, environ={}
+        {"db": str(db), "port": port, "strict_tasks": strict_tasks, "anonymous": True}, environ={}
     )
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -73,6 +75,8 @@ def start_live_server(
                 log_level="warning",
                 ws="websockets-sansio",
                 lifespan="on",
+                ssl_certfile=None if tls is None else tls[0],
+                ssl_keyfile=None if tls is None else tls[1],
             )
             server = uvicorn.Server(config)
             holder.update(store=store, server=server, loop=asyncio.get_running_loop())
@@ -90,7 +94,7 @@ def start_live_server(
     if not ready.wait(START_TIMEOUT_S) or not holder.get("server") or not holder["server"].started:
         raise RuntimeError("the test server did not start")
     live = LiveServer(
-        url=f"http://127.0.0.1:{port}",
+        url=f"{'http' if tls is None else 'https'}://127.0.0.1:{port}",
         store=holder["store"],
         loop=holder["loop"],
         server=holder["server"],
@@ -99,9 +103,11 @@ def start_live_server(
 
 
 @contextmanager
-def running_server(db: Path, *, strict_tasks: bool = True) -> Iterator[LiveServer]:
-    """Run a server for the length of the block."""
-    live, thread = start_live_server(db, strict_tasks=strict_tasks)
+def running_server(
+    db: Path, *, strict_tasks: bool = True, tls: tuple[Path, Path] | None = None
+) -> Iterator[LiveServer]:
+    """Run a server for the length of the block (over TLS with `tls`: certificate, key)."""
+    live, thread = start_live_server(db, strict_tasks=strict_tasks, tls=tls)
     try:
         yield live
     finally:

@@ -272,7 +272,7 @@ async def test_async_client_over_an_in_process_app(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "rota.db"))
     await store.open()
     try:
-        app = create_app(load_settings({}, environ={}), store)
+        app = create_app(load_settings({"anonymous": True}, environ={}), store)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with AsyncClient("http://rota.test", transport=transport) as client:

@@ -58,6 +58,10 @@ class Cluster:
     server_env: dict[str, str] = field(default_factory=dict)
     dsn: str | None = None
     """The database the servers share; None means an SQLite file in tmp_path."""
+    anonymous: bool = True
+    """Start servers with --anonymous (no tokens); False: they want tokens."""
+    token: str | None = None
+    """The token the REST helpers send."""
     server: subprocess.Popen[bytes] | None = None
     servers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -94,7 +98,14 @@ class Cluster:
         self.server_env.update(env)
         port = port or self.port
         proc = self._spawn(
-            ["server", "--db", self.dsn or str(self.db), "--port", str(port)],
+            [
+                "server",
+                "--db",
+                self.dsn or str(self.db),
+                "--port",
+                str(port),
+                *(["--anonymous"] if self.anonymous else []),
+            ],
             self._env(self.server_env),
             f"server-{port}.log",
         )
@@ -161,6 +172,11 @@ class Cluster:
     # --- REST helpers --------------------------------------------------------------------
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.token is not None:
+            kwargs["headers"] = {
+                "Authorization": f"Bearer {self.token}",
+                **kwargs.get("headers", {}),
+            }
         return httpx.request(method, self.url + path, timeout=70, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -39,6 +39,7 @@ def make_settings(db_path: str) -> MakeSettings:
             "heartbeat_s": 1.0,
             "disconnect_grace_s": 0.2,
             "reaper_interval_s": 0.05,
+            "anonymous": True,
         }
         values.update(overrides)
         return settings_of(values)

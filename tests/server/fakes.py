@@ -36,8 +36,10 @@ class FakeWorker:
         running: list[dict[str, str]] | None = None,
         version: int = PROTOCOL_VERSION,
         prefetch: int | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = ws_url + WEBSOCKET_PATH
+        self.headers = {"Authorization": f"Bearer {token}"} if token else None
         self.name = name
         self.hello: Payload = {
             "type": "hello",
@@ -64,7 +66,7 @@ class FakeWorker:
 
     async def open(self) -> None:
         """Open the WebSocket without saying hello."""
-        self._socket = await connect(self.url, max_size=None)
+        self._socket = await connect(self.url, max_size=None, additional_headers=self.headers)
 
     async def connect(self) -> Payload:
         """Open the WebSocket, say hello and return the welcome."""

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import trustme
 
+from rota.errors import InvalidInput
 from rota.server.main import serve
 from rota.store.factory import open_store
 from tests.server.conftest import MakeSettings
@@ -72,9 +73,32 @@ async def test_serve_speaks_https_with_the_tls_settings(
     context = ssl.create_default_context()
     authority.configure_trust(context)
     url = f"https://127.0.0.1:{match.group(1)}"
+    # A TLS 1.2 client is offered an AEAD suite, not uvicorn's default CBC and SHA-1 ones.
+    old_client = ssl.create_default_context()
+    authority.configure_trust(old_client)
+    old_client.maximum_version = ssl.TLSVersion.TLSv1_2
     try:
         async with httpx.AsyncClient(base_url=url, verify=context) as http:
             assert (await http.get("/healthz")).json() == {"status": "ok"}
+        async with httpx.AsyncClient(base_url=url, verify=old_client) as http:
+            response = await http.get("/healthz")
+            assert response.json() == {"status": "ok"}
+            stream = response.extensions["network_stream"]
+            cipher = stream.get_extra_info("ssl_object").cipher()
+            assert cipher[1] == "TLSv1.2" and ("GCM" in cipher[0] or "CHACHA20" in cipher[0])
     finally:
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(serving, 10)
+
+
+async def test_serve_refuses_a_key_that_is_not_the_certificates_before_opening_the_store(
+    make_settings: MakeSettings, db_path: str, tmp_path: Path
+) -> None:
+    authority = trustme.CA()
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "other-key.pem"
+    authority.issue_cert("127.0.0.1").cert_chain_pems[0].write_to_path(str(certfile))
+    authority.issue_cert("127.0.0.1").private_key_pem.write_to_path(str(keyfile))
+    settings = make_settings(port=0, certfile=str(certfile), keyfile=str(keyfile))
+    with pytest.raises(InvalidInput, match="is not the private key of the certificate"):
+        await serve(settings)
+    assert not await asyncio.to_thread(Path(db_path).exists)

@@ -137,7 +137,7 @@ class RotaCluster:
         self.port = free_port()
         self.server = self._spawn(
             "server",
-            [*_rota(), "server", "--db", self.db, "--port", str(self.port)],
+            [*_rota(), "server", "--db", self.db, "--port", str(self.port), "--anonymous"],
             env={"ROTA_DURABILITY": durability},
         )
         if self.client is None:

@@ -35,6 +35,8 @@ class CliState:
     token: str | None = None
     config: Path | None = None
     """--config or ROTA_CONFIG: the rota.toml every command reads."""
+    ca: Path | None = None
+    """--ca: the CA file https:// servers are verified with (else tls.ca, ROTA_CA)."""
     output: str = "table"
     """--output: how listings print, "table" for people or "json" for scripts."""
 
@@ -44,6 +46,7 @@ GLOBAL_OPTIONS = {
     "-s": True,
     "--token": True,
     "--config": True,
+    "--ca": True,
     "--output": True,
     "-o": True,
 }
@@ -216,23 +219,40 @@ def wants_json(ctx: typer.Context, as_json: bool = False) -> bool:
     return as_json or state(ctx).output == "json"
 
 
-def client_target(ctx: typer.Context) -> tuple[str, str | None]:
-    """Return the server URL and token for client commands: flags, ROTA_*, rota.toml, defaults.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClientTarget:
+    """The server client commands talk to, and how."""
 
-    The URL is the first of worker.server (the servers workers use); the token is auth.token.
+    server: str
+    token: str | None
+    ca: Path | None
+    """The CA file an https:// server's certificate is verified with (None: the system's)."""
+
+
+def client_target(ctx: typer.Context) -> ClientTarget:
+    """Return the server, token and CA for client commands: flags, ROTA_*, rota.toml, defaults.
+
+    The URL is the first of worker.server (the servers workers use); the token is auth.token;
+    the CA is tls.ca.
     """
     options = state(ctx)
     settings = load_settings(
-        {"server": options.server, "token": options.token}, config_path=options.config
+        {"server": options.server, "token": options.token, "ca": options.ca},
+        config_path=options.config,
+        flags={"ca": "--ca"},
     )
-    return settings.worker.server[0], settings.auth.token
+    return ClientTarget(
+        server=settings.worker.server[0], token=settings.auth.token, ca=settings.tls.ca
+    )
 
 
 @contextmanager
 def open_client(ctx: typer.Context, *, timeout_s: float = 10.0) -> Iterator[Client]:
     """Yield a sync client for the server the global options name, closed afterwards."""
-    server, token = client_target(ctx)
-    client = Client(with_scheme(server), token=token, timeout_s=timeout_s)
+    target = client_target(ctx)
+    client = Client(
+        with_scheme(target.server), token=target.token, timeout_s=timeout_s, ca=target.ca
+    )
     try:
         yield client
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from pathlib import Path
 
 from rota.errors import RotaError
 from rota.sync import Client
@@ -11,12 +12,19 @@ from rota.sync import Client
 TICK_S = 1.0
 
 
-def run_demo(url: str, stop: threading.Event, *, rng: random.Random | None = None) -> None:
+def run_demo(
+    url: str,
+    stop: threading.Event,
+    *,
+    rng: random.Random | None = None,
+    ca: Path | None = None,
+) -> None:
     """Submit a few jobs every second until `stop` is set: hashes, sleeps that report
-    progress, a delayed job, now and then one that fails after a retry, and a schedule."""
+    progress, a delayed job, now and then one that fails after a retry, and a schedule.
+    `ca`: the CA file an https:// server is verified with."""
     pick = rng or random.Random()
     tick = 0
-    with Client(url, timeout_s=5.0) as client:
+    with Client(url, timeout_s=5.0, ca=ca) as client:
         try:  # a schedule too, so the schedules page has something to show
             client.put_schedule("demo-every-15s", "rota.echo", "tick", cron="*/15 * * * * *")
         except RotaError:
@@ -45,8 +53,10 @@ def run_demo(url: str, stop: threading.Event, *, rng: random.Random | None = Non
                 continue  # the server may be restarting; the next tick tries again
 
 
-def start_demo(url: str, stop: threading.Event) -> threading.Thread:
+def start_demo(url: str, stop: threading.Event, *, ca: Path | None = None) -> threading.Thread:
     """Run the demo on a daemon thread that ends when `stop` is set."""
-    thread = threading.Thread(target=run_demo, args=(url, stop), name="rota-demo", daemon=True)
+    thread = threading.Thread(
+        target=run_demo, args=(url, stop), kwargs={"ca": ca}, name="rota-demo", daemon=True
+    )
     thread.start()
     return thread

@@ -9,26 +9,33 @@ with SIGKILL and cannot stop it.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import anyio
 import typer
 from rich.markup import escape
 
+from rota.auth.bootstrap import first_admin_notice, first_admin_token
+from rota.auth.tokens import Role, mint
 from rota.cli.common import EXIT_FAILURE, error_line, state
 from rota.cli.demo import start_demo
 from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
 from rota.client import DEFAULT_URL
+from rota.client_urls import TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
-from rota.errors import InvalidInput, RotaError
-from rota.settings import load_settings
+from rota.errors import InvalidInput, RotaError, ServerNotTrusted
+from rota.settings import is_loopback, load_settings
+from rota.store.factory import open_store
 from rota.sync import Client
 
 TICK_S = 0.2
@@ -39,6 +46,8 @@ RESTART_MAX_S = 30.0
 HEALTHY_RUN_S = 60.0
 """A worker that ran this long before dying restarts without backoff."""
 
+
+DEV_TOKEN_NAME = "rota dev (revoked when it stops)"
 
 DEV_FLAGS = {
     "port": "--port",
@@ -92,6 +101,7 @@ def dev(
             "imports": imports or None,
             "concurrency": concurrency,
             "drain_grace_s": drain_grace,
+            "ca": state(ctx).ca,
         },
         config_path=state(ctx).config,
         flags=DEV_FLAGS,
@@ -103,17 +113,28 @@ def dev(
         raise InvalidInput("rota dev needs a fixed port: server.port is 0")
     check_port_free(host, port)
     connect_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
-    url = f"http://{_bracket(connect_host)}:{port}"
+    # With [tls] files in rota.toml or ROTA_CERTFILE and ROTA_KEYFILE, the server it starts
+    # serves HTTPS: everything here then talks to it so, verified with tls.ca.
+    scheme = "https" if settings.tls.enabled else "http"
+    url = f"{scheme}://{_bracket(connect_host)}:{port}"
     command = [sys.executable, "-m", "rota.cli.main"]
     config = state(ctx).config
     if config is not None:  # the children read the settings no flag here hands them from it too
         command += ["--config", str(config.resolve())]
+    server_argv = [*command, "server", "--db", db, "--host", host, "--port", str(port)]
+    own_token = None
+    if is_loopback(host):
+        server_argv.append("--anonymous")
+        stderr().print(
+            f"[yellow]no tokens: anyone on this machine who can reach {connect_host}:{port} "
+            f"may do everything (bind to another address and tokens are required)[/]"
+        )
+    else:
+        # The children and the demo use a token of this run's own, revoked when it ends.
+        secret, own_token = anyio.run(_own_token, db)
+        os.environ[TOKEN_VARIABLE] = secret
     link = ParentLink()
-    server = Child(
-        link=link,
-        label="server",
-        argv=[*command, "server", "--db", db, "--host", host, "--port", str(port)],
-    )
+    server = Child(link=link, label="server", argv=server_argv)
     # Workers here are restarted when they exit, so one whose task code will not stop leaves.
     worker_argv = [
         *command,
@@ -127,6 +148,8 @@ def dev(
     for module in imports or []:
         worker_argv += ["--import", module]
     worker_argv += ["--drain-grace", str(drain_grace)]
+    if settings.tls.ca is not None:
+        worker_argv += ["--ca", str(settings.tls.ca.resolve())]
     children = [
         Child(link=link, label=f"worker dev-{n}", argv=[*worker_argv, "--name", f"dev-{n}"])
         for n in range(1, workers + 1)
@@ -137,6 +160,7 @@ def dev(
         workers=children,
         drain_timeout_s=drain_grace + 5,
         demo=demo,
+        ca=settings.tls.ca,
     )
     if host != connect_host:
         stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
@@ -144,7 +168,36 @@ def dev(
         code = supervisor.run(db=db)
     finally:
         link.close()
+        if own_token is not None:
+            anyio.run(_revoke, db, own_token)
     raise typer.Exit(code)
+
+
+async def _own_token(db: str) -> tuple[str, str]:
+    """Make this run's admin token (and the store's first admin token, shown once, if it
+    never had one); return its secret and id."""
+    store = open_store(db)
+    await store.open()
+    try:
+        first = await first_admin_token(store)
+        if first is not None:
+            stderr().print(first_admin_notice(first), markup=False)
+        secret, record = mint(
+            name=DEV_TOKEN_NAME, role=Role.ADMIN, binding=None, now=await store.now()
+        )
+        await store.create_token(record)
+        return secret, record.id
+    finally:
+        await store.close()
+
+
+async def _revoke(db: str, token_id: str) -> None:
+    store = open_store(db)
+    await store.open()
+    try:
+        await store.revoke_token(token_id)
+    finally:
+        await store.close()
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -217,6 +270,8 @@ class Supervisor:
     workers: list[Child]
     drain_timeout_s: float
     demo: bool = False
+    ca: Path | None = None
+    """The CA file an https:// server is verified with (None: ROTA_CA, else the system's)."""
     stop: threading.Event = field(default_factory=threading.Event)
     signals: int = 0
 
@@ -250,7 +305,7 @@ class Supervisor:
         for worker in self.workers:
             worker.start()
         if self.demo:
-            start_demo(self.url, self.stop)
+            start_demo(self.url, self.stop, ca=self.ca)
             stderr().print("[dim]demo: submitting a few jobs every second[/]")
         while not self.stop.wait(TICK_S):
             code = self.server.exit_code()
@@ -263,7 +318,7 @@ class Supervisor:
 
     def _wait_ready(self) -> bool:
         deadline = SYSTEM_CLOCK.monotonic() + READY_TIMEOUT_S
-        with Client(self.url, timeout_s=1.0) as client:
+        with Client(self.url, timeout_s=1.0, ca=self.ca) as client:
             while not self.stop.is_set():
                 code = self.server.exit_code()
                 if code is not None:
@@ -273,6 +328,9 @@ class Supervisor:
                 try:
                     client.health()
                     return True
+                except ServerNotTrusted as exc:  # waiting will not change the certificate
+                    typer.echo(error_line(exc.message), err=True)
+                    return False
                 except RotaError:
                     pass
                 if SYSTEM_CLOCK.monotonic() > deadline:

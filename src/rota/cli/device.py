@@ -63,6 +63,15 @@ def device(
             help="The file of held reminders (default: $XDG_STATE_HOME/rota/device-NAME.json).",
         ),
     ] = None,
+    ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca",
+            metavar="FILE",
+            help="PEM file of the CA that signed the servers' certificates, for https:// "
+            "servers (default: the system's trust store).",
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -72,6 +81,8 @@ def device(
     settings = load_settings(
         {
             "server": _with_schemes(split_list(server) or _global_server(ctx)),
+            "token": state(ctx).token,
+            "ca": ca or state(ctx).ca,
             "name": name,
             "tags": tags,
             "audio_out": audio_out,

@@ -21,6 +21,7 @@ from rota.cli import (
     schedules,
     server,
     submit,
+    tokens,
     worker,
     workers,
 )
@@ -80,6 +81,16 @@ def options(
             show_default=False,
         ),
     ] = None,
+    ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca",
+            metavar="FILE",
+            help="PEM file of the CA that signed an https:// server's certificate "
+            "(default: ROTA_CA, else tls.ca in rota.toml, else the system's trust store).",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         Output,
         typer.Option(
@@ -98,7 +109,9 @@ def options(
     Global options may come before or after the command: `rota submit X --server URL`.
     A server named without a scheme (localhost:8077) is reached over http://.
     """
-    ctx.obj = CliState(server=server_url, token=token, config=config_file, output=str(output))
+    ctx.obj = CliState(
+        server=server_url, token=token, config=config_file, ca=ca, output=str(output)
+    )
 
 
 app.command("dev")(dev.dev)
@@ -115,6 +128,7 @@ app.command("import-ics")(import_ics.import_ics)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workers.app, name="workers")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(devices.app, name="devices")
 app.add_typer(config.app, name="config")
 app.command("queues")(workers.queues)

@@ -13,6 +13,9 @@ import typer
 from rota.cli.common import state
 from rota.settings import load_settings
 
+SERVER_FLAGS = {"certfile": "--tls-cert", "keyfile": "--tls-key"}
+"""The flags whose names differ from their keys, named in errors."""
+
 
 def server(
     ctx: typer.Context,
@@ -23,13 +26,46 @@ def server(
     port: Annotated[
         int | None, typer.Option(help="Port to listen on (default: 8077).", min=0, max=65535)
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="FILE",
+            help="Serve HTTPS and WSS with this PEM certificate chain (with --tls-key).",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key", metavar="FILE", help="The PEM private key of --tls-cert (unencrypted)."
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
+    anonymous: Annotated[
+        bool | None,
+        typer.Option(
+            "--anonymous",
+            help="Let requests without a token do everything (loopback addresses only).",
+        ),
+    ] = None,
 ) -> None:
-    """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml)."""
+    """Run a Rota server until SIGINT or SIGTERM (flags > ROTA_* env > rota.toml).
+
+    Every request needs a token (`rota tokens create`); the first start on a new store
+    prints an admin token once."""
     settings = load_settings(
-        {"db": db, "host": host, "port": port}, config_path=config or state(ctx).config
+        {
+            "db": db,
+            "host": host,
+            "port": port,
+            "certfile": tls_cert,
+            "keyfile": tls_key,
+            "anonymous": anonymous,
+        },
+        config_path=config or state(ctx).config,
+        flags=SERVER_FLAGS,
     )
     from rota.launch import can_exec, exec_lean
 

@@ -70,6 +70,15 @@ def worker(
             "restarts the worker and the slot comes back.",
         ),
     ] = False,
+    ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca",
+            metavar="FILE",
+            help="PEM file of the CA that signed the servers' certificates, for https:// "
+            "servers (default: the system's trust store).",
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -78,6 +87,8 @@ def worker(
     settings = load_settings(
         {
             "server": _with_schemes(split_list(server) or _global_server(ctx)),
+            "token": state(ctx).token,
+            "ca": ca or state(ctx).ca,
             "imports": split_list(imports),
             "concurrency": concurrency,
             "prefetch": prefetch,

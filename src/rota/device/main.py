@@ -12,7 +12,7 @@ from rota.device.quiet import QuietHours
 from rota.device.ring import Ringer, RingOptions
 from rota.device.runtime import Device, default_holdings_path
 from rota.device.sound import Sound
-from rota.errors import InvalidInput, WorkerNameTaken
+from rota.errors import InvalidInput, ServerNotTrusted, WorkerNameTaken
 from rota.settings import Settings
 from rota.worker.capture import capturing
 from rota.worker.connection import write_stderr
@@ -55,7 +55,7 @@ def run_device(settings: Settings) -> int:
     async def main() -> int:
         try:
             delivered = await serve_signals(device.run(), device.request_drain, device.request_stop)
-        except (HoldingsError, WorkerNameTaken) as exc:
+        except (HoldingsError, WorkerNameTaken, ServerNotTrusted) as exc:
             write_stderr(f"rota device: error: {exc}")
             return EXIT_USAGE
         return EXIT_OK if delivered else EXIT_UNDELIVERED

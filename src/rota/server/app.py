@@ -24,7 +24,8 @@ VERSION = "0.1.0"
 
 
 class RotaApp(FastAPI):
-    """The FastAPI app, with the hottest route answered before the middleware stack.
+    """The FastAPI app: every request is judged by the guard first (rota.server.guard),
+    then the hottest route is answered before the middleware stack.
 
     POST /api/v1/jobs (submissions) takes the lean path of rota.server.lean, which keeps
     every promise of the stack for that route at a third less CPU per request; the route
@@ -32,6 +33,10 @@ class RotaApp(FastAPI):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            principal = await self.state.hub.guard.admit(scope, receive, send)
+            if principal is None:
+                return
         if is_lean(scope):
             await lean_submit(self.state.hub, scope, receive, send)
             return

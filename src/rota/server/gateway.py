@@ -56,6 +56,7 @@ from rota.protocol import (
 from rota.protocol.messages import CLOCK_OFFSET
 from rota.server.dispatcher import WorkerSession
 from rota.server.frames import log_event, progress_fraction
+from rota.server.guard import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, principal_of
 from rota.server.state import Hub
 from rota.store.base import Failure as FailedAttempt
 from rota.store.base import Outcome, Settled, Success, WorkerInfo
@@ -116,6 +117,7 @@ class WorkerConnection:
             Drain: self._drain,
         }
         self._settling: set[asyncio.Task[None]] = set()
+        self._revoked: asyncio.Future[None] | None = None
 
     async def serve(self) -> None:
         """Run the handshake and the message loop; clean up when the connection ends."""
@@ -132,8 +134,16 @@ class WorkerConnection:
             logger.exception("a worker's handshake failed")
             await self._close_socket(CLOSE_INTERNAL_ERROR, "server error")
             return
+        principal = principal_of(self._websocket.scope)
+
+        def revoked() -> None:
+            message = "the worker's token was revoked"
+            logger.warning("worker %s: %s; closing its connection", session.name, message)
+            self._revoked = asyncio.ensure_future(session.close(CLOSE_UNAUTHENTICATED, message))
+
         try:
-            await self._loop(session)
+            with self._hub.guard.watch(principal, revoked):
+                await self._loop(session)
         except _Closed:
             pass
         except Exception:
@@ -194,6 +204,15 @@ class WorkerConnection:
         name, queues, tags, tasks = hello.name, list(hello.queues), list(hello.tags), hello.tasks
         capacity, leases, unleased = hello.capacity, hello.running, hello.unleased
         hub, store = self._hub, self._store
+        principal = principal_of(self._websocket.scope)
+        binding = None if principal is None or principal.token is None else principal.token.binding
+        if binding is not None and not binding.admits(name, tags):
+            assert principal is not None and principal.token is not None
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                f"token {principal.token.id} is bound to {binding}: it may not connect a "
+                f"worker named {name!r} with tags {tags}",
+            )
         session = WorkerSession(
             name=name,
             queues=queues,

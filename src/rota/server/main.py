@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from rota.auth.bootstrap import first_admin_notice, first_admin_token
 from rota.protocol import MAX_FRAME_BYTES
 from rota.server.app import create_app
 from rota.settings import Settings
 from rota.store.factory import open_store
+from rota.tls import SERVER_CIPHERS, server_context
 
 
 class _Server(uvicorn.Server):
@@ -56,11 +58,21 @@ async def serve(settings: Settings) -> None:
     """Open the store, serve the API and the worker gateway until told to stop, close the store.
 
     Prints "Rota server on http(s)://HOST:PORT (db: ...)" to stderr once it is listening; with
-    port 0 the line names the port the system chose.
+    port 0 the line names the port the system chose. Raises InvalidInput, before opening
+    anything, when the TLS certificate or key cannot be used (rota.tls.server_context).
     """
+    tls = settings.tls
+    if tls.certfile is not None and tls.keyfile is not None:
+        # InvalidInput naming the file, where uvicorn would raise OpenSSL's error.
+        await asyncio.to_thread(server_context, tls.certfile, tls.keyfile)
     store = open_store(settings.store.db, durability=settings.store.durability)
     await store.open()
     try:
+        if not settings.auth.anonymous:
+            secret = await first_admin_token(store)
+            if secret is not None:
+                sys.stderr.write(first_admin_notice(secret))
+                sys.stderr.flush()
         app = create_app(settings, store)
         config = uvicorn.Config(
             app,
@@ -70,8 +82,9 @@ async def serve(settings: Settings) -> None:
             ws="websockets-sansio",
             ws_max_size=MAX_FRAME_BYTES + 1024,
             lifespan="on",
-            ssl_certfile=settings.tls.certfile,
-            ssl_keyfile=settings.tls.keyfile,
+            ssl_certfile=tls.certfile,
+            ssl_keyfile=tls.keyfile,
+            ssl_ciphers=SERVER_CIPHERS,
         )
         scheme = "https" if settings.tls.enabled else "http"
         host, db = _url_host(settings.server.host), settings.store.db

@@ -16,6 +16,7 @@ from rota.server.activity import Activity
 from rota.server.catalog import TaskCatalog
 from rota.server.dispatcher import Dispatcher
 from rota.server.feed_follower import FeedFollower
+from rota.server.guard import Guard
 from rota.server.idle_trim import IdleTrim, malloc_trim
 from rota.server.jobs_service import JobsService
 from rota.server.reaper import Reaper
@@ -43,6 +44,7 @@ class Hub:
             on_failed=self._failed_at_dispatch,
         )
         self.waiters = Waiters()
+        self.guard = Guard(store, anonymous=settings.auth.anonymous)
         self.tasks = TaskCatalog(store, clock)
         self.jobs = JobsService(
             store=store,
@@ -94,6 +96,7 @@ class Hub:
             asyncio.create_task(self.reaper.run_reaper(), name="rota-reaper"),
             asyncio.create_task(self.reaper.run_retention(), name="rota-retention"),
             asyncio.create_task(self.scheduler.run(), name="rota-scheduler"),
+            asyncio.create_task(self.guard.run(), name="rota-guard"),
         ]
         if self.idle_trim is not None:
             unsubscribes.append(self.store.feed.subscribe(self.idle_trim))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from rota.auth.tokens import TokenRecord
 from rota.errors import RotaError
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
@@ -441,6 +442,21 @@ class Store(Explorer, Protocol):
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Return every registered worker, online first, then by name."""
+        ...
+
+    # --- tokens ------------------------------------------------------------------------
+
+    async def create_token(self, record: TokenRecord) -> None:
+        """Keep a new token (its digest, never its secret)."""
+        ...
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Return every token ever made, revoked ones too, oldest first."""
+        ...
+
+    async def revoke_token(self, token_id: str) -> TokenRecord:
+        """Revoke the token (at once; again is a no-op) and return it; TokenNotFound if
+        no token has that id."""
         ...
 
     # --- retention ---------------------------------------------------------------------

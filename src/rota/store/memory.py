@@ -17,9 +17,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from rota.auth.tokens import TokenRecord
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import InvalidInput, StoreClosed
+from rota.errors import InvalidInput, StoreClosed, TokenNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.safe_text import excerpt
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store import memory_leases as leases
 from rota.store import memory_ops as ops
@@ -372,6 +374,29 @@ class MemoryStore:
         with self._step() as data:
             workers = list(data.workers.values())
         return sorted(workers, key=lambda worker: (rank.get(worker.state, 2), worker.name))
+
+    # --- tokens --------------------------------------------------------------------------
+
+    async def create_token(self, record: TokenRecord) -> None:
+        """Keep a new token (its digest, never its secret)."""
+        with self._step() as data:
+            data.tokens[record.id] = record
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Return every token ever made, revoked ones too, oldest first."""
+        with self._step() as data:
+            return sorted(data.tokens.values(), key=lambda token: token.created_at)
+
+    async def revoke_token(self, token_id: str) -> TokenRecord:
+        """Revoke the token (again is a no-op) and return it; TokenNotFound if unknown."""
+        with self._step() as data:
+            record = data.tokens.get(token_id)
+            if record is None:
+                raise TokenNotFound(f"no token has the id {excerpt(token_id)}")
+            if record.revoked_at is None:
+                record = replace(record, revoked_at=self._clock.now_utc())
+                data.tokens[token_id] = record
+            return record
 
     # --- retention -----------------------------------------------------------------------
 

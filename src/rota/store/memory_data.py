@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
+from rota.auth.tokens import TokenRecord
 from rota.errors import JobNotFound
 from rota.jobs import Event, Job, JobState
 from rota.scheduling.model import ScheduleSpec
@@ -82,6 +83,8 @@ class MemoryData:
     """Job id -> its execution log, in order."""
     last_event_id: int = 0
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    """Token id -> token, in the order they were made."""
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
     attempt_errors: dict[str, dict[int, AttemptError]] = field(default_factory=dict)
     """Job id -> attempt -> what the failed attempt left (kept as by put())."""

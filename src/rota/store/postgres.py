@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from rota.auth.tokens import TokenRecord
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import InvalidInput, StoreClosed
+from rota.errors import InvalidInput, StoreClosed, TokenNotFound
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.lifecycle import EDIT_MARGIN_S, EXPIRED_MESSAGE, progress_message, updated_message
+from rota.safe_text import excerpt
 from rota.store import postgres_batch as batch
 from rota.store import postgres_ops as ops
 from rota.store.base import (
@@ -53,6 +55,7 @@ from rota.store.postgres_schedules import PostgresScheduleVerbs
 from rota.store.postgres_sql import Statements, load_compiled
 from rota.store.postgres_workers import WorkersCache
 from rota.store.queries import load_migrations
+from rota.store.token_rows import row_to_token, token_columns
 from rota.types import JSON, JobId
 
 T = TypeVar("T")
@@ -457,6 +460,25 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         }
         await self._changing_workers(lambda c: self._q.all(c, "worker_seen", **params))
 
+    # --- tokens --------------------------------------------------------------------------
+
+    async def create_token(self, record: TokenRecord) -> None:
+        """Keep a new token (its digest, never its secret)."""
+        columns = token_columns(record)
+        await self._run(lambda c: self._q.all(c, "create_token", **columns))
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Return every token ever made, revoked ones too, oldest first."""
+        rows = await self._run(lambda c: self._q.all(c, "list_tokens"), read=True)
+        return [_token(row) for row in rows]
+
+    async def revoke_token(self, token_id: str) -> TokenRecord:
+        """Revoke the token (again is a no-op) and return it; TokenNotFound if unknown."""
+        row = await self._run(lambda c: self._q.row(c, "revoke_token", id=token_id))
+        if row is None:
+            raise TokenNotFound(f"no token has the id {excerpt(token_id)}")
+        return _token(row)
+
     async def worker_gone(self, name: str) -> None:
         """Mark the worker offline."""
         await self._changing_workers(lambda c: self._q.all(c, "worker_gone", name=name))
@@ -507,6 +529,12 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         if not self._runner.started:
             raise StoreClosed(f"{self!r} is not open")
         return await self._runner.run(work, retry=read)
+
+
+def _token(row: Any) -> TokenRecord:
+    return row_to_token(
+        row, created_at=aware(row["created_at"]), revoked_at=aware(row["revoked_at"])
+    )
 
 
 _check: type[Store] = PostgresStore

@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from rota.auth.tokens import TokenRecord
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import InvalidInput, JobNotFound, StoreClosed
+from rota.errors import InvalidInput, JobNotFound, StoreClosed, TokenNotFound
 from rota.ids import new_lease_token
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
+from rota.safe_text import excerpt
 from rota.store import sqlite_batch as batch
 from rota.store import sqlite_ops as ops
 from rota.store.base import (
@@ -39,6 +41,7 @@ from rota.store.common import (
     JobIds,
     dump_json,
     from_us,
+    maybe_from_us,
     page_params,
     prepare_outcomes,
     retry_params,
@@ -52,6 +55,7 @@ from rota.store.sqlite_insights import SqliteInsights
 from rota.store.sqlite_rows import row_to_event, row_to_job, row_to_worker
 from rota.store.sqlite_schedules import SqliteScheduleVerbs
 from rota.store.sqlite_writer import SqliteReaders, SqliteWriter
+from rota.store.token_rows import row_to_token, token_columns
 from rota.types import JSON, JobId
 
 P = ParamSpec("P")
@@ -348,6 +352,26 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         await asyncio.sleep(timeout_s)
         return False
 
+    # --- tokens --------------------------------------------------------------------------
+
+    async def create_token(self, record: TokenRecord) -> None:
+        """Keep a new token (its digest, never its secret)."""
+        params = token_columns(record) | {"now": to_us(record.created_at)}
+        await self._execute("create_token", params)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Return every token ever made, revoked ones too, oldest first."""
+        return [_token(row) for row in await self._read_all("list_tokens", {})]
+
+    async def revoke_token(self, token_id: str) -> TokenRecord:
+        """Revoke the token (again is a no-op) and return it; TokenNotFound if unknown."""
+        now = to_us(self._clock.now_utc())
+        await self._execute("revoke_token", {"id": token_id, "now": now})
+        row = await self._read_one("get_token", {"id": token_id})
+        if row is None:
+            raise TokenNotFound(f"no token has the id {excerpt(token_id)}")
+        return _token(row)
+
     # --- workers -------------------------------------------------------------------------
 
     async def register_worker(self, info: WorkerInfo) -> None:
@@ -497,3 +521,9 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
 
 
 _check: type[Store] = SqliteStore
+
+
+def _token(row: sqlite3.Row) -> TokenRecord:
+    return row_to_token(
+        row, created_at=from_us(row["created_at"]), revoked_at=maybe_from_us(row["revoked_at"])
+    )

@@ -159,7 +159,7 @@ class LocalRota:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        settings = settings_of(self._overrides)
+        settings = settings_of({"anonymous": True, **self._overrides})  # on loopback only
         store = open_store(settings.store.db, durability=settings.store.durability)
         await store.open()
         try:

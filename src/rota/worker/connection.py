@@ -8,17 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from rota import protocol
-from rota.errors import InvalidInput, ProtocolError
+from rota.errors import InvalidInput, ProtocolError, ServerNotTrusted
 from rota.protocol import Batch, ServerMessage, WorkerMessage
 from rota.safe_text import safe_str
+from rota.tls import client_context, tls_error
 
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 5.0
@@ -121,16 +124,24 @@ class Connector:
         report: Callable[[str], None] = write_stderr,
         first_delay_s: float = FIRST_DELAY_S,
         max_delay_s: float = MAX_DELAY_S,
+        ca: Path | None = None,
+        token: str | None = None,
     ) -> None:
+        """`ca`: the PEM file of the CA(s) wss:// servers are verified with, instead of the
+        system's trust store; `token` is sent as `Authorization: Bearer <token>` in every
+        handshake. InvalidInput for no URL, a bad URL or an unreadable CA file."""
         if not server_urls:
             raise InvalidInput("a worker needs at least one server URL")
         self._urls = [websocket_url(url) for url in server_urls]
+        secure = any(url.startswith("wss://") for url in self._urls)
+        self._tls = client_context(ca) if secure or ca is not None else None
         self._report = report
         self._first_delay_s = first_delay_s
         self._max_delay_s = max_delay_s
         self._next = 0
         self._failures = 0
         self._random = random.Random()
+        self._headers = {"Authorization": f"Bearer {token}"} if token else None
 
     def succeeded(self) -> None:
         """Reset the backoff once a session was established."""
@@ -145,9 +156,12 @@ class Connector:
         """Return a Link to the first server that accepts; retry forever, backing off.
 
         Each round tries every URL once, starting with the one that worked last; a failed
-        round waits before the next. Cancel the caller to give up.
+        round waits before the next. Cancel the caller to give up. Raises ServerNotTrusted
+        after a round in which no server accepted and one's certificate was refused: that
+        does not mend by waiting, and a worker that says so and exits is seen at once.
         """
         while True:
+            untrusted: ServerNotTrusted | None = None
             for _ in range(len(self._urls)):
                 url = self._urls[self._next]
                 try:
@@ -156,9 +170,18 @@ class Connector:
                         max_size=protocol.MAX_FRAME_BYTES,
                         open_timeout=OPEN_TIMEOUT_S,
                         compression=None,
+                        ssl=self._tls if url.startswith("wss://") else None,
+                        additional_headers=self._headers,
                     )
+                except ssl.SSLError as exc:
+                    refusal = tls_error(url, exc)
+                    self._report(refusal.message)
+                    if isinstance(refusal, ServerNotTrusted):
+                        untrusted = refusal
                 except (OSError, TimeoutError, ConnectionClosed) as exc:
                     self._report(f"cannot connect to {url}: {_describe(exc)}")
+                except InvalidMessage as exc:
+                    self._report(f"{url} refused the connection: {_describe(exc)}{_plain(url)}")
                 except InvalidStatus as exc:
                     self._report(_refusal(url, exc.response.status_code))
                 except Exception as exc:  # handshake refusals have many types; none is fatal
@@ -166,6 +189,8 @@ class Connector:
                 else:
                     return Link(websocket, url)
                 self._next = (self._next + 1) % len(self._urls)
+            if untrusted is not None:
+                raise untrusted
             self._failures += 1
             await asyncio.sleep(self.next_delay_s())
 
@@ -185,6 +210,13 @@ def _refusal(url: str, status: int) -> str:
             "docs/deploy.md), or point the worker at the servers directly"
         )
     return f"{url} refused the connection: HTTP {status}"
+
+
+def _plain(url: str) -> str:
+    """Return a hint for a ws:// handshake that got no HTTP answer: a TLS port does that."""
+    return (
+        " (if the server serves TLS, give its URL as https://)" if url.startswith("ws://") else ""
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from rota.errors import InvalidInput, WorkerNameTaken
+from rota.errors import InvalidInput, ServerNotTrusted, WorkerNameTaken
 from rota.settings import Settings
 from rota.tasks.builtin import builtin_registry
 from rota.tasks.registry import TaskRegistry, find_registries
@@ -45,7 +45,7 @@ def run_worker(settings: Settings) -> int:
 
     0 after a clean drain, 1 if results could not be delivered, task code would not stop
     (it ends with the process, its leases unreleased) or it was stopped at once, 2 if the
-    settings or imports are wrong.
+    settings or imports are wrong, its name is taken or no server's certificate is trusted.
     """
     try:
         registry = build_registry(settings.worker.imports)
@@ -56,14 +56,21 @@ def run_worker(settings: Settings) -> int:
     main = _run(worker)
     with capturing():
         return asyncio.run(
-            with_periodic(main, registry.periodic, settings.worker.server, write_stderr)
+            with_periodic(
+                main,
+                registry.periodic,
+                settings.worker.server,
+                write_stderr,
+                ca=settings.tls.ca,
+                token=settings.auth.token,
+            )
         )
 
 
 async def _run(worker: Worker) -> int:
     try:
         delivered = await serve_signals(worker.run(), worker.request_drain, worker.request_stop)
-    except WorkerNameTaken as exc:
+    except (WorkerNameTaken, ServerNotTrusted) as exc:
         write_stderr(f"rota worker: error: {exc}")
         return EXIT_USAGE
     return EXIT_OK if delivered else EXIT_UNDELIVERED

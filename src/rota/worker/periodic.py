@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from rota.errors import RotaError, ServerUnavailable, UnknownTask
@@ -25,8 +26,13 @@ async def register_periodic(
     declarations: Mapping[str, Payload],
     servers: Sequence[str],
     report: Callable[[str], None],
+    *,
+    ca: Path | None = None,
+    token: str | None = None,
 ) -> None:
-    """Create or update every declared schedule on the first server that answers.
+    """Create or update every declared schedule on the first server that answers (an
+    https:// one verified with the CA file `ca`, else the system's trust store), sending
+    `token` (else $ROTA_TOKEN): one whose role may manage schedules (client or admin).
 
     Retries, with backoff, while no server answers or the server does not know the task
     yet (this worker announces it once connected). A schedule the server refuses for any
@@ -38,7 +44,7 @@ async def register_periodic(
     delay_s = FIRST_RETRY_S
     while waiting:
         for url in servers:
-            async with AsyncClient(url) as client:
+            async with AsyncClient(url, ca=ca, token=token) as client:
                 try:
                     await _register(client, waiting, report)
                     break
@@ -72,10 +78,16 @@ async def with_periodic(
     declarations: Mapping[str, Payload],
     servers: Sequence[str],
     report: Callable[[str], None],
+    *,
+    ca: Path | None = None,
+    token: str | None = None,
 ) -> int:
     """Run the worker's main coroutine while registering the declared schedules beside it."""
     registration = (
-        asyncio.create_task(register_periodic(declarations, servers, report), name="rota-periodic")
+        asyncio.create_task(
+            register_periodic(declarations, servers, report, ca=ca, token=token),
+            name="rota-periodic",
+        )
         if declarations
         else None
     )

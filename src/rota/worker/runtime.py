@@ -94,7 +94,12 @@ class Worker:
         self._registry = registry
         self._clock = clock
         self._report_line = report
-        self._connector = Connector(settings.worker.server, report=self._report)
+        self._connector = Connector(
+            settings.worker.server,
+            report=self._report,
+            ca=settings.tls.ca,
+            token=settings.auth.token,
+        )
         self._heartbeat_s = settings.server.heartbeat_s
         self._slots = Slots()
         concurrency = settings.worker.concurrency

@@ -17,6 +17,7 @@ from rota.server.api import (
     schedule_preview,
     schedules,
     system,
+    tokens,
     workers,
 )
 
@@ -42,6 +43,7 @@ def api_router() -> APIRouter:
         schedules,
         reminders,
         calendars,
+        tokens,
     )
     for module in modules:
         router.include_router(module.router)

@@ -17,11 +17,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Scope
 
 from rota.server.api.event_models import stream_event_schema
 from rota.server.events import Notice
+from rota.server.guard import principal_of
 from rota.server.state import Hub, hub_of
 from rota.store.insights import Insights
 
@@ -45,10 +47,11 @@ RECONNECT_MS = 2000
         }
     },
 )
-async def stream_events(hub: HubDep) -> StreamingResponse:
-    """Stream notices until the client goes away or the server stops."""
+async def stream_events(hub: HubDep, request: Request) -> StreamingResponse:
+    """Stream notices until the client goes away, the server stops or the token that
+    opened the stream is revoked."""
     return StreamingResponse(
-        _stream(hub, keepalive_s=hub.settings.server.events_keepalive_s),
+        _stream(hub, keepalive_s=hub.settings.server.events_keepalive_s, scope=request.scope),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
@@ -60,16 +63,20 @@ def format_message(notice: Notice) -> str:
     return f"event: {notice.kind}\ndata: {data}\n\n"
 
 
-async def _stream(hub: Hub, *, keepalive_s: float) -> AsyncIterator[str]:
+async def _stream(hub: Hub, *, keepalive_s: float, scope: Scope) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     store = hub.store
     insights = store if isinstance(store, Insights) else None
-    with hub.activity.events.subscribe() as subscription:
+    revoked: list[bool] = []  # its token was revoked: the stream ends within a poll
+    with (
+        hub.activity.events.subscribe() as subscription,
+        hub.guard.watch(principal_of(scope), lambda: revoked.append(True)),
+    ):
         watermark = await _watermark(insights)
         yield f"retry: {RECONNECT_MS}\n\n"
         yield format_message(Notice(kind="hello", data={"server": hub.server_name}))
         spoke_at = checked_at = loop.time()
-        while not subscription.closed:
+        while not subscription.closed and not revoked:
             next_check = checked_at + WATERMARK_POLL_S
             notice = await subscription.get(
                 max(0.0, min(next_check, spoke_at + keepalive_s) - loop.time())

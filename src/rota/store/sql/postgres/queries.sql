@@ -643,3 +643,14 @@ WITH RECURSIVE request AS MATERIALIZED (
     ORDER BY claimed_for, priority DESC, run_at, seq
 )
 SELECT * FROM claimed;
+
+-- name: create_token
+INSERT INTO tokens (id, name, role, digest, binding, created_at)
+VALUES (:id, :name, :role, :digest, :binding, coalesce(:now, now()));
+
+-- name: list_tokens
+SELECT * FROM tokens ORDER BY created_at, id;
+
+-- name: revoke_token
+UPDATE tokens SET revoked_at = coalesce(revoked_at, coalesce(:now, now())) WHERE id = :id
+RETURNING *;

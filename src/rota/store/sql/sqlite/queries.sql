@@ -393,3 +393,16 @@ UPDATE workers SET state = 'offline', running = 0, last_seen_at = :now WHERE nam
 -- name: list_workers
 SELECT * FROM workers
 ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name;
+
+-- name: create_token
+INSERT INTO tokens (id, name, role, digest, binding, created_at)
+VALUES (:id, :name, :role, :digest, :binding, :now);
+
+-- name: list_tokens
+SELECT * FROM tokens ORDER BY created_at, id;
+
+-- name: revoke_token
+UPDATE tokens SET revoked_at = coalesce(revoked_at, :now) WHERE id = :id;
+
+-- name: get_token
+SELECT * FROM tokens WHERE id = :id;

@@ -1,0 +1,270 @@
+"""Tokens and roles on a real server socket: every route of /openapi.json, the event stream
+and the worker socket, without a token, with a wrong one, a revoked one, and one of a role
+that may not; bindings of worker tokens; revocation closing what is open; the dashboard's
+session cookie."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from rota.auth.access import Access, access_for
+from rota.auth.tokens import Binding, Role, mint
+from rota.store import Store
+from tests.server.conftest import LiveServer, StartServer
+
+API = "/api/v1"
+
+
+async def token(store: Store, role: Role, binding: str | None = None, name: str = "t") -> str:
+    secret, record = mint(
+        name=name,
+        role=role,
+        binding=None if binding is None else Binding.parse(binding),
+        now=await store.now(),
+    )
+    await store.create_token(record)
+    return secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (method, concrete path) of the document, path parameters filled in."""
+    found = []
+    for path, item in schema["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        for method in item:
+            found.append((method.upper(), concrete))
+    return found
+
+
+@pytest.fixture
+async def guarded(start_server: StartServer) -> LiveServer:
+    return await start_server(anonymous=False)
+
+
+async def call(live: LiveServer, method: str, path: str, headers: dict[str, str]) -> int:
+    body = {} if method in ("POST", "PUT", "PATCH") else None
+    response = await live.http.request(method, path, headers=headers, json=body)
+    return response.status_code
+
+
+async def test_every_route_refuses_a_request_without_a_valid_token(
+    guarded: LiveServer, store: Store
+) -> None:
+    schema = (await guarded.http.get("/openapi.json")).json()
+    revoked = await token(store, Role.ADMIN, name="gone")
+    await store.revoke_token(revoked.split("_")[1])
+    open_paths = {f"{API}/session", f"{API}/healthz", f"{API}/readyz"}
+    requests = [
+        (method, path, headers)
+        for method, path in operations(schema)
+        if path not in open_paths and path != f"{API}/events"
+        for headers in (
+            {},
+            bearer("rota_0123456789ab_" + "x" * 43),
+            bearer("nonsense"),
+            bearer(revoked),
+        )
+    ]
+    # At once: an unknown token waits for the guard's next read of the tokens.
+    answers = await asyncio.gather(
+        *(guarded.http.request(m, p, headers=h, json={}) for m, p, h in requests)
+    )
+    for (method, path, headers), answer in zip(requests, answers, strict=True):
+        assert answer.status_code == 401, (method, path, headers, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "Unauthenticated" and error["message"]
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+    checked = len(requests)
+    assert checked >= 4 * 30
+    for path in ("/metrics", f"{API}/events"):
+        assert (await guarded.http.get(path)).status_code == 401
+
+
+async def test_each_role_reaches_what_it_may_and_is_refused_the_rest_with_403(
+    guarded: LiveServer, store: Store
+) -> None:
+    schema = (await guarded.http.get("/openapi.json")).json()
+    secrets = {role: await token(store, role, name=role.value) for role in Role}
+    may = {
+        Role.READ: {Access.READ},
+        Role.CLIENT: {Access.READ, Access.WRITE},
+        Role.WORKER: {Access.WORKER},
+        Role.ADMIN: {Access.READ, Access.WRITE, Access.ADMIN, Access.WORKER},
+    }
+    refused: dict[Role, int] = dict.fromkeys(Role, 0)
+    for method, path in operations(schema):
+        need = access_for("http", method, path)
+        if need is Access.OPEN or path == f"{API}/events":
+            continue
+        for role, secret in secrets.items():
+            status = await call(guarded, method, path, bearer(secret))
+            if need in may[role]:
+                assert status not in (401, 403), (role, method, path, status)
+            else:
+                assert status == 403, (role, method, path, status)
+                refused[role] += 1
+    # Reads only read; clients cannot drain or manage tokens; workers only connect.
+    assert refused[Role.READ] > 15 and refused[Role.WORKER] > 30
+    assert refused[Role.CLIENT] >= 4 and refused[Role.ADMIN] == 0
+
+
+async def test_the_attacks_of_an_anonymous_caller_are_refused(
+    guarded: LiveServer, store: Store
+) -> None:
+    admin = await token(store, Role.ADMIN)
+    job = (
+        await guarded.http.post(
+            f"{API}/jobs", json={"task": "rota.echo", "args": [1]}, headers=bearer(admin)
+        )
+    ).json()
+    assert (await guarded.http.post(f"{API}/jobs", json={"task": "rota.echo"})).status_code == 401
+    assert (await guarded.http.post(f"{API}/workers/w/drain")).status_code == 401
+    assert (await guarded.http.delete(f"{API}/jobs/{job['id']}")).status_code == 401
+    assert (
+        await guarded.http.patch(f"{API}/jobs/{job['id']}", json={"args": ["evil"]})
+    ).status_code == 401
+    assert (
+        await guarded.http.post(
+            f"{API}/schedules",
+            json={"name": "x", "task": "rota.shell", "interval": 60, "args": ["id"]},
+        )
+    ).status_code == 401
+    kept = (await guarded.http.get(f"{API}/jobs/{job['id']}", headers=bearer(admin))).json()
+    assert kept["args"] == [1] and kept["state"] == "pending"
+
+
+async def test_a_worker_without_a_worker_token_cannot_connect(
+    guarded: LiveServer, store: Store
+) -> None:
+    for secret, code in [
+        (None, 4401),
+        ("rota_0123456789ab_" + "y" * 43, 4401),
+        (await token(store, Role.READ), 4403),
+        (await token(store, Role.CLIENT), 4403),
+    ]:
+        fake = guarded.fake("intruder", token=secret)
+        await fake.open()
+        assert await fake.closed_with() == code
+    workers = (
+        await guarded.http.get(f"{API}/workers", headers=bearer(await token(store, Role.READ)))
+    ).json()
+    assert workers["workers"] == []
+    worker = await guarded.worker("honest", token=await token(store, Role.WORKER))
+    assert worker.welcome is not None
+
+
+async def test_a_bound_worker_token_admits_only_its_name_or_tag(
+    guarded: LiveServer, store: Store
+) -> None:
+    by_name = await token(store, Role.WORKER, "name:gpu-*")
+    by_tag = await token(store, Role.WORKER, "tag:device:*")
+    assert (await guarded.worker("gpu-1", token=by_name)).welcome is not None
+    other = guarded.fake("mail-1", token=by_name)
+    await other.open()
+    await other.send(other.hello)
+    error = await other.receive("error")
+    assert "name:gpu-*" in error["message"]
+    assert await other.closed_with() == 4403
+    assert (
+        await guarded.worker("laptop", tags=["device", "device:laptop"], token=by_tag)
+    ).welcome is not None
+    plain = guarded.fake("plain", tags=["gpu"], token=by_tag)
+    await plain.open()
+    await plain.send(plain.hello)
+    await plain.receive("error")
+    assert await plain.closed_with() == 4403
+
+
+async def test_revoking_a_token_closes_the_socket_and_the_event_stream_it_opened(
+    guarded: LiveServer, store: Store
+) -> None:
+    admin = await token(store, Role.ADMIN)
+    worker_secret = await token(store, Role.WORKER, name="to-revoke")
+    reader = await token(store, Role.READ, name="reader")
+    worker = await guarded.worker("w", token=worker_secret)
+    async with guarded.http.stream("GET", f"{API}/events", headers=bearer(reader)) as stream:
+        assert stream.status_code == 200
+        lines = stream.aiter_lines()
+        assert (await anext(lines)).startswith("retry:")
+        listed = (await guarded.http.get(f"{API}/tokens", headers=bearer(admin))).json()
+        ids = {t["name"]: t["id"] for t in listed["tokens"]}
+        for name in ("to-revoke", "reader"):
+            answer = await guarded.http.delete(f"{API}/tokens/{ids[name]}", headers=bearer(admin))
+            assert answer.status_code == 200 and answer.json()["revoked_at"]
+        assert await worker.closed_with() == 4401
+
+        async def drain() -> None:
+            async for _ in lines:
+                pass
+
+        await asyncio.wait_for(drain(), 10)  # the stream ends
+    assert (await guarded.http.get(f"{API}/jobs", headers=bearer(reader))).status_code == 401
+
+
+async def test_tokens_are_made_listed_and_revoked_by_an_admin_only(
+    guarded: LiveServer, store: Store
+) -> None:
+    admin = await token(store, Role.ADMIN)
+    made = await guarded.http.post(
+        f"{API}/tokens", json={"name": "ci", "role": "client"}, headers=bearer(admin)
+    )
+    assert made.status_code == 201
+    secret = made.json()["secret"]
+    assert secret.startswith("rota_")
+    listed = (await guarded.http.get(f"{API}/tokens", headers=bearer(admin))).text
+    assert secret not in listed and secret.split("_")[2] not in listed
+    assert (await guarded.http.get(f"{API}/jobs", headers=bearer(secret))).status_code == 200
+    assert (await guarded.http.get(f"{API}/tokens", headers=bearer(secret))).status_code == 403
+    bad = await guarded.http.post(
+        f"{API}/tokens",
+        json={"name": "x", "role": "client", "binding": "tag:device:*"},
+        headers=bearer(admin),
+    )
+    assert bad.status_code == 422 and "worker" in bad.json()["error"]["message"]
+    missing = await guarded.http.delete(f"{API}/tokens/ffffffffffff", headers=bearer(admin))
+    assert missing.status_code == 404
+
+
+async def test_the_dashboard_signs_in_with_an_http_only_cookie(
+    guarded: LiveServer, store: Store
+) -> None:
+    reader = await token(store, Role.READ, name="dash")
+    assert (await guarded.http.get("/")).status_code == 200  # the page itself is open
+    who = (await guarded.http.get(f"{API}/session")).json()
+    assert who["signed_in"] is False and who["anonymous"] is False
+    wrong = await guarded.http.post(f"{API}/session", json={"token": "rota_nope"})
+    assert wrong.status_code == 401
+    async with httpx.AsyncClient(base_url=guarded.url) as browser:
+        signed = await browser.post(f"{API}/session", json={"token": reader})
+        assert signed.status_code == 200 and signed.json()["role"] == "read"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+        assert (await browser.get(f"{API}/jobs")).status_code == 200
+        assert (await browser.post(f"{API}/jobs", json={"task": "rota.echo"})).status_code == 403
+        assert (await browser.get(f"{API}/session")).json()["name"] == "dash"
+        out = await browser.delete(f"{API}/session")
+        assert out.status_code == 204
+        browser.cookies.clear()
+        assert (await browser.get(f"{API}/jobs")).status_code == 401
+
+
+async def test_anonymous_mode_lets_requests_without_a_token_in_but_judges_a_given_one(
+    start_server: StartServer, store: Store
+) -> None:
+    live = await start_server(anonymous=True)
+    assert (await live.http.get(f"{API}/jobs")).status_code == 200
+    assert (await live.http.get(f"{API}/session")).json()["anonymous"] is True
+    assert (await live.http.get(f"{API}/jobs", headers=bearer("rota_bad"))).status_code == 401
+    reader = await token(store, Role.READ)
+    assert (
+        await live.http.post(f"{API}/jobs", json={"task": "rota.echo"}, headers=bearer(reader))
+    ).status_code == 403
