@@ -52,10 +52,10 @@ class ErrorBody(BaseModel):
 ERROR_STATUSES: dict[int, str] = {
     400: "the body is not JSON (or not UTF-8, or empty), or the Content-Length header is "
     "unreadable",
-    401: "not authenticated: the auth check, which runs before any route, found no bearer "
-    "token, or one that is unknown or revoked",
-    403: "not allowed: the auth check, which runs before any route, found that the token's "
-    "role may not make this request",
+    401: "not authenticated: the guard, which runs before any route, found no bearer token "
+    "(nor session cookie), or one that is unknown or revoked",
+    403: "not allowed: the guard, which runs before any route, found that the token's role "
+    "may not make this request",
     404: "no such job, worker, device or schedule",
     409: "the state of what it names does not allow it (or a concurrent change, or an "
     "idempotency key or name already taken)",
@@ -74,8 +74,10 @@ body too large or not JSON (refused before routing), a path or query the route r
 failure, a store closed while the server stops."""
 
 AUTH_ERRORS: tuple[int, ...] = (401, 403)
-"""The refusals of the auth check, which every route goes through but those open to anyone
-(an operation whose OpenAPI entry says `security: []`, such as the health probes)."""
+"""The refusals of the auth check (rota.server.guard), which every route goes through but
+those open to anyone (an operation whose OpenAPI entry says `security: []`, as
+rota.server.openapi marks the routes rota.auth.access opens: the health probes, the
+dashboard's session)."""
 
 ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 

@@ -2,7 +2,8 @@
 
 The routes declare their own answers (response models, the errors only they give). Built
 here, in one place, is what no single route can say: the errors every route may answer
-(rota.server.errors.document_errors), the request bodies that routes read themselves, and
+(rota.server.errors.document_errors), which routes the guard lets anyone reach (the table of
+rota.auth.access: no 401 or 403 there), the request bodies that routes read themselves, and
 the JSON value that arguments and results are made of.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from rota.auth.access import Access, access_for
 from rota.server.api.json_values import JSON_VALUE_SCHEMA, reference_json_values
 from rota.server.api.schemas import openapi_components
 from rota.server.errors import document_errors, error_schemas
@@ -34,10 +36,12 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     for name, schema in {**error_schemas(), "JsonValue": JSON_VALUE_SCHEMA}.items():
         schemas.setdefault(name, schema)
     reference_json_values(document)
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             if method in _METHODS:
                 _drop_fastapi_422(operation)
+                if access_for("http", method.upper(), path) is Access.OPEN:
+                    operation["security"] = []  # the guard lets anyone in: no 401 or 403
                 document_errors(operation)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -13,9 +13,6 @@ from rota.server.api.models import HealthOut, NotReadyOut, ReadyOut
 from rota.server.state import Hub, hub_of
 
 router = APIRouter(tags=["health"])
-OPEN: dict[str, Any] = {"security": []}
-"""The probes are open to anyone (OpenAPI's `security: []`): /openapi.json documents no auth
-refusal for them (rota.server.errors.document_errors)."""
 HubDep = Annotated[Hub, Depends(hub_of)]
 logger = logging.getLogger("rota.server")
 
@@ -23,10 +20,7 @@ READY_TIMEOUT_S = 2.0
 
 
 @router.get(
-    "/healthz",
-    summary="Tell whether the server process is alive",
-    response_model=HealthOut,
-    openapi_extra=OPEN,
+    "/healthz", summary="Tell whether the server process is alive", response_model=HealthOut
 )
 async def healthz() -> HealthOut:
     """Return ok while the process serves requests."""
@@ -38,7 +32,6 @@ async def healthz() -> HealthOut:
     summary="Tell whether the server can reach its store",
     response_model=ReadyOut,
     responses={503: {"model": NotReadyOut, "description": "the store does not answer"}},
-    openapi_extra=OPEN,
 )
 async def readyz(hub: HubDep) -> JSONResponse:
     """Return 200 when the store answers a query within a moment, else 503."""
