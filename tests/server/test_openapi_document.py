@@ -108,6 +108,9 @@ def test_the_guard_s_refusals_are_documented_where_it_can_answer_them(
     """401 and 403 on every operation the guard judges, none on those it lets anyone reach
     (rota.auth.access), which say so with `security: []`; signing in refuses a bad token
     with a 401 of its own."""
+    assert document["security"] == [{"bearer": []}]
+    scheme = document["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     open_ones = set()
     for path, method, operation in operations(document):
         statuses = {int(status) for status in operation["responses"]}

@@ -20,6 +20,15 @@ from rota.server.api.schemas import openapi_components
 from rota.server.errors import document_errors, error_schemas
 
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+BEARER = "bearer"
+BEARER_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "a token from `rota tokens create` (rota.server.guard); the dashboard "
+    "may send it in its HttpOnly session cookie instead (POST /api/v1/session)",
+}
+"""How a request shows its token: the guard refuses one without (401) or whose role may not
+make it (403), unless the route is open to anyone."""
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 """FastAPI documents a 422 of its own ({detail: [...]}) that this server never sends: its
 handler answers the error body (rota.server.errors)."""
@@ -30,7 +39,10 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     document = get_openapi(
         title=app.title, version=app.version, summary=app.summary, routes=app.routes
     )
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = {BEARER: BEARER_SCHEME}
+    document["security"] = [{BEARER: []}]  # every operation but those that say otherwise
+    schemas = components.setdefault("schemas", {})
     # Submit and patch read their bodies themselves (for clear errors); describe them.
     schemas.update(openapi_components())
     for name, schema in {**error_schemas(), "JsonValue": JSON_VALUE_SCHEMA}.items():
