@@ -52,14 +52,20 @@ class LiveServer:
 
 
 def start_live_server(
-    db: Path, *, strict_tasks: bool = True, tls: tuple[Path, Path] | None = None
+    db: Path,
+    *,
+    strict_tasks: bool = True,
+    tls: tuple[Path, Path] | None = None,
+    anonymous: bool = True,
 ) -> tuple[LiveServer, threading.Thread]:
     """Start a server on an SQLite file in a thread of its own; return it once it listens.
 
-    `tls`: its certificate and key files, to serve https:// instead of http://."""
+    `tls`: its certificate and key files, to serve https:// instead of http://.
+    `anonymous=False`: every request but the open ones needs a token."""
     port = free_port()
     settings = load_settings(
-        {"db": str(db), "port": port, "strict_tasks": strict_tasks, "anonymous": True}, environ={}
+        {"db": str(db), "port": port, "strict_tasks": strict_tasks, "anonymous": anonymous},
+        environ={},
     )
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -104,10 +110,14 @@ def start_live_server(
 
 @contextmanager
 def running_server(
-    db: Path, *, strict_tasks: bool = True, tls: tuple[Path, Path] | None = None
+    db: Path,
+    *,
+    strict_tasks: bool = True,
+    tls: tuple[Path, Path] | None = None,
+    anonymous: bool = True,
 ) -> Iterator[LiveServer]:
     """Run a server for the length of the block (over TLS with `tls`: certificate, key)."""
-    live, thread = start_live_server(db, strict_tasks=strict_tasks, tls=tls)
+    live, thread = start_live_server(db, strict_tasks=strict_tasks, tls=tls, anonymous=anonymous)
     try:
         yield live
     finally:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from rota.server.errors import AUTH_ERRORS, COMMON_ERRORS
 from tests.server.conftest import LiveServer, StartServer
 from tests.server.fakes import FakeWorker
 
@@ -255,8 +256,8 @@ async def test_reminder_actions_refuse_other_jobs_unknown_ids_and_bad_bodies(
     assert (await server.http.get(f"{JOBS}/{reminder['id']}")).json()["state"] == "pending"
 
 
-COMMON = {"400", "413", "422", "500", "503"}
-"""What every route may answer (rota.server.errors.COMMON_ERRORS)."""
+COMMON = {str(status) for status in (*COMMON_ERRORS, *AUTH_ERRORS)}
+"""What every route but the health probes may answer."""
 
 
 async def test_openapi_documents_the_device_and_reminder_routes(

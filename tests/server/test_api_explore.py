@@ -15,6 +15,7 @@ import pytest
 from rota.clock import SYSTEM_CLOCK
 from rota.jobs import Lease
 from rota.scheduling.model import Firing, Skip
+from rota.server.errors import AUTH_ERRORS, COMMON_ERRORS
 from rota.store.base import AcquireRequest, Store, WorkerInfo
 from rota.store.sqlite import SqliteStore
 from tests.contract.postgres import postgres_backend
@@ -228,8 +229,8 @@ async def test_schedule_runs_and_names(client: httpx.AsyncClient, store: Store) 
     assert_error(await client.get(f"{API}/schedules/nope/runs"), 404, "ScheduleNotFound")
 
 
-COMMON = {"400", "413", "422", "500", "503"}
-"""What every route may answer (rota.server.errors.COMMON_ERRORS)."""
+COMMON = {str(status) for status in (*COMMON_ERRORS, *AUTH_ERRORS)}
+"""What every route but the health probes may answer."""
 
 
 async def test_openapi_documents_the_routes_and_their_errors(client: httpx.AsyncClient) -> None:

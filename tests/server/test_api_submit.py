@@ -189,6 +189,7 @@ async def test_backoff_and_target_are_stored(client: httpx.AsyncClient) -> None:
         ({"task": "rota.echo", "idempotency_key": "k" * 201}, ["idempotency_key"]),
         ({"task": "rota.echo", "backoff": {"factor": 0.5}}, ["backoff.factor"]),
         ({"task": "not a name"}, ["task", "invalid task name"]),
+        ({"task": "rota.echo\n"}, ["task", "invalid task name"]),
         ([], ["empty"]),
         ("rota.echo", ["job object"]),
         ([{"task": "rota.echo"}, {"task": "rota.echo", "priority": "x"}], ["jobs[1].priority"]),

@@ -216,6 +216,7 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
         ({"prefetch": -1}, "prefetch must be between"),
         ({"capacity": 9000, "prefetch": 1001}, "prefetch must be between"),
         ({"name": "no spaces please"}, "worker name"),
+        ({"name": "worker\n"}, "worker name"),
         ({"queues": []}, "at least one queue"),
         ({"tags": ["x" * 201]}, "hello.tags must be a list of short strings"),
         ({"tasks": ["a\x00b"]}, "hello.tasks"),

@@ -5,14 +5,23 @@ contract a worker in another language follows cannot drift from the code."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
 from rota.jobs import Lease
-from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine, closing
-from rota.protocol.messages import FROM_SERVER, FROM_WORKER
+from rota.protocol import PROTOCOL_VERSION, JobOrder, LogLine, closing, messages
+from rota.protocol.messages import (
+    ALONE,
+    FROM_SERVER,
+    FROM_WORKER,
+    Batch,
+    ServerMessage,
+    WorkerMessage,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 PARTS: dict[str, type] = {"lease": Lease, "log line": LogLine, "job order": JobOrder}
@@ -52,6 +61,36 @@ def test_each_side_s_table_lists_its_messages_and_their_fields(
     documented = table(heading)
     in_code = {cls.TYPE: fields_of(cls) for cls in classes}  # type: ignore[attr-defined]
     assert documented == in_code
+
+
+def test_every_message_class_is_one_side_s_and_in_the_doc() -> None:
+    """A message class the codec does not know of (in neither side's list) would be
+    undocumented and undecodable: every class with a frame type is on a side's list, and
+    the type aliases the server and the worker handle name the same classes."""
+    declared = {
+        cls
+        for _, cls in inspect.getmembers(messages, inspect.isclass)
+        if cls.__module__ == messages.__name__ and "TYPE" in vars(cls)
+    }
+    assert declared == set(FROM_WORKER) | set(FROM_SERVER)
+    assert set(typing.get_args(WorkerMessage)) == set(FROM_WORKER) - {Batch}
+    assert set(typing.get_args(ServerMessage)) == set(FROM_SERVER) - {Batch}
+    documented = set(table("Messages from the worker")) | set(table("Messages from the server"))
+    assert documented == {cls.TYPE for cls in declared}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("heading", "classes"),
+    [("Messages from the worker", FROM_WORKER), ("Messages from the server", FROM_SERVER)],
+)
+def test_each_side_s_batch_row_names_the_messages_a_batch_never_holds(
+    heading: str, classes: tuple[type, ...]
+) -> None:
+    text = DOC.read_text(encoding="utf-8").split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in text.splitlines() if line.startswith("| `batch` |"))
+    meaning = row.strip().strip("|").split("|")[2]
+    left_out = set(re.findall(r"`([a-z_]+)`", meaning.split(" but ", 1)[1]))
+    assert left_out == {cls.TYPE for cls in classes if cls in ALONE and cls is not Batch}  # type: ignore[attr-defined]
 
 
 def test_the_parts_of_messages_are_listed_with_their_fields() -> None:

@@ -121,7 +121,7 @@ class Hello:
     def check_limits(self) -> None:
         """Raise ProtocolError unless the names, counts, capacity, prefetch, horizon, lead
         and session are within limits."""
-        if not _WORKER_NAME.match(self.name):
+        if not _WORKER_NAME.fullmatch(self.name):  # `$` also matches before a final \n
             raise MessageRefused(
                 f"worker name {excerpt(self.name)} must match {_WORKER_NAME.pattern}"
             )

@@ -87,7 +87,11 @@ class ReminderRequest(BaseModel):
     )
     device: DeviceName | None = Field(None, description="the device that rings it")
     devices: list[DeviceName] | None = Field(
-        None, max_length=MAX_DEVICES, description="ring on each of these devices"
+        None,
+        max_length=MAX_DEVICES,
+        description="ring on each of these devices",
+        # Stated for the API's schema; _some_devices checks them with a clearer message.
+        json_schema_extra={"minItems": 1, "uniqueItems": True},
     )
     any_device: StrictBool = Field(False, description="ring on one online device")
     repeat: Annotated[StrictStr, StringConstraints(max_length=200)] | None = Field(

@@ -5,19 +5,17 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from starlette.types import Receive, Scope, Send
 
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.server import dashboard, gateway
 from rota.server.api import API_PREFIX, api_router, health, metrics
-from rota.server.api.schemas import openapi_components
 from rota.server.errors import install_error_handlers
 from rota.server.lean import is_lean, lean_submit
 from rota.server.limits import BodyLimitMiddleware
+from rota.server.openapi import install_openapi
 from rota.server.request_gate import AllowedHosts, check_request, refuse
 from rota.server.state import Hub
 from rota.server.url_text import UrlTextMiddleware
@@ -85,26 +83,11 @@ def create_app(settings: Settings, store: Store, *, clock: Clock = SYSTEM_CLOCK)
     install_error_handlers(app)  # last: its last resort wraps every middleware
     app.include_router(api_router(), prefix=API_PREFIX)
     # Probes also answer at the root, where orchestrators look for them by default.
-    app.include_router(health.router, include_in_schema=False)
+    app.include_router(health.router)
     app.include_router(gateway.router)
-    app.include_router(metrics.router, include_in_schema=False)
+    app.include_router(metrics.router)
     # Last: the dashboard answers every other path (its deep links) with the app.
     app.include_router(dashboard.router(), include_in_schema=False)
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                summary=app.summary,
-                routes=app.routes,
-            )
-            # Submit and patch read their bodies themselves (for clear errors); describe them.
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                openapi_components()
-            )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    install_openapi(app)
     return app

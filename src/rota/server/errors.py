@@ -1,8 +1,8 @@
-"""The one place where errors become HTTP responses.
+"""The one place where errors become HTTP responses, and where /openapi.json learns them.
 
 Every error body has the same shape: {"error": {"type": "<ClassName>", "message": "..."}},
-which ErrorBody declares for /openapi.json; `error_responses` documents the statuses a route
-may answer with it.
+which ErrorBody declares for /openapi.json. `error_responses` documents the statuses one
+route may answer with it; `document_errors` those every route may answer.
 """
 
 from __future__ import annotations
@@ -52,22 +52,39 @@ class ErrorBody(BaseModel):
 ERROR_STATUSES: dict[int, str] = {
     400: "the body is not JSON (or not UTF-8, or empty), the Content-Length header is "
     "unreadable, or the Host header names a host not in `server.allowed_hosts`",
-    403: "a web page of another origin (the Origin header) may not change anything",
+    401: "not authenticated: the guard, which runs before any route, found no bearer token "
+    "(nor session cookie), or one that is unknown or revoked",
+    403: "not allowed: the guard, which runs before any route, found that the token's role "
+    "may not make this request; or a web page of another origin (the Origin header) tried "
+    "to change something",
     404: "no such job, worker, device or schedule",
+    408: "the request's headers or body came too slowly (`server.header_timeout_s`, "
+    "`server.body_timeout_s`); the connection is closed",
     409: "the state of what it names does not allow it (or a concurrent change, or an "
     "idempotency key or name already taken)",
     413: "the request body is larger than `server.max_body_bytes`",
-    415: "the request has a body whose Content-Type is not application/json",
+    415: "the request has a body that is not `application/json` (a calendar import also "
+    "reads `text/calendar`)",
     422: "a parameter or the body is not valid; the message names it",
     500: "the server failed; its log says why",
-    503: "the server is stopping: its store is closed",
+    503: "the server is stopping (its store is closed), or this client address holds "
+    "`server.max_connections_per_client` connections already",
 }
 """What each error status means, for any route that answers it."""
 
-COMMON_ERRORS: tuple[int, ...] = (400, 413, 422, 500, 503)
+COMMON_ERRORS: tuple[int, ...] = (400, 408, 413, 415, 422, 500, 503)
 """The statuses every route may answer, whatever it does: an unreadable Content-Length or
-a body too large (refused before routing), a path or query the route refuses, a failure, a
-store closed while the server stops."""
+a Host not allowed, a request too slow, a body too large or not JSON (refused before
+routing), a path or query the route refuses, a failure, a store closed while the server
+stops or too many connections from one address."""
+
+AUTH_ERRORS: tuple[int, ...] = (401, 403)
+"""The refusals of the auth check (rota.server.guard), which every route goes through but
+those open to anyone (an operation whose OpenAPI entry says `security: []`, as
+rota.server.openapi marks the routes rota.auth.access opens: the health probes, the
+dashboard's session)."""
+
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -76,6 +93,35 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ErrorBody, "description": ERROR_STATUSES.get(status, "refused")}
         for status in statuses
     }
+
+
+def error_schemas() -> dict[str, Any]:
+    """Return the OpenAPI components of the error body (ErrorBody and ErrorDetail)."""
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {**schema.pop("$defs", {}), "ErrorBody": schema}
+
+
+def document_errors(operation: dict[str, Any]) -> None:
+    """Add to one operation of an OpenAPI document the error statuses every route may
+    answer (COMMON_ERRORS, and AUTH_ERRORS unless it is open to anyone), each with the
+    error body; a status the route documents itself keeps its own entry. Responses end up
+    sorted by status.
+
+    This is the one place where what every route shares is documented: a refusal added in
+    front of the routes (a middleware, the auth check) is documented for all by one edit of
+    COMMON_ERRORS or AUTH_ERRORS.
+    """
+    statuses = COMMON_ERRORS if operation.get("security") == [] else COMMON_ERRORS + AUTH_ERRORS
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in statuses:
+        responses.setdefault(
+            str(status),
+            {
+                "description": ERROR_STATUSES[status],
+                "content": {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}},
+            },
+        )
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def error_response(status_code: int, kind: str, message: str) -> JSONResponse:

@@ -14,13 +14,16 @@ from rota.errors import InvalidInput
 from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
 from rota.safe_text import excerpt
 
-TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+TASK_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+"""As JSON Schema reads it (`$` ends the text), so a name is matched whole (fullmatch): in
+Python, `$` also matches before a final newline."""
+TASK_NAME = re.compile(TASK_NAME_PATTERN)
 MAX_TASK_NAME = 200
 
 
 def validate_task_name(name: str) -> str:
     """Return the name if it is a dotted Python-style identifier, else raise InvalidInput."""
-    if len(name) > MAX_TASK_NAME or not TASK_NAME.match(name):
+    if len(name) > MAX_TASK_NAME or not TASK_NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid task name {excerpt(name)}: use dotted identifiers like 'app.add'"
         )

@@ -20,7 +20,6 @@ from rota.server.api import (
     tokens,
     workers,
 )
-from rota.server.errors import COMMON_ERRORS, error_responses
 
 API_PREFIX = "/api/v1"
 
@@ -28,10 +27,10 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Return a router holding every resource of the REST API (without the prefix).
 
-    Every route is documented to answer the errors any route may answer (COMMON_ERRORS,
-    with the standard error body), besides the ones it declares itself.
+    The errors every route may answer are documented by rota.server.openapi, for every
+    route of the app at once; each route declares the ones only it gives.
     """
-    router = APIRouter(responses=error_responses(*COMMON_ERRORS))
+    router = APIRouter()
     modules = (
         explore,
         jobs,

@@ -24,15 +24,17 @@ CalendarName = Annotated[
         description="the calendar's name: what keeps its reminders apart from other calendars'",
     ),
 ]
+_ICS_TEXT = {"type": "string", "pattern": r"\S"}
+"""An .ics file: a body of blanks only is refused before it is read."""
 _ICS_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "text/calendar": {"schema": {"type": "string"}},
+            "text/calendar": {"schema": _ICS_TEXT},
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "properties": {"ics": {"type": "string"}},
+                    "properties": {"ics": _ICS_TEXT},
                     "required": ["ics"],
                     "additionalProperties": False,
                 }

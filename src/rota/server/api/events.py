@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Scope
 
+from rota.server.api.event_models import stream_event_schema
 from rota.server.events import Notice
 from rota.server.guard import principal_of
 from rota.server.state import Hub, hub_of
@@ -38,7 +39,13 @@ RECONNECT_MS = 2000
     "/events",
     summary="Stream job and worker changes (server-sent events)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "an endless stream of server-sent events, each described here "
+            "by its kind (`event`) and its data (`data`, JSON text)",
+            "content": {"text/event-stream": {"schema": stream_event_schema()}},
+        }
+    },
 )
 async def stream_events(hub: HubDep, request: Request) -> StreamingResponse:
     """Stream notices until the client goes away, the server stops or the token that

@@ -41,7 +41,18 @@ that proxies (nginx, most cloud load balancers) apply by default."""
         "the job, or the list of jobs in the order given; with `Prefer: return=minimal` "
         'each as `{"id", "state"}`'
     ),
-    responses=errors(409),
+    responses={
+        201: {
+            "headers": {
+                "Preference-Applied": {
+                    "description": "`return=minimal` when the request preferred it",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["return=minimal"]},
+                }
+            }
+        },
+        **errors(409),
+    },
 )
 async def submit_jobs(request: Request, hub: HubDep) -> JSONResponse:
     """Submit a job object (answered with the job) or a list of them (answered with a list).

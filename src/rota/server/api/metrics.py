@@ -14,7 +14,17 @@ router = APIRouter(tags=["metrics"])
 HubDep = Annotated[Hub, Depends(hub_of)]
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the metrics in the Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(hub: HubDep) -> Response:
     """Return the metrics in the Prometheus text format."""
     queues = await hub.store.queue_stats()

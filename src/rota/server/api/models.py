@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rota.jobs import Job, JobState
 from rota.server.api.fields import Moment
+from rota.server.api.json_values import JsonList, JsonObject, JsonValue
 from rota.server.errors import error_responses
 from rota.store.base import WorkerState
 
@@ -42,8 +43,8 @@ class JobOut(Out):
 
     id: str
     task: str
-    args: list[Any]
-    kwargs: dict[str, Any]
+    args: JsonList
+    kwargs: JsonObject
     queue: str
     priority: int
     state: JobState
@@ -62,7 +63,7 @@ class JobOut(Out):
     prior_attempts: int
     lease_expires_at: str | None
     worker: str | None
-    result: Any = None
+    result: JsonValue = None
     error: str | None
     traceback: str | None
     progress: float | None
@@ -127,8 +128,8 @@ class RetryBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="RetryBody")
 
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
+    args: JsonList | None = None
+    kwargs: JsonObject | None = None
 
 
 class RetryManyBody(BaseModel):
@@ -170,7 +171,7 @@ class TaskStatsPage(Out):
 class WorkerSampleOut(Out):
     at: str
     running: int
-    resources: dict[str, Any]
+    resources: JsonObject
 
 
 class WorkerDetail(Out):
@@ -186,7 +187,7 @@ class WorkerDetail(Out):
     server: str | None
     connected_at: str | None
     last_seen_at: str | None
-    resources: dict[str, Any]
+    resources: JsonObject
     running_jobs: list[JobOut]
     recent_jobs: list[JobOut] = Field(description="the newest jobs it ran, running or not")
     samples: list[WorkerSampleOut] = Field(description="resources over time, oldest first")
@@ -241,7 +242,7 @@ class WorkerOut(Out):
     server: str | None = Field(description="the server it is connected to")
     connected_at: str | None
     last_seen_at: str | None
-    resources: dict[str, Any] = Field(description="its machine's figures, from its heartbeat")
+    resources: JsonObject = Field(description="its machine's figures, from its heartbeat")
 
 
 class WorkersOut(Out):

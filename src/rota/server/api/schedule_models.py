@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from rota.jobs import JobState
+from rota.server.api.json_values import JsonList, JsonObject
 from rota.server.api.models import Out
 
 
@@ -22,8 +23,8 @@ class ScheduleOut(Out):
     ics: str | None
     before_s: float
     tz: str
-    args: list[Any]
-    kwargs: dict[str, Any]
+    args: JsonList
+    kwargs: JsonObject
     queue: str
     priority: int
     target: str | None

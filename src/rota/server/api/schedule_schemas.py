@@ -38,7 +38,8 @@ from rota.scheduling.model import (
 )
 from rota.scheduling.triggers import MAX_TIMEZONE_CHARS
 from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeconds
-from rota.server.api.schemas import Priority, QueueName, ShortText
+from rota.server.api.json_values import JsonList, JsonObject
+from rota.server.api.schemas import Priority, QueueName, ShortText, TaskName
 from rota.server.errors import describe_validation_errors
 from rota.tasks import validate_task_name
 from rota.values import check_arguments
@@ -56,7 +57,7 @@ class _ScheduleFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: StrictStr | None = Field(None, description="the registered task name")
+    task: TaskName | None = Field(None, description="the registered task name")
     cron: Annotated[StrictStr, StringConstraints(max_length=MAX_CRON_CHARS)] | None = Field(
         None, description="5 or 6 fields (seconds first), or @hourly, @daily, ..."
     )
@@ -74,8 +75,8 @@ class _ScheduleFields(BaseModel):
     tz: Annotated[StrictStr, StringConstraints(max_length=MAX_TIMEZONE_CHARS)] | None = Field(
         None, description="IANA time zone of the cron expression (ics: of floating times)"
     )
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
+    args: JsonList | None = None
+    kwargs: JsonObject | None = None
     queue: QueueName | None = None
     priority: Priority | None = None
     target: ShortText | None = Field(None, description="a worker name or tag")
@@ -128,7 +129,7 @@ class ScheduleCreate(_ScheduleFields):
     model_config = ConfigDict(extra="forbid", title="ScheduleCreate")
 
     name: ScheduleName = Field(description="unique; letters, digits and _ . : -")
-    task: StrictStr = Field(description="the registered task name, e.g. 'app.report'")
+    task: TaskName = Field(description="the registered task name, e.g. 'app.report'")
 
     @model_validator(mode="after")
     def _one_timing(self) -> ScheduleCreate:

@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -30,12 +31,20 @@ from rota.jobs import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, QUEUE_PATTERN, JobSpe
 from rota.moments import after
 from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.server.api.fields import BackoffBaseSeconds, Moment, Seconds, TimeoutSeconds
+from rota.server.api.json_values import JsonList, JsonObject
 from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
+from rota.tasks.registry import MAX_TASK_NAME, TASK_NAME_PATTERN
 from rota.values import MAX_DEPTH, check_arguments, text_problem
 
 QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
+TaskName = Annotated[
+    StrictStr,
+    WithJsonSchema({"type": "string", "pattern": TASK_NAME_PATTERN, "maxLength": MAX_TASK_NAME}),
+]
+"""A task's name as /openapi.json states it; validate_task_name checks it (its message
+names the field and the rule)."""
 
 
 def _storable(value: str) -> str:
@@ -71,9 +80,9 @@ class JobSubmit(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="JobSubmit")
 
-    task: StrictStr = Field(description="the registered task name, e.g. 'app.add'")
-    args: list[Any] = Field(default_factory=list)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    task: TaskName = Field(description="the registered task name, e.g. 'app.add'")
+    args: JsonList = Field(default_factory=list)
+    kwargs: JsonObject = Field(default_factory=dict)
     queue: QueueName = DEFAULT_QUEUE
     priority: Priority = Field(0, description="higher runs first")
     run_at: Moment | None = None
@@ -129,8 +138,8 @@ class JobPatch(BaseModel):
     run_at: Moment | None = None
     delay: Seconds | None = None
     priority: Priority | None = None
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
+    args: JsonList | None = None
+    kwargs: JsonObject | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> JobPatch:

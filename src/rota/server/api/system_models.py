@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
+from rota.server.api.json_values import JsonObject
 from rota.server.api.models import Out, QueueOut
 from rota.store.base import WorkerState
 
@@ -21,7 +20,7 @@ class WorkerFiguresOut(Out):
     capacity: int
     last_seen_at: str | None
     heartbeat_age_s: float | None
-    resources: dict[str, Any] = Field(description="as its last heartbeat reported them")
+    resources: JsonObject = Field(description="as its last heartbeat reported them")
 
 
 class ClusterTotalsOut(Out):
