@@ -4,13 +4,22 @@ without a token (or with a revoked one) is refused; every refusal names no secre
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
+from rota.auth.access import access_for, allows
+from rota.auth.tokens import Role
+from rota.protocol import WEBSOCKET_PATH
 from tests.e2e.conftest import ROTA, Cluster, wait_for
+from tests.e2e.figures import record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 SECRET = re.compile(r"rota_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
@@ -90,3 +99,87 @@ def test_tokens_from_first_start_to_revocation(cluster: Cluster) -> None:
     logs = cluster.logs()
     assert worker_token not in logs and admin not in logs.replace(log, "")
     assert f"token {worker_id}" in logs
+
+
+def test_every_route_and_the_socket_refuse_missing_wrong_revoked_and_wrong_role_tokens(
+    cluster: Cluster,
+) -> None:
+    """The fault suite's refusal matrix, against a real server process: every operation of
+    /openapi.json, the event stream and the worker socket, without a token, with a wrong,
+    a revoked and a wrong-role one. Each must be 401 or 403 (4401/4403 on the socket)."""
+    cluster.anonymous = False
+    cluster.start_server()
+    [admin] = SECRET.findall((cluster.tmp_path / f"server-{cluster.port}.log").read_text())
+    cluster.token = admin
+
+    def make(role: str) -> str:
+        answer = cluster.request("POST", "/api/v1/tokens", json={"name": role, "role": role})
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["secret"])
+
+    tokens = {role: make(role) for role in ("read", "client", "worker")}
+    revoked = make("admin")
+    cluster.request("DELETE", f"/api/v1/tokens/{revoked.split('_')[1]}")
+    schema = cluster.get("/openapi.json")
+    variants = {
+        "none": None,
+        "wrong": "rota_0123456789ab_" + "w" * 43,
+        "revoked": revoked,
+    }
+    cases: list[tuple[str, str, str, str | None, int]] = []
+    for path, item in schema["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        for method, operation in item.items():
+            if operation.get("security") == []:  # open: the probes, signing in
+                continue
+            need = access_for("http", method.upper(), concrete)
+            wrong_role = next(
+                role for role in ("worker", "read", "client") if not allows(Role(role), need)
+            )
+            for name, secret in [*variants.items(), ("wrong role", tokens[wrong_role])]:
+                expected = 403 if name == "wrong role" else 401
+                cases.append((method.upper(), concrete, name, secret, expected))
+
+    def status_of(case: tuple[str, str, str, str | None, int]) -> int:
+        method, path, _, secret, _ = case
+        headers = {"content-type": "application/json"}
+        if secret is not None:
+            headers["authorization"] = f"Bearer {secret}"
+        body = b"{}" if method in ("POST", "PUT", "PATCH") else None
+        with httpx.Client(base_url=cluster.url, timeout=30) as http:
+            with http.stream(method, path, headers=headers, content=body) as answer:
+                return answer.status_code
+
+    # At once: an unknown token waits for the guard's next read of the tokens.
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(status_of, cases))
+    asked = len(cases)
+    refused = sum(status == case[4] for case, status in zip(cases, statuses, strict=True))
+    wrong = [(c[0], c[1], c[2], s) for c, s in zip(cases, statuses, strict=True) if s != c[4]]
+    socket_refused = 0
+    for secret, code in [
+        (None, 4401),
+        (variants["wrong"], 4401),
+        (revoked, 4401),
+        (tokens["read"], 4403),
+        (tokens["client"], 4403),
+    ]:
+        socket_refused += asyncio.run(_socket_close_code(cluster, secret)) == code
+    record("auth.requests_refused", refused, "requests", f"of {asked}: each operation, 4 tokens")
+    record(
+        "auth.socket_refused", socket_refused, "handshakes", "of 5: none, wrong, revoked, 2 roles"
+    )
+    assert not wrong and asked > 100
+    assert socket_refused == 5
+
+
+async def _socket_close_code(cluster: Cluster, secret: str | None) -> int | None:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else None
+    url = cluster.url.replace("http://", "ws://") + WEBSOCKET_PATH
+    async with connect(url, additional_headers=headers) as socket:
+        try:
+            await asyncio.wait_for(socket.recv(), 10)
+            await asyncio.wait_for(socket.recv(), 10)
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+    return None
