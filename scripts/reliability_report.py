@@ -87,6 +87,15 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
         "`misfire: once` the latest, listing the skip with its reason; no fire time may run "
         "twice (`tests/e2e/test_clock_faults.py`).",
     ),
+    (
+        "auth",
+        "Requests without the right token",
+        "A server that wants tokens, as a real process: every operation of its /openapi.json "
+        "(but the open ones: the probes and signing in) is asked without a token, with a "
+        "made-up one, with a revoked one and with a token of a role that may not; the "
+        "worker socket likewise. Every request must be refused with 401 or 403 (4401 or 4403 "
+        "on the socket) and change nothing (`tests/e2e/test_auth.py`).",
+    ),
 )
 
 

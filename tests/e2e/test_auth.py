@@ -121,6 +121,7 @@ def test_every_route_and_the_socket_refuse_missing_wrong_revoked_and_wrong_role_
     revoked = make("admin")
     cluster.request("DELETE", f"/api/v1/tokens/{revoked.split('_')[1]}")
     schema = cluster.get("/openapi.json")
+    tokens_before = cluster.get("/api/v1/tokens")["tokens"]
     variants = {
         "none": None,
         "wrong": "rota_0123456789ab_" + "w" * 43,
@@ -170,6 +171,9 @@ def test_every_route_and_the_socket_refuse_missing_wrong_revoked_and_wrong_role_
         "auth.socket_refused", socket_refused, "handshakes", "of 5: none, wrong, revoked, 2 roles"
     )
     assert not wrong and asked > 100
+    # Refused before any route ran: nothing was made, changed or revoked.
+    assert cluster.get("/api/v1/tokens")["tokens"] == tokens_before
+    assert cluster.count_jobs() == 0 and cluster.get("/api/v1/schedules")["schedules"] == []
     assert socket_refused == 5
 
 
