@@ -141,6 +141,25 @@ async def test_the_attacks_of_an_anonymous_caller_are_refused(
     assert kept["args"] == [1] and kept["state"] == "pending"
 
 
+@pytest.mark.parametrize("ending", ["%0A", "%0a"])
+async def test_a_path_ending_in_a_newline_is_judged_as_the_route_it_reaches(
+    guarded: LiveServer, store: Store, ending: str
+) -> None:
+    # The router's patterns end in `$`, which also matches before a final newline: the
+    # guard must judge "/api/v1/tokens\n" as the tokens route it reaches, not as a write.
+    client = await token(store, Role.CLIENT)
+    read = await token(store, Role.READ)
+    made = await guarded.http.post(
+        f"{API}/tokens{ending}", json={"name": "x", "role": "admin"}, headers=bearer(client)
+    )
+    assert made.status_code == 403, made.text
+    listed = await guarded.http.get(f"{API}/tokens{ending}", headers=bearer(read))
+    assert listed.status_code == 403, listed.text
+    drained = await guarded.http.post(f"{API}/workers/w/drain{ending}", headers=bearer(client))
+    assert drained.status_code == 403, drained.text
+    assert (await guarded.http.get(f"/metrics{ending}")).status_code == 401
+
+
 async def test_a_worker_without_a_worker_token_cannot_connect(
     guarded: LiveServer, store: Store
 ) -> None:
