@@ -202,6 +202,17 @@ async def test_a_bound_worker_token_admits_only_its_name_or_tag(
     assert await plain.closed_with() == 4403
 
 
+async def test_a_refusal_longer_than_a_close_frame_allows_still_closes_with_its_code(
+    guarded: LiveServer, store: Store
+) -> None:
+    # A close frame's reason is at most 123 bytes: a message naming a token in non-ASCII
+    # letters must be cut to fit, or the close fails and the worker reconnects for ever.
+    client = await token(store, Role.CLIENT, name="é" * 100)
+    fake = guarded.fake("intruder", token=client)
+    await fake.open()
+    assert await fake.closed_with() == 4403
+
+
 async def test_revoking_a_token_closes_the_socket_and_the_event_stream_it_opened(
     guarded: LiveServer, store: Store
 ) -> None:

@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from rota.auth.access import Access, access_for, allows, roles_allowed
 from rota.auth.tokens import Role, TokenRecord, digest_of, id_of
-from rota.protocol.closing import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from rota.protocol.closing import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, close_reason
 from rota.server.errors import error_response
 from rota.store.base import Store
 
@@ -85,7 +85,9 @@ class Refusal:
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
             code = CLOSE_UNAUTHENTICATED if self.status == 401 else CLOSE_FORBIDDEN
-            await send({"type": "websocket.close", "code": code, "reason": self.message[:120]})
+            await send(
+                {"type": "websocket.close", "code": code, "reason": close_reason(self.message)}
+            )
             return
         response = error_response(self.status, self.kind, self.message)
         if self.status == 401:
