@@ -6,6 +6,7 @@ session cookie."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
@@ -158,6 +159,21 @@ async def test_a_path_ending_in_a_newline_is_judged_as_the_route_it_reaches(
     drained = await guarded.http.post(f"{API}/workers/w/drain{ending}", headers=bearer(client))
     assert drained.status_code == 403, drained.text
     assert (await guarded.http.get(f"/metrics{ending}")).status_code == 401
+
+
+async def test_a_refusal_is_logged_on_one_line_whatever_the_path(
+    guarded: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A path may hold an encoded newline: logged raw, it would forge a line of its own.
+    caplog.set_level(logging.INFO)
+    forged = "refused GET /api/v1/jobs from 10.9.9.9: forged"
+    path = f"{API}/x%0A{forged.replace(' ', '%20')}"
+    for sent in (path, path + "?x=1"):
+        assert (await guarded.http.get(sent)).status_code == 401
+    assert (await guarded.http.get(path, headers={"Host": "evil.example"})).status_code == 400
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("10.9.9.9" in line for line in lines)
+    assert not any("\n" in line for line in lines), lines
 
 
 async def test_a_worker_without_a_worker_token_cannot_connect(
