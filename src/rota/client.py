@@ -14,6 +14,7 @@ import anyio
 import httpx
 
 from rota import errors
+from rota.auth.tokens import bearer_header
 from rota.client_calendars import CalendarMethods
 from rota.client_devices import DeviceMethods
 from rota.client_reminders import ReminderMethods
@@ -102,7 +103,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         self.timeout_s = timeout_s
         self.retry_policy = retry
         self._clock = clock
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = bearer_header(token)
         self._verify = verify_for(self.url, ca_from() if ca is None else ca)
         self._http = httpx.AsyncClient(
             base_url=self.url + API_PREFIX,

@@ -6,6 +6,7 @@ import pytest
 
 from rota import AsyncClient, Client, Rota
 from rota.client import DEFAULT_URL, server_from, token_from
+from rota.errors import InvalidInput
 
 
 def test_the_environment_names_the_server_and_the_token() -> None:
@@ -40,3 +41,14 @@ def test_without_the_environment_the_local_default(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("ROTA_TOKEN", raising=False)
     assert Rota().url == DEFAULT_URL
     assert "Authorization" not in AsyncClient()._http.headers
+
+
+def test_a_token_with_a_line_ending_is_trimmed_and_a_control_character_refused_unseen() -> None:
+    # A token read from a file or an env file often ends in "\n" or "\r\n".
+    secret = "rota_0123456789ab_" + "k" * 43
+    given = AsyncClient("http://given:1", token=f" {secret}\r\n")
+    assert given._http.headers["Authorization"] == f"Bearer {secret}"
+    for bad in (f"{secret}\x01", f"rota_{secret}\nX-Evil: 1", f"{secret}é"):
+        with pytest.raises(InvalidInput) as refused:
+            AsyncClient("http://given:1", token=bad)
+        assert secret not in str(refused.value) and "token" in str(refused.value)

@@ -6,6 +6,7 @@ session cookie."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
@@ -141,6 +142,40 @@ async def test_the_attacks_of_an_anonymous_caller_are_refused(
     assert kept["args"] == [1] and kept["state"] == "pending"
 
 
+@pytest.mark.parametrize("ending", ["%0A", "%0a"])
+async def test_a_path_ending_in_a_newline_is_judged_as_the_route_it_reaches(
+    guarded: LiveServer, store: Store, ending: str
+) -> None:
+    # The router's patterns end in `$`, which also matches before a final newline: the
+    # guard must judge "/api/v1/tokens\n" as the tokens route it reaches, not as a write.
+    client = await token(store, Role.CLIENT)
+    read = await token(store, Role.READ)
+    made = await guarded.http.post(
+        f"{API}/tokens{ending}", json={"name": "x", "role": "admin"}, headers=bearer(client)
+    )
+    assert made.status_code == 403, made.text
+    listed = await guarded.http.get(f"{API}/tokens{ending}", headers=bearer(read))
+    assert listed.status_code == 403, listed.text
+    drained = await guarded.http.post(f"{API}/workers/w/drain{ending}", headers=bearer(client))
+    assert drained.status_code == 403, drained.text
+    assert (await guarded.http.get(f"/metrics{ending}")).status_code == 401
+
+
+async def test_a_refusal_is_logged_on_one_line_whatever_the_path(
+    guarded: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A path may hold an encoded newline: logged raw, it would forge a line of its own.
+    caplog.set_level(logging.INFO)
+    forged = "refused GET /api/v1/jobs from 10.9.9.9: forged"
+    path = f"{API}/x%0A{forged.replace(' ', '%20')}"
+    for sent in (path, path + "?x=1"):
+        assert (await guarded.http.get(sent)).status_code == 401
+    assert (await guarded.http.get(path, headers={"Host": "evil.example"})).status_code == 400
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("10.9.9.9" in line for line in lines)
+    assert not any("\n" in line for line in lines), lines
+
+
 async def test_a_worker_without_a_worker_token_cannot_connect(
     guarded: LiveServer, store: Store
 ) -> None:
@@ -181,6 +216,17 @@ async def test_a_bound_worker_token_admits_only_its_name_or_tag(
     await plain.send(plain.hello)
     await plain.receive("error")
     assert await plain.closed_with() == 4403
+
+
+async def test_a_refusal_longer_than_a_close_frame_allows_still_closes_with_its_code(
+    guarded: LiveServer, store: Store
+) -> None:
+    # A close frame's reason is at most 123 bytes: a message naming a token in non-ASCII
+    # letters must be cut to fit, or the close fails and the worker reconnects for ever.
+    client = await token(store, Role.CLIENT, name="é" * 100)
+    fake = guarded.fake("intruder", token=client)
+    await fake.open()
+    assert await fake.closed_with() == 4403
 
 
 async def test_revoking_a_token_closes_the_socket_and_the_event_stream_it_opened(

@@ -43,6 +43,7 @@ from rota.protocol import (
     frames_for,
     frames_of,
 )
+from rota.protocol.closing import MAX_REASON_BYTES, close_reason
 from rota.protocol.messages import FROM_SERVER, FROM_WORKER
 
 HELLO = Hello(
@@ -305,3 +306,11 @@ def test_a_heartbeat_may_carry_the_worker_s_clock_but_only_a_finite_one() -> Non
     for bad in (float("nan"), float("inf")):
         with pytest.raises(MessageRefused, match="sent_at must be a finite number"):
             decode(raw({**wire(beat), "sent_at": bad}), FROM_WORKER_SIDE)
+
+
+def test_a_close_reason_is_cut_to_fit_a_close_frame_at_a_character_boundary() -> None:
+    assert close_reason("short") == "short"
+    for message in ("é" * 100, "x" * 200, "a" + "€" * 60):
+        reason = close_reason(message)
+        assert len(reason.encode()) <= MAX_REASON_BYTES and reason.endswith("…")
+        assert message.startswith(reason[:-1])

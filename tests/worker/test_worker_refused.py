@@ -8,13 +8,14 @@ from collections.abc import Callable
 import pytest
 from worker_fake_server import FakeServer, WorkerRun
 
-from rota.errors import WorkerRefused
+from rota.errors import InvalidInput, WorkerRefused
 from rota.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_NAME_TAKEN,
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNSUPPORTED_VERSION,
 )
+from rota.worker.connection import Connector
 
 Start = Callable[..., WorkerRun]
 PROMPTLY_S = 5.0
@@ -100,3 +101,13 @@ async def test_a_worker_presents_its_last_session_when_it_reconnects(
     await server.drop()
     third = await server.wait_connected(3)
     assert third["session"] == "session-2"
+
+
+def test_a_token_with_a_line_ending_is_trimmed_and_a_control_character_refused_unseen() -> None:
+    # Not retried for ever, printing the secret each time: refused before any connection.
+    secret = "rota_0123456789ab_" + "k" * 43
+    connector = Connector(["http://127.0.0.1:1"], token=f"{secret}\r\n")
+    assert connector._headers == {"Authorization": f"Bearer {secret}"}
+    with pytest.raises(InvalidInput) as raised:
+        Connector(["http://127.0.0.1:1"], token=f"{secret}\r\nX-Evil: 1")
+    assert secret not in raised.value.message

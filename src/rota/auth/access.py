@@ -47,7 +47,13 @@ _READS: Final = frozenset({"GET", "HEAD"})
 
 
 def access_for(kind: str, method: str, path: str) -> Access:
-    """Return what a request needs; `kind` is the ASGI scope type ("http", "websocket")."""
+    """Return what a request needs; `kind` is the ASGI scope type ("http", "websocket").
+
+    `path` is judged as the router matches it: a route's pattern ends in `$`, which also
+    matches before a final newline, so "/api/v1/tokens\\n" (sent as `%0A`) reaches the
+    tokens route and is judged as it.
+    """
+    path = path.rstrip("\n")
     if path == WEBSOCKET_PATH:
         return Access.WORKER
     if path.startswith(API + "/"):

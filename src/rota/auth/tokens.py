@@ -96,6 +96,25 @@ class TokenRecord:
         return self.revoked_at is not None
 
 
+def bearer_header(token: str | None) -> dict[str, str]:
+    """Return the `Authorization: Bearer` header clients and workers send, or {} for no token.
+
+    Spaces and line endings around the token are dropped (a token read from a file or an env
+    file often ends in one); a token with any other character that is not visible ASCII
+    raises InvalidInput, whose message never holds the token (it would end up in logs).
+    """
+    token = (token or "").strip()
+    if not token:
+        return {}
+    for position, char in enumerate(token, 1):
+        if not ("!" <= char <= "~"):
+            raise InvalidInput(
+                f"the token (--token or ROTA_TOKEN) holds {char!a} at character "
+                f"{position}: a token is visible ASCII only (see `rota tokens create`)"
+            )
+    return {"Authorization": f"Bearer {token}"}
+
+
 def digest_of(secret: str) -> str:
     """Return the SHA-256 hex digest a secret is stored and looked up by."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()

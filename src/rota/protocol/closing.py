@@ -44,3 +44,16 @@ REFUSED_FOR_GOOD: Final = frozenset(
 """Close codes after which a worker stops instead of reconnecting."""
 HTTP_REFUSED_FOR_GOOD: Final = frozenset({401, 403})
 """Statuses of a refused WebSocket handshake after which a worker stops."""
+
+MAX_REASON_BYTES: Final = 123
+"""RFC 6455: a close frame's reason is at most 123 bytes of UTF-8 (125 with the code)."""
+
+
+def close_reason(message: str) -> str:
+    """Return `message` as a close frame's reason: whole if it fits MAX_REASON_BYTES, else
+    cut at a character boundary and ended with "…" (a longer one makes the close fail)."""
+    if len(message.encode("utf-8", "surrogatepass")) <= MAX_REASON_BYTES:
+        return message
+    room = MAX_REASON_BYTES - len("…".encode())
+    cut = message.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+    return cut + "…"

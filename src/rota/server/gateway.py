@@ -65,6 +65,7 @@ from rota.protocol.closing import (
     CLOSE_PROTOCOL_ERROR,
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNSUPPORTED_VERSION,
+    close_reason,
 )
 from rota.protocol.messages import CLOCK_OFFSET
 from rota.server.dispatcher import WorkerSession
@@ -208,11 +209,11 @@ class WorkerConnection:
         error = Error(message=message)
         if session is not None:
             await session.send(error)
-            await session.close(code, message[:120])
+            await session.close(code, message)
             raise _Closed
         try:
             await self._websocket.send_bytes(encode(error))
-            await self._websocket.close(code, message[:120])
+            await self._websocket.close(code, close_reason(message))
         except Exception:  # the peer may be gone already; either way we are done
             pass
         raise _Closed
@@ -315,7 +316,7 @@ class WorkerConnection:
 
     async def _close_socket(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):  # it may be closed already, in several ways
-            await self._websocket.close(code, reason)
+            await self._websocket.close(code, close_reason(reason))
 
     async def _leave(self, session: WorkerSession) -> None:
         async with self._dispatcher.membership:

@@ -35,7 +35,8 @@ from starlette.types import Receive, Scope, Send
 
 from rota.auth.access import Access, access_for, allows, roles_allowed
 from rota.auth.tokens import Role, TokenRecord, digest_of, id_of
-from rota.protocol.closing import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from rota.protocol.closing import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, close_reason
+from rota.safe_text import excerpt
 from rota.server.errors import error_response
 from rota.store.base import Store
 
@@ -43,6 +44,7 @@ logger = logging.getLogger("rota.server.auth")
 
 RELOAD_S: Final = 1.0
 MISS_RELOAD_S: Final = 0.25
+MAX_LOGGED_PATH: Final = 200
 COOKIE: Final = "rota_session"
 """The dashboard's session cookie: the token, HttpOnly, SameSite=Strict."""
 _WHAT: Final = {
@@ -85,7 +87,9 @@ class Refusal:
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
             code = CLOSE_UNAUTHENTICATED if self.status == 401 else CLOSE_FORBIDDEN
-            await send({"type": "websocket.close", "code": code, "reason": self.message[:120]})
+            await send(
+                {"type": "websocket.close", "code": code, "reason": close_reason(self.message)}
+            )
             return
         response = error_response(self.status, self.kind, self.message)
         if self.status == 401:
@@ -115,7 +119,7 @@ class Guard:
         logger.warning(
             "refused %s %s from %s: %s",
             scope.get("method", "WEBSOCKET"),
-            scope.get("path", ""),
+            excerpt(scope.get("path", ""), MAX_LOGGED_PATH),  # quoted: a "\n" stays on its line
             client[0] if client else "?",
             verdict.message,
         )

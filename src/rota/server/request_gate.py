@@ -216,7 +216,9 @@ def _is_address(host: str) -> bool:
 async def refuse(error: RotaError, scope: Scope, receive: Receive, send: Send) -> None:
     """Answer a request or WebSocket handshake with the error's status and error body."""
     path = scope["path"]
-    logger.info("refused %s %s: %s", scope.get("method", "WebSocket"), path, error.message)
+    logger.info(
+        "refused %s %s: %s", scope.get("method", "WebSocket"), excerpt(path, 200), error.message
+    )
     if scope["type"] == "http":
         await rota_error_response(scope["method"], path, error)(scope, receive, send)
         return

@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatu
 from websockets.http11 import Response
 
 from rota import protocol
+from rota.auth.tokens import bearer_header
 from rota.errors import InvalidInput, ProtocolError, ServerNotTrusted, WorkerRefused
 from rota.protocol import Batch, ServerMessage, WorkerMessage
 from rota.safe_text import safe_str
@@ -163,7 +164,7 @@ class Connector:
         self._next = 0
         self._failures = 0
         self._random = random.Random()
-        self._headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._headers = bearer_header(token) or None
 
     def succeeded(self) -> None:
         """Reset the backoff once a session was established."""
