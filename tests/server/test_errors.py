@@ -55,7 +55,7 @@ async def test_after_a_500_the_same_connection_serves_the_next_request(
         assert again.extensions["network_stream"] is failed.extensions["network_stream"]
     [logged] = errors(server_log)  # once, with its traceback: a 500 is a bug of ours
     assert logged.name == "rota.server" and logged.exc_info is not None
-    assert "GET /api/v1/tasks" in logged.getMessage()
+    assert "GET '/api/v1/tasks'" in logged.getMessage()
 
 
 async def test_a_client_gone_mid_body_is_not_logged_as_an_error(

@@ -151,5 +151,5 @@ async def test_an_unexpected_error_is_a_logged_500(
         answer = await client.post("/api/v1/jobs", json={"task": "app.add"})
     assert answer.status_code == 500
     assert answer.json()["error"]["type"] == "InternalError"
-    assert "unexpected error in POST /api/v1/jobs" in caplog.text
+    assert "unexpected error in POST '/api/v1/jobs'" in caplog.text
     assert jobs_api.submitted is not broken

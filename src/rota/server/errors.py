@@ -196,7 +196,7 @@ def _http_error_type(exc: HTTPException) -> str:
 def rota_error_response(method: str, path: str, exc: RotaError) -> JSONResponse:
     """Return the answer to a RotaError (a 5xx is logged: the server could not do it)."""
     if exc.status_code >= 500:
-        logger.error("%s %s failed: %s", method, path, exc.message)
+        logger.error("%s %s failed: %s", method, excerpt(path), exc.message)
     return error_response(exc.status_code, type(exc).__name__, exc.message)
 
 
@@ -241,7 +241,8 @@ def _documented_methods(request: Request) -> list[str]:
 
 def internal_error(method: str, path: str, exc: BaseException) -> JSONResponse:
     # A 500 is our bug: its traceback is logged once, here, at ERROR.
-    logger.error("unexpected error in %s %s", method, path, exc_info=exc)
+    # The path is quoted: a "\n" in it cannot start a forged line of the log.
+    logger.error("unexpected error in %s %s", method, excerpt(path), exc_info=exc)
     return error_response(500, "InternalError", "the server failed; its log says why")
 
 
