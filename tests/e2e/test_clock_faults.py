@@ -25,7 +25,7 @@ import pytest
 from tests.e2e.conftest import Cluster, wait_for
 from tests.e2e.figures import record
 
-pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(300)]
 
 INTERVAL_S = 2.0
 FORWARD_S = 60
