@@ -35,7 +35,7 @@ from rota.client_urls import TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput, RotaError, ServerNotTrusted
 from rota.settings import WorkerSettings, is_loopback, load_settings
-from rota.store.factory import open_store
+from rota.store.factory import opened_store
 from rota.sync import Client
 
 TICK_S = 0.2
@@ -190,9 +190,7 @@ def dev(
 async def _own_token(db: str) -> tuple[str, str]:
     """Make this run's admin token (and the store's first admin token, shown once, if it
     never had one); return its secret and id."""
-    store = open_store(db)
-    await store.open()
-    try:
+    async with opened_store(db) as store:
         first = await first_admin_token(store)
         if first is not None:
             stderr().print(first_admin_notice(first), markup=False)
@@ -201,17 +199,11 @@ async def _own_token(db: str) -> tuple[str, str]:
         )
         await store.create_token(record)
         return secret, record.id
-    finally:
-        await store.close()
 
 
 async def _revoke(db: str, token_id: str) -> None:
-    store = open_store(db)
-    await store.open()
-    try:
+    async with opened_store(db) as store:
         await store.revoke_token(token_id)
-    finally:
-        await store.close()
 
 
 def worker_arguments(worker: WorkerSettings, url: str) -> list[str]:

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from rota.cli.common import split_list, state
+from rota.cli.common import state
 from rota.cli.times import parse_duration
-from rota.cli.worker import _global_server, _with_schemes
+from rota.cli.worker import CaOption, connection_values
 from rota.settings import load_settings
 
 
@@ -63,15 +63,7 @@ def device(
             help="The file of held reminders (default: $XDG_STATE_HOME/rota/device-NAME.json).",
         ),
     ] = None,
-    ca: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca",
-            metavar="FILE",
-            help="PEM file of the CA that signed the servers' certificates, for https:// "
-            "servers (default: the system's trust store).",
-        ),
-    ] = None,
+    ca: CaOption = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -80,9 +72,7 @@ def device(
     clock at its due time (even with the server down), report when it rang."""
     settings = load_settings(
         {
-            "server": _with_schemes(split_list(server) or _global_server(ctx)),
-            "token": state(ctx).token,
-            "ca": ca or state(ctx).ca,
+            **connection_values(ctx, server, ca),
             "name": name,
             "tags": tags,
             "audio_out": audio_out,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated, Any
 
 import anyio
 import typer
 
+from rota.auth.tokens import Role
 from rota.cli.common import open_client, wants_json
 from rota.cli.output import print_json, stderr, stdout
 
@@ -16,19 +16,12 @@ app = typer.Typer(help="Make, list and revoke bearer tokens (admin).", no_args_i
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (as --output json).")]
 
 
-class RoleChoice(enum.StrEnum):
-    ADMIN = "admin"
-    CLIENT = "client"
-    WORKER = "worker"
-    READ = "read"
-
-
 @app.command("create")
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="What the token is for (e.g. ci, laptop).")],
     role: Annotated[
-        RoleChoice,
+        Role,
         typer.Option(
             help="admin: everything; client: jobs and schedules; worker: connect as a "
             "worker; read: the dashboard and reads."
@@ -108,16 +101,12 @@ def revoke(
 
 
 async def _create_in_store(db: str, name: str, role: str, bind: str | None) -> dict[str, Any]:
-    from rota.auth.tokens import Binding, Role, mint
+    from rota.auth.tokens import Binding, mint
     from rota.server.api.tokens import token_out
-    from rota.store.factory import open_store
+    from rota.store.factory import opened_store
 
     binding = None if bind is None else Binding.parse(bind)
-    store = open_store(db)
-    await store.open()
-    try:
+    async with opened_store(db) as store:
         secret, record = mint(name=name, role=Role(role), binding=binding, now=await store.now())
         await store.create_token(record)
-    finally:
-        await store.close()
     return {"token": token_out(record).model_dump(mode="json"), "secret": secret}

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from rota.cli.common import split_list, state, with_scheme
 from rota.settings import load_settings
+
+CaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca",
+        metavar="FILE",
+        help="PEM file of the CA that signed the servers' certificates, for https:// "
+        "servers (default: the system's trust store).",
+    ),
+]
+"""The --ca option of the commands that connect to servers as a worker."""
 
 
 def worker(
@@ -80,15 +91,7 @@ def worker(
             "restarts the worker and the slot comes back.",
         ),
     ] = False,
-    ca: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca",
-            metavar="FILE",
-            help="PEM file of the CA that signed the servers' certificates, for https:// "
-            "servers (default: the system's trust store).",
-        ),
-    ] = None,
+    ca: CaOption = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -96,9 +99,7 @@ def worker(
     """Run a worker until SIGTERM or SIGINT drains it (flags > ROTA_* env > rota.toml)."""
     settings = load_settings(
         {
-            "server": _with_schemes(split_list(server) or _global_server(ctx)),
-            "token": state(ctx).token,
-            "ca": ca or state(ctx).ca,
+            **connection_values(ctx, server, ca),
             "imports": split_list(imports),
             "concurrency": concurrency,
             "prefetch": prefetch,
@@ -125,6 +126,18 @@ def worker(
     from rota.worker.main import run_worker
 
     raise typer.Exit(run_worker(settings))
+
+
+def connection_values(
+    ctx: typer.Context, server: list[str] | None, ca: Path | None
+) -> dict[str, Any]:
+    """Return the settings a worker or device connects with, as given here: its servers
+    (--server, else the global one), the token and the CA file."""
+    return {
+        "server": _with_schemes(split_list(server) or _global_server(ctx)),
+        "token": state(ctx).token,
+        "ca": ca or state(ctx).ca,
+    }
 
 
 def _with_schemes(urls: list[str] | None) -> list[str] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rota.clock import SYSTEM_CLOCK, Clock
@@ -71,3 +73,14 @@ def _split_schema(dsn: str) -> tuple[str, str]:
     schemas = [value for key, value in query if key == "schema"]
     rest = urlencode([(key, value) for key, value in query if key != "schema"])
     return urlunsplit(parts._replace(query=rest)), schemas[-1] if schemas else "rota"
+
+
+@contextlib.asynccontextmanager
+async def opened_store(dsn: str) -> AsyncIterator[Store]:
+    """Open the store of `dsn` (see open_store) for the block, and close it after."""
+    store = open_store(dsn)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
