@@ -65,8 +65,12 @@ class WorkerSession:
         lead_s: float = 0.0,
         prefetch: int = 0,
         secret: str = "",
+        targets: Sequence[str] | None = None,
     ) -> None:
         self.name = name
+        self.targets = None if targets is None else list(targets)
+        """A worker whose token is bound: the only targets whose jobs it may claim (see
+        AcquireRequest.targets); None: any job of its queues not targeted at others."""
         self.secret = secret
         """Given to the worker in its welcome: a hello presenting it takes this session's
         place while the session still counts as live (empty: no hello can)."""
@@ -445,6 +449,7 @@ class Dispatcher:
             lease_s=self._lease_s,
             horizon_s=session.horizon_s,
             lead_s=session.lead_s,
+            targets=session.targets,
         )
 
     def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:

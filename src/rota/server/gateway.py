@@ -226,13 +226,13 @@ class WorkerConnection:
         # The codec checked the version, the names and the limits.
         principal = principal_of(self._websocket.scope)
         token = None if principal is None else principal.token
-        if token is not None and token.binding is not None:
-            if not token.binding.admits(hello.name, hello.tags):
-                await self._refuse(
-                    CLOSE_FORBIDDEN,
-                    f"token {token.id} is bound to {token.binding}: it may not connect a "
-                    f"worker named {hello.name!r} with tags {list(hello.tags)}",
-                )
+        binding = None if token is None else token.binding
+        if token is not None and binding is not None and not binding.admits(hello.name, hello.tags):
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                f"token {token.id} is bound to {binding}: it may not connect a "
+                f"worker named {hello.name!r} with tags {list(hello.tags)}",
+            )
         session = WorkerSession(
             name=hello.name,
             queues=hello.queues,
@@ -245,6 +245,8 @@ class WorkerConnection:
             lead_s=hello.lead_s,
             prefetch=hello.prefetch,
             secret=secrets.token_urlsafe(SESSION_SECRET_BYTES),
+            # A bound token's worker runs only the jobs meant for what it was bound to.
+            targets=None if binding is None else binding.targets(hello.name, hello.tags),
         )
         async with self._dispatcher.membership:
             live = self._dispatcher.get(session.name)

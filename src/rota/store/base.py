@@ -51,6 +51,19 @@ class AcquireRequest:
     """How long before its run_at any job (targeted or not) may be claimed: the worker holds
     it and starts it by its own timer at its run_at, so the claim's round trip is not part
     of the job's lateness. 0: only due jobs."""
+    targets: Sequence[str] | None = None
+    """For a worker whose token is bound (`rota.auth.tokens.Binding`): the only targets
+    whose jobs it may claim (its name, or those of its tags the binding admits); it claims
+    no untargeted job. None: untargeted jobs and those targeted at its name or a tag."""
+
+
+def claimable(request: AcquireRequest) -> tuple[bool, list[str]]:
+    """Return which targeted jobs a request may claim, as the claim queries take it:
+    (whether untargeted jobs and those targeted at the worker's name are claimable, the
+    other targets whose jobs are)."""
+    if request.targets is None:
+        return True, list(request.tags)
+    return False, list(dict.fromkeys(request.targets))
 
 
 def claim_key(request: AcquireRequest) -> Hashable:
@@ -67,6 +80,7 @@ def claim_key(request: AcquireRequest) -> Hashable:
         tasks,
         request.horizon_s,
         request.lead_s,
+        None if request.targets is None else tuple(request.targets),
     )
 
 

@@ -27,7 +27,7 @@ from rota.lifecycle import (
     stopped_message,
     updated_message,
 )
-from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
+from rota.store.base import AcquireRequest, JobChanges, WorkerInfo, claimable
 from rota.store.common import (
     Fingerprints,
     JobIds,
@@ -114,12 +114,14 @@ def acquire(
     if request.limit <= 0 or not request.queues:
         return []
     now_us = to_us(now)
+    open_, targets = claimable(request)
     rows = conn.execute(
         q["acquire"],
         {
             "worker": request.worker,
             "queues": json_list(list(dict.fromkeys(request.queues))),
-            "tags": json_list(request.tags),
+            "open": open_,
+            "tags": json_list(targets),
             "tasks": json_list(request.tasks),
             "limit": request.limit,
             "now": now_us,

@@ -98,7 +98,8 @@ WITH candidates AS MATERIALIZED (
                OR (target IS NOT NULL
                    AND run_at <= coalesce(:now, now()) + make_interval(secs => :horizon_s)))
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
-          AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
+          AND ((:open::boolean AND (target IS NULL OR target = :worker::text))
+               OR target = ANY(:tags::text[]))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
         ORDER BY priority DESC, run_at, seq
         LIMIT :limit
@@ -560,7 +561,7 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 
 -- name: acquire_many
 -- Claims for several workers' requests in one statement (one round trip, no transaction
--- around it). :requests is a JSON array of {step, position, worker, queues, tags, tasks,
+-- around it). :requests is a JSON array of {step, position, worker, queues, open, tags, tasks,
 -- wanted, depth, lease_s, horizon_s, lead_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
 -- due jobs of each queue of each request that it may run are locked (SKIP LOCKED, as
 -- acquire); `depth` covers what the requests before it may take first. Then the requests
@@ -569,7 +570,7 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 -- claimed_for is the request's position.
 WITH RECURSIVE request AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(:requests::jsonb) AS r (
-        step integer, position integer, worker text, queues text[], tags text[],
+        step integer, position integer, worker text, queues text[], open boolean, tags text[],
         tasks text[], wanted integer, depth integer, lease_s double precision,
         horizon_s double precision, lead_s double precision
     )
@@ -587,7 +588,8 @@ WITH RECURSIVE request AS MATERIALIZED (
                    AND run_at <= coalesce(:now, now())
                        + make_interval(secs => request.horizon_s)))
           AND (request.tasks IS NULL OR task = ANY(request.tasks))
-          AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
+          AND ((request.open AND (target IS NULL OR target = request.worker))
+               OR target = ANY(request.tags))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
         ORDER BY priority DESC, run_at, seq
         LIMIT request.depth

@@ -75,7 +75,7 @@ WHERE id IN (
           AND queue = wanted.value
           AND (run_at <= :lead_until OR (target IS NOT NULL AND run_at <= :until))
           AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
-          AND (target IS NULL OR target = :worker
+          AND ((:open AND (target IS NULL OR target = :worker))
                OR target IN (SELECT value FROM json_each(:tags)))
           AND (deadline_at IS NULL OR deadline_at > :now)
         ORDER BY priority DESC, run_at, id
