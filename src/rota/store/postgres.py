@@ -83,7 +83,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         command_timeout_s: float = 30.0,
         durability: Durability = "full",
     ) -> None:
-        if not _SCHEMA_NAME.match(schema):
+        if not _SCHEMA_NAME.fullmatch(schema):
             raise InvalidInput(
                 f"schema {schema!r} is not a plain lowercase name of at most 50 characters"
             )
