@@ -464,6 +464,12 @@ class Store(Explorer, Protocol):
         """Keep a new token (its digest, never its secret)."""
         ...
 
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one, in one atomic step (servers
+        starting at once on a new store make one first token between them); tell whether
+        it was kept."""
+        ...
+
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""
         ...

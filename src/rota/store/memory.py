@@ -382,6 +382,14 @@ class MemoryStore:
         with self._step() as data:
             data.tokens[record.id] = record
 
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one; tell whether it was kept."""
+        with self._step() as data:
+            if data.tokens:
+                return False
+            data.tokens[record.id] = record
+            return True
+
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""
         with self._step() as data:

@@ -467,6 +467,19 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         columns = token_columns(record)
         await self._run(lambda c: self._q.all(c, "create_token", **columns))
 
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one; tell whether it was kept. The
+        table is locked against other writers for the check and the insert, so servers
+        starting at once on a new store make one first token between them."""
+        columns = token_columns(record)
+
+        async def work(conn: Connection) -> bool:
+            async with conn.transaction():
+                await self._q.all(conn, "lock_tokens")
+                return await self._q.row(conn, "create_first_token", **columns) is not None
+
+        return await self._run(work)
+
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""
         rows = await self._run(lambda c: self._q.all(c, "list_tokens"), read=True)

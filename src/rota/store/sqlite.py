@@ -359,6 +359,14 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         params = token_columns(record) | {"now": to_us(record.created_at)}
         await self._execute("create_token", params)
 
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one (the one writer makes the check
+        and the insert one step); tell whether it was kept."""
+        self._check_open()
+        sql = self._queries["create_first_token"]
+        params = token_columns(record) | {"now": to_us(record.created_at)}
+        return bool(await self._writer.run(lambda conn: conn.execute(sql, params).fetchall()))
+
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""
         return [_token(row) for row in await self._read_all("list_tokens", {})]

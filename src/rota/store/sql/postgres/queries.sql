@@ -650,6 +650,16 @@ SELECT * FROM claimed;
 INSERT INTO tokens (id, name, role, digest, binding, created_at)
 VALUES (:id, :name, :role, :digest, :binding, coalesce(:now, now()));
 
+-- name: lock_tokens
+-- Readers go on; another writer of tokens waits for the end of the transaction.
+LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE;
+
+-- name: create_first_token
+INSERT INTO tokens (id, name, role, digest, binding, created_at)
+SELECT :id, :name, :role, :digest, :binding, coalesce(:now, now())
+WHERE NOT EXISTS (SELECT 1 FROM tokens)
+RETURNING id;
+
 -- name: list_tokens
 SELECT * FROM tokens ORDER BY created_at, id;
 

@@ -398,6 +398,12 @@ ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name
 INSERT INTO tokens (id, name, role, digest, binding, created_at)
 VALUES (:id, :name, :role, :digest, :binding, :now);
 
+-- name: create_first_token
+INSERT INTO tokens (id, name, role, digest, binding, created_at)
+SELECT :id, :name, :role, :digest, :binding, :now
+WHERE NOT EXISTS (SELECT 1 FROM tokens)
+RETURNING id;
+
 -- name: list_tokens
 SELECT * FROM tokens ORDER BY created_at, id;
 
