@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from rota.auth.tokens import digest_of
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
@@ -74,6 +75,8 @@ class WorkerSession:
         self.secret = secret
         """Given to the worker in its welcome: a hello presenting it takes this session's
         place while the session still counts as live (empty: no hello can)."""
+        self.digest = digest_of(secret) if secret else None
+        """What the store keeps of the secret (store/names.py); None without a secret."""
         self.horizon_s = horizon_s
         """A device's: how long before their run_at it takes jobs targeted at it."""
         self.lead_s = lead_s

@@ -23,6 +23,7 @@ from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store.explore import Explorer, JobSort
 from rota.store.feed import ChangeFeed
+from rota.store.names import NameClaim, NameHeld
 from rota.types import JSON, JobId
 
 Durability = Literal["full", "relaxed"]
@@ -197,6 +198,9 @@ class WorkerInfo:
     connected_at: datetime | None = None
     last_seen_at: datetime | None = None
     resources: dict[str, Any] = field(default_factory=dict)
+    session_digest: str | None = field(default=None, repr=False)
+    """The SHA-256 digest of the session secret of the connection that holds the name (see
+    store/names.py); kept in the store only, never shown."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the worker as JSON-ready data."""
@@ -440,18 +444,33 @@ class Store(Explorer, Protocol):
 
     # --- workers -----------------------------------------------------------------------
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or replace the worker's entry as online (its hello)."""
+    async def register_worker(
+        self, info: WorkerInfo, claim: NameClaim | None = None
+    ) -> NameHeld | None:
+        """Insert or replace the worker's entry as online, with info.session_digest (its
+        hello), and return None; or, with a `claim`, refuse when a live connection elsewhere
+        holds the name (store/names.py, held_elsewhere), change nothing and return what
+        holds it. The check and the write are one atomic step: of two claims racing for a
+        name through two servers, exactly one succeeds.
+        """
         ...
 
     async def worker_seen(
-        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+        self,
+        name: str,
+        *,
+        running: int,
+        state: str,
+        resources: dict[str, Any],
+        session_digest: str | None = None,
     ) -> None:
-        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        """Record a heartbeat: last_seen_at = now, running count, state and resources; with
+        a session_digest, only while the entry holds that session."""
         ...
 
-    async def worker_gone(self, name: str) -> None:
-        """Mark the worker offline."""
+    async def worker_gone(self, name: str, *, session_digest: str | None = None) -> bool:
+        """Mark the worker offline and tell whether it was changed; with a session_digest,
+        only while the entry holds that session (a later connection may hold it now)."""
         ...
 
     async def list_workers(self) -> list[WorkerInfo]:

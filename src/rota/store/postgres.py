@@ -45,6 +45,7 @@ from rota.store.common import (
     to_page,
 )
 from rota.store.feed import ChangeFeed, WorkersChanged, emits_changes
+from rota.store.names import NameClaim, NameHeld
 from rota.store.postgres_conn import Connection, ConnectionRunner
 from rota.store.postgres_explore import PostgresExplorer
 from rota.store.postgres_feed import FeedRelay
@@ -433,8 +434,11 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
 
     # --- workers -------------------------------------------------------------------------
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or replace the worker's entry as online (its hello)."""
+    async def register_worker(
+        self, info: WorkerInfo, claim: NameClaim | None = None
+    ) -> NameHeld | None:
+        """Insert or replace the worker's entry as online (its hello), unless a live
+        connection elsewhere holds the name: in one statement (see the query)."""
         params = {
             "name": info.name,
             "queues": list(info.queues),
@@ -445,18 +449,36 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             "server": info.server,
             "connected_at": aware(info.connected_at),
             "resources": dump_json(info.resources, "resources"),
+            "session_digest": info.session_digest,
+            "live_s": None if claim is None else float(claim.live_s),
+            "presented": None if claim is None else claim.presented,
         }
-        await self._changing_workers(lambda c: self._q.all(c, "register_worker", **params))
+        rows = await self._changing_workers(lambda c: self._q.all(c, "register_worker", **params))
+        if rows:
+            return None
+        # Refused: read the holder as committed now, for the refusal's message only.
+        holder = await self._run(lambda c: self._q.row(c, "name_holder", name=info.name), read=True)
+        if holder is None:
+            return NameHeld(server=None, last_seen_at=None)
+        return NameHeld(server=holder["server"], last_seen_at=holder["last_seen_at"])
 
     async def worker_seen(
-        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+        self,
+        name: str,
+        *,
+        running: int,
+        state: str,
+        resources: dict[str, Any],
+        session_digest: str | None = None,
     ) -> None:
-        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        """Record a heartbeat: last_seen_at = now, running count, state and resources (with
+        a session_digest, only while the entry holds that session)."""
         params = {
             "name": name,
             "running": running,
             "state": state,
             "resources": dump_json(resources, "resources"),
+            "session_digest": session_digest,
         }
         await self._changing_workers(lambda c: self._q.all(c, "worker_seen", **params))
 
@@ -492,9 +514,12 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             raise TokenNotFound(f"no token has the id {excerpt(token_id)}")
         return _token(row)
 
-    async def worker_gone(self, name: str) -> None:
-        """Mark the worker offline."""
-        await self._changing_workers(lambda c: self._q.all(c, "worker_gone", name=name))
+    async def worker_gone(self, name: str, *, session_digest: str | None = None) -> bool:
+        """Mark the worker offline (with a session_digest, only while the entry holds that
+        session); tell whether it was changed."""
+        params = {"name": name, "session_digest": session_digest}
+        rows = await self._changing_workers(lambda c: self._q.all(c, "worker_gone", **params))
+        return bool(rows)
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Return every registered worker, online first, then by name.

@@ -485,13 +485,18 @@ DELETE FROM workers
 WHERE state = 'offline' AND coalesce(last_seen_at, '-infinity') < :before;
 
 -- name: register_worker
+-- A hello: the worker's entry, online, with its connection's session digest. With :live_s,
+-- an entry that a live connection elsewhere holds is left as it is and no row comes back:
+-- online or draining, heard from less than :live_s ago, registered by another server, and
+-- holding another session than the one the hello presents (:presented). The same rule as
+-- rota.store.names.held_elsewhere; ON CONFLICT makes the check and the write one step.
 INSERT INTO workers (
     name, queues, tags, tasks, capacity, running, state, server, connected_at, last_seen_at,
-    resources
+    resources, session_digest
 ) VALUES (
     :name, :queues::text[], :tags::text[], :tasks::text[], :capacity, :running, 'online',
     :server, coalesce(:connected_at, :now, now()), coalesce(:now, now()),
-    :resources::text::json
+    :resources::text::json, :session_digest
 )
 ON CONFLICT (name) DO UPDATE SET
     queues = excluded.queues,
@@ -503,17 +508,31 @@ ON CONFLICT (name) DO UPDATE SET
     server = excluded.server,
     connected_at = excluded.connected_at,
     last_seen_at = excluded.last_seen_at,
-    resources = excluded.resources;
+    resources = excluded.resources,
+    session_digest = excluded.session_digest
+WHERE :live_s::float8 IS NULL
+   OR workers.state = 'offline'
+   OR workers.last_seen_at IS NULL
+   OR workers.server = excluded.server
+   OR workers.session_digest = :presented::text
+   OR workers.last_seen_at <= excluded.last_seen_at - make_interval(secs => :live_s::float8)
+RETURNING name;
+
+-- name: name_holder
+SELECT server, last_seen_at FROM workers WHERE name = :name;
 
 -- name: worker_seen
 UPDATE workers
 SET last_seen_at = coalesce(:now, now()), running = :running, state = :state,
     resources = :resources::text::json
-WHERE name = :name;
+WHERE name = :name
+  AND (:session_digest::text IS NULL OR session_digest = :session_digest::text);
 
 -- name: worker_gone
 UPDATE workers SET state = 'offline', running = 0, last_seen_at = coalesce(:now, now())
-WHERE name = :name;
+WHERE name = :name
+  AND (:session_digest::text IS NULL OR session_digest = :session_digest::text)
+RETURNING name;
 
 -- name: list_workers
 SELECT * FROM workers
