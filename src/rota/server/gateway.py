@@ -295,6 +295,9 @@ class WorkerConnection:
             last_seen_at=now,
             session_digest=session.digest,
         )
+        if not self._store.shared:  # this server's dispatcher knows all there is to know
+            await self._store.register_worker(info)
+            return None
         presented = None if hello.session is None else digest_of(hello.session)
         return await self._store.register_worker(
             info, NameClaim(live_s=self._idle_s, presented=presented)

@@ -230,6 +230,12 @@ class Store(Explorer, Protocol):
         through the others arrive there too."""
         ...
 
+    @property
+    def shared(self) -> bool:
+        """Whether other servers may use this store at the same time (PostgreSQL). An
+        SQLite file has one server: whatever another server left in it is a leftover."""
+        ...
+
     async def open(self) -> None:
         """Connect, and bring the schema up to date with the migrations."""
         ...

@@ -108,6 +108,8 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         self._ids = JobIds()
         self._listener: Listener | None = None
         self.feed = ChangeFeed()
+        self.shared = True
+        """Any number of servers use one schema at once (see Store.shared)."""
         """The jobs changed through this store, and through every other store open on the
         same schema in any server (relayed over NOTIFY, a moment later)."""
         self._settle_group: Coalescer[Outcome, Settled] = Coalescer(self._settle_now)

@@ -96,6 +96,8 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         self._workers: list[WorkerInfo] | None = None
         self._workers_writes = 0
         self.feed = ChangeFeed()
+        self.shared = False
+        """One server owns an SQLite file (see Store.shared)."""
         """The jobs this store changed (one server owns an SQLite file: in-process only)."""
 
     def __repr__(self) -> str:
