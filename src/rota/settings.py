@@ -120,7 +120,7 @@ class ServerSettings(Section):
 
 
 def _allowed_host_entry(host: str) -> bool:
-    if host == "*" or _HOST_NAME.match(host):
+    if host == "*" or _HOST_NAME.fullmatch(host):
         return True
     try:
         ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
@@ -211,7 +211,7 @@ class WorkerSettings(Section):
     @field_validator("name")
     @classmethod
     def _worker_name(cls, value: str | None) -> str | None:
-        if value is not None and not _WORKER_NAME.match(value):
+        if value is not None and not _WORKER_NAME.fullmatch(value):
             raise ValueError(f"{excerpt(value)} must be 1-200 letters, digits or any of _ . : @ -")
         return value
 
@@ -221,7 +221,7 @@ class WorkerSettings(Section):
         if not value:
             raise ValueError("name at least one queue")
         for queue in value:
-            if not _QUEUE_NAME.match(queue):
+            if not _QUEUE_NAME.fullmatch(queue):
                 raise ValueError(
                     f"queue {excerpt(queue)} must be 1-100 letters, digits or any of _ . : -"
                 )

@@ -159,6 +159,24 @@ async def test_acquire_many_honours_each_requests_targets_and_tasks(store: Store
     ]
 
 
+async def test_acquire_many_confines_a_request_with_targets_to_them(store: Store) -> None:
+    for_kitchen = await submit_one(store, target="device:kitchen")
+    anyone = await submit_one(store)
+    for_gpu = await submit_one(store, target="gpu")
+    served = await store.acquire_many(
+        [
+            request("kitchen", limit=5, tags=["device:kitchen", "gpu"], targets=["kitchen"]),
+            request("kitchen", limit=5, tags=["device:kitchen", "gpu"], targets=["gpu"]),
+            request("w2", limit=5, tags=["device:kitchen"]),
+        ]
+    )
+    assert [[job.id for job in jobs] for jobs in served] == [
+        [],
+        [for_gpu.id],
+        [for_kitchen.id, anyone.id],
+    ]
+
+
 async def test_a_bulk_submission_returns_the_jobs_as_stored(
     store: Store, clock: ManualClock
 ) -> None:

@@ -278,6 +278,22 @@ async def test_acquire_honours_targets(store: Store) -> None:
     assert [job.id for job in got] == [other.id]
 
 
+async def test_a_request_with_targets_claims_only_jobs_targeted_at_them(store: Store) -> None:
+    """A worker whose token is bound (a device's) gets no untargeted job, nor one targeted
+    at a tag or name it carries but was not bound to."""
+    mine = await submit_one(store, target="device:kitchen")
+    await submit_one(store)  # anyone's
+    await submit_one(store, target="gpu")  # a tag it carries, outside its binding
+    await submit_one(store, target="kitchen")  # its name, not a target it was given
+    await submit_one(store, target="device:hall")
+    got = await claim(
+        store, "kitchen", limit=10, tags=["device:kitchen", "gpu"], targets=["device:kitchen"]
+    )
+    assert [job.id for job in got] == [mine.id]
+    assert await claim(store, "kitchen", limit=10, tags=["gpu"], targets=[]) == []
+    assert len(await claim(store, "w9", limit=10, tags=["gpu"])) == 2  # anyone's, gpu's
+
+
 async def test_acquire_skips_jobs_past_their_deadline(store: Store, clock: ManualClock) -> None:
     await submit_one(store, deadline_at=clock.now_utc() + timedelta(seconds=5))
     clock.advance(5)

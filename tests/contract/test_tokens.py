@@ -3,6 +3,8 @@ and for good, across a reopen."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from rota.auth.tokens import Binding, Role, digest_of, mint
@@ -75,3 +77,18 @@ async def test_tokens_outlive_a_reopen(open_store: OpenStore, clock: ManualClock
         assert kept.id == record.id and kept.revoked
     finally:
         await second.close()
+
+
+async def test_only_the_first_token_of_a_store_is_kept_as_its_first(
+    store: Store, clock: ManualClock
+) -> None:
+    made = [
+        mint(name=f"first {n}", role=Role.ADMIN, binding=None, now=clock.now_utc())[1]
+        for n in range(20)
+    ]
+    # As servers starting at once on a new store: one is kept, the others are not.
+    kept = await asyncio.gather(*(store.create_first_token(record) for record in made))
+    assert kept.count(True) == 1
+    assert [token.id for token in await store.list_tokens()] == [made[kept.index(True)].id]
+    later = mint(name="later", role=Role.ADMIN, binding=None, now=clock.now_utc())[1]
+    assert not await store.create_first_token(later)

@@ -123,12 +123,18 @@ StartServer = Callable[..., Awaitable[LiveServer]]
 
 @pytest.fixture
 async def start_server(make_settings: MakeSettings, store: Store) -> AsyncIterator[StartServer]:
-    """Return a function that starts a live server with settings overridden as given."""
+    """Return a function that starts a live server with settings overridden as given; on
+    another store than the test's (`on`, open: one several servers share) and under a
+    server name of its own (`server_name`), if given."""
     running: list[tuple[LiveServer, _QuietServer, asyncio.Task[None]]] = []
 
-    async def start(**overrides: Any) -> LiveServer:
+    async def start(
+        *, on: Store | None = None, server_name: str | None = None, **overrides: Any
+    ) -> LiveServer:
         settings = make_settings(**overrides)
-        application = create_app(settings, store)
+        application = create_app(settings, store if on is None else on)
+        if server_name is not None:
+            application.state.hub.server_name = server_name
         guarded = protocols(settings.server)  # as `rota server` runs
         config = uvicorn.Config(
             application,

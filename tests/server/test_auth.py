@@ -218,6 +218,41 @@ async def test_a_bound_worker_token_admits_only_its_name_or_tag(
     assert await plain.closed_with() == 4403
 
 
+async def test_a_bound_worker_token_runs_only_the_jobs_meant_for_its_binding(
+    guarded: LiveServer, store: Store
+) -> None:
+    # The attack: a device token, with a worker of its own on the default queue, taking
+    # everyone's jobs (and their arguments). It gets only jobs targeted at its device tag.
+    client = bearer(await token(store, Role.CLIENT))
+    submitted = {}
+    for label, target in [
+        ("anyone", None),
+        ("gpu", "gpu"),
+        ("its name", "laptop"),
+        ("another device", "device:phone"),
+        ("its device", "device:laptop"),
+    ]:
+        body = {"task": "rota.echo", "args": [label], "target": target}
+        response = await guarded.http.post(f"{API}/jobs", json=body, headers=client)
+        assert response.status_code == 201, response.text
+        submitted[label] = response.json()["id"]
+    device = await guarded.worker(
+        "laptop",
+        tags=["device:laptop", "gpu"],
+        capacity=10,
+        token=await token(store, Role.WORKER, "tag:device:*"),
+    )
+    [job] = await device.receive_jobs(1)
+    assert job["job_id"] == submitted["its device"]
+    assert await device.nothing_within(0.3)
+    # A worker of an unbound worker token takes what is left of its own.
+    plain = await guarded.worker(
+        "laptop-2", tags=["gpu"], capacity=10, token=await token(store, Role.WORKER)
+    )
+    got = {job["job_id"] for job in await plain.receive_jobs(2)}
+    assert got == {submitted["anyone"], submitted["gpu"]}
+
+
 async def test_a_refusal_longer_than_a_close_frame_allows_still_closes_with_its_code(
     guarded: LiveServer, store: Store
 ) -> None:

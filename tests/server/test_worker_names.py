@@ -14,6 +14,8 @@ from rota import protocol
 from rota.errors import WorkerRefused
 from rota.protocol import CLOSE_NAME_TAKEN, PROTOCOL_VERSION
 from rota.settings import settings_of
+from rota.store import Store
+from rota.store.base import WorkerInfo
 from rota.tasks.builtin import builtin_registry
 from rota.worker.runtime import Worker
 from tests.server.conftest import LiveServer, StartServer
@@ -115,6 +117,21 @@ async def run_refused(server: LiveServer, name: str) -> str:
         async with asyncio.timeout(10):  # a worker that reconnected for ever would hang here
             await worker.run()
     return refusal.value.message
+
+
+async def test_a_name_left_online_by_a_killed_server_of_an_sqlite_file_is_free(
+    start_server: StartServer, store: Store
+) -> None:
+    # `rota dev` SIGKILLed and started again: its workers, started afresh, get in at once
+    # (one server owns an SQLite file, so the entry is a leftover, however recent).
+    now = await store.now()
+    await store.register_worker(
+        WorkerInfo(
+            name="w1", queues=["default"], server="killed:1", connected_at=now, last_seen_at=now
+        )
+    )
+    server = await start_server()
+    assert (await server.worker("w1")).welcome is not None
 
 
 async def test_a_worker_refused_for_its_name_or_version_stops_with_the_reason(

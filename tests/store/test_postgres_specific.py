@@ -21,6 +21,7 @@ from rota.errors import InvalidInput, ServerUnavailable
 from rota.jobs import JobSpec, JobState, Lease
 from rota.store import AcquireRequest, JobQuery
 from rota.store.postgres import PostgresStore
+from rota.store.postgres_batch import acquire_params
 from rota.store.postgres_conn import ConnectionRunner
 from rota.store.postgres_sql import load_compiled
 from rota.store.queries import load_migrations
@@ -236,8 +237,7 @@ async def test_claiming_does_not_scan_finished_jobs(
     await admin.execute("ANALYZE jobs")
     await store.submit([spec() for _ in range(3)])
     acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
-    values = {"now": None, "queues": ["default"], "tasks": None, "worker": "w1", "tags": []}
-    args = acquire.args({**values, "limit": 5, "lease_s": 30.0, "horizon_s": 0.0, "lead_s": 0.0})
+    args = acquire.args({"now": None, **acquire_params(request(limit=5))})
     plan = await admin.fetchval("EXPLAIN (FORMAT JSON) " + acquire.sql, *args)
     # Only an index over pending jobs is read: finished ones are not in it at all.
     assert "Seq Scan" not in plan, plan
@@ -264,9 +264,8 @@ async def test_claiming_does_not_scan_other_queues_backlog(
     await admin.execute("ANALYZE jobs")
     mine = await store.submit([spec() for _ in range(3)])
     acquire = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire"]
-    values = {"now": None, "queues": ["default", "empty"], "tasks": None, "worker": "w1"}
     args = acquire.args(
-        {**values, "tags": [], "limit": 5, "lease_s": 30.0, "horizon_s": 0.0, "lead_s": 0.0}
+        {"now": None, **acquire_params(request(limit=5, queues=["default", "empty"]))}
     )
     trial = admin.transaction()  # EXPLAIN ANALYZE claims for real: undo it
     await trial.start()
@@ -292,9 +291,9 @@ async def test_a_claim_round_reads_only_the_rows_it_claims(
         await store.submit([spec() for _ in range(1000)])
     claim = load_compiled("rota.store.sql.postgres", "queries.sql")["acquire_many"]
     requests = [
-        {"step": n + 1, "position": n, "worker": f"w{n}", "queues": ["default"], "tags": [],
-         "tasks": None, "wanted": 8, "depth": 8 * (n + 1), "lease_s": 30.0, "horizon_s": 0.0,
-         "lead_s": 0.0}
+        {"step": n + 1, "position": n, "worker": f"w{n}", "queues": ["default"], "open": True,
+         "tags": [], "tasks": None, "wanted": 8, "depth": 8 * (n + 1), "lease_s": 30.0,
+         "horizon_s": 0.0, "lead_s": 0.0}
         for n in range(2)
     ]  # fmt: skip
     args = claim.args({"requests": json.dumps(requests), "now": None})

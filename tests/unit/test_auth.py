@@ -49,6 +49,13 @@ def test_bindings_admit_by_name_or_by_any_tag() -> None:
     assert not by_tag.admits("device:x", ["device"])
 
 
+def test_a_binding_confines_claims_to_its_name_or_its_matching_tags() -> None:
+    assert Binding.parse("name:gpu-*").targets("gpu-1", ["gpu", "device:x"]) == ("gpu-1",)
+    assert Binding.parse("tag:device:*").targets("laptop", ["device", "device:laptop", "gpu"]) == (
+        "device:laptop",
+    )
+
+
 @pytest.mark.parametrize(
     ("kind", "method", "path", "need"),
     [

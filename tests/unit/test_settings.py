@@ -147,7 +147,9 @@ def test_settings_are_frozen() -> None:
         ({"name": "a b"}, "name: "),
         ({"name": "w\udcff"}, "name: "),
         ({"name": "x" * 201}, "name: "),
+        ({"name": "w1\n"}, "name: "),  # `$` matches before a final newline; fullmatch
         ({"queues": ""}, "queues: name at least one queue"),
+        ({"queues": ["ok", "q\n"]}, "queues: queue "),
         ({"queues": "ok,has space"}, "queues: queue 'has space' "),
         ({"queues": "q\udcff"}, "queues: queue "),
         ({"tags": "t\udcff"}, "tags: "),

@@ -12,15 +12,15 @@ FIRST_ADMIN_NAME = "first admin"
 async def first_admin_token(store: Store) -> str | None:
     """Return the secret of a new admin token if the store never had a token, else None.
 
-    Two servers starting at once on a new PostgreSQL store may both make one; both work.
+    Servers starting at once on a new store make one between them: only the one whose token
+    the store kept prints it.
     """
     if await store.list_tokens():
         return None
     secret, record = mint(
         name=FIRST_ADMIN_NAME, role=Role.ADMIN, binding=None, now=await store.now()
     )
-    await store.create_token(record)
-    return secret
+    return secret if await store.create_first_token(record) else None
 
 
 def first_admin_notice(secret: str) -> str:

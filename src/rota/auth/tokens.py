@@ -71,6 +71,14 @@ class Binding:
             return fnmatch.fnmatchcase(name, self.pattern)
         return any(fnmatch.fnmatchcase(tag, self.pattern) for tag in tags)
 
+    def targets(self, name: str, tags: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """Return the targets whose jobs a worker of this name and tags, connected with the
+        token, may claim: its name for a name binding, else its tags that match. It claims
+        no other job, untargeted ones included (see AcquireRequest.targets)."""
+        if self.kind == "name":
+            return (name,) if self.admits(name, tags) else ()
+        return tuple(tag for tag in tags if fnmatch.fnmatchcase(tag, self.pattern))
+
     def __str__(self) -> str:
         return f"{self.kind}:{self.pattern}"
 

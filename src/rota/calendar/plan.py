@@ -63,7 +63,7 @@ class ImportOptions:
 
     def validate(self) -> ImportOptions:
         """Return the options if valid; else raise InvalidInput naming the field."""
-        if not isinstance(self.calendar, str) or not CALENDAR_NAME.match(self.calendar):
+        if not isinstance(self.calendar, str) or not CALENDAR_NAME.fullmatch(self.calendar):
             raise InvalidInput("calendar: must be 1-40 letters, digits or any of _ . -")
         ReminderSpec.parse({"text": "x", "before_s": self.before_s})
         parse_timezone(self.tz)

@@ -127,7 +127,7 @@ def _say_zone(at: str, due: datetime, zone_name: str) -> None:
     """Tell stderr which zone a wall time given to --at was read in, and whether the clock
     skips it or shows it twice there; say nothing of a time with an offset or "in 10m"."""
     local = due.astimezone(parse_timezone(zone_name))
-    clock = CLOCK_TIME.match(at.strip())
+    clock = CLOCK_TIME.fullmatch(at.strip())
     if clock is not None:
         hour, minute, second = (int(part or 0) for part in clock.groups())
         wall = local.replace(hour=hour, minute=minute, second=second, tzinfo=None)

@@ -47,7 +47,7 @@ def parse_duration(text: str | None, option: str) -> float | None:
     """
     if text is None:
         return None
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if match is None:
         raise typer.BadParameter(
             f"{excerpt(text)} is not a duration: use seconds or a unit, like 90, 10m, 2h",

@@ -27,7 +27,7 @@ class QuietHours:
     @classmethod
     def parse(cls, text: str) -> QuietHours:
         """Return the span written as `HH:MM-HH:MM`; raise InvalidInput for anything else."""
-        match = _SPAN.match(text)
+        match = _SPAN.fullmatch(text)
         if match is None:
             raise InvalidInput(f"quiet hours {text!r} must look like 22:00-07:00")
         hours_a, minutes_a, hours_b, minutes_b = map(int, match.groups())

@@ -40,10 +40,10 @@ def due_at(text: str, zone: tzinfo, now: datetime) -> datetime:
     of rota.moments' range, and for an ISO time more than a minute in the past.
     """
     text = text.strip()
-    clock = CLOCK_TIME.match(text)
+    clock = CLOCK_TIME.fullmatch(text)
     if clock is not None:
         return _next_wall_time(clock, zone, now, text)
-    relative = _RELATIVE.match(text)
+    relative = _RELATIVE.fullmatch(text)
     if relative is not None:
         seconds = sum(
             float(number) * _UNIT_S[unit] for number, unit in _PART.findall(relative.group(1))

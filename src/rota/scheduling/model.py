@@ -102,7 +102,7 @@ class ScheduleSpec:
 
     def validate(self) -> ScheduleSpec:
         """Return the spec if it is valid; else raise InvalidInput saying which field is wrong."""
-        if not isinstance(self.name, str) or not SCHEDULE_NAME.match(self.name):
+        if not isinstance(self.name, str) or not SCHEDULE_NAME.fullmatch(self.name):
             raise InvalidInput(
                 f"name: {excerpt(self.name)} is not 1-100 letters, digits or any of _ . : -"
             )

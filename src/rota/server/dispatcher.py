@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from rota.auth.tokens import digest_of
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidTransition, JobNotFound, StaleLease
 from rota.jobs import Job, Lease
@@ -65,11 +66,17 @@ class WorkerSession:
         lead_s: float = 0.0,
         prefetch: int = 0,
         secret: str = "",
+        targets: Sequence[str] | None = None,
     ) -> None:
         self.name = name
+        self.targets = None if targets is None else list(targets)
+        """A worker whose token is bound: the only targets whose jobs it may claim (see
+        AcquireRequest.targets); None: any job of its queues not targeted at others."""
         self.secret = secret
         """Given to the worker in its welcome: a hello presenting it takes this session's
         place while the session still counts as live (empty: no hello can)."""
+        self.digest = digest_of(secret) if secret else None
+        """What the store keeps of the secret (store/names.py); None without a secret."""
         self.horizon_s = horizon_s
         """A device's: how long before their run_at it takes jobs targeted at it."""
         self.lead_s = lead_s
@@ -445,6 +452,7 @@ class Dispatcher:
             lease_s=self._lease_s,
             horizon_s=session.horizon_s,
             lead_s=session.lead_s,
+            targets=session.targets,
         )
 
     def _plan(self, candidates: list[WorkerSession]) -> list[tuple[WorkerSession, int]]:

@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from fastapi import APIRouter, WebSocket
 
+from rota.auth.tokens import digest_of
 from rota.errors import (
     InvalidTransition,
     InvalidValue,
@@ -74,6 +75,7 @@ from rota.server.guard import principal_of
 from rota.server.state import Hub
 from rota.store.base import Failure as FailedAttempt
 from rota.store.base import Outcome, Settled, Success, WorkerInfo
+from rota.store.names import NameClaim, NameHeld
 from rota.types import JobId
 from rota.values import (
     MAX_ERROR_CHARS,
@@ -118,7 +120,8 @@ class WorkerConnection:
         self._dispatcher = hub.dispatcher
         self._websocket = websocket
         settings = hub.settings
-        # A live worker speaks at least every heartbeat; silence this long means it is gone.
+        # A live worker speaks at least every heartbeat; silence this long means it is gone
+        # (here, and to every server sharing the store: see _register).
         self._idle_s = max(settings.server.lease_s, 3 * settings.server.heartbeat_s)
         self._handlers: dict[type, Callable[[WorkerSession, Any], Awaitable[None]]] = {
             Heartbeat: self._heartbeat,
@@ -222,17 +225,18 @@ class WorkerConnection:
 
     async def _join(self, hello: Hello) -> WorkerSession:
         """Welcome the worker and add its session; refuse it (CLOSE_NAME_TAKEN) when a live
-        worker holds its name and the hello does not present that worker's session."""
+        worker holds its name, on this server or another sharing the store, and the hello
+        does not present that worker's session."""
         # The codec checked the version, the names and the limits.
         principal = principal_of(self._websocket.scope)
         token = None if principal is None else principal.token
-        if token is not None and token.binding is not None:
-            if not token.binding.admits(hello.name, hello.tags):
-                await self._refuse(
-                    CLOSE_FORBIDDEN,
-                    f"token {token.id} is bound to {token.binding}: it may not connect a "
-                    f"worker named {hello.name!r} with tags {list(hello.tags)}",
-                )
+        binding = None if token is None else token.binding
+        if token is not None and binding is not None and not binding.admits(hello.name, hello.tags):
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                f"token {token.id} is bound to {binding}: it may not connect a "
+                f"worker named {hello.name!r} with tags {list(hello.tags)}",
+            )
         session = WorkerSession(
             name=hello.name,
             queues=hello.queues,
@@ -245,14 +249,20 @@ class WorkerConnection:
             lead_s=hello.lead_s,
             prefetch=hello.prefetch,
             secret=secrets.token_urlsafe(SESSION_SECRET_BYTES),
+            # A bound token's worker runs only the jobs meant for what it was bound to.
+            targets=None if binding is None else binding.targets(hello.name, hello.tags),
         )
         async with self._dispatcher.membership:
             live = self._dispatcher.get(session.name)
-            # Checked before anything is recorded: a refused hello changes nothing.
-            taken = live is not None and not _resumes(live, hello.session)
-            previous = None if taken else await self._admit(session, hello)
-        if taken:
-            await self._refuse_name(session.name)
+            # Checked before anything is recorded: a refused hello changes nothing. A live
+            # connection here is known for certain; one through another server sharing the
+            # store is checked by the store, in the step that registers this one.
+            taken_here = live is not None and not _resumes(live, hello.session)
+            held = None if taken_here else await self._register(session, hello)
+            admitted = not taken_here and held is None
+            previous = await self._admit(session, hello) if admitted else None
+        if not admitted:
+            await self._refuse_name(session.name, held)
         if previous is not None:
             # The worker lost its network and came back: the old connection is dead.
             logger.warning("worker %s came back; closing its older connection", session.name)
@@ -268,27 +278,36 @@ class WorkerConnection:
         )
         return session
 
-    async def _admit(self, session: WorkerSession, hello: Hello) -> WorkerSession | None:
-        """Register the worker, renew the leases it presents, welcome it and add its session
-        to the dispatcher (with the membership lock held); return the session it replaces."""
-        hub, store = self._hub, self._store
-        leases, unleased = hello.running, hello.unleased
-        now = await store.now()
-        await store.register_worker(
-            WorkerInfo(
-                name=session.name,
-                queues=session.queues,
-                tags=session.tags,
-                tasks=list(hello.tasks),
-                capacity=session.capacity,
-                running=len(leases) + unleased,
-                state="online",
-                server=hub.server_name,
-                connected_at=now,
-                last_seen_at=now,
-            )
+    async def _register(self, session: WorkerSession, hello: Hello) -> NameHeld | None:
+        """Register the worker as online, unless a live connection through another server
+        holds its name (then return what holds it, and nothing changed)."""
+        now = await self._store.now()
+        info = WorkerInfo(
+            name=session.name,
+            queues=session.queues,
+            tags=session.tags,
+            tasks=list(hello.tasks),
+            capacity=session.capacity,
+            running=len(hello.running) + hello.unleased,
+            state="online",
+            server=self._hub.server_name,
+            connected_at=now,
+            last_seen_at=now,
+            session_digest=session.digest,
         )
-        renewal = await hub.jobs.renew(session, leases, unleased=unleased)
+        if not self._store.shared:  # this server's dispatcher knows all there is to know
+            await self._store.register_worker(info)
+            return None
+        presented = None if hello.session is None else digest_of(hello.session)
+        return await self._store.register_worker(
+            info, NameClaim(live_s=self._idle_s, presented=presented)
+        )
+
+    async def _admit(self, session: WorkerSession, hello: Hello) -> WorkerSession | None:
+        """Renew the leases a registered worker presents, welcome it and add its session to
+        the dispatcher (with the membership lock held); return the session it replaces."""
+        hub = self._hub
+        renewal = await hub.jobs.renew(session, hello.running, unleased=hello.unleased)
         # Welcome goes out before the session joins, so `jobs` never precedes it.
         welcome = Welcome(
             version=PROTOCOL_VERSION,
@@ -301,17 +320,29 @@ class WorkerConnection:
         await session.send(welcome, *_cancels(renewal.to_stop, "cancelled while it was away"))
         return self._dispatcher.add(session)
 
-    async def _refuse_name(self, name: str) -> NoReturn:
+    async def _refuse_name(self, name: str, held: NameHeld | None) -> NoReturn:
+        """Refuse a hello under the name of a live worker: connected here (`held` None) or,
+        as the store found it, through another server."""
         address = self._websocket.client
+        where = "this server" if held is None else f"server {held.server or '(unknown)'}"
         logger.warning(
-            "refused a connection from %s under the name of live worker %s",
+            "refused a connection from %s under the name of live worker %s (connected to %s)",
             f"{address.host}:{address.port}" if address else "an unknown address",
             name,
+            where,
         )
+        if held is None:
+            why = "a worker of that name is connected to this server"
+        else:
+            free_in_s = held.free_in_s(self._idle_s, await self._store.now())
+            server = "another server" if held.server is None else f"server {held.server!r}"
+            why = (
+                f"a worker of that name is connected to {server}: stop that worker, or, if "
+                f"it is gone already, try again in {free_in_s} s"
+            )
         await self._refuse(
             CLOSE_NAME_TAKEN,
-            f"the worker name {name!r} is taken: a worker of that name is connected to this "
-            "server; give each worker its own --name",
+            f"the worker name {name!r} is taken: {why}; give each worker its own --name",
         )
 
     async def _close_socket(self, code: int, reason: str) -> None:

@@ -207,11 +207,15 @@ class JobsService:
             running=running,
             state="draining" if session.draining else "online",
             resources=resources,
+            session_digest=session.digest,
         )
         self._activity.worker(session.name, "seen", running=running)
 
     async def worker_left(self, session: WorkerSession, *, server_stopping: bool) -> None:
-        """Record that a worker's connection ended."""
+        """Record that a worker's connection ended, unless a later connection (through
+        another server) holds its name by now: then its entry and leases are that one's."""
+        if not await self._store.worker_gone(session.name, session_digest=session.digest):
+            return
         if not server_stopping:
             # Its jobs may still finish if it reconnects within the grace period. When this
             # server is the one stopping, the worker is alive and comes back (here once
@@ -221,12 +225,15 @@ class JobsService:
             await self._store.expire_leases_of(
                 session.name, self._settings.server.disconnect_grace_s
             )
-        await self._store.worker_gone(session.name)
 
     async def worker_draining(self, session: WorkerSession) -> None:
         """Record that a worker drains (it said so)."""
         session.draining = True
         await self._store.worker_seen(
-            session.name, running=session.busy, state="draining", resources=session.resources
+            session.name,
+            running=session.busy,
+            state="draining",
+            resources=session.resources,
+            session_digest=session.digest,
         )
         self._activity.worker(session.name, "draining")

@@ -176,7 +176,7 @@ def split_authority(value: str) -> tuple[str, int | None] | None:
     else:
         host, colon, port_text_found = value.partition(":")
         port_text = port_text_found if colon else None
-        if not _HOST_NAME.match(host.lower()):
+        if not _HOST_NAME.fullmatch(host.lower()):
             return None
     if port_text is not None and not (port_text.isascii() and port_text.isdigit()):
         return None

@@ -23,6 +23,7 @@ from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.scheduling.model import Firing, Schedule, ScheduleSpec
 from rota.store.explore import Explorer, JobSort
 from rota.store.feed import ChangeFeed
+from rota.store.names import NameClaim, NameHeld
 from rota.types import JSON, JobId
 
 Durability = Literal["full", "relaxed"]
@@ -51,6 +52,19 @@ class AcquireRequest:
     """How long before its run_at any job (targeted or not) may be claimed: the worker holds
     it and starts it by its own timer at its run_at, so the claim's round trip is not part
     of the job's lateness. 0: only due jobs."""
+    targets: Sequence[str] | None = None
+    """For a worker whose token is bound (`rota.auth.tokens.Binding`): the only targets
+    whose jobs it may claim (its name, or those of its tags the binding admits); it claims
+    no untargeted job. None: untargeted jobs and those targeted at its name or a tag."""
+
+
+def claimable(request: AcquireRequest) -> tuple[bool, list[str]]:
+    """Return which targeted jobs a request may claim, as the claim queries take it:
+    (whether untargeted jobs and those targeted at the worker's name are claimable, the
+    other targets whose jobs are)."""
+    if request.targets is None:
+        return True, list(request.tags)
+    return False, list(dict.fromkeys(request.targets))
 
 
 def claim_key(request: AcquireRequest) -> Hashable:
@@ -67,6 +81,7 @@ def claim_key(request: AcquireRequest) -> Hashable:
         tasks,
         request.horizon_s,
         request.lead_s,
+        None if request.targets is None else tuple(request.targets),
     )
 
 
@@ -183,6 +198,9 @@ class WorkerInfo:
     connected_at: datetime | None = None
     last_seen_at: datetime | None = None
     resources: dict[str, Any] = field(default_factory=dict)
+    session_digest: str | None = field(default=None, repr=False)
+    """The SHA-256 digest of the session secret of the connection that holds the name (see
+    store/names.py); kept in the store only, never shown."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the worker as JSON-ready data."""
@@ -210,6 +228,12 @@ class Store(Explorer, Protocol):
         """The change feed: every verb that changes jobs publishes them there before it
         returns (see store/feed.py); on a store several servers share, changes made
         through the others arrive there too."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether other servers may use this store at the same time (PostgreSQL). An
+        SQLite file has one server: whatever another server left in it is a leftover."""
         ...
 
     async def open(self) -> None:
@@ -426,18 +450,33 @@ class Store(Explorer, Protocol):
 
     # --- workers -----------------------------------------------------------------------
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or replace the worker's entry as online (its hello)."""
+    async def register_worker(
+        self, info: WorkerInfo, claim: NameClaim | None = None
+    ) -> NameHeld | None:
+        """Insert or replace the worker's entry as online, with info.session_digest (its
+        hello), and return None; or, with a `claim`, refuse when a live connection elsewhere
+        holds the name (store/names.py, held_elsewhere), change nothing and return what
+        holds it. The check and the write are one atomic step: of two claims racing for a
+        name through two servers, exactly one succeeds.
+        """
         ...
 
     async def worker_seen(
-        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+        self,
+        name: str,
+        *,
+        running: int,
+        state: str,
+        resources: dict[str, Any],
+        session_digest: str | None = None,
     ) -> None:
-        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        """Record a heartbeat: last_seen_at = now, running count, state and resources; with
+        a session_digest, only while the entry holds that session."""
         ...
 
-    async def worker_gone(self, name: str) -> None:
-        """Mark the worker offline."""
+    async def worker_gone(self, name: str, *, session_digest: str | None = None) -> bool:
+        """Mark the worker offline and tell whether it was changed; with a session_digest,
+        only while the entry holds that session (a later connection may hold it now)."""
         ...
 
     async def list_workers(self) -> list[WorkerInfo]:
@@ -448,6 +487,12 @@ class Store(Explorer, Protocol):
 
     async def create_token(self, record: TokenRecord) -> None:
         """Keep a new token (its digest, never its secret)."""
+        ...
+
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one, in one atomic step (servers
+        starting at once on a new store make one first token between them); tell whether
+        it was kept."""
         ...
 
     async def list_tokens(self) -> list[TokenRecord]:

@@ -61,6 +61,7 @@ from rota.store.insights import (
 )
 from rota.store.memory_data import MemoryData, detached
 from rota.store.memory_schedules import MemorySchedules
+from rota.store.names import NameClaim, NameHeld
 from rota.types import JSON, JobId
 
 
@@ -72,6 +73,8 @@ class MemoryStore:
         self._clock = clock
         self._open = False
         self.feed = ChangeFeed()
+        self.shared = data is not None
+        """Given its data, it stands for one of several servers' stores (in tests)."""
         """The jobs this store changed (a store in one process's memory: in-process only)."""
         self._schedules = MemorySchedules(step=self._step, clock=clock, submit=ops.submit)
 
@@ -341,16 +344,26 @@ class MemoryStore:
 
     # --- workers -------------------------------------------------------------------------
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or replace the worker's entry as online (its hello)."""
+    async def register_worker(
+        self, info: WorkerInfo, claim: NameClaim | None = None
+    ) -> NameHeld | None:
+        """Insert or replace the worker's entry as online (its hello), unless a live
+        connection elsewhere holds the name."""
         resources = ops.copy_json(dump_json(info.resources, "resources"))
         with self._step() as data:
-            ops.register_worker(data, info, resources, self._clock.now_utc())
+            return ops.register_worker(data, info, claim, resources, self._clock.now_utc())
 
     async def worker_seen(
-        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+        self,
+        name: str,
+        *,
+        running: int,
+        state: str,
+        resources: dict[str, Any],
+        session_digest: str | None = None,
     ) -> None:
-        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        """Record a heartbeat: last_seen_at = now, running count, state and resources (with
+        a session_digest, only while the entry holds that session)."""
         changes = {
             "running": running,
             "state": state,
@@ -358,14 +371,16 @@ class MemoryStore:
         }
         now = self._clock.now_utc()
         with self._step() as data:
-            ops.worker_changed(data, name, now, **changes)
-            if name in data.workers and state != "offline" and changes["resources"]:
+            seen = ops.worker_changed(data, name, session_digest, now, **changes)
+            if seen and state != "offline" and changes["resources"]:
                 _sample(data, name, now, running, changes["resources"])
 
-    async def worker_gone(self, name: str) -> None:
-        """Mark the worker offline."""
+    async def worker_gone(self, name: str, *, session_digest: str | None = None) -> bool:
+        """Mark the worker offline (with a session_digest, only while the entry holds that
+        session); tell whether it was changed."""
+        now = self._clock.now_utc()
         with self._step() as data:
-            ops.worker_changed(data, name, self._clock.now_utc(), state="offline", running=0)
+            return ops.worker_changed(data, name, session_digest, now, state="offline", running=0)
 
     @detached
     async def list_workers(self) -> list[WorkerInfo]:
@@ -381,6 +396,14 @@ class MemoryStore:
         """Keep a new token (its digest, never its secret)."""
         with self._step() as data:
             data.tokens[record.id] = record
+
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one; tell whether it was kept."""
+        with self._step() as data:
+            if data.tokens:
+                return False
+            data.tokens[record.id] = record
+            return True
 
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""

@@ -28,7 +28,7 @@ from rota.lifecycle import (
     started_message,
     stopped_message,
 )
-from rota.store.base import AcquireRequest, Outcome, Settled, Success
+from rota.store.base import AcquireRequest, Outcome, Settled, Success, claimable
 from rota.store.common import stale_lease
 from rota.store.memory_data import ENDED, MemoryData, span
 from rota.types import JSON
@@ -38,14 +38,16 @@ def acquire(data: MemoryData, request: AcquireRequest, now: datetime) -> list[Jo
     """Claim due jobs for the worker, in dispatch order."""
     if request.limit <= 0 or not request.queues:
         return []
-    queues, tags = set(request.queues), set(request.tags)
+    queues = set(request.queues)
+    open_, targets = claimable(request)
+    tags = set(targets)
     tasks = None if request.tasks is None else set(request.tasks)
     eligible = [
         job
         for job in map(data.jobs.__getitem__, data.pending)
         if job.queue in queues
         and (tasks is None or job.task in tasks)
-        and (job.target is None or job.target == request.worker or job.target in tags)
+        and ((open_ and job.target in (None, request.worker)) or job.target in tags)
         and is_due(job, now, horizon_s=request.horizon_s, lead_s=request.lead_s)
     ]
     eligible.sort(key=dispatch_key)

@@ -27,6 +27,7 @@ from rota.lifecycle import (
 from rota.store.base import WorkerInfo
 from rota.store.common import check_same_submission, refusal, spec_params
 from rota.store.memory_data import ENDED, MemoryData
+from rota.store.names import NameClaim, NameHeld, held_elsewhere
 from rota.types import JSON
 
 
@@ -188,8 +189,15 @@ def purge(data: MemoryData, before: datetime) -> int:
     return len(gone)
 
 
-def register_worker(data: MemoryData, info: WorkerInfo, resources: JSON, now: datetime) -> None:
-    """Insert or replace the worker's entry as online (`resources` already copied)."""
+def register_worker(
+    data: MemoryData, info: WorkerInfo, claim: NameClaim | None, resources: JSON, now: datetime
+) -> NameHeld | None:
+    """Insert or replace the worker's entry as online (`resources` already copied), unless
+    (with a claim) a live connection elsewhere holds the name: then return what holds it."""
+    holder = data.workers.get(info.name)
+    if claim is not None and holder is not None:
+        if held_elsewhere(holder, claim, server=info.server, now=now):
+            return NameHeld(server=holder.server, last_seen_at=holder.last_seen_at)
     data.workers[info.name] = WorkerInfo(
         name=info.name,
         queues=list(info.queues),
@@ -202,11 +210,19 @@ def register_worker(data: MemoryData, info: WorkerInfo, resources: JSON, now: da
         connected_at=info.connected_at or now,
         last_seen_at=now,
         resources=resources,
+        session_digest=info.session_digest,
     )
+    return None
 
 
-def worker_changed(data: MemoryData, name: str, now: datetime, **changes: Any) -> None:
-    """Change a registered worker's fields and last_seen_at = now; ignore an unknown name."""
+def worker_changed(
+    data: MemoryData, name: str, session_digest: str | None, now: datetime, **changes: Any
+) -> bool:
+    """Change a registered worker's fields and last_seen_at = now, with a session_digest
+    only while its entry holds that session; tell whether it changed (an unknown name
+    does not)."""
     worker = data.workers.get(name)
-    if worker is not None:
-        data.workers[name] = replace(worker, last_seen_at=now, **changes)
+    if worker is None or session_digest not in (None, worker.session_digest):
+        return False
+    data.workers[name] = replace(worker, last_seen_at=now, **changes)
+    return True

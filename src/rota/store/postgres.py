@@ -45,6 +45,7 @@ from rota.store.common import (
     to_page,
 )
 from rota.store.feed import ChangeFeed, WorkersChanged, emits_changes
+from rota.store.names import NameClaim, NameHeld
 from rota.store.postgres_conn import Connection, ConnectionRunner
 from rota.store.postgres_explore import PostgresExplorer
 from rota.store.postgres_feed import FeedRelay
@@ -83,7 +84,7 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         command_timeout_s: float = 30.0,
         durability: Durability = "full",
     ) -> None:
-        if not _SCHEMA_NAME.match(schema):
+        if not _SCHEMA_NAME.fullmatch(schema):
             raise InvalidInput(
                 f"schema {schema!r} is not a plain lowercase name of at most 50 characters"
             )
@@ -107,6 +108,8 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         self._ids = JobIds()
         self._listener: Listener | None = None
         self.feed = ChangeFeed()
+        self.shared = True
+        """Any number of servers use one schema at once (see Store.shared)."""
         """The jobs changed through this store, and through every other store open on the
         same schema in any server (relayed over NOTIFY, a moment later)."""
         self._settle_group: Coalescer[Outcome, Settled] = Coalescer(self._settle_now)
@@ -433,8 +436,11 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
 
     # --- workers -------------------------------------------------------------------------
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or replace the worker's entry as online (its hello)."""
+    async def register_worker(
+        self, info: WorkerInfo, claim: NameClaim | None = None
+    ) -> NameHeld | None:
+        """Insert or replace the worker's entry as online (its hello), unless a live
+        connection elsewhere holds the name: in one statement (see the query)."""
         params = {
             "name": info.name,
             "queues": list(info.queues),
@@ -445,18 +451,36 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             "server": info.server,
             "connected_at": aware(info.connected_at),
             "resources": dump_json(info.resources, "resources"),
+            "session_digest": info.session_digest,
+            "live_s": None if claim is None else float(claim.live_s),
+            "presented": None if claim is None else claim.presented,
         }
-        await self._changing_workers(lambda c: self._q.all(c, "register_worker", **params))
+        rows = await self._changing_workers(lambda c: self._q.all(c, "register_worker", **params))
+        if rows:
+            return None
+        # Refused: read the holder as committed now, for the refusal's message only.
+        holder = await self._run(lambda c: self._q.row(c, "name_holder", name=info.name), read=True)
+        if holder is None:
+            return NameHeld(server=None, last_seen_at=None)
+        return NameHeld(server=holder["server"], last_seen_at=holder["last_seen_at"])
 
     async def worker_seen(
-        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+        self,
+        name: str,
+        *,
+        running: int,
+        state: str,
+        resources: dict[str, Any],
+        session_digest: str | None = None,
     ) -> None:
-        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        """Record a heartbeat: last_seen_at = now, running count, state and resources (with
+        a session_digest, only while the entry holds that session)."""
         params = {
             "name": name,
             "running": running,
             "state": state,
             "resources": dump_json(resources, "resources"),
+            "session_digest": session_digest,
         }
         await self._changing_workers(lambda c: self._q.all(c, "worker_seen", **params))
 
@@ -466,6 +490,19 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         """Keep a new token (its digest, never its secret)."""
         columns = token_columns(record)
         await self._run(lambda c: self._q.all(c, "create_token", **columns))
+
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one; tell whether it was kept. The
+        table is locked against other writers for the check and the insert, so servers
+        starting at once on a new store make one first token between them."""
+        columns = token_columns(record)
+
+        async def work(conn: Connection) -> bool:
+            async with conn.transaction():
+                await self._q.all(conn, "lock_tokens")
+                return await self._q.row(conn, "create_first_token", **columns) is not None
+
+        return await self._run(work)
 
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""
@@ -479,9 +516,12 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
             raise TokenNotFound(f"no token has the id {excerpt(token_id)}")
         return _token(row)
 
-    async def worker_gone(self, name: str) -> None:
-        """Mark the worker offline."""
-        await self._changing_workers(lambda c: self._q.all(c, "worker_gone", name=name))
+    async def worker_gone(self, name: str, *, session_digest: str | None = None) -> bool:
+        """Mark the worker offline (with a session_digest, only while the entry holds that
+        session); tell whether it was changed."""
+        params = {"name": name, "session_digest": session_digest}
+        rows = await self._changing_workers(lambda c: self._q.all(c, "worker_gone", **params))
+        return bool(rows)
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Return every registered worker, online first, then by name.

@@ -11,7 +11,7 @@ from typing import Any
 from rota.errors import RotaError
 from rota.jobs import Job, Lease
 from rota.lifecycle import after_failure
-from rota.store.base import AcquireRequest, Failure, Outcome, Settled, Success
+from rota.store.base import AcquireRequest, Failure, Outcome, Settled, Success, claimable
 from rota.store.common import stale_lease
 from rota.store.postgres_conn import Connection
 from rota.store.postgres_ops import apply_decision
@@ -21,10 +21,12 @@ from rota.store.postgres_sql import Statements
 
 def acquire_params(request: AcquireRequest) -> dict[str, Any]:
     """Return the acquire query's parameters for one request."""
+    open_, targets = claimable(request)
     return {
         "worker": request.worker,
         "queues": list(dict.fromkeys(request.queues)),
-        "tags": list(request.tags),
+        "open": open_,
+        "tags": targets,
         "tasks": None if request.tasks is None else list(request.tasks),
         "limit": request.limit,
         "lease_s": float(request.lease_s),
@@ -51,13 +53,15 @@ async def acquire_many(
         depth = request.limit + max(earlier.get(queue, 0) for queue in queues)
         for queue in queues:
             earlier[queue] = earlier.get(queue, 0) + request.limit
+        open_, targets = claimable(request)
         wanted.append(
             {
                 "step": len(wanted) + 1,
                 "position": position,
                 "worker": request.worker,
                 "queues": queues,
-                "tags": list(request.tags),
+                "open": open_,
+                "tags": targets,
                 "tasks": None if request.tasks is None else list(request.tasks),
                 "wanted": request.limit,
                 "depth": depth,

@@ -68,6 +68,7 @@ def row_to_worker(row: Record) -> WorkerInfo:
         connected_at=row["connected_at"],
         last_seen_at=row["last_seen_at"],
         resources=json.loads(row["resources"]),
+        session_digest=row["session_digest"],
     )
 
 

@@ -49,6 +49,7 @@ from rota.store.common import (
     to_us,
 )
 from rota.store.feed import ChangeFeed, emits_changes
+from rota.store.names import NameClaim, NameHeld
 from rota.store.queries import Migration, load_migrations, load_queries
 from rota.store.sqlite_explore import SqliteExplorer
 from rota.store.sqlite_insights import SqliteInsights
@@ -95,6 +96,8 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         self._workers: list[WorkerInfo] | None = None
         self._workers_writes = 0
         self.feed = ChangeFeed()
+        self.shared = False
+        """One server owns an SQLite file (see Store.shared)."""
         """The jobs this store changed (one server owns an SQLite file: in-process only)."""
 
     def __repr__(self) -> str:
@@ -359,6 +362,14 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         params = token_columns(record) | {"now": to_us(record.created_at)}
         await self._execute("create_token", params)
 
+    async def create_first_token(self, record: TokenRecord) -> bool:
+        """Keep the token only if the store never had one (the one writer makes the check
+        and the insert one step); tell whether it was kept."""
+        self._check_open()
+        sql = self._queries["create_first_token"]
+        params = token_columns(record) | {"now": to_us(record.created_at)}
+        return bool(await self._writer.run(lambda conn: conn.execute(sql, params).fetchall()))
+
     async def list_tokens(self) -> list[TokenRecord]:
         """Return every token ever made, revoked ones too, oldest first."""
         return [_token(row) for row in await self._read_all("list_tokens", {})]
@@ -374,28 +385,41 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
 
     # --- workers -------------------------------------------------------------------------
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or replace the worker's entry as online (its hello)."""
-        await self._changing_workers(self._write(ops.register_worker, info, self._clock.now_utc()))
+    async def register_worker(
+        self, info: WorkerInfo, claim: NameClaim | None = None
+    ) -> NameHeld | None:
+        """Insert or replace the worker's entry as online (its hello), unless a live
+        connection elsewhere holds the name: read and written in one transaction."""
+        now = self._clock.now_utc()
+        return await self._changing_workers(self._write(ops.register_worker, info, claim, now))
 
     async def worker_seen(
-        self, name: str, *, running: int, state: str, resources: dict[str, Any]
+        self,
+        name: str,
+        *,
+        running: int,
+        state: str,
+        resources: dict[str, Any],
+        session_digest: str | None = None,
     ) -> None:
-        """Record a heartbeat: last_seen_at = now, running count, state and resources."""
+        """Record a heartbeat: last_seen_at = now, running count, state and resources (with
+        a session_digest, only while the entry holds that session)."""
         params = {
             "name": name,
             "running": running,
             "state": state,
             "resources": dump_json(resources, "resources"),
+            "session_digest": session_digest,
             "now": to_us(self._clock.now_utc()),
         }
         await self._changing_workers(self._execute("worker_seen", params))
 
-    async def worker_gone(self, name: str) -> None:
-        """Mark the worker offline."""
-        await self._changing_workers(
-            self._execute("worker_gone", {"name": name, "now": to_us(self._clock.now_utc())})
-        )
+    async def worker_gone(self, name: str, *, session_digest: str | None = None) -> bool:
+        """Mark the worker offline (with a session_digest, only while the entry holds that
+        session); tell whether it was changed."""
+        params = {"name": name, "session_digest": session_digest}
+        now = self._clock.now_utc()
+        return await self._changing_workers(self._write(ops.worker_gone, params, now))
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Return every registered worker, online first, then by name."""

@@ -27,7 +27,7 @@ from rota.lifecycle import (
     stopped_message,
     updated_message,
 )
-from rota.store.base import AcquireRequest, JobChanges, WorkerInfo
+from rota.store.base import AcquireRequest, JobChanges, WorkerInfo, claimable
 from rota.store.common import (
     Fingerprints,
     JobIds,
@@ -38,6 +38,7 @@ from rota.store.common import (
     stale_lease,
     to_us,
 )
+from rota.store.names import NameClaim, NameHeld, held_elsewhere
 from rota.store.sqlite_rows import (
     NewJobMoments,
     event_params,
@@ -45,6 +46,7 @@ from rota.store.sqlite_rows import (
     json_list,
     new_job,
     row_to_job,
+    row_to_worker,
 )
 from rota.types import JSON
 
@@ -114,12 +116,14 @@ def acquire(
     if request.limit <= 0 or not request.queues:
         return []
     now_us = to_us(now)
+    open_, targets = claimable(request)
     rows = conn.execute(
         q["acquire"],
         {
             "worker": request.worker,
             "queues": json_list(list(dict.fromkeys(request.queues))),
-            "tags": json_list(request.tags),
+            "open": open_,
+            "tags": json_list(targets),
             "tasks": json_list(request.tasks),
             "limit": request.limit,
             "now": now_us,
@@ -428,9 +432,21 @@ def update(
     return change(conn, q, "update_job", job_id, now, params | margin, updated_message(fields))
 
 
-def register_worker(conn: sqlite3.Connection, q: Queries, info: WorkerInfo, now: datetime) -> None:
-    """Insert or replace the worker's entry as online."""
+def register_worker(
+    conn: sqlite3.Connection,
+    q: Queries,
+    info: WorkerInfo,
+    claim: NameClaim | None,
+    now: datetime,
+) -> NameHeld | None:
+    """Insert or replace the worker's entry as online, unless (with a claim) a live
+    connection elsewhere holds the name: then change nothing and return what holds it."""
     now_us = to_us(now)
+    if claim is not None:
+        row = conn.execute(q["get_worker"], {"name": info.name}).fetchone()
+        holder = None if row is None else row_to_worker(row)
+        if holder is not None and held_elsewhere(holder, claim, server=info.server, now=now):
+            return NameHeld(server=holder.server, last_seen_at=holder.last_seen_at)
     conn.execute(
         q["register_worker"],
         {
@@ -443,6 +459,15 @@ def register_worker(conn: sqlite3.Connection, q: Queries, info: WorkerInfo, now:
             "server": info.server,
             "connected_at": now_us if info.connected_at is None else to_us(info.connected_at),
             "resources": dump_json(info.resources, "resources"),
+            "session_digest": info.session_digest,
             "now": now_us,
         },
     )
+    return None
+
+
+def worker_gone(
+    conn: sqlite3.Connection, q: Queries, params: Mapping[str, Any], now: datetime
+) -> bool:
+    """Mark the worker offline (see Store.worker_gone); tell whether its entry changed."""
+    return conn.execute(q["worker_gone"], {**params, "now": to_us(now)}).rowcount > 0

@@ -159,6 +159,7 @@ def row_to_worker(row: sqlite3.Row) -> WorkerInfo:
         connected_at=maybe_from_us(row["connected_at"]),
         last_seen_at=maybe_from_us(row["last_seen_at"]),
         resources=json.loads(row["resources"]),
+        session_digest=row["session_digest"],
     )
 
 

@@ -82,7 +82,7 @@ def _pattern(entry: str) -> str:
         ascii_labels = [label.encode("idna").decode("ascii") for label in labels]
     except UnicodeError:
         ascii_labels = labels
-    if not all(_LABEL.match(label) for label in ascii_labels):
+    if not all(_LABEL.fullmatch(label) for label in ascii_labels):
         raise InvalidInput(
             f"--allow-http entry {excerpt(entry)} is not a host name, *.domain, an IP "
             "address or *: give host names only, without scheme, port or path"

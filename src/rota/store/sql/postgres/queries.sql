@@ -98,7 +98,8 @@ WITH candidates AS MATERIALIZED (
                OR (target IS NOT NULL
                    AND run_at <= coalesce(:now, now()) + make_interval(secs => :horizon_s)))
           AND (:tasks::text[] IS NULL OR task = ANY(:tasks::text[]))
-          AND (target IS NULL OR target = :worker::text OR target = ANY(:tags::text[]))
+          AND ((:open::boolean AND (target IS NULL OR target = :worker::text))
+               OR target = ANY(:tags::text[]))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
         ORDER BY priority DESC, run_at, seq
         LIMIT :limit
@@ -484,13 +485,18 @@ DELETE FROM workers
 WHERE state = 'offline' AND coalesce(last_seen_at, '-infinity') < :before;
 
 -- name: register_worker
+-- A hello: the worker's entry, online, with its connection's session digest. With :live_s,
+-- an entry that a live connection elsewhere holds is left as it is and no row comes back:
+-- online or draining, heard from less than :live_s ago, registered by another server, and
+-- holding another session than the one the hello presents (:presented). The same rule as
+-- rota.store.names.held_elsewhere; ON CONFLICT makes the check and the write one step.
 INSERT INTO workers (
     name, queues, tags, tasks, capacity, running, state, server, connected_at, last_seen_at,
-    resources
+    resources, session_digest
 ) VALUES (
     :name, :queues::text[], :tags::text[], :tasks::text[], :capacity, :running, 'online',
     :server, coalesce(:connected_at, :now, now()), coalesce(:now, now()),
-    :resources::text::json
+    :resources::text::json, :session_digest
 )
 ON CONFLICT (name) DO UPDATE SET
     queues = excluded.queues,
@@ -502,17 +508,31 @@ ON CONFLICT (name) DO UPDATE SET
     server = excluded.server,
     connected_at = excluded.connected_at,
     last_seen_at = excluded.last_seen_at,
-    resources = excluded.resources;
+    resources = excluded.resources,
+    session_digest = excluded.session_digest
+WHERE :live_s::float8 IS NULL
+   OR workers.state = 'offline'
+   OR workers.last_seen_at IS NULL
+   OR workers.server = excluded.server
+   OR workers.session_digest = :presented::text
+   OR workers.last_seen_at <= excluded.last_seen_at - make_interval(secs => :live_s::float8)
+RETURNING name;
+
+-- name: name_holder
+SELECT server, last_seen_at FROM workers WHERE name = :name;
 
 -- name: worker_seen
 UPDATE workers
 SET last_seen_at = coalesce(:now, now()), running = :running, state = :state,
     resources = :resources::text::json
-WHERE name = :name;
+WHERE name = :name
+  AND (:session_digest::text IS NULL OR session_digest = :session_digest::text);
 
 -- name: worker_gone
 UPDATE workers SET state = 'offline', running = 0, last_seen_at = coalesce(:now, now())
-WHERE name = :name;
+WHERE name = :name
+  AND (:session_digest::text IS NULL OR session_digest = :session_digest::text)
+RETURNING name;
 
 -- name: list_workers
 SELECT * FROM workers
@@ -560,7 +580,7 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 
 -- name: acquire_many
 -- Claims for several workers' requests in one statement (one round trip, no transaction
--- around it). :requests is a JSON array of {step, position, worker, queues, tags, tasks,
+-- around it). :requests is a JSON array of {step, position, worker, queues, open, tags, tasks,
 -- wanted, depth, lease_s, horizon_s, lead_s}, steps numbered 1, 2... in dispatch order. First the best `depth`
 -- due jobs of each queue of each request that it may run are locked (SKIP LOCKED, as
 -- acquire); `depth` covers what the requests before it may take first. Then the requests
@@ -569,7 +589,7 @@ SELECT * FROM jobs WHERE id = ANY(:ids::text[]);
 -- claimed_for is the request's position.
 WITH RECURSIVE request AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(:requests::jsonb) AS r (
-        step integer, position integer, worker text, queues text[], tags text[],
+        step integer, position integer, worker text, queues text[], open boolean, tags text[],
         tasks text[], wanted integer, depth integer, lease_s double precision,
         horizon_s double precision, lead_s double precision
     )
@@ -587,7 +607,8 @@ WITH RECURSIVE request AS MATERIALIZED (
                    AND run_at <= coalesce(:now, now())
                        + make_interval(secs => request.horizon_s)))
           AND (request.tasks IS NULL OR task = ANY(request.tasks))
-          AND (target IS NULL OR target = request.worker OR target = ANY(request.tags))
+          AND ((request.open AND (target IS NULL OR target = request.worker))
+               OR target = ANY(request.tags))
           AND (deadline_at IS NULL OR deadline_at > coalesce(:now, now()))
         ORDER BY priority DESC, run_at, seq
         LIMIT request.depth
@@ -647,6 +668,16 @@ SELECT * FROM claimed;
 -- name: create_token
 INSERT INTO tokens (id, name, role, digest, binding, created_at)
 VALUES (:id, :name, :role, :digest, :binding, coalesce(:now, now()));
+
+-- name: lock_tokens
+-- Readers go on; another writer of tokens waits for the end of the transaction.
+LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE;
+
+-- name: create_first_token
+INSERT INTO tokens (id, name, role, digest, binding, created_at)
+SELECT :id, :name, :role, :digest, :binding, coalesce(:now, now())
+WHERE NOT EXISTS (SELECT 1 FROM tokens)
+RETURNING id;
 
 -- name: list_tokens
 SELECT * FROM tokens ORDER BY created_at, id;

@@ -75,7 +75,7 @@ WHERE id IN (
           AND queue = wanted.value
           AND (run_at <= :lead_until OR (target IS NOT NULL AND run_at <= :until))
           AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
-          AND (target IS NULL OR target = :worker
+          AND ((:open AND (target IS NULL OR target = :worker))
                OR target IN (SELECT value FROM json_each(:tags)))
           AND (deadline_at IS NULL OR deadline_at > :now)
         ORDER BY priority DESC, run_at, id
@@ -365,10 +365,10 @@ DELETE FROM workers WHERE state = 'offline' AND coalesce(last_seen_at, 0) < :bef
 -- name: register_worker
 INSERT INTO workers (
     name, queues, tags, tasks, capacity, running, state, server, connected_at, last_seen_at,
-    resources
+    resources, session_digest
 ) VALUES (
     :name, :queues, :tags, :tasks, :capacity, :running, 'online', :server, :connected_at, :now,
-    :resources
+    :resources, :session_digest
 )
 ON CONFLICT (name) DO UPDATE SET
     queues = excluded.queues,
@@ -380,15 +380,20 @@ ON CONFLICT (name) DO UPDATE SET
     server = excluded.server,
     connected_at = excluded.connected_at,
     last_seen_at = excluded.last_seen_at,
-    resources = excluded.resources;
+    resources = excluded.resources,
+    session_digest = excluded.session_digest;
+
+-- name: get_worker
+SELECT * FROM workers WHERE name = :name;
 
 -- name: worker_seen
 UPDATE workers
 SET last_seen_at = :now, running = :running, state = :state, resources = :resources
-WHERE name = :name;
+WHERE name = :name AND (:session_digest IS NULL OR session_digest = :session_digest);
 
 -- name: worker_gone
-UPDATE workers SET state = 'offline', running = 0, last_seen_at = :now WHERE name = :name;
+UPDATE workers SET state = 'offline', running = 0, last_seen_at = :now
+WHERE name = :name AND (:session_digest IS NULL OR session_digest = :session_digest);
 
 -- name: list_workers
 SELECT * FROM workers
@@ -397,6 +402,12 @@ ORDER BY CASE state WHEN 'online' THEN 0 WHEN 'draining' THEN 1 ELSE 2 END, name
 -- name: create_token
 INSERT INTO tokens (id, name, role, digest, binding, created_at)
 VALUES (:id, :name, :role, :digest, :binding, :now);
+
+-- name: create_first_token
+INSERT INTO tokens (id, name, role, digest, binding, created_at)
+SELECT :id, :name, :role, :digest, :binding, :now
+WHERE NOT EXISTS (SELECT 1 FROM tokens)
+RETURNING id;
 
 -- name: list_tokens
 SELECT * FROM tokens ORDER BY created_at, id;
