@@ -9,7 +9,7 @@ import typer
 
 from rota.cli.common import state
 from rota.cli.times import parse_duration
-from rota.cli.worker import CaOption, connection_values
+from rota.cli.worker import CaOption, TokenOption, connection_values
 from rota.settings import load_settings
 
 
@@ -64,6 +64,7 @@ def device(
         ),
     ] = None,
     ca: CaOption = None,
+    token: TokenOption = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -72,7 +73,7 @@ def device(
     clock at its due time (even with the server down), report when it rang."""
     settings = load_settings(
         {
-            **connection_values(ctx, server, ca),
+            **connection_values(ctx, server, ca, token),
             "name": name,
             "tags": tags,
             "audio_out": audio_out,

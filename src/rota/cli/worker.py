@@ -22,6 +22,17 @@ CaOption = Annotated[
 ]
 """The --ca option of the commands that connect to servers as a worker."""
 
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Bearer token the worker connects with: a worker token (or an admin one) "
+        "(default: ROTA_TOKEN, else auth.token in rota.toml).",
+        show_default=False,
+    ),
+]
+"""The --token option of the commands that connect to servers as a worker."""
+
 
 def worker(
     ctx: typer.Context,
@@ -92,6 +103,7 @@ def worker(
         ),
     ] = False,
     ca: CaOption = None,
+    token: TokenOption = None,
     config: Annotated[
         Path | None, typer.Option(help="A rota.toml file (default: ./rota.toml if present).")
     ] = None,
@@ -99,7 +111,7 @@ def worker(
     """Run a worker until SIGTERM or SIGINT drains it (flags > ROTA_* env > rota.toml)."""
     settings = load_settings(
         {
-            **connection_values(ctx, server, ca),
+            **connection_values(ctx, server, ca, token),
             "imports": split_list(imports),
             "concurrency": concurrency,
             "prefetch": prefetch,
@@ -129,13 +141,14 @@ def worker(
 
 
 def connection_values(
-    ctx: typer.Context, server: list[str] | None, ca: Path | None
+    ctx: typer.Context, server: list[str] | None, ca: Path | None, token: str | None = None
 ) -> dict[str, Any]:
     """Return the settings a worker or device connects with, as given here: its servers
-    (--server, else the global one), the token and the CA file."""
+    (--server, else the global one), the token (--token, else the global one or
+    ROTA_TOKEN) and the CA file (--ca, else the global one)."""
     return {
         "server": _with_schemes(split_list(server) or _global_server(ctx)),
-        "token": state(ctx).token,
+        "token": token or state(ctx).token,
         "ca": ca or state(ctx).ca,
     }
 
