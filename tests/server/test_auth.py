@@ -15,7 +15,11 @@ import pytest
 
 from rota.auth.access import Access, access_for
 from rota.auth.tokens import Binding, Role, mint
+from rota.errors import WorkerRefused
+from rota.settings import settings_of
 from rota.store import Store
+from rota.tasks.builtin import builtin_registry
+from rota.worker.runtime import Worker
 from tests.server.conftest import LiveServer, StartServer
 
 API = "/api/v1"
@@ -262,6 +266,20 @@ async def test_a_refusal_longer_than_a_close_frame_allows_still_closes_with_its_
     fake = guarded.fake("intruder", token=client)
     await fake.open()
     assert await fake.closed_with() == 4403
+
+
+async def test_a_worker_refused_by_the_guard_stops_with_the_whole_reason(
+    guarded: LiveServer, store: Store
+) -> None:
+    # The reason reaches the worker in an `error` frame: a close frame's 123 bytes would
+    # have cut it before the role it needs.
+    secret = await token(store, Role.CLIENT, name="the laptop of the night shift, room 4")
+    settings = settings_of({"server": [guarded.url], "name": "w1", "token": secret})
+    worker = Worker(settings, builtin_registry(), report=lambda line: None)
+    with pytest.raises(WorkerRefused) as refusal:
+        async with asyncio.timeout(10):
+            await worker.run()
+    assert refusal.value.message.endswith("that needs a token of the role worker or admin")
 
 
 async def test_revoking_a_token_closes_the_socket_and_the_event_stream_it_opened(

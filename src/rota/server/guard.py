@@ -36,6 +36,8 @@ from starlette.types import Receive, Scope, Send
 from rota.auth.access import Access, access_for, allows, roles_allowed
 from rota.auth.tokens import Role, TokenRecord, digest_of, id_of
 from rota.protocol.closing import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, close_reason
+from rota.protocol.codec import encode
+from rota.protocol.messages import Error
 from rota.safe_text import excerpt
 from rota.server.errors import error_response
 from rota.store.base import Store
@@ -82,10 +84,13 @@ class Refusal:
     message: str
 
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer the request with this refusal (HTTP), or close the socket with it."""
+        """Answer the request with this refusal (HTTP), or close the socket with it: an
+        `error` frame with the whole message first, as the gateway's refusals (a close
+        frame's reason holds 123 bytes at most)."""
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "bytes": encode(Error(message=self.message))})
             code = CLOSE_UNAUTHENTICATED if self.status == 401 else CLOSE_FORBIDDEN
             await send(
                 {"type": "websocket.close", "code": code, "reason": close_reason(self.message)}
