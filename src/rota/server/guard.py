@@ -134,9 +134,9 @@ class Guard:
     async def judge(self, scope: Scope) -> Principal | Refusal:
         """Return who the request comes from if it may go on, else why not."""
         access = access_for(scope["type"], scope.get("method", "GET"), scope["path"])
-        secret = _secret_of(scope)
         if access is Access.OPEN:
             return ANONYMOUS  # a stale cookie must not keep anyone from the sign-in page
+        secret = _secret_of(scope)
         if secret is None:
             if self.anonymous:
                 return ANONYMOUS_ADMIN
