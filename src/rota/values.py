@@ -348,7 +348,7 @@ def _path(field: str, parts: list[str | int]) -> str:
     for part in inner[:_SHOWN_PARTS]:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _IDENTIFIER.match(part) and len(part) <= _SHOWN_KEY_CHARS:
+        elif _IDENTIFIER.fullmatch(part) and len(part) <= _SHOWN_KEY_CHARS:
             text += f".{part}"
         else:
             shown = json.dumps(part[:_SHOWN_KEY_CHARS])  # ASCII: escapes a lone surrogate

@@ -10,10 +10,13 @@ import asyncio
 from datetime import timedelta
 
 from rota.clock import ManualClock
+from rota.jobs import JobState
 from rota.store import Store, WorkerInfo
 from rota.store.names import NameClaim, NameHeld
 
 from .conftest import OpenStore
+from .helpers import claim as claim_jobs
+from .helpers import submit_one
 
 LIVE_S = 30.0
 HONEST = "a" * 64
@@ -158,3 +161,25 @@ async def test_heartbeats_and_departures_of_a_replaced_session_change_nothing(
     assert await store.worker_gone("w", session_digest=OTHER) is True
     assert (await entry(store, "w")).state == "offline"
     assert await store.worker_gone("nobody") is False
+
+
+async def test_a_departure_s_grace_spares_the_leases_of_a_worker_back_elsewhere(
+    store: Store, clock: ManualClock
+) -> None:
+    """Server A marks the worker's old connection gone, then cuts its leases to the
+    disconnect grace; the worker may have come back through B in between (presenting its
+    session) and renewed them. Its leases stay as B renewed them: cut, they would be
+    reaped and run again while its code still runs."""
+    await store.register_worker(hello("w", server="A", session_digest=HONEST), claim())
+    await submit_one(store)
+    [job] = await claim_jobs(store, "w", lease_s=LIVE_S)
+    assert await store.worker_gone("w", session_digest=HONEST)
+    back = hello("w", server="B", session_digest=OTHER)
+    assert await store.register_worker(back, claim(HONEST)) is None
+    assert await store.expire_leases_of("w", 1) == 0
+    clock.advance(2)
+    assert await store.reap() == []
+    assert (await store.get_job(job.id)).state is JobState.RUNNING
+    # Gone for good, its leases go within the grace.
+    assert await store.worker_gone("w", session_digest=OTHER)
+    assert await store.expire_leases_of("w", 1) == 1

@@ -257,6 +257,29 @@ async def test_a_bound_worker_token_runs_only_the_jobs_meant_for_its_binding(
     assert got == {submitted["anyone"], submitted["gpu"]}
 
 
+async def test_a_device_of_a_bound_device_token_rings_any_device_reminders(
+    guarded: LiveServer, store: Store
+) -> None:
+    # `rota device` declares the tags `device` and `device:<name>`; a reminder for any
+    # device targets `device`. The README's device token (tag:device:*) must still ring it.
+    client = bearer(await token(store, Role.CLIENT))
+    body = {"text": "Stretch", "at": "in 1m", "any_device": True}
+    response = await guarded.http.post(f"{API}/reminders", json=body, headers=client)
+    assert response.status_code == 201, response.text
+    [reminder] = response.json()["jobs"]
+    device = guarded.fake(
+        "laptop",
+        queues=["reminders"],
+        tags=["device", "device:laptop"],
+        tasks=["rota.remind"],
+        token=await token(store, Role.WORKER, "tag:device:*"),
+    )
+    device.hello["horizon_s"] = 3600.0
+    await device.connect()
+    [job] = await device.receive_jobs(1)
+    assert job["job_id"] == reminder["id"]
+
+
 async def test_a_refusal_longer_than_a_close_frame_allows_still_closes_with_its_code(
     guarded: LiveServer, store: Store
 ) -> None:

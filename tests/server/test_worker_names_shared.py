@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rota.server.gateway import REPLACED
 from rota.store.postgres import PostgresStore
 from tests.contract.postgres import stores_on_one_schema
 from tests.server.conftest import LiveServer, StartServer
@@ -100,3 +101,32 @@ async def test_the_worker_presenting_its_session_is_let_in_through_another_serve
     assert (await back.finish(order, "kept"))["ok"] is True
     done = await fetch(a, job["id"])
     assert (done["state"], done["attempt"], done["result"]) == ("succeeded", 1, "kept")
+
+
+async def test_a_worker_back_from_another_server_replaces_its_stale_connection_here(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    # The worker moved from A to B (A has not noticed its old connection is dead), then
+    # came back to A presenting the session B gave it: it holds the name, so A lets it in
+    # in place of its stale connection rather than refusing it for good.
+    a, b = two_servers
+    first = await a.worker("w1", capacity=2)
+    assert first.welcome is not None
+    moved = b.fake("w1", capacity=2)
+    moved.hello["session"] = first.welcome["session"]
+    welcome_b = await moved.connect()
+    back = a.fake("w1", capacity=2)
+    back.hello["session"] = welcome_b["session"]
+    welcome_a = await back.connect()
+    assert welcome_a["server"] == "server-a"
+    assert (await first.receive("error"))["message"] == REPLACED
+    assert listed(await workers(b)) == [("w1", "online", 2)]
+    job = await submit(b)
+    [order] = await back.receive_jobs(1)
+    assert (await back.finish(order, "here"))["ok"] is True
+    done = await fetch(b, job["id"])
+    assert (done["state"], done["result"]) == ("succeeded", "here")
+    # An impostor presenting the session B gave, now replaced, is refused.
+    impostor = a.fake("w1")
+    impostor.hello["session"] = welcome_b["session"]
+    assert "is taken" in await refused(impostor)

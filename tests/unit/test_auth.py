@@ -51,9 +51,15 @@ def test_bindings_admit_by_name_or_by_any_tag() -> None:
 
 def test_a_binding_confines_claims_to_its_name_or_its_matching_tags() -> None:
     assert Binding.parse("name:gpu-*").targets("gpu-1", ["gpu", "device:x"]) == ("gpu-1",)
+    # `device`, which its matching tag refines, is a reminder for any device's target.
     assert Binding.parse("tag:device:*").targets("laptop", ["device", "device:laptop", "gpu"]) == (
+        "device",
         "device:laptop",
     )
+    assert Binding.parse("tag:device:*").targets("laptop", ["device:laptop", "dev"]) == (
+        "device:laptop",
+    )
+    assert Binding.parse("tag:gpu").targets("x", ["gpu", "gpu:a100", "g"]) == ("gpu",)
 
 
 @pytest.mark.parametrize(

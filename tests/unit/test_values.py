@@ -160,3 +160,10 @@ def test_empty_arguments_are_returned_as_given() -> None:
     checked_args, checked_kwargs = check_arguments(args, kwargs)
     assert checked_args is args and checked_kwargs is kwargs
     assert check_arguments((), {}) == ([], {})
+
+
+def test_a_refused_values_path_quotes_a_key_with_a_final_line_ending() -> None:
+    # `$` also matches before a final newline: such a key was shown bare, as .a<newline>.
+    with pytest.raises(InvalidValue) as refused:
+        check_value({"a\n": float("nan")}, "kwargs")
+    assert refused.value.message.startswith('kwargs["a\\n"]: ')

@@ -73,11 +73,18 @@ class Binding:
 
     def targets(self, name: str, tags: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         """Return the targets whose jobs a worker of this name and tags, connected with the
-        token, may claim: its name for a name binding, else its tags that match. It claims
-        no other job, untargeted ones included (see AcquireRequest.targets)."""
+        token, may claim: its name for a name binding, else its tags that match and those
+        of its tags that a matching one refines (`device` for `device:laptop`: a reminder
+        for any device targets `device`). It claims no other job, untargeted ones included
+        (see AcquireRequest.targets)."""
         if self.kind == "name":
             return (name,) if self.admits(name, tags) else ()
-        return tuple(tag for tag in tags if fnmatch.fnmatchcase(tag, self.pattern))
+        matching = [tag for tag in tags if fnmatch.fnmatchcase(tag, self.pattern)]
+        return tuple(
+            tag
+            for tag in tags
+            if tag in matching or any(found.startswith(f"{tag}:") for found in matching)
+        )
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.pattern}"

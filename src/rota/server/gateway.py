@@ -255,9 +255,14 @@ class WorkerConnection:
         async with self._dispatcher.membership:
             live = self._dispatcher.get(session.name)
             # Checked before anything is recorded: a refused hello changes nothing. A live
-            # connection here is known for certain; one through another server sharing the
-            # store is checked by the store, in the step that registers this one.
-            taken_here = live is not None and not _resumes(live, hello.session)
+            # connection here holds the name unless the worker moved to another server
+            # since; one through another server sharing the store is checked by the store,
+            # in the step that registers this one.
+            taken_here = (
+                live is not None
+                and not _resumes(live, hello.session)
+                and not await self._moved_here(hello)
+            )
             held = None if taken_here else await self._register(session, hello)
             admitted = not taken_here and held is None
             previous = await self._admit(session, hello) if admitted else None
@@ -277,6 +282,22 @@ class WorkerConnection:
             session.queues,
         )
         return session
+
+    async def _moved_here(self, hello: Hello) -> bool:
+        """Tell whether a hello, under the name of a session connected here, presents the
+        session through which another server sharing the store lists that worker: it moved
+        there and came back, and the connection here is a dead one not noticed yet."""
+        if not self._store.shared or hello.session is None:
+            return False
+        presented = digest_of(hello.session)
+        for entry in await self._store.list_workers():
+            if entry.name == hello.name:
+                return (
+                    entry.server != self._hub.server_name
+                    and entry.session_digest is not None
+                    and hmac.compare_digest(entry.session_digest, presented)
+                )
+        return False
 
     async def _register(self, session: WorkerSession, hello: Hello) -> NameHeld | None:
         """Register the worker as online, unless a live connection through another server

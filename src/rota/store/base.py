@@ -362,7 +362,9 @@ class Store(Explorer, Protocol):
 
     async def expire_leases_of(self, worker: str, grace_s: float) -> int:
         """Bring every lease the worker holds (running or stopping) to expire within
-        grace_s (its connection closed); return how many leases that touched."""
+        grace_s (its connection closed); return how many leases that touched. Nothing,
+        while the worker's entry is online or draining: it came back, through another
+        server sharing the store, after its old connection's end was recorded."""
         ...
 
     async def complete(self, lease: Lease, result: JSON) -> Job:

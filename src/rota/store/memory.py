@@ -72,9 +72,9 @@ class MemoryStore:
         self._data = data if data is not None else MemoryData()
         self._clock = clock
         self._open = False
-        self.feed = ChangeFeed()
         self.shared = data is not None
         """Given its data, it stands for one of several servers' stores (in tests)."""
+        self.feed = ChangeFeed()
         """The jobs this store changed (a store in one process's memory: in-process only)."""
         self._schedules = MemorySchedules(step=self._step, clock=clock, submit=ops.submit)
 

@@ -86,7 +86,11 @@ def extend(
 
 
 def expire_leases_of(data: MemoryData, worker: str, grace_s: float, now: datetime) -> int:
-    """Make the worker's leases expire within grace_s; return how many it touched."""
+    """Make the worker's leases expire within grace_s, unless its entry is online or
+    draining again (see Store.expire_leases_of); return how many it touched."""
+    entry = data.workers.get(worker)
+    if entry is not None and entry.state != "offline":
+        return 0
     latest = now + span(grace_s)
     touched = 0
     for job in [data.jobs[job_id] for job_id in data.by_token.values()]:

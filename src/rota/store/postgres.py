@@ -107,9 +107,9 @@ class PostgresStore(PostgresInsights, PostgresExplorer, PostgresScheduleVerbs):
         self._sql: Statements | None = None
         self._ids = JobIds()
         self._listener: Listener | None = None
-        self.feed = ChangeFeed()
         self.shared = True
         """Any number of servers use one schema at once (see Store.shared)."""
+        self.feed = ChangeFeed()
         """The jobs changed through this store, and through every other store open on the
         same schema in any server (relayed over NOTIFY, a moment later)."""
         self._settle_group: Coalescer[Outcome, Settled] = Coalescer(self._settle_now)

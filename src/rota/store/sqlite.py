@@ -95,9 +95,9 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         # is read again only after one of them (a submission's warning needs it each time).
         self._workers: list[WorkerInfo] | None = None
         self._workers_writes = 0
-        self.feed = ChangeFeed()
         self.shared = False
         """One server owns an SQLite file (see Store.shared)."""
+        self.feed = ChangeFeed()
         """The jobs this store changed (one server owns an SQLite file: in-process only)."""
 
     def __repr__(self) -> str:

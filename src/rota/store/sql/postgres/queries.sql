@@ -152,6 +152,9 @@ WITH touched AS (
             lease_expires_at, coalesce(:now, now()) + make_interval(secs => :grace_s)),
         updated_at = coalesce(:now, now())
     WHERE worker = :worker AND lease_token IS NOT NULL
+      -- Not while the worker's entry is online or draining: it came back through another
+      -- server and renewed its leases since its old connection ended.
+      AND NOT EXISTS (SELECT 1 FROM workers WHERE name = :worker AND state <> 'offline')
     RETURNING 1
 )
 SELECT count(*) FROM touched;

@@ -96,9 +96,12 @@ WHERE lease_token IN (SELECT value FROM json_each(:tokens))
 RETURNING lease_token, state;
 
 -- name: expire_leases_of
+-- Not while the worker's entry is online or draining: it came back (through another
+-- server sharing the store) and renewed its leases since its old connection ended.
 UPDATE jobs INDEXED BY jobs_leased_by_worker
 SET lease_expires_at = min(lease_expires_at, :lease_expires_at), updated_at = :now
-WHERE worker = :worker AND lease_token IS NOT NULL;
+WHERE worker = :worker AND lease_token IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM workers WHERE name = :worker AND state <> 'offline');
 
 -- name: complete
 -- An earlier attempt's error and traceback go: the job succeeded (its events keep them).
