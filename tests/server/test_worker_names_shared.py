@@ -121,6 +121,12 @@ async def test_a_worker_back_from_another_server_replaces_its_stale_connection_h
     assert welcome_a["server"] == "server-a"
     assert (await first.receive("error"))["message"] == REPLACED
     assert listed(await workers(b)) == [("w1", "online", 2)]
+    # Its connection to B is dead; once B has noticed, B has no w1 to hand the job to (until
+    # then B could, and the job would wait for that lease to expire, as after any loss).
+    await moved.close()
+    async with asyncio.timeout(5):
+        while b.app.state.hub.dispatcher.get("w1") is not None:  # noqa: ASYNC110 (a dict)
+            await asyncio.sleep(0.01)
     job = await submit(b)
     [order] = await back.receive_jobs(1)
     assert (await back.finish(order, "here"))["ok"] is True
