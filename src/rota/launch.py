@@ -12,6 +12,7 @@ lean program removes before anything else runs (no task's process inherits it).
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
 from collections.abc import MutableMapping
@@ -72,3 +73,17 @@ def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     return bool(mallopt(M_ARENA_MAX, count))
+
+
+def freeze_loaded_objects() -> int:
+    """Put every object alive now (the modules, classes and tables a lean program loaded
+    before it serves) out of the cyclic garbage collector's reach, after one collection;
+    return how many objects are frozen.
+
+    They live as long as the process, yet each collection of the oldest generation walked
+    them all again: on a server taking bulk submits, whose every batch makes thousands of
+    short-lived objects, that was about 2 us of its CPU per job (of some 32). New objects
+    are collected as ever (gc.freeze, the CPython documentation)."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -4,6 +4,7 @@ jobs from every body, and the same refusals, worded the same."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -167,6 +168,36 @@ def test_digits_inside_strings_do_not_send_a_body_to_json(monkeypatch: pytest.Mo
     ).encode()
     jobs, bulk = parse_submission_body(body, max_bulk=MAX_BULK)
     assert bulk and [job.to_spec(None).idempotency_key for job in jobs] == keys
+
+
+LONG_NUMBER = re.compile(rb"(?:^|[\[,:\s])-?[0-9]{19}")
+"""What a number orjson may misread looks like: 19 digits at a number's start (RFC 8259)."""
+
+
+@settings(max_examples=2000)
+@given(
+    st.binary(max_size=48)
+    | st.lists(st.sampled_from(list(b'0123456789-[,: \t\n\r\x0b\x0ca"')), max_size=48).map(bytes)
+)
+def test_the_long_number_check_finds_what_the_pattern_finds(body: bytes) -> None:
+    assert schemas._has_long_number(body) == (LONG_NUMBER.search(body) is not None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1234567890123456789",
+        b"-1234567890123456789",
+        b"[1234567890123456789]",
+        b'{"n":\x0b-1234567890123456789}',
+        b"a1234567890123456789",
+        b"123456789012345678",
+        b'["k-1234567890123456789"]',
+        b":-123456789012345678",
+    ],
+)
+def test_the_long_number_check_on_edges(body: bytes) -> None:
+    assert schemas._has_long_number(body) == (LONG_NUMBER.search(body) is not None)
 
 
 async def test_every_field_of_a_bulk_item_round_trips(client: httpx.AsyncClient) -> None:

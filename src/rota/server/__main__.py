@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from rota.cli.orphans import watch_parent
 from rota.errors import InvalidInput, RotaError
-from rota.launch import limit_malloc_arenas, settings_from_env
+from rota.launch import freeze_loaded_objects, limit_malloc_arenas, settings_from_env
 from rota.settings import load_settings
 
 EXIT_FAILURE = 1
@@ -31,6 +31,8 @@ def main() -> int:
         sys.stderr.write(f"rota: error: {exc}\n")
         return EXIT_FAILURE
     from rota.server.main import serve
+
+    freeze_loaded_objects()  # what is loaded by now lives as long as the server
 
     try:
         anyio.run(serve, settings)
