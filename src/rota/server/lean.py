@@ -85,10 +85,7 @@ async def lean_submit(hub: Hub, scope: Scope, receive: Receive, send: Send) -> N
     except Exception as exc:
         await internal_error(scope["method"], scope["path"], exc)(scope, receive, send)
         return
-    if minimal:
-        await _send_json(send, 201, answer, _MINIMAL_HEADERS, minimal=True)
-    else:
-        await _send_json(send, 201, answer, ())
+    await _send_json(send, 201, answer, _MINIMAL_HEADERS if minimal else (), minimal=minimal)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
