@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -79,7 +78,7 @@ def server(
         config_path=config or state(ctx).config,
         flags=SERVER_FLAGS,
     )
-    from rota.launch import can_exec, exec_lean
+    from rota.launch import can_exec, exec_lean, uvloop_installed
 
     if can_exec():
         # The server runs as `python -m rota.server` in this same process, without the
@@ -90,10 +89,7 @@ def server(
     # Imported here so that `rota --help` and the client commands do not load the server.
     from rota.server.main import serve
 
-    # uvloop when installed (uvicorn[standard] brings it where it builds), as uvicorn picks
-    # it when it runs an app itself: cheaper wake-ups and socket writes on every request.
-    uvloop = importlib.util.find_spec("uvloop") is not None
-    anyio.run(serve, settings, backend_options={"use_uvloop": uvloop})
+    anyio.run(serve, settings, backend_options={"use_uvloop": uvloop_installed()})
 
 
 def migrate(

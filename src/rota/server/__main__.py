@@ -14,7 +14,12 @@ from pydantic import ValidationError
 
 from rota.cli.orphans import watch_parent
 from rota.errors import InvalidInput, RotaError
-from rota.launch import freeze_loaded_objects, limit_malloc_arenas, settings_from_env
+from rota.launch import (
+    freeze_loaded_objects,
+    limit_malloc_arenas,
+    settings_from_env,
+    uvloop_installed,
+)
 from rota.settings import load_settings
 
 EXIT_FAILURE = 1
@@ -35,7 +40,7 @@ def main() -> int:
     freeze_loaded_objects()  # what is loaded by now lives as long as the server
 
     try:
-        anyio.run(serve, settings)
+        anyio.run(serve, settings, backend_options={"use_uvloop": uvloop_installed()})
     except RotaError as exc:
         sys.stderr.write(f"rota: error: {exc.message}\n")
         return EXIT_FAILURE
