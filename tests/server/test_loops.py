@@ -374,3 +374,22 @@ async def test_an_ack_that_comes_while_a_rounds_held_acks_go_out_is_sent_at_once
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop
+
+
+async def test_a_wake_with_no_free_slot_anywhere_asks_for_no_round(manual_store: Store) -> None:
+    # A round could hand nothing out; what frees a slot or brings a worker wakes it.
+    hub = dispatcher(manual_store)
+    hub.wake()
+    assert not hub.woken
+    socket = Socket()
+    worker = session("w", socket, capacity=1)
+    hub.add(worker)  # a worker with a free slot joins: a round
+    assert hub.woken
+    await submit(manual_store, 2)
+    assert await hub.dispatch_once() == 1
+    hub._wake.clear()  # as the loop does when a round begins
+    hub.wake()  # its one slot is taken: nothing to hand out
+    assert not hub.woken
+    worker.forget(socket.job_ids()[0])  # the slot frees
+    hub.wake()
+    assert hub.woken

@@ -276,9 +276,19 @@ class Dispatcher:
             session.forget(change.job_id)
             self.wake()
 
+    @property
+    def woken(self) -> bool:
+        """Tell whether a dispatch round is asked for and has not begun yet."""
+        return self._wake.is_set()
+
     def wake(self) -> None:
-        """Ask for a dispatch round as soon as possible."""
-        self._wake.set()
+        """Ask for a dispatch round as soon as possible, when a worker here has a free
+        slot: a round has nothing to hand out otherwise, and whatever frees a slot or
+        brings a worker (a result, a lease that ended, a join) wakes the loop itself."""
+        if not self._wake.is_set() and any(
+            session.free_slots > 0 for session in self._sessions.values()
+        ):
+            self._wake.set()
 
     async def acknowledge(self, session: WorkerSession, acks: Sequence[Ack]) -> None:
         """Send a worker acks for its final words, which the store recorded: in the same

@@ -85,7 +85,7 @@ async def lean_submit(hub: Hub, scope: Scope, receive: Receive, send: Send) -> N
     except Exception as exc:
         await internal_error(scope["method"], scope["path"], exc)(scope, receive, send)
         return
-    await _send_json(send, 201, answer, _MINIMAL_HEADERS if minimal else (), minimal=minimal)
+    await _send_json(send, 201, answer, _MINIMAL_HEADERS if minimal else ())
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -112,17 +112,8 @@ async def _send_json(
     status: int,
     content: Any,
     headers: Iterable[tuple[bytes, bytes]],
-    *,
-    minimal: bool = False,
 ) -> None:
-    if minimal:
-        # Ids and states alone, ASCII text: orjson writes the bytes json writes, in a
-        # twentieth of the time (about 0.4 us per job of a bulk of 1,000).
-        body = orjson.dumps(content)
-    else:  # as Starlette's JSONResponse renders it
-        body = json.dumps(
-            content, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode()
+    body = _json_bytes(content)
     await send(
         {
             "type": "http.response.start",
@@ -135,3 +126,20 @@ async def _send_json(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _json_bytes(content: Any) -> bytes:
+    """Return the answer's JSON in UTF-8, as compact as Starlette's JSONResponse writes it.
+
+    orjson writes it in a tenth of the time. It refuses integers past 64 bits, which the
+    standard library then writes (the value rules refuse any past 2**53, but an idempotent
+    repeat answers with a job stored before them). A float may read differently (1e-07 as
+    1e-7: the same number). No non-finite float reaches an answer: the body's parser and
+    the value rules refuse them.
+    """
+    try:
+        return orjson.dumps(content)
+    except orjson.JSONEncodeError:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode()
