@@ -3,6 +3,7 @@ the server closed them, failures mapped to the errors the retry rules read."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -11,8 +12,10 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rota.client_http import MAX_HEAD_BYTES, LeanHttp, lean_usable
+from rota.client_http import MAX_HEAD_BYTES, Answer, LeanHttp, lean_usable
 from rota.client_retry import NO_RETRY, RetryPolicy
 from rota.errors import JobNotFound, ServerUnavailable
 from rota.sync import Client
@@ -433,3 +436,43 @@ def test_a_request_head_that_could_break_the_request_is_refused() -> None:
         )
     with pytest.raises(ValueError, match="header name"):
         lean.request("GET", "/a", content=None, params=None, timeout_s=1, headers={"X:": "1"})
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"18446744073709551616",  # orjson reads it as a float
+        b'{"result":[1,-123456789012345678901234567890]}',
+        b"1e400",
+        b'[NaN,Infinity,-Infinity,"\\ud800"]',
+        b'\xef\xbb\xbf{"status":"ok"}',
+        '{"status":"ok"}'.encode("utf-16"),
+        b'{"a":1,"a":2,"b":-0,"c":-0.0,"d":0.1,"e":"1234567890123456789012"}',
+    ],
+)
+def test_an_answer_is_read_as_json_reads_it(text: bytes) -> None:
+    assert repr(Answer(200, "OK", text).json()) == repr(json.loads(text))
+
+
+@given(JSON_VALUES, st.booleans())
+def test_any_json_answer_is_read_as_json_reads_it(value: object, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert repr(Answer(200, "OK", text).json()) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", [b"", b"{", b"nope", b'{"a":1}x', b"\xff"])
+def test_an_answer_that_is_not_json_is_a_value_error(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        Answer(200, "OK", text).json()
