@@ -3,9 +3,9 @@
 Every method is the AsyncClient's own code (one source for bodies, checks and errors). Its
 only await is `_send`, which here is a blocking call on a kept-alive connection, so the
 coroutine finishes at its first step: the call costs no event loop, thread hop or portal,
-just the request. For a plain http:// server the connection is `http.client`'s (see
-rota.client_http: a fifth of httpx's CPU per call); for https, a proxy or a given
-transport it is one `httpx.Client`.
+just the request. For a plain http:// server the connection is a kept-alive socket whose
+answers httptools parses (see rota.client_http: a tenth of httpx's CPU per call); for https,
+a proxy or a given transport it is one `httpx.Client`.
 """
 
 from __future__ import annotations

@@ -3,14 +3,19 @@ the server closed them, failures mapped to the errors the retry rules read."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rota.client_http import LeanHttp, lean_usable
+from rota.client_http import MAX_HEAD_BYTES, Answer, LeanHttp, lean_usable
 from rota.client_retry import NO_RETRY, RetryPolicy
 from rota.errors import JobNotFound, ServerUnavailable
 from rota.sync import Client
@@ -211,3 +216,263 @@ def test_a_proxy_variable_keeps_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_only_plain_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="http://"):
         LeanHttp("https://rota.example/api/v1", headers={})
+
+
+def lean_of(client: Client) -> LeanHttp:
+    lean = client.async_client._lean  # type: ignore[attr-defined]
+    assert isinstance(lean, LeanHttp)
+    return lean
+
+
+def get(client: Client, path: str = "/healthz", method: str = "GET") -> tuple[int, str, bytes]:
+    """Send one request on the client's lean connections; its status, reason and body."""
+    answer = lean_of(client).request(method, path, content=None, params=None, timeout_s=5)
+    return answer.status_code, answer.reason_phrase, answer.content
+
+
+def answering(*answers: bytes) -> Callable[[socket.socket, int], None]:
+    """A handler that answers the requests of each connection with `answers`, in turn."""
+
+    def handle(conn: socket.socket, number: int) -> None:
+        for answer in answers:
+            if not read_request(conn):
+                return
+            conn.sendall(answer)
+        read_request(conn)  # until the client closes
+
+    return handle
+
+
+def test_a_chunked_answer_is_read_whole_and_the_connection_kept() -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'4\r\n{"st\r\n'
+        b'6;name=value\r\natus":\r\n'  # a chunk extension, ignored
+        b'5\r\n"ok"}\r\n'
+        b"0\r\nTrailer: x\r\n\r\n"
+    )
+    with (
+        scripted_server(answering(chunked, chunked)) as (url, accepted),
+        Client(url, retry=NO_RETRY) as client,
+    ):
+        assert client.health() == {"status": "ok"}
+        assert client.health() == {"status": "ok"}
+    assert accepted == [1]
+
+
+def test_an_answer_that_arrives_a_byte_at_a_time_is_read_whole() -> None:
+    body = b'{"status":"ok","padding":"' + b"x" * 40 + b'"}'
+
+    def handle(conn: socket.socket, number: int) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(2):
+            read_request(conn)
+            for byte in reply("200 Fine Thanks", body):
+                conn.sendall(bytes([byte]))
+                time.sleep(0.0005)
+        read_request(conn)
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=NO_RETRY) as client:
+        assert get(client) == (200, "Fine Thanks", body)
+        assert get(client) == (200, "Fine Thanks", body)
+    assert accepted == [1]
+
+
+def test_header_names_are_read_in_any_case() -> None:
+    shouting = b"HTTP/1.1 200 OK\r\ncontent-LENGTH: 15\r\nCONNECTION: CLOSE\r\n\r\n" + OK
+    with (
+        scripted_server(answering(shouting)) as (url, accepted),
+        Client(url, retry=NO_RETRY) as client,
+    ):
+        assert get(client) == (200, "OK", OK)
+        assert get(client) == (200, "OK", OK)
+    assert accepted == [1, 2], "each answer said close: a fresh connection for each"
+
+
+def test_an_answer_without_a_length_ends_where_its_connection_does() -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + OK)
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=NO_RETRY) as client:
+        assert get(client) == (200, "OK", OK)
+        assert get(client) == (200, "OK", OK)
+    assert accepted == [1, 2]
+
+
+def test_an_interim_answer_before_the_answer_is_skipped() -> None:
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(early + reply("200 OK", OK))  # in one piece
+        read_request(conn)
+        conn.sendall(early)  # in two
+        time.sleep(0.05)
+        conn.sendall(reply("200 OK", OK))
+        read_request(conn)
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=NO_RETRY) as client:
+        assert get(client) == (200, "OK", OK)
+        assert get(client) == (200, "OK", OK)
+    assert accepted == [1]
+
+
+def test_an_answer_without_a_body_keeps_the_connection() -> None:
+    no_content = b"HTTP/1.1 204 No Content\r\n\r\n"
+    head = reply("200 OK", OK).partition(b"\r\n\r\n")[0] + b"\r\n\r\n"  # no body to HEAD
+    with (
+        scripted_server(answering(no_content, head, reply("200 OK", OK))) as (url, accepted),
+        Client(url, retry=NO_RETRY) as client,
+    ):
+        assert get(client, method="DELETE") == (204, "No Content", b"")
+        assert get(client, method="HEAD") == (200, "OK", b"")
+        assert get(client) == (200, "OK", OK)
+    assert accepted == [1]
+
+
+def test_bytes_after_an_answer_are_not_taken_for_the_next_one() -> None:
+    stray = reply("200 OK", OK) + reply("200 OK", b'{"status":"stray"}')
+    with (
+        scripted_server(answering(stray)) as (url, accepted),
+        Client(url, retry=NO_RETRY) as client,
+    ):
+        assert client.health() == {"status": "ok"}
+        assert client.health() == {"status": "ok"}
+    assert accepted == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Le", id="in the head"),
+        pytest.param(reply("200 OK", OK)[:-3], id="in a sized body"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n",
+            id="in a chunked body",
+        ),
+        pytest.param(b"HTTP/1.1 103 Early Hints\r\n\r\n", id="after an interim answer"),
+    ],
+)
+def test_a_connection_closed_in_the_middle_of_an_answer_is_a_protocol_error(cut: bytes) -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(cut)
+
+    with (
+        scripted_server(handle) as (url, _),
+        Client(url, retry=NO_RETRY) as client,
+        pytest.raises(httpx.RemoteProtocolError, match="closed"),
+    ):
+        get(client)
+
+
+def test_a_read_retried_after_a_cut_answer_goes_on_a_fresh_connection() -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        if number == 1:
+            conn.sendall(reply("200 OK", OK)[:-3])
+            return  # closed mid-answer
+        conn.sendall(reply("200 OK", OK))
+        read_request(conn)
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=QUICK) as client:
+        assert client.health() == {"status": "ok"}
+    assert accepted == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"\x15\x03\x01\x00\x02\x02\x50", id="a TLS alert"),
+        pytest.param(b"HTTP/1.1 2000 OK\r\n\r\n", id="a bad status"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+            id="two lengths",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\n" + b"X-Pad: y\r\n" * 101 + b"\r\n", id="too many headers"
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"y" * MAX_HEAD_BYTES, id="an endless head"
+        ),
+    ],
+)
+def test_an_answer_that_is_not_http_is_a_protocol_error(answer: bytes) -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(answer)
+        read_request(conn)
+
+    with (
+        scripted_server(handle) as (url, _),
+        Client(url, retry=NO_RETRY) as client,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        get(client)
+
+
+def test_an_answer_that_stops_halfway_is_server_unavailable_in_time() -> None:
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(reply("200 OK", OK)[:-3])
+        conn.recv(1)  # until the client gives up and closes
+
+    with (
+        scripted_server(handle) as (url, _),
+        Client(url, timeout_s=0.3, retry=NO_RETRY) as client,
+        pytest.raises(ServerUnavailable, match="did not answer in time"),
+    ):
+        client.health()
+
+
+def test_a_request_head_that_could_break_the_request_is_refused() -> None:
+    lean = LeanHttp("http://127.0.0.1:9/api/v1", headers={})
+    with pytest.raises(ValueError, match="control characters"):
+        lean.request("GET", "/a b", content=None, params=None, timeout_s=1)
+    with pytest.raises(ValueError, match="header value"):
+        lean.request(
+            "GET", "/a", content=None, params=None, timeout_s=1, headers={"X": "1\r\nY: 2"}
+        )
+    with pytest.raises(ValueError, match="header name"):
+        lean.request("GET", "/a", content=None, params=None, timeout_s=1, headers={"X:": "1"})
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"18446744073709551616",  # orjson reads it as a float
+        b'{"result":[1,-123456789012345678901234567890]}',
+        b"1e400",
+        b'[NaN,Infinity,-Infinity,"\\ud800"]',
+        b'\xef\xbb\xbf{"status":"ok"}',
+        '{"status":"ok"}'.encode("utf-16"),
+        b'{"a":1,"a":2,"b":-0,"c":-0.0,"d":0.1,"e":"1234567890123456789012"}',
+    ],
+)
+def test_an_answer_is_read_as_json_reads_it(text: bytes) -> None:
+    assert repr(Answer(200, "OK", text).json()) == repr(json.loads(text))
+
+
+@given(JSON_VALUES, st.booleans())
+def test_any_json_answer_is_read_as_json_reads_it(value: object, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert repr(Answer(200, "OK", text).json()) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", [b"", b"{", b"nope", b'{"a":1}x', b"\xff"])
+def test_an_answer_that_is_not_json_is_a_value_error(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        Answer(200, "OK", text).json()
