@@ -26,12 +26,14 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+from rota.json_numbers import has_long_number
 
 USER_AGENT = "rota-client"
 
@@ -88,44 +90,13 @@ def json_value(text: bytes) -> Any:
     Read by orjson (a job's answer in a quarter of json's time) where that gives the same
     value: what orjson refuses (NaN, infinities, lone surrogates, a BOM, UTF-16 text) is read
     again by json, which also reads a number that begins with 19 digits (orjson reads an
-    integer beyond 64 bits as a float; see _has_long_number)."""
-    if not _has_long_number(text):
+    integer beyond 64 bits as a float; see has_long_number)."""
+    if not has_long_number(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
     return json.loads(text)
-
-
-def _has_long_number(text: bytes) -> bool:
-    r"""Tell whether `text` holds a number that begins with a run of 19 digits: one orjson may
-    read as a float, where json reads an int.
-
-    A JSON number begins the text or follows `[`, `,`, `:` or whitespace (RFC 8259), so the
-    digits of an id or a key inside a string mostly do not match. What the pattern
-    `(?:^|[\[,:\s])-?[0-9]{19}` finds, found by substring searches in the text with each
-    byte mapped to its class (`0` a digit, `1` a delimiter, `2` a minus sign), several times
-    faster than the pattern. The server reads submissions with the same rule."""
-    classes = text.translate(_NUMBER_CLASSES)
-    return (
-        classes.startswith(_DIGIT_RUN)
-        or classes.startswith(b"2" + _DIGIT_RUN)
-        or b"1" + _DIGIT_RUN in classes
-        or b"12" + _DIGIT_RUN in classes
-    )
-
-
-def _number_classes() -> bytes:
-    table = bytearray(b"x" * 256)
-    table[ord("0") : ord("9") + 1] = b"0" * 10
-    for delimiter in b"[,: \t\n\r\x0b\x0c":  # what `[\[,:\s]` matches in a bytes pattern
-        table[delimiter] = ord("1")
-    table[ord("-")] = ord("2")
-    return bytes(table)
-
-
-_NUMBER_CLASSES: Final = _number_classes()
-_DIGIT_RUN: Final = b"0" * 19
 
 
 def lean_usable(url: str) -> bool:
