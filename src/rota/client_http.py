@@ -8,9 +8,10 @@ answer parsing goes through the `email` package. The sync client uses this for p
 `http://` servers that no proxy variable (HTTP_PROXY, ALL_PROXY, minus NO_PROXY) routes
 elsewhere, and httpx otherwise (https, proxies, a test transport).
 
-Answers may be sized by Content-Length, chunked, or end where the server closes the
-connection; interim 1xx answers are skipped. A connection goes back to the pool unless its
-answer said `Connection: close` (or was HTTP/1.0 without keep-alive) or bytes followed it.
+Answers may be sized by Content-Length, chunked (which wins over a Content-Length beside
+it), or end where the server closes the connection; interim 1xx answers are skipped. A
+connection goes back to the pool unless its answer said `Connection: close` (or was HTTP/1.0
+without keep-alive), was framed both ways, or bytes followed it.
 
 Failures are raised as the httpx exceptions the client's retry rules read (see
 rota.client_retry): ConnectError when the connection was never made, ConnectTimeout, and
@@ -240,7 +241,7 @@ class _Connection:
         if hasattr(select, "poll"):
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
-        self._parser = HttpResponseParser(self)
+        self._parser = self._new_parser()
         self._head_only = False
         self._answer: Answer | None = None
         self._headers_done = False
@@ -279,8 +280,16 @@ class _Connection:
         answer = self._answer
         assert answer is not None
         if head_only:  # the parser still expects the body the head announced
-            self._parser = HttpResponseParser(self)
+            self._parser = self._new_parser()
         return answer
+
+    def _new_parser(self) -> HttpResponseParser:
+        """Return a parser of answers calling this connection back. An answer with both
+        Content-Length and chunked framing is read by its chunks, as http.client and httpx
+        read it (RFC 9112, 6.3), and the connection is not used again."""
+        parser = HttpResponseParser(self)
+        parser.set_dangerous_leniencies(lenient_chunked_length=True)
+        return parser
 
     def still_open(self) -> bool:
         """Tell whether this idle connection can carry a request: nothing is readable on
@@ -353,6 +362,8 @@ class _Connection:
         if self._head_only and self._answer is None:
             status = self._parser.get_status_code()
             if status >= 200:
+                if not self._parser.should_keep_alive():
+                    self.reusable = False  # "Connection: close", or no length to go by
                 self._finish(status)
 
     def on_body(self, body: bytes) -> None:
@@ -366,8 +377,10 @@ class _Connection:
         status = self._parser.get_status_code()
         if status < 200:
             return  # 100 Continue, 103 Early Hints: the answer follows
-        if not self._parser.should_keep_alive():
-            self.reusable = False
+        if not self._parser.should_keep_alive() or _FRAMING <= {
+            name.lower() for name, _ in self._headers
+        }:
+            self.reusable = False  # "Connection: close", or framed both ways
         self._finish(status)
 
 

@@ -331,6 +331,39 @@ def test_an_answer_without_a_body_keeps_the_connection() -> None:
     assert accepted == [1]
 
 
+def test_an_answer_to_head_that_says_close_is_not_kept() -> None:
+    head = reply("200 OK", OK, close=True).partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+
+    def handle(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        if number == 1:
+            conn.sendall(head)
+            time.sleep(0.3)  # closes late: a kept connection would still look open
+        else:
+            conn.sendall(reply("200 OK", OK))
+
+    with scripted_server(handle) as (url, accepted), Client(url, retry=NO_RETRY) as client:
+        assert get(client, method="HEAD") == (200, "OK", b"")
+        assert get(client) == (200, "OK", OK)  # on a new connection, not the closing one
+    assert accepted == [1, 2]
+
+
+def test_an_answer_with_a_length_and_chunked_is_read_by_its_chunks() -> None:
+    # As http.client and httpx read it (RFC 9112, 6.3: Transfer-Encoding overrides
+    # Content-Length), on a connection not used again (the framing was ambiguous).
+    both = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"f\r\n" + OK + b"\r\n0\r\n\r\n"
+    )
+    with (
+        scripted_server(answering(both, both)) as (url, accepted),
+        Client(url, retry=NO_RETRY) as client,
+    ):
+        assert get(client) == (200, "OK", OK)
+        assert get(client) == (200, "OK", OK)
+    assert accepted == [1, 2]
+
+
 def test_bytes_after_an_answer_are_not_taken_for_the_next_one() -> None:
     stray = reply("200 OK", OK) + reply("200 OK", b'{"status":"stray"}')
     with (

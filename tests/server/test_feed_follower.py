@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from rota.jobs import JobState
 from rota.protocol import FROM_SERVER_SIDE, Batch, Cancel, Drain, Leases, ServerMessage, decode
 from rota.server.dispatcher import Dispatcher, RunningJob, WorkerSession
@@ -153,3 +155,20 @@ async def test_a_worker_with_a_lead_hears_at_once_that_a_held_job_was_taken_back
     follower([change(state=JobState.PENDING, leased=False, stopping=False)])
     await settle(follower)
     assert socket.sent == [Leases(stale=("j1",))]
+
+
+async def test_a_batch_of_new_jobs_asks_for_one_round_not_one_per_job(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wake looks at every session for a free slot: a bulk submission's changes while
+    # every worker is busy cost one look, not one per job.
+    follower, dispatcher, _, _, _ = setup(store)
+    wakes: list[None] = []
+    monkeypatch.setattr(dispatcher, "wake", lambda: wakes.append(None))
+    follower(
+        [
+            change(job_id=f"n{n}", state=JobState.PENDING, worker=None, leased=False)
+            for n in range(3)
+        ]
+    )
+    assert len(wakes) == 1

@@ -38,14 +38,18 @@ class FeedFollower:
     def __call__(self, changes: Sequence[Change]) -> None:
         """Apply a batch of changes; never blocks (frames go out in tasks of their own)."""
         jobs = [change for change in changes if isinstance(change, JobChange)]
+        pending = False
         for change in jobs:
             self._tell_taken_back(change)
             self._dispatcher.follow(change)
-            if change.state is JobState.PENDING:
-                self._dispatcher.wake()  # due now or later: the dispatcher looks
+            pending = pending or change.state is JobState.PENDING
             if change.stopping and change.state is JobState.CANCELLED:
                 self._tell_to_stop(change)
             self._waiters.notify(change.job_id)
+        if pending:
+            # Due now or later: the dispatcher looks. Once for the batch: a wake looks at
+            # every worker for a free slot, which a bulk's jobs would each repeat.
+            self._dispatcher.wake()
         self._events.publish_changes(jobs)
         for other in changes:
             if isinstance(other, DrainRequest):
