@@ -122,3 +122,24 @@ def test_memory_target_checks_each_idle_worker_and_the_server_after_a_million_jo
     assert next(row for row in over if row[0] == "memory (sqlite)")[4] == "**not met**"
     none = targets_grid([]).rows
     assert next(row for row in none if row[0] == "memory (sqlite)")[4] == "not measured"
+
+
+def test_memory_target_says_when_the_server_grew_within_noise_and_what_is_not_ruled_out() -> None:
+    from rota.bench.targets import targets_grid
+
+    def memory(counts: bool) -> WorkloadResult:
+        return WorkloadResult(
+            workload="memory",
+            system="rota (sqlite)",
+            figures={"worker_idle_mib": Figure.one(40.0), "server_1m_mib": Figure.one(73.0)},
+            params={"jobs": 20_000, "server_growth_counts": counts, "server_1m_upper_mib": 150.0},
+        )
+
+    def cell(result: WorkloadResult) -> str:
+        return next(row for row in targets_grid([result]).rows if row[0] == "memory (sqlite)")[3]
+
+    assert cell(memory(counts=False)) == (
+        "worker 40.0 MiB, server 73.0 MiB after 1M (extrapolated from 20,000 jobs: "
+        "no growth beyond noise, 150.0 MiB not ruled out)"
+    )
+    assert cell(memory(counts=True)).endswith("(extrapolated from 20,000 jobs)")

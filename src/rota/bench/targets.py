@@ -174,7 +174,9 @@ def _memory_row(results: list[WorkloadResult], system: str) -> list[str]:
     """The memory target: each idle worker <= 50 MB, the server <= 80 MB after 1M jobs.
 
     MB here is MiB, as the bench reports RSS; the server's figure is extrapolated from a
-    smaller run by its growth per job (the row says so).
+    smaller run by its fitted growth per job, or is its last reading when that growth is
+    within noise (`rota.bench.memory.estimate_growth`; the row says which, and then what
+    the readings do not rule out).
     """
     name = f"memory ({system.removeprefix('rota (').rstrip(')')})"
     floor = "idle worker <= 50 MB each, server <= 80 MB after 1M jobs"
@@ -185,6 +187,11 @@ def _memory_row(results: list[WorkloadResult], system: str) -> list[str]:
     result = next(r for r in results if r.workload == "memory" and r.system == system)
     jobs = int(result.params.get("jobs", 0))
     how = "measured" if jobs >= 1_000_000 else f"extrapolated from {jobs:,} jobs"
+    if jobs < 1_000_000 and result.params.get("server_growth_counts") is False:
+        how += ": no growth beyond noise"
+        upper = result.params.get("server_1m_upper_mib")
+        if isinstance(upper, int | float):
+            how += f", {upper:.1f} MiB not ruled out"
     return [
         name,
         floor,
