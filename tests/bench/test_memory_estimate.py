@@ -218,9 +218,11 @@ def test_too_few_readings_give_no_estimate_and_a_million_jobs_are_measured() -> 
     assert "measured" in measured.note()
 
 
-def test_jobs_are_split_into_forty_rounds_or_one_job_a_round() -> None:
+def test_jobs_are_split_into_forty_rounds_or_fewer_of_250_jobs() -> None:
     assert round_size(20_000) == 500
-    assert round_size(1_000) == 25
+    assert round_size(10_000) == 250
     assert round_size(1_000_000) == 25_000
-    assert round_size(1_001) == 26  # 39 rounds of 26 and one of 17
+    assert round_size(1_000) == 167  # 6 rounds, the fewest a fit of the second half takes
+    assert round_size(1_001) == 167
+    assert round_size(5_000) == 250  # 20 rounds
     assert round_size(2) == 1

@@ -53,6 +53,9 @@ ROUND_POLL_S = 0.05
 """How often a round's drain is checked (rounds are short: a coarse poll would idle them)."""
 MIN_FIT = 3
 """The fewest readings a slope and its standard error are fitted on."""
+MIN_ROUND_JOBS = 250
+"""The fewest jobs a round runs while the jobs allow 2 * MIN_FIT rounds (a 1,000-job smoke
+run reads 6 times, not 40)."""
 GROWTH_SE_FACTOR = 3.0
 """Growth counts only at this many standard errors of the fitted slope or more. Three, not
 two: neighbouring readings move together (an allocator arena or a cache page held for a
@@ -222,8 +225,10 @@ def _fit(readings: list[Reading]) -> tuple[float | None, float | None]:
 
 
 def round_size(jobs: int) -> int:
-    """Return how many jobs each round runs: `jobs` split into READINGS rounds, at least 1."""
-    return max(1, math.ceil(jobs / READINGS))
+    """Return how many jobs each round runs: `jobs` split into READINGS rounds, but into as
+    few as 2 * MIN_FIT rounds of up to MIN_ROUND_JOBS when there are few jobs (each round
+    idles ROUND_SETTLE_S, and readings closer together than that are noise); at least 1."""
+    return max(1, math.ceil(jobs / READINGS), min(MIN_ROUND_JOBS, math.ceil(jobs / (2 * MIN_FIT))))
 
 
 def tree_rss_mib(pid: int) -> float:
