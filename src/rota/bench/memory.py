@@ -43,8 +43,8 @@ GROWTH_PER = 10_000
 TARGET_JOBS = 1_000_000
 """Issue 10's server target is its RSS after this many jobs."""
 READINGS = 40
-"""How many rounds the jobs are split into, the server's RSS read after each (one job a
-round when there are fewer jobs)."""
+"""How many rounds the jobs are split into, the server's RSS read after each (fewer when
+there are fewer jobs: see round_size)."""
 ROUND_SETTLE_S = 1.5
 """How long the server sits idle after a round before its RSS is read: its idle trim hands
 the allocator's freed pages back 0.5 to 1 s after its last change, and a reading before it
