@@ -169,13 +169,30 @@ async def test_a_thread_of_its_own_starts_even_when_others_are_stuck() -> None:
         assert await code.wait() is True
 
 
-async def test_a_thread_whose_code_returned_runs_the_next_attempt() -> None:
+async def test_a_thread_whose_code_returned_runs_the_next_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An attempt is over (wait() returns) a moment before its thread is back among the idle
+    # ones; a start in that moment gets a new thread, which is right. Slowed here so that
+    # moment is long, the test waits for the thread to be back, as the next job would.
+    back = Threads._back
+
+    def slow_back(self: Threads, runner: Any) -> bool:
+        time.sleep(0.05)
+        return back(self, runner)
+
+    monkeypatch.setattr(Threads, "_back", slow_back)
     threads = Threads()
     idents = []
     for round_ in range(3):
         code = ThreadCode(threading.get_ident, name=f"t{round_}", threads=threads)
         code.start()
         idents.append(await code.wait())
+        for _ in range(500):
+            if threads.idle:
+                break
+            await asyncio.sleep(0.01)
+        assert threads.idle == 1
     assert len(set(idents)) == 1
 
 

@@ -79,6 +79,12 @@ class Threads:
             runner = _Runner(self)
         return runner.run(work, name)
 
+    @property
+    def idle(self) -> int:
+        """How many threads wait for their next work now."""
+        with self._lock:
+            return len(self._idle)
+
     def _back(self, runner: _Runner) -> bool:
         """Take a thread whose work returned back; False: it should end."""
         with self._lock:
