@@ -27,3 +27,15 @@ def test_migrate_reports_a_bad_path_in_one_line(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert failed.stderr.startswith("rota: error:") and "no such directory" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_migrate_reports_a_folder_or_a_file_that_is_no_database_in_one_line(
+    tmp_path: Path,
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    for db, reason in ((tmp_path, "it is a folder"), (text, "not a usable SQLite database")):
+        failed = run("migrate", "--db", str(db))
+        assert failed.returncode == 1, failed.stderr
+        assert failed.stderr.startswith("rota: error:") and reason in failed.stderr
+        assert "Traceback" not in failed.stderr and failed.stderr.count("\n") == 1

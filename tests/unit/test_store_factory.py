@@ -51,6 +51,16 @@ async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
         await store.open()
 
 
+async def test_a_folder_or_a_file_that_is_no_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="it is a folder"):
+        await open_store(str(tmp_path)).open()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    with pytest.raises(InvalidInput, match="not a usable SQLite database: file is not a database"):
+        await open_store(str(text)).open()
+    assert text.read_text() == "not a database\n" * 100  # left as it was
+
+
 @pytest.mark.parametrize("dsn", ["memory:", " MEMORY: "])
 def test_memory_names_the_in_memory_store(dsn: str) -> None:
     from rota.store.memory import MemoryStore
