@@ -45,6 +45,11 @@ def test_other_dsns_name_what_is_accepted(dsn: str) -> None:
         open_store(dsn)
 
 
+def test_a_postgres_dsn_that_cannot_be_read_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInput, match="the PostgreSQL DSN cannot be read: Invalid IPv6"):
+        open_store("postgresql://rota@[::1/rota")
+
+
 async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "absent" / "rota.db"))
     with pytest.raises(InvalidInput, match="no such directory"):
