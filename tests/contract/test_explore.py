@@ -121,6 +121,21 @@ async def test_a_cursor_of_another_order_is_refused(store: Store) -> None:
         await store.list_jobs(JobQuery(sort=JobSort.TASK, cursor="0190f5c2"))
 
 
+async def test_a_cursor_no_page_made_is_refused_in_every_list(store: Store) -> None:
+    first, second = await submit_one(store), await submit_one(store)
+    page = await store.list_jobs(JobQuery(limit=1))
+    assert [job.id for job in page.jobs] == [second.id]
+    assert page.next_cursor == second.id
+    for filters in ({}, {"task": "tests"}, {"descending": False}):
+        query = JobQuery(limit=5, cursor=first.id, **filters)  # type: ignore[arg-type]
+        await store.list_jobs(query)  # a cursor that is an id is read as one
+        for cursor in ("", "x", "~", "0190f5c2", second.id.upper(), f"{second.id} ", "offset:1"):
+            bad = JobQuery(limit=5, cursor=cursor, **filters)  # type: ignore[arg-type]
+            with pytest.raises(InvalidInput, match="cursor"):
+                await store.list_jobs(bad)
+    assert first.id in await ids(store, cursor=second.id)
+
+
 async def test_task_stats_count_states_and_time_runs(store: Store, clock: ManualClock) -> None:
     start = clock.now_utc()
     for seconds in (1, 2, 3, 4):

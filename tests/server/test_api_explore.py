@@ -158,6 +158,9 @@ async def test_retry_with_new_arguments_and_retry_many(
     )
     assert none.json() == {"retried": 0, "skipped": 0}
     assert_error(await client.post(f"{JOBS}/retry", json={"state": "failed"}), 422, "InvalidInput")
+    for task in ("rota\x00echo", "\x00"):  # the same 422 naming the field on every backend
+        nul = await client.post(f"{JOBS}/retry", json={"task": task})
+        assert_error(nul, 422, "InvalidInput", "task: ", "NUL character")
 
 
 async def test_task_stats(client: httpx.AsyncClient, store: Store) -> None:

@@ -17,6 +17,9 @@ from rota.server.url_text import url_problem
         ("/api/v1/jobs?q=%ed%a0%80", "query parameter 'q': "),
         ("/api/v1/jobs?q=%ff", "query parameter 'q': "),
         ("/api/v1/schedules/a%00", "path: "),
+        ("/api/v1/jobs/%ff", "path: "),
+        ("/api/v1/schedules/a%ed%a0%80", "path: "),
+        ("/api/v1/workers/%c3", "path: "),
         ("/api/v1/jobs?%00=1", "query parameter a query parameter's name: "),
     ],
 )
@@ -34,6 +37,7 @@ async def test_a_nul_or_undecodable_text_in_the_url_is_a_422_naming_where(
 async def test_ordinary_urls_pass(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/jobs?q=caf%C3%A9&limit=5")).status_code == 200
     assert (await client.get("/api/v1/jobs/nosuch")).status_code == 404
+    assert (await client.get("/api/v1/jobs/%EF%BF%BD")).status_code == 404  # U+FFFD itself
 
 
 def test_url_problem_reads_plain_queries_without_decoding() -> None:

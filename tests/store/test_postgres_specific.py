@@ -397,6 +397,23 @@ HANGING_S = 15.0
 than the operating system's own TCP timeouts that a missing timeout would wait for."""
 
 
+async def test_a_database_that_refuses_the_connection_or_a_bad_dsn_is_one_clear_error(
+    dsn: str, schema: str
+) -> None:
+    parts = urlsplit(dsn)
+    refused = {
+        "no such database": parts._replace(path="/rota_no_such_database").geturl(),
+        "unrecognized configuration parameter": parts._replace(query="bogus_setting=1").geturl(),
+        "sslmode": parts._replace(query="sslmode=bogus").geturl(),
+        "port": parts._replace(netloc=f"{parts.hostname}:99999").geturl(),
+    }
+    for reason, bad in refused.items():
+        store = PostgresStore(bad, schema=schema, connect_timeout_s=5)
+        with pytest.raises(InvalidInput, match="cannot use the database at ") as caught:
+            await store.open()
+        assert reason in str(caught.value) or "does not exist" in str(caught.value), reason
+
+
 async def test_an_unreachable_database_fails_fast(dsn: str, schema: str) -> None:
     relay = TcpRelay(urlsplit(dsn).hostname or "127.0.0.1", urlsplit(dsn).port or 5432)
     port = await relay.start()

@@ -45,10 +45,25 @@ def test_other_dsns_name_what_is_accepted(dsn: str) -> None:
         open_store(dsn)
 
 
+def test_a_postgres_dsn_that_cannot_be_read_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInput, match="the PostgreSQL DSN cannot be read: Invalid IPv6"):
+        open_store("postgresql://rota@[::1/rota")
+
+
 async def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "absent" / "rota.db"))
     with pytest.raises(InvalidInput, match="no such directory"):
         await store.open()
+
+
+async def test_a_folder_or_a_file_that_is_no_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="it is a folder"):
+        await open_store(str(tmp_path)).open()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    with pytest.raises(InvalidInput, match="not a usable SQLite database: file is not a database"):
+        await open_store(str(text)).open()
+    assert text.read_text() == "not a database\n" * 100  # left as it was
 
 
 @pytest.mark.parametrize("dsn", ["memory:", " MEMORY: "])

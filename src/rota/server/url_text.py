@@ -8,7 +8,7 @@ naming the parameter, whatever the route and the backend.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,11 +25,22 @@ class UrlTextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            problem = url_problem(scope.get("path", ""), scope.get("query_string", b""))
+            problem = url_problem(path_text(scope), scope.get("query_string", b""))
             if problem is not None:
                 await error_response(422, "InvalidInput", problem)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def path_text(scope: Scope) -> str:
+    """Return the request's path as text, where bytes that are not UTF-8 are lone surrogates
+    ('\\udcff'), as in the query. The server decodes the path replacing them with U+FFFD,
+    which would make '/jobs/%ff' a lookup of '\ufffd' (a 404) rather than a 422."""
+    path: str = scope.get("path", "")
+    raw = scope.get("raw_path")
+    if "\ufffd" not in path or not isinstance(raw, bytes):
+        return path  # nothing was replaced (the usual case): the path as decoded
+    return unquote_to_bytes(raw.split(b"?", 1)[0]).decode("utf-8", "surrogateescape")
 
 
 def url_problem(path: str, query_string: bytes) -> str | None:

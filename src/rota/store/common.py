@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -276,9 +278,23 @@ def page_params(query: JobQuery) -> dict[str, Any]:
         "queue": query.queue,
         "task": query.task,
         "worker": query.worker,
-        "before": AFTER_EVERY_ID if query.cursor is None else query.cursor,
+        "before": AFTER_EVERY_ID if query.cursor is None else id_cursor(query.cursor),
         "limit": query.limit + 1,
     }
+
+
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def id_cursor(cursor: str) -> str:
+    """Return the cursor of a list in creation order (the id of the last job of the page
+    before), or raise InvalidInput for any other text: compared as an id, it would answer a
+    page that starts at a made-up place, or an empty one, rather than an error."""
+    if _JOB_ID.fullmatch(cursor) is None:
+        if cursor.startswith(OFFSET_CURSOR):
+            raise InvalidInput("cursor: not a cursor of a list in creation order")
+        raise InvalidInput(f"cursor: {excerpt(cursor)} is not a cursor of a list of jobs")
+    return cursor
 
 
 def to_page(jobs: list[Job], limit: int) -> JobPage:
@@ -296,14 +312,13 @@ def filter_params(query: JobQuery) -> dict[str, Any]:
     convert: the keys ending in _at hold aware datetimes or None). A page in creation order
     starts after the cursor's id; a page in another order starts at the cursor's offset.
     InvalidInput for a limit out of range or a cursor of the other kind."""
-    params = page_params(query)
+    params = page_params(replace(query, cursor=None))
     before = after = None
     offset = 0
     if query.sort is JobSort.CREATED_AT:
         if query.cursor is not None:
-            if query.cursor.startswith(OFFSET_CURSOR):
-                raise InvalidInput("cursor: not a cursor of a list in creation order")
-            before, after = (query.cursor, None) if query.descending else (None, query.cursor)
+            cursor = id_cursor(query.cursor)
+            before, after = (cursor, None) if query.descending else (None, cursor)
     elif query.cursor is not None:
         offset = _offset(query.cursor)
     params.update(

@@ -68,7 +68,10 @@ def open_store(dsn: str, *, clock: Clock = SYSTEM_CLOCK, durability: Durability 
 def _split_schema(dsn: str) -> tuple[str, str]:
     """Return the DSN without its ``schema=`` query parameter, and that schema ("rota" if
     none): several Rota clusters can then share one database, one schema each."""
-    parts = urlsplit(dsn)
+    try:
+        parts = urlsplit(dsn)
+    except ValueError as exc:  # an unclosed '[' of an IPv6 address
+        raise InvalidInput(f"the PostgreSQL DSN cannot be read: {exc}") from exc
     query = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [value for key, value in query if key == "schema"]
     rest = urlencode([(key, value) for key, value in query if key != "schema"])

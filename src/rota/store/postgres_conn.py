@@ -82,21 +82,28 @@ class ConnectionRunner:
         return self._pool is not None and not self._closing
 
     async def start(self) -> None:
-        """Create the pool; ServerUnavailable if the database cannot be reached."""
+        """Create the pool; ServerUnavailable if the database cannot be reached, InvalidInput
+        if it refuses the connection (no such database or role, a wrong password, an unknown
+        setting) or the DSN cannot be read (a port out of range, a bad sslmode)."""
         if self._pool is not None:
             return
         self._closing = False
-        self._pool = await self.guard(
-            asyncpg.create_pool(
-                self._dsn,
-                min_size=self._pool_min,
-                max_size=self._pool_max,
-                timeout=self._connect_timeout_s,
-                command_timeout=self._command_timeout_s,
-                server_settings=self._settings,
-                reset=_keep_session,
+        try:
+            self._pool = await self.guard(
+                asyncpg.create_pool(
+                    self._dsn,
+                    min_size=self._pool_min,
+                    max_size=self._pool_max,
+                    timeout=self._connect_timeout_s,
+                    command_timeout=self._command_timeout_s,
+                    server_settings=self._settings,
+                    reset=_keep_session,
+                )
             )
-        )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, OverflowError) as exc:
+            # Raised by the driver, never by Rota: a setting to fix, not an outage.
+            reason = str(exc) or type(exc).__name__
+            raise InvalidInput(f"cannot use the database at {self.where}: {reason}") from exc
 
     async def stop(self) -> None:
         """Take no new work, let the work under way finish (for a while), close the pool."""

@@ -486,9 +486,17 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         applied = 0
         if not self.path.parent.is_dir():
             raise InvalidInput(f"cannot create the database {self.path}: no such directory")
-        conn = self._connect(reader=False)
+        if self.path.is_dir():
+            raise InvalidInput(f"cannot open the database {self.path}: it is a folder")
+        conn = None
         try:
+            conn = self._connect(reader=False)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:  # not a database, unreadable, locked
+            if conn is not None:
+                conn.close()
+            raise InvalidInput(f"{self.path} is not a usable SQLite database: {exc}") from exc
+        try:
             if str(mode).lower() != "wal":
                 raise InvalidInput(f"{self.path} cannot use write-ahead logging ({mode})")
             conn.execute(self._queries["create_schema_version"])

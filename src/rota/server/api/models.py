@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rota.jobs import Job, JobState
 from rota.server.api.fields import Moment
 from rota.server.api.json_values import JsonList, JsonObject, JsonValue
+from rota.server.api.schemas import ShortText
 from rota.server.errors import error_responses
 from rota.store.base import WorkerState
 
@@ -137,7 +138,7 @@ class RetryManyBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="RetryManyBody")
 
-    task: str = Field(description="the task's name (exact)", min_length=1, max_length=200)
+    task: ShortText = Field(description="the task's name (exact)")
     since: Moment | None = Field(
         default=None, description="only jobs that finished at or after (ISO 8601)"
     )
