@@ -98,6 +98,8 @@ def test_requests_that_say_nothing_clear_are_refused(fields: dict[str, Any], wor
         ({"device": "a", "tz": "Mars/Olympus"}, "tz: unknown time zone"),
         ({"device": "a", "at": "soon"}, "at: 'soon' is not a time"),
         ({"device": "a", "repeat": "61 * * * *"}, "repeat: cron field 1"),
+        ({"device": "a", "repeat": "* * * * * *"}, "repeat: a reminder repeats at most once"),
+        ({"device": "a", "repeat": "0,30 * * * * *"}, "rings 2 times in one"),
         ({"notify": ["not a url"]}, "notify"),
         ({"device": "a", "text": "   "}, "text: must not be blank"),
     ],

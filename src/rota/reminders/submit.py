@@ -51,6 +51,8 @@ from rota.reminders.model import (
     device_tag,
 )
 from rota.reminders.when import due_at, repeat_cron
+from rota.safe_text import excerpt
+from rota.scheduling.cron import CronExpression
 from rota.scheduling.model import ScheduleSpec
 from rota.scheduling.triggers import parse_timezone
 
@@ -265,7 +267,14 @@ def _timing(
         check_span(request.every, "every", positive=True)
         return None, request.every, due if due is not None else now
     wall = None if due is None else due.astimezone(zone).replace(tzinfo=None)
-    return repeat_cron(request.repeat or "", wall), None, due
+    cron = repeat_cron(request.repeat or "", wall)
+    seconds = _field("repeat", CronExpression.parse, cron).seconds
+    if len(seconds) > 1:  # the same floor as `every`: a person is rung once a minute at most
+        raise InvalidInput(
+            f"repeat: a reminder repeats at most once a minute ({excerpt(cron)} rings "
+            f"{len(seconds)} times in one)"
+        )
+    return cron, None, due
 
 
 def _field(name: str, build: Any, value: Any) -> Any:
