@@ -257,6 +257,22 @@ def test_garbage_is_refused() -> None:
         decode(raw({1: "int key"}), FROM_WORKER_SIDE)
 
 
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (b"\xc1", "a byte that starts no msgpack value"),
+        (b"\x91" * 10_000 + b"\xc0", "nested too deeply"),
+        (b"\x81\xa4type", "incomplete input"),
+    ],
+)
+def test_a_frame_that_is_not_msgpack_is_refused_saying_why(frame: bytes, reason: str) -> None:
+    """msgpack raises some of its errors without a word: the refusal still says what."""
+    with pytest.raises(ProtocolError) as refused:
+        decode(frame, FROM_WORKER_SIDE)
+    assert refused.value.message.startswith("frame is not valid msgpack: ")
+    assert reason in refused.value.message
+
+
 def test_a_batch_carries_messages_in_order() -> None:
     parts = FROM_WORKER_EXAMPLES[2:]
     frame = batch_frame([encode(message) for message in parts])
