@@ -44,7 +44,7 @@ from rota.protocol import (
     frames_of,
 )
 from rota.protocol.closing import MAX_REASON_BYTES, close_reason
-from rota.protocol.messages import FROM_SERVER, FROM_WORKER
+from rota.protocol.messages import FROM_SERVER, FROM_WORKER, MAX_ID_CHARS
 
 HELLO = Hello(
     version=PROTOCOL_VERSION,
@@ -232,6 +232,24 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
 def test_limits_are_checked_on_decoding(change: dict[str, Any], words: str) -> None:
     with pytest.raises(MessageRefused, match=words):
         decode(raw({**wire(HELLO), **change}), FROM_WORKER_SIDE)
+
+
+NAMING_A_JOB = [m for m in FROM_WORKER_EXAMPLES if hasattr(m, "job_id")]
+
+
+@pytest.mark.parametrize("message", NAMING_A_JOB, ids=lambda m: m.TYPE)
+@pytest.mark.parametrize("field", ["job_id", "token"])
+def test_a_job_id_or_token_longer_than_any_the_server_hands_out_is_refused(
+    message: Message, field: str
+) -> None:
+    """The server answers with the job id (an ack twice: in its error too): one of megabytes
+    would make an answer too large to send."""
+    long_enough = {**wire(message), field: "x" * MAX_ID_CHARS}
+    assert getattr(decode(raw(long_enough), FROM_WORKER_SIDE), field) == "x" * MAX_ID_CHARS
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be 1 to"):
+        decode(raw({**long_enough, field: "x" * (MAX_ID_CHARS + 1)}), FROM_WORKER_SIDE)
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be 1 to"):
+        decode(raw({**long_enough, field: ""}), FROM_WORKER_SIDE)
 
 
 def test_oversize_frames_are_refused() -> None:

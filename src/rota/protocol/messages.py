@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, NoReturn, TypeAlias
 
 from rota.errors import ProtocolError
 from rota.jobs import WORKER_NAME_PATTERN, Lease
@@ -29,6 +29,9 @@ MAX_CAPACITY: Final = 10_000
 MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
 MAX_SESSION_CHARS: Final = 200
+MAX_ID_CHARS: Final = 200
+"""The longest job id or lease token a message may name: the server hands out 36 and 32
+characters, and answers with the job id (an ack twice), so the answer must stay small."""
 MAX_HORIZON_S: Final = 7 * 86400.0
 MAX_LEAD_S: Final = 60.0
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
@@ -46,6 +49,11 @@ def _check_names(kind: str, field: str, values: tuple[str, ...]) -> None:
     for value in values:
         if not 0 < len(value) <= MAX_NAME_CHARS or text_problem(value) is not None:
             raise MessageRefused(f"{kind}.{field} must be a list of short strings")
+
+
+def _refuse_lease(kind: str, job_id: str) -> NoReturn:
+    field = "token" if 0 < len(job_id) <= MAX_ID_CHARS else "job_id"
+    raise MessageRefused(f"{kind}.{field} must be 1 to {MAX_ID_CHARS} characters")
 
 
 def _check_leases(kind: str, running: tuple[Lease, ...], unleased: int) -> None:
@@ -181,6 +189,11 @@ class Progress:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
 
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
+        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+            _refuse_lease(self.TYPE, self.job_id)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Log:
@@ -196,6 +209,11 @@ class Log:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
 
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
+        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+            _refuse_lease(self.TYPE, self.job_id)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Result:
@@ -210,6 +228,11 @@ class Result:
     def lease(self) -> Lease:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
+        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -228,6 +251,11 @@ class Failure:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
 
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
+        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+            _refuse_lease(self.TYPE, self.job_id)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Release:
@@ -241,6 +269,11 @@ class Release:
     def lease(self) -> Lease:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
+        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -256,6 +289,11 @@ class Stopping:
     def lease(self) -> Lease:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
+        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
