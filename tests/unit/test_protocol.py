@@ -227,6 +227,9 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
         ({"horizon_s": float("nan")}, "horizon_s must be between"),
         ({"session": ""}, "session must be 1 to 200 characters"),
         ({"session": "s" * 201}, "session must be 1 to 200 characters"),
+        ({"queues": ["q"] * 1001}, "hello.queues must list at most 1,000"),
+        ({"tags": ["t"] * 1001}, "hello.tags must list at most 1,000"),
+        ({"tasks": ["t"] * 10_001}, "hello.tasks must list at most 10,000"),
     ],
 )
 def test_limits_are_checked_on_decoding(change: dict[str, Any], words: str) -> None:

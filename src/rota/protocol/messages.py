@@ -29,6 +29,9 @@ MAX_CAPACITY: Final = 10_000
 MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
 MAX_SESSION_CHARS: Final = 200
+MAX_NAMES: Final = {"queues": 1_000, "tags": 1_000, "tasks": 10_000}
+"""The most queues, tags and tasks a hello may list: each is matched against the backlog in
+every claim for the worker, so a longer list slows the dispatch of every worker's jobs."""
 MAX_ID_CHARS: Final = 200
 """The longest job id or lease token a message may name: the server hands out 36 and 32
 characters, and answers with the job id (an ack twice), so the answer must stay small."""
@@ -46,6 +49,8 @@ class MessageRefused(ProtocolError):
 
 
 def _check_names(kind: str, field: str, values: tuple[str, ...]) -> None:
+    if len(values) > MAX_NAMES[field]:
+        raise MessageRefused(f"{kind}.{field} must list at most {MAX_NAMES[field]:,} names")
     for value in values:
         if not 0 < len(value) <= MAX_NAME_CHARS or text_problem(value) is not None:
             raise MessageRefused(f"{kind}.{field} must be a list of short strings")
