@@ -37,6 +37,8 @@ MAX_ID_CHARS: Final = 200
 characters, and answers with the job id (an ack twice), so the answer must stay small."""
 MAX_HORIZON_S: Final = 7 * 86400.0
 MAX_LEAD_S: Final = 60.0
+_YEAR_10000: Final = 253_402_300_800
+"""Seconds since the epoch of the year 10000, past the last time Rota accepts."""
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
 CLOCK_OFFSET: Final = "clock_offset_s"
 """The key under which the server keeps, beside a worker's resources, its clock offset in
@@ -173,10 +175,12 @@ class Heartbeat:
 
     def check_limits(self) -> None:
         """Raise ProtocolError if it lists too many leases, a negative unleased count, or a
-        sent_at that is not a finite number."""
+        sent_at that is not a time (seconds since the epoch, before the year 10000)."""
         _check_leases("heartbeat", self.running, self.unleased)
-        if self.sent_at is not None and not math.isfinite(self.sent_at):
-            raise MessageRefused("heartbeat.sent_at must be a finite number of seconds")
+        if self.sent_at is not None and not 0 <= self.sent_at < _YEAR_10000:
+            raise MessageRefused(
+                "heartbeat.sent_at must be a time: 0 to 253402300800 seconds since the epoch"
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
