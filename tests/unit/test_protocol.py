@@ -253,6 +253,26 @@ def test_a_job_id_or_token_longer_than_any_the_server_hands_out_is_refused(
         decode(raw({**long_enough, field: "x" * (MAX_ID_CHARS + 1)}), FROM_WORKER_SIDE)
     with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be 1 to"):
         decode(raw({**long_enough, field: ""}), FROM_WORKER_SIDE)
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be .* without NUL"):
+        decode(raw({**long_enough, field: "j\x00"}), FROM_WORKER_SIDE)
+
+
+@pytest.mark.parametrize("message", [HELLO, FROM_WORKER_EXAMPLES[1]], ids=lambda m: m.TYPE)
+@pytest.mark.parametrize(
+    ("lease", "words"),
+    [
+        ({"job_id": "j\x00", "token": "t"}, r"running\[1\].job_id must be 1 to 200 .* NUL"),
+        ({"job_id": "j", "token": "t" * 201}, r"running\[1\].token must be 1 to 200"),
+        ({"job_id": "", "token": "t"}, r"running\[1\].job_id must be 1 to 200"),
+    ],
+)
+def test_a_lease_a_hello_or_heartbeat_names_has_an_id_and_token_of_that_kind_too(
+    message: Message, lease: dict[str, str], words: str
+) -> None:
+    """PostgreSQL refuses a NUL in text: such an id failed the server's query, not the frame."""
+    running = [{"job_id": "j1", "token": "t1"}, lease]
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{words}"):
+        decode(raw({**wire(message), "running": running}), FROM_WORKER_SIDE)
 
 
 def test_oversize_frames_are_refused() -> None:

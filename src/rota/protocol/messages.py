@@ -58,9 +58,15 @@ def _check_names(kind: str, field: str, values: tuple[str, ...]) -> None:
             raise MessageRefused(f"{kind}.{field} must be a list of short strings")
 
 
-def _refuse_lease(kind: str, job_id: str) -> NoReturn:
-    field = "token" if 0 < len(job_id) <= MAX_ID_CHARS else "job_id"
-    raise MessageRefused(f"{kind}.{field} must be 1 to {MAX_ID_CHARS} characters")
+def _is_id(text: str) -> bool:
+    """Tell whether a job id or lease token a worker names is one the server could have
+    handed out: 1 to MAX_ID_CHARS characters, no NUL (PostgreSQL's text refuses it)."""
+    return 0 < len(text) <= MAX_ID_CHARS and "\x00" not in text
+
+
+def _refuse_lease(where: str, job_id: str) -> NoReturn:
+    field = "token" if _is_id(job_id) else "job_id"
+    raise MessageRefused(f"{where}.{field} must be 1 to {MAX_ID_CHARS} characters without NUL")
 
 
 def _check_leases(kind: str, running: tuple[Lease, ...], unleased: int) -> None:
@@ -68,6 +74,9 @@ def _check_leases(kind: str, running: tuple[Lease, ...], unleased: int) -> None:
         raise MessageRefused(f"{kind}.running lists too many jobs")
     if not 0 <= unleased <= MAX_CAPACITY:
         raise MessageRefused(f"{kind}.unleased must be an integer of 0 or more")
+    for index, lease in enumerate(running):
+        if not (_is_id(lease.job_id) and _is_id(lease.token)):
+            _refuse_lease(f"{kind}.running[{index}]", lease.job_id)
 
 
 # --- parts of messages ---------------------------------------------------------------
@@ -199,8 +208,8 @@ class Progress:
         return Lease(job_id=self.job_id, token=self.token)
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
-        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
             _refuse_lease(self.TYPE, self.job_id)
 
 
@@ -219,8 +228,8 @@ class Log:
         return Lease(job_id=self.job_id, token=self.token)
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
-        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
             _refuse_lease(self.TYPE, self.job_id)
 
 
@@ -239,8 +248,8 @@ class Result:
         return Lease(job_id=self.job_id, token=self.token)
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
-        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
             _refuse_lease(self.TYPE, self.job_id)
 
 
@@ -261,8 +270,8 @@ class Failure:
         return Lease(job_id=self.job_id, token=self.token)
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
-        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
             _refuse_lease(self.TYPE, self.job_id)
 
 
@@ -280,8 +289,8 @@ class Release:
         return Lease(job_id=self.job_id, token=self.token)
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
-        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
             _refuse_lease(self.TYPE, self.job_id)
 
 
@@ -300,8 +309,8 @@ class Stopping:
         return Lease(job_id=self.job_id, token=self.token)
 
     def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are 1 to MAX_ID_CHARS long."""
-        if not (0 < len(self.job_id) <= MAX_ID_CHARS and 0 < len(self.token) <= MAX_ID_CHARS):
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
             _refuse_lease(self.TYPE, self.job_id)
 
 
