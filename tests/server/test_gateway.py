@@ -86,6 +86,17 @@ async def test_a_second_hello_is_refused(start_server: StartServer) -> None:
     assert await worker.closed_with() == 1008
 
 
+async def test_a_release_naming_a_job_id_of_megabytes_is_refused(
+    start_server: StartServer,
+) -> None:
+    """Its ack would carry the id twice, over the frame limit: it was never sent."""
+    server = await start_server()
+    worker = await server.worker("w1")
+    await worker.send({"type": "release", "job_id": "j" * 9 * 1024 * 1024, "token": "t"})
+    assert "release.job_id must be 1 to" in (await worker.receive("error"))["message"]
+    assert await worker.closed_with() == 1008
+
+
 async def test_a_bad_hello_is_refused(start_server: StartServer) -> None:
     server = await start_server()
     fake = server.fake("w1", capacity=0)

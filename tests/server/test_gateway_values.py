@@ -3,6 +3,9 @@ checked (a result) or escaped (text) before it is stored."""
 
 from __future__ import annotations
 
+import asyncio
+
+from rota.server.frames import MAX_RESOURCES_BYTES
 from tests.server.conftest import StartServer
 from tests.server.test_gateway import fetch, submit
 
@@ -49,3 +52,53 @@ async def test_text_a_store_cannot_keep_is_escaped(start_server: StartServer) ->
     assert (failed["error"], failed["traceback"]) == ("e\\x00", "t\\x00")
     events = (await server.http.get(f"/api/v1/jobs/{job['id']}/events")).json()["events"]
     assert "[stdout] l\\x00" in [event["message"] for event in events]
+
+
+async def test_a_heartbeat_keeps_only_figures_of_the_types_they_are_read_as(
+    start_server: StartServer,
+) -> None:
+    """Figures are read as numbers, a host name and a list of GPUs (by /system and the
+    dashboard): one of another type is left out, and figures too large are not kept."""
+    server = await start_server()
+    worker = await server.worker("w")
+    odd = {
+        "host": ["not", "a", "name"],
+        "cpu_percent": "high",
+        "memory_percent": True,
+        "memory_used_bytes": 1024,
+        "disk_percent": None,
+        "load_avg": 5,
+        "gpus": 5,
+        "extra": {"kept": 1},
+    }
+    await worker.send({"type": "heartbeat", "running": [], "state": "online", "resources": odd})
+    async with asyncio.timeout(5):
+        while True:
+            [entry] = (await server.http.get("/api/v1/workers")).json()["workers"]
+            if entry["resources"]:
+                break
+            await asyncio.sleep(0.05)
+    assert entry["resources"] == {
+        "memory_used_bytes": 1024,
+        "disk_percent": None,
+        "extra": {"kept": 1},
+    }
+    system = await server.http.get("/api/v1/system")
+    assert system.status_code == 200, system.text
+
+    gpus = [{"name": "g", "memory_used_bytes": "lots"}, 7, {"name": "h", "index": 1}]
+    await worker.send(
+        {"type": "heartbeat", "running": [], "state": "online", "resources": {"gpus": gpus}}
+    )
+    huge = {"host": "h" * (MAX_RESOURCES_BYTES + 1)}
+    await worker.send({"type": "heartbeat", "running": [], "state": "online", "resources": huge})
+    await worker.send({"type": "drain"})
+    async with asyncio.timeout(5):
+        while True:
+            [entry] = (await server.http.get("/api/v1/workers")).json()["workers"]
+            if entry["state"] == "draining":
+                break
+            await asyncio.sleep(0.05)
+    # The GPUs' good figures are kept; the huge report leaves the last figures in place.
+    assert entry["resources"] == {"gpus": [{"name": "g"}, {"name": "h", "index": 1}]}
+    assert (await server.http.get("/api/v1/system")).status_code == 200

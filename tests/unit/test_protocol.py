@@ -44,7 +44,7 @@ from rota.protocol import (
     frames_of,
 )
 from rota.protocol.closing import MAX_REASON_BYTES, close_reason
-from rota.protocol.messages import FROM_SERVER, FROM_WORKER
+from rota.protocol.messages import FROM_SERVER, FROM_WORKER, MAX_ID_CHARS
 
 HELLO = Hello(
     version=PROTOCOL_VERSION,
@@ -227,11 +227,52 @@ def test_another_version_is_refused_before_its_fields_are_read() -> None:
         ({"horizon_s": float("nan")}, "horizon_s must be between"),
         ({"session": ""}, "session must be 1 to 200 characters"),
         ({"session": "s" * 201}, "session must be 1 to 200 characters"),
+        ({"queues": ["q"] * 1001}, "hello.queues must list at most 1,000"),
+        ({"tags": ["t"] * 1001}, "hello.tags must list at most 1,000"),
+        ({"tasks": ["t"] * 10_001}, "hello.tasks must list at most 10,000"),
     ],
 )
 def test_limits_are_checked_on_decoding(change: dict[str, Any], words: str) -> None:
     with pytest.raises(MessageRefused, match=words):
         decode(raw({**wire(HELLO), **change}), FROM_WORKER_SIDE)
+
+
+NAMING_A_JOB = [m for m in FROM_WORKER_EXAMPLES if hasattr(m, "job_id")]
+
+
+@pytest.mark.parametrize("message", NAMING_A_JOB, ids=lambda m: m.TYPE)
+@pytest.mark.parametrize("field", ["job_id", "token"])
+def test_a_job_id_or_token_longer_than_any_the_server_hands_out_is_refused(
+    message: Message, field: str
+) -> None:
+    """The server answers with the job id (an ack twice: in its error too): one of megabytes
+    would make an answer too large to send."""
+    long_enough = {**wire(message), field: "x" * MAX_ID_CHARS}
+    assert getattr(decode(raw(long_enough), FROM_WORKER_SIDE), field) == "x" * MAX_ID_CHARS
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be 1 to"):
+        decode(raw({**long_enough, field: "x" * (MAX_ID_CHARS + 1)}), FROM_WORKER_SIDE)
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be 1 to"):
+        decode(raw({**long_enough, field: ""}), FROM_WORKER_SIDE)
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{field} must be .* without NUL"):
+        decode(raw({**long_enough, field: "j\x00"}), FROM_WORKER_SIDE)
+
+
+@pytest.mark.parametrize("message", [HELLO, FROM_WORKER_EXAMPLES[1]], ids=lambda m: m.TYPE)
+@pytest.mark.parametrize(
+    ("lease", "words"),
+    [
+        ({"job_id": "j\x00", "token": "t"}, r"running\[1\].job_id must be 1 to 200 .* NUL"),
+        ({"job_id": "j", "token": "t" * 201}, r"running\[1\].token must be 1 to 200"),
+        ({"job_id": "", "token": "t"}, r"running\[1\].job_id must be 1 to 200"),
+    ],
+)
+def test_a_lease_a_hello_or_heartbeat_names_has_an_id_and_token_of_that_kind_too(
+    message: Message, lease: dict[str, str], words: str
+) -> None:
+    """PostgreSQL refuses a NUL in text: such an id failed the server's query, not the frame."""
+    running = [{"job_id": "j1", "token": "t1"}, lease]
+    with pytest.raises(MessageRefused, match=f"{message.TYPE}.{words}"):
+        decode(raw({**wire(message), "running": running}), FROM_WORKER_SIDE)
 
 
 def test_oversize_frames_are_refused() -> None:
@@ -255,6 +296,22 @@ def test_garbage_is_refused() -> None:
         decode(raw({"type": "drain"}) + b"extra", FROM_WORKER_SIDE)
     with pytest.raises(ProtocolError, match="not valid msgpack"):
         decode(raw({1: "int key"}), FROM_WORKER_SIDE)
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (b"\xc1", "a byte that starts no msgpack value"),
+        (b"\x91" * 10_000 + b"\xc0", "nested too deeply"),
+        (b"\x81\xa4type", "incomplete input"),
+    ],
+)
+def test_a_frame_that_is_not_msgpack_is_refused_saying_why(frame: bytes, reason: str) -> None:
+    """msgpack raises some of its errors without a word: the refusal still says what."""
+    with pytest.raises(ProtocolError) as refused:
+        decode(frame, FROM_WORKER_SIDE)
+    assert refused.value.message.startswith("frame is not valid msgpack: ")
+    assert reason in refused.value.message
 
 
 def test_a_batch_carries_messages_in_order() -> None:
@@ -298,14 +355,16 @@ def test_a_batch_is_split_where_it_would_exceed_the_limit() -> None:
     assert carried == results
 
 
-def test_a_heartbeat_may_carry_the_worker_s_clock_but_only_a_finite_one() -> None:
+def test_a_heartbeat_may_carry_the_worker_s_clock_but_only_a_time() -> None:
+    """Seconds since the epoch before the year 10000: the offset of a huge one is no figure."""
     beat = Heartbeat(running=(), state="online", resources={}, sent_at=1_900_000_000.25)
     assert decode(encode(beat), FROM_WORKER_SIDE) == beat
     without = {k: v for k, v in wire(beat).items() if k != "sent_at"}
     assert decode(raw(without), FROM_WORKER_SIDE).sent_at is None
-    for bad in (float("nan"), float("inf")):
-        with pytest.raises(MessageRefused, match="sent_at must be a finite number"):
+    for bad in (float("nan"), float("inf"), -1.0, 2**64 - 1, 1e300, 253_402_300_800):
+        with pytest.raises(MessageRefused, match="sent_at must be a time"):
             decode(raw({**wire(beat), "sent_at": bad}), FROM_WORKER_SIDE)
+    assert decode(raw({**wire(beat), "sent_at": 0}), FROM_WORKER_SIDE).sent_at == 0.0
 
 
 def test_a_close_reason_is_cut_to_fit_a_close_frame_at_a_character_boundary() -> None:

@@ -165,8 +165,18 @@ def decode(frame: bytes, side: Direction) -> Any:
     try:
         raw: Any = msgpack.unpackb(frame, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types
-        raise ProtocolError(f"frame is not valid msgpack: {_plain(exc)}") from None
+        why = _plain(exc) or _UNSAID.get(type(exc), type(exc).__name__)
+        raise ProtocolError(f"frame is not valid msgpack: {why}") from None
     return _message(raw, side, nested=False)
+
+
+_UNSAID: Final[Mapping[type, str]] = MappingProxyType(
+    {
+        msgpack.FormatError: "a byte that starts no msgpack value",
+        msgpack.StackError: "nested too deeply",
+    }
+)
+"""What msgpack's errors that carry no text of their own mean."""
 
 
 def _message(raw: Any, side: Direction, *, nested: bool) -> Any:

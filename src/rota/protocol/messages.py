@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, NoReturn, TypeAlias
 
 from rota.errors import ProtocolError
 from rota.jobs import WORKER_NAME_PATTERN, Lease
@@ -29,8 +29,16 @@ MAX_CAPACITY: Final = 10_000
 MAX_LEASES: Final = 100_000
 MAX_NAME_CHARS: Final = 200
 MAX_SESSION_CHARS: Final = 200
+MAX_NAMES: Final = {"queues": 1_000, "tags": 1_000, "tasks": 10_000}
+"""The most queues, tags and tasks a hello may list: each is matched against the backlog in
+every claim for the worker, so a longer list slows the dispatch of every worker's jobs."""
+MAX_ID_CHARS: Final = 200
+"""The longest job id or lease token a message may name: the server hands out 36 and 32
+characters, and answers with the job id (an ack twice), so the answer must stay small."""
 MAX_HORIZON_S: Final = 7 * 86400.0
 MAX_LEAD_S: Final = 60.0
+_YEAR_10000: Final = 253_402_300_800
+"""Seconds since the epoch of the year 10000, past the last time Rota accepts."""
 _WORKER_NAME: Final = re.compile(WORKER_NAME_PATTERN)
 CLOCK_OFFSET: Final = "clock_offset_s"
 """The key under which the server keeps, beside a worker's resources, its clock offset in
@@ -43,9 +51,22 @@ class MessageRefused(ProtocolError):
 
 
 def _check_names(kind: str, field: str, values: tuple[str, ...]) -> None:
+    if len(values) > MAX_NAMES[field]:
+        raise MessageRefused(f"{kind}.{field} must list at most {MAX_NAMES[field]:,} names")
     for value in values:
         if not 0 < len(value) <= MAX_NAME_CHARS or text_problem(value) is not None:
             raise MessageRefused(f"{kind}.{field} must be a list of short strings")
+
+
+def _is_id(text: str) -> bool:
+    """Tell whether a job id or lease token a worker names is one the server could have
+    handed out: 1 to MAX_ID_CHARS characters, no NUL (PostgreSQL's text refuses it)."""
+    return 0 < len(text) <= MAX_ID_CHARS and "\x00" not in text
+
+
+def _refuse_lease(where: str, job_id: str) -> NoReturn:
+    field = "token" if _is_id(job_id) else "job_id"
+    raise MessageRefused(f"{where}.{field} must be 1 to {MAX_ID_CHARS} characters without NUL")
 
 
 def _check_leases(kind: str, running: tuple[Lease, ...], unleased: int) -> None:
@@ -53,6 +74,9 @@ def _check_leases(kind: str, running: tuple[Lease, ...], unleased: int) -> None:
         raise MessageRefused(f"{kind}.running lists too many jobs")
     if not 0 <= unleased <= MAX_CAPACITY:
         raise MessageRefused(f"{kind}.unleased must be an integer of 0 or more")
+    for index, lease in enumerate(running):
+        if not (_is_id(lease.job_id) and _is_id(lease.token)):
+            _refuse_lease(f"{kind}.running[{index}]", lease.job_id)
 
 
 # --- parts of messages ---------------------------------------------------------------
@@ -160,10 +184,12 @@ class Heartbeat:
 
     def check_limits(self) -> None:
         """Raise ProtocolError if it lists too many leases, a negative unleased count, or a
-        sent_at that is not a finite number."""
+        sent_at that is not a time (seconds since the epoch, before the year 10000)."""
         _check_leases("heartbeat", self.running, self.unleased)
-        if self.sent_at is not None and not math.isfinite(self.sent_at):
-            raise MessageRefused("heartbeat.sent_at must be a finite number of seconds")
+        if self.sent_at is not None and not 0 <= self.sent_at < _YEAR_10000:
+            raise MessageRefused(
+                "heartbeat.sent_at must be a time: 0 to 253402300800 seconds since the epoch"
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -181,6 +207,11 @@ class Progress:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
 
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Log:
@@ -196,6 +227,11 @@ class Log:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
 
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Result:
@@ -210,6 +246,11 @@ class Result:
     def lease(self) -> Lease:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -228,6 +269,11 @@ class Failure:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
 
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Release:
@@ -241,6 +287,11 @@ class Release:
     def lease(self) -> Lease:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -256,6 +307,11 @@ class Stopping:
     def lease(self) -> Lease:
         """Return the lease the message presents."""
         return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -70,7 +70,7 @@ from rota.protocol.closing import (
 )
 from rota.protocol.messages import CLOCK_OFFSET
 from rota.server.dispatcher import WorkerSession
-from rota.server.frames import log_event, progress_fraction
+from rota.server.frames import log_event, progress_fraction, resources_of
 from rota.server.guard import principal_of
 from rota.server.state import Hub
 from rota.store.base import Failure as FailedAttempt
@@ -82,7 +82,6 @@ from rota.values import (
     MAX_PROGRESS_CHARS,
     MAX_TRACEBACK_CHARS,
     check_result_json,
-    check_value,
     escape_output,
 )
 
@@ -423,7 +422,7 @@ class WorkerConnection:
         renewal = await self._hub.jobs.renew(session, leases, unleased=unleased)
         session.draining = session.draining or message.state == "draining"
         with contextlib.suppress(InvalidValue):  # keep the last figures that could be stored
-            session.resources = check_value(message.resources, "resources")
+            session.resources = resources_of(message.resources)
         if message.sent_at is not None:
             offset_s = message.sent_at - self._hub.clock.now_utc().timestamp()
             session.resources = {**session.resources, CLOCK_OFFSET: round(offset_s, 3)}
