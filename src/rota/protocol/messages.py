@@ -192,8 +192,27 @@ class Heartbeat:
             )
 
 
+class _NamesAnAttempt:
+    """A worker's message about one attempt, named by its job id and lease token."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+    job_id: JobId
+    token: LeaseToken
+
+    @property
+    def lease(self) -> Lease:
+        """Return the lease the message presents."""
+        return Lease(job_id=self.job_id, token=self.token)
+
+    def check_limits(self) -> None:
+        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
+        if not (_is_id(self.job_id) and _is_id(self.token)):
+            _refuse_lease(self.TYPE, self.job_id)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Progress:
+class Progress(_NamesAnAttempt):
     """A task's latest progress report (0..1 or nil) and message."""
 
     TYPE: ClassVar[str] = "progress"
@@ -202,19 +221,9 @@ class Progress:
     progress: float | None = None
     message: str | None = None
 
-    @property
-    def lease(self) -> Lease:
-        """Return the lease the message presents."""
-        return Lease(job_id=self.job_id, token=self.token)
-
-    def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
-        if not (_is_id(self.job_id) and _is_id(self.token)):
-            _refuse_lease(self.TYPE, self.job_id)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Log:
+class Log(_NamesAnAttempt):
     """Lines a task logged, batched."""
 
     TYPE: ClassVar[str] = "log"
@@ -222,19 +231,9 @@ class Log:
     token: LeaseToken
     lines: tuple[LogLine, ...]
 
-    @property
-    def lease(self) -> Lease:
-        """Return the lease the message presents."""
-        return Lease(job_id=self.job_id, token=self.token)
-
-    def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
-        if not (_is_id(self.job_id) and _is_id(self.token)):
-            _refuse_lease(self.TYPE, self.job_id)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Result:
+class Result(_NamesAnAttempt):
     """The attempt succeeded; its result travels as the JSON text rota.values made of it."""
 
     TYPE: ClassVar[str] = "result"
@@ -242,19 +241,9 @@ class Result:
     token: LeaseToken
     result_json: str
 
-    @property
-    def lease(self) -> Lease:
-        """Return the lease the message presents."""
-        return Lease(job_id=self.job_id, token=self.token)
-
-    def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
-        if not (_is_id(self.job_id) and _is_id(self.token)):
-            _refuse_lease(self.TYPE, self.job_id)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Failure:
+class Failure(_NamesAnAttempt):
     """The attempt failed; retried after its backoff if `retryable` and attempts are left."""
 
     TYPE: ClassVar[str] = "failure"
@@ -264,54 +253,24 @@ class Failure:
     traceback: str | None = None
     retryable: bool
 
-    @property
-    def lease(self) -> Lease:
-        """Return the lease the message presents."""
-        return Lease(job_id=self.job_id, token=self.token)
-
-    def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
-        if not (_is_id(self.job_id) and _is_id(self.token)):
-            _refuse_lease(self.TYPE, self.job_id)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Release:
+class Release(_NamesAnAttempt):
     """The attempt's code has stopped (or never started): end the lease unrun."""
 
     TYPE: ClassVar[str] = "release"
     job_id: JobId
     token: LeaseToken
 
-    @property
-    def lease(self) -> Lease:
-        """Return the lease the message presents."""
-        return Lease(job_id=self.job_id, token=self.token)
-
-    def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
-        if not (_is_id(self.job_id) and _is_id(self.token)):
-            _refuse_lease(self.TYPE, self.job_id)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Stopping:
+class Stopping(_NamesAnAttempt):
     """The worker asked the attempt's code to stop, or the code has not stopped in time."""
 
     TYPE: ClassVar[str] = "stopping"
     job_id: JobId
     token: LeaseToken
     message: str
-
-    @property
-    def lease(self) -> Lease:
-        """Return the lease the message presents."""
-        return Lease(job_id=self.job_id, token=self.token)
-
-    def check_limits(self) -> None:
-        """Raise ProtocolError unless the job id and token are ids (see _is_id)."""
-        if not (_is_id(self.job_id) and _is_id(self.token)):
-            _refuse_lease(self.TYPE, self.job_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
