@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import msgpack
+import pytest
 
 from rota.protocol import CLOSE_HELLO_REFUSED, CLOSE_UNSUPPORTED_VERSION, PROTOCOL_VERSION
+from rota.protocol.closing import CLOSE_INTERNAL_ERROR
+from rota.server.dispatcher import Dispatcher
 from tests.server.conftest import LiveServer, StartServer
 from tests.server.fakes import pack, result_message
 
@@ -325,3 +328,22 @@ async def test_outcomes_in_one_batch_are_settled_together_and_acked_in_one_frame
     assert (await fetch(server, done["job_id"]))["result"] == {"n": 1}
     assert (await fetch(server, failed["job_id"]))["state"] == "failed"
     assert (await fetch(server, stale["job_id"]))["state"] == "running"
+
+
+async def test_acks_that_cannot_be_sent_close_the_connection_rather_than_hang_it(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcome is recorded; its ack fails: the worker reconnects and sends it again
+    (the store answers it as already settled) instead of waiting for an ack forever."""
+
+    async def failing(*_: Any) -> None:
+        raise RuntimeError("the ack could not be encoded")
+
+    server = await start_server()
+    worker = await server.worker("w1")
+    job = await submit(server)
+    [sent] = await worker.receive_jobs(1)
+    monkeypatch.setattr(Dispatcher, "acknowledge", failing)
+    await worker.send(result_message(sent, {"sum": 3}))
+    assert await worker.closed_with() == CLOSE_INTERNAL_ERROR
+    assert (await fetch(server, job["id"]))["state"] == "succeeded"

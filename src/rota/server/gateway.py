@@ -407,15 +407,18 @@ class WorkerConnection:
                 task.add_done_callback(self._settling.discard)
 
     async def _settle_guarded(self, session: WorkerSession, messages: Sequence[Settling]) -> None:
+        """Record the outcomes and ack them; if either fails, close the connection: the
+        worker reconnects and sends again what was not acked (a task of its own: nobody
+        else would see the error, and the worker would wait for its acks for ever)."""
+        doing = "recording"
         try:
             acks = await self._settle(session, messages)
+            doing = "acknowledging"
+            await self._dispatcher.acknowledge(session, acks)
         except Exception:
             kinds = ", ".join(sorted({message.TYPE for message in messages}))
-            logger.exception("worker %s: recording a %s failed", session.name, kinds)
-            # Closing makes the worker reconnect and send again what was not acked.
+            logger.exception("worker %s: %s a %s failed", session.name, doing, kinds)
             await session.close(CLOSE_INTERNAL_ERROR, "server error")
-            return
-        await self._dispatcher.acknowledge(session, acks)
 
     async def _heartbeat(self, session: WorkerSession, message: Heartbeat) -> None:
         leases, unleased = message.running, message.unleased
