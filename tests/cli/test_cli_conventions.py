@@ -102,6 +102,15 @@ def test_jobs_show_takes_the_short_id_and_prints_progress_as_a_percentage(
     assert "no job has an id that starts or ends with 'ffffffffffff'" in missing.stderr
 
 
+def test_tables_show_the_short_id(live_server: LiveServer) -> None:
+    url = live_server.url
+    ok(rota("schedules", "add", "nightly", "rota.echo", "--cron", "0 3 * * *", "-s", url))
+    job_id = ok(rota("schedules", "trigger", "nightly", "-s", url)).strip()
+    for command in (["jobs", "ls"], ["schedules", "runs", "nightly"]):
+        listing = ok(rota(*command, "-s", url))
+        assert job_id[-12:] in listing and job_id not in listing, listing
+
+
 def test_a_jobs_schedule_is_shown_by_name(live_server: LiveServer) -> None:
     url = live_server.url
     ok(rota("schedules", "add", "nightly", "rota.echo", "--cron", "0 3 * * *", "-s", url))

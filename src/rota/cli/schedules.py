@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rota.cli.common import open_client, parse_kwargs, parse_value, wants_json
-from rota.cli.output import age, job_state, print_json, stdout
+from rota.cli.output import age, job_state, print_json, short_id, stdout
 from rota.cli.times import parse_duration, parse_moment
 from rota.types import Payload
 
@@ -156,7 +156,7 @@ def runs(
         table.add_row(
             str(run.get("fire_at") or "(triggered)"),
             job_state(job) if job else str(run["outcome"]),
-            str(job.get("id") or "-"),
+            short_id(str(job["id"])) if job.get("id") else "-",
             escape(str(run.get("reason") or job.get("error") or "")),
         )
     stdout().print(table)
