@@ -120,11 +120,15 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     console = stdout()
     state = "paused" if schedule["paused"] else "active"
     console.print(f"[bold]{escape(schedule['name'])}[/]  {state}  [dim]{schedule['id']}[/]")
-    for key, value in schedule.items():
-        if key in {"name", "id", "paused", "next_fire_times"} or value in (None, [], {}):
-            continue
+    shown = {
+        key: value
+        for key, value in schedule.items()
+        if key not in {"name", "id", "paused", "next_fire_times"} and value not in (None, [], {})
+    }
+    width = max([16, *(len(key) + 2 for key in shown)])
+    for key, value in shown.items():
         text = json.dumps(value, ensure_ascii=False) if key in ("args", "kwargs") else str(value)
-        console.print(f"  {key + ':':<16}{escape(text)}")
+        console.print(f"  {key + ':':<{width}}{escape(text)}")
     zone = str(schedule.get("tz") or "UTC")
     times = schedule.get("next_fire_times") or []
     console.print(f"  next fire times ({escape(zone)}, and UTC):" if times else "  next: -")
