@@ -57,10 +57,12 @@ def test_a_server_without_a_scheme_is_reached_over_http(live_server: LiveServer)
 
 def test_every_listing_prints_json_with_output_json(live_server: LiveServer) -> None:
     url = live_server.url
-    ok(rota("submit", "rota.echo", "x", "-s", url))
+    job_id = ok(rota("submit", "rota.echo", "x", "-s", url)).strip()
     ok(rota("schedules", "add", "hourly", "rota.echo", "--every", "1h", "-s", url))
     listings = [
         ["jobs", "ls"],
+        ["jobs", "logs", job_id],
+        ["config", "show"],
         ["workers", "ls"],
         ["devices", "ls"],
         ["queues"],
@@ -69,8 +71,12 @@ def test_every_listing_prints_json_with_output_json(live_server: LiveServer) -> 
         ["stats"],
     ]
     for command in listings:
-        out = ok(rota(*command, "--output", "json", "-s", url))
-        json.loads(out)  # the whole of stdout is one JSON document
+        for asked in (["--output", "json"], ["--json"]):
+            out = ok(rota(*command, *asked, "-s", url))
+            json.loads(out)  # the whole of stdout is one JSON document
+        json.loads(ok(rota("-o", "json", *command, "-s", url)))  # the option before too
+    [submitted] = json.loads(ok(rota("jobs", "logs", job_id, "--json", "-s", url)))
+    assert submitted["kind"] == "submitted"
 
 
 def test_a_job_no_worker_can_run_says_why(live_server: LiveServer) -> None:
