@@ -31,10 +31,13 @@ CA_VARIABLE = "ROTA_CA"
 
 def server_from(environ: Mapping[str, str] | None = None) -> str:
     """Return the server a client given no URL talks to: the first URL of $ROTA_SERVER (a
-    comma list, as workers take it), else DEFAULT_URL. As the CLI finds it."""
+    comma list, as workers take it; one without a scheme, localhost:8077, is http://), else
+    DEFAULT_URL. As the CLI finds it."""
     listed = (os.environ if environ is None else environ).get(SERVER_VARIABLE, "")
     urls = [part.strip() for part in listed.split(",") if part.strip()]
-    return urls[0] if urls else DEFAULT_URL
+    if not urls:
+        return DEFAULT_URL
+    return urls[0] if "://" in urls[0] else f"http://{urls[0]}"
 
 
 def token_from(environ: Mapping[str, str] | None = None) -> str | None:

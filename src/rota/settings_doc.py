@@ -42,7 +42,7 @@ $ ROTA_LEASE_S=10 rota config show
 config file: /srv/rota/rota.toml
 
 key                 value                        from
-server.lease_s      10.0                         ROTA_LEASE_S
+server.lease_s      10                           ROTA_LEASE_S
 store.db            "jobs.db"                    /srv/rota/rota.toml
 …
 ```

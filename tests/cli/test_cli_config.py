@@ -150,6 +150,17 @@ def test_config_docs_prints_the_reference(here: Path) -> None:
         assert f"`ROTA_{key.upper()}`" in result.stdout
 
 
+def test_the_references_sample_prints_a_value_as_config_show_does(here: Path) -> None:
+    result = CliRunner().invoke(app, ["config", "show"], env={"ROTA_LEASE_S": "10"})
+    assert result.exit_code == 0, result.output
+    reference = CliRunner().invoke(app, ["config", "docs"]).stdout
+    shown, sample = (
+        next(line.split() for line in text.splitlines() if line.startswith("server.lease_s "))
+        for text in (result.stdout, reference)
+    )
+    assert sample == shown
+
+
 @pytest.mark.e2e
 def test_rota_dev_reads_rota_toml(here: Path) -> None:
     with socket.socket() as sock:

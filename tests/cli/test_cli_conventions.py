@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,10 +57,12 @@ def test_a_server_without_a_scheme_is_reached_over_http(live_server: LiveServer)
 
 def test_every_listing_prints_json_with_output_json(live_server: LiveServer) -> None:
     url = live_server.url
-    ok(rota("submit", "rota.echo", "x", "-s", url))
+    job_id = ok(rota("submit", "rota.echo", "x", "-s", url)).strip()
     ok(rota("schedules", "add", "hourly", "rota.echo", "--every", "1h", "-s", url))
     listings = [
         ["jobs", "ls"],
+        ["jobs", "logs", job_id],
+        ["config", "show"],
         ["workers", "ls"],
         ["devices", "ls"],
         ["queues"],
@@ -68,8 +71,12 @@ def test_every_listing_prints_json_with_output_json(live_server: LiveServer) -> 
         ["stats"],
     ]
     for command in listings:
-        out = ok(rota(*command, "--output", "json", "-s", url))
-        json.loads(out)  # the whole of stdout is one JSON document
+        for asked in (["--output", "json"], ["--json"]):
+            out = ok(rota(*command, *asked, "-s", url))
+            json.loads(out)  # the whole of stdout is one JSON document
+        json.loads(ok(rota("-o", "json", *command, "-s", url)))  # the option before too
+    [submitted] = json.loads(ok(rota("jobs", "logs", job_id, "--json", "-s", url)))
+    assert submitted["kind"] == "submitted"
 
 
 def test_a_job_no_worker_can_run_says_why(live_server: LiveServer) -> None:
@@ -102,6 +109,15 @@ def test_jobs_show_takes_the_short_id_and_prints_progress_as_a_percentage(
     assert "no job has an id that starts or ends with 'ffffffffffff'" in missing.stderr
 
 
+def test_tables_show_the_short_id(live_server: LiveServer) -> None:
+    url = live_server.url
+    ok(rota("schedules", "add", "nightly", "rota.echo", "--cron", "0 3 * * *", "-s", url))
+    job_id = ok(rota("schedules", "trigger", "nightly", "-s", url)).strip()
+    for command in (["jobs", "ls"], ["schedules", "runs", "nightly"]):
+        listing = ok(rota(*command, "-s", url))
+        assert job_id[-12:] in listing and job_id not in listing, listing
+
+
 def test_a_jobs_schedule_is_shown_by_name(live_server: LiveServer) -> None:
     url = live_server.url
     ok(rota("schedules", "add", "nightly", "rota.echo", "--cron", "0 3 * * *", "-s", url))
@@ -121,7 +137,10 @@ def test_schedules_show_prints_args_as_json_and_times_in_its_zone(
         )
     )  # fmt: skip
     shown = ok(rota("schedules", "show", "nightly", "-s", url))
-    assert 'args:           ["hi", 1]' in shown
+    assert re.search(r'\n  args: +\["hi", 1\]\n', shown), shown
+    fields = [line for line in shown.splitlines() if re.match(r"  \w+:", line)]
+    columns = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in fields}
+    assert len(columns) == 1, shown  # every value starts in one column, the longest key's too
     assert "next fire times (Europe/Berlin, and UTC):" in shown
     fire_lines = [line for line in shown.splitlines() if "T03:00:00+0" in line]
     assert len(fire_lines) == 10

@@ -20,6 +20,17 @@ def test_the_environment_names_the_server_and_the_token() -> None:
     )
 
 
+def test_a_server_in_the_environment_without_a_scheme_is_reached_over_http(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert server_from({"ROTA_SERVER": "localhost:8077,b:2"}) == "http://localhost:8077"
+    assert server_from({"ROTA_SERVER": "https://box:8077"}) == "https://box:8077"
+    monkeypatch.setenv("ROTA_SERVER", "box:9000")  # as the CLI reads it
+    assert Rota().url == "http://box:9000"
+    with Client() as client:
+        assert client.url == "http://box:9000"
+
+
 def test_clients_and_apps_without_a_url_read_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

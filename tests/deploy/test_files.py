@@ -167,6 +167,15 @@ def test_compose_runs_two_servers_behind_nginx_and_three_workers() -> None:
     assert services["worker"]["environment"]["ROTA_SERVER"] == "http://proxy:8077"
 
 
+def test_the_compose_workers_present_the_token_the_docs_tell_you_to_make() -> None:
+    # A server wants a token on every request and on the worker socket: a worker without
+    # one is refused for good (exit 3), and compose would restart it for ever.
+    worker = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["worker"]
+    assert worker["environment"]["ROTA_TOKEN"] == "${ROTA_WORKER_TOKEN:-}"
+    deploy_doc = (DEPLOY.parent / "docs" / "deploy.md").read_text()
+    assert "ROTA_WORKER_TOKEN=" in deploy_doc and "servers do not check it" not in deploy_doc
+
+
 def test_the_dockerfile_lints_clean() -> None:
     hadolint = BIN / "hadolint"
     result = subprocess.run(

@@ -43,7 +43,7 @@ def test_jobs_commands(cluster: Cluster) -> None:
     job_id = next(word for word in submitted.stdout.split() if word.count("-") == 4)
 
     listing = rota(cluster, "jobs", "ls")
-    assert listing.returncode == 0 and job_id[:8] in listing.stdout, listing.stdout
+    assert listing.returncode == 0 and job_id[-12:] in listing.stdout, listing.stdout
     shown = rota(cluster, "jobs", "show", job_id)
     assert shown.returncode == 0 and "pending" in shown.stdout, shown.stdout
     cancelled = rota(cluster, "jobs", "cancel", job_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +51,13 @@ def test_spec_keeps_newlines_and_tabs() -> None:
 
 def test_device_tag() -> None:
     assert device_tag("laptop") == "device:laptop"
+
+
+def test_the_result_in_docs_reminders_md_is_what_a_notification_records() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reminders.md").read_text()
+    block = doc.split("then records the result:\n\n```json\n", 1)[1].split("```", 1)[0]
+    shown = json.loads(block)
+    due = datetime.fromisoformat(shown["due_at"])
+    rung = datetime.fromisoformat(shown["rung_at"])
+    made = Rung.at(due, rung, None, ("notify:ntfy",)).model_dump(mode="json")
+    assert made == shown

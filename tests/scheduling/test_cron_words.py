@@ -18,6 +18,10 @@ from rota.scheduling.model import Schedule, ScheduleSpec
         ("@daily", "At 00:00"),
         ("30 0 3 * * *", "At 03:00:30"),  # six fields: seconds first, as Rota reads them
         ("0 9 * * mon-fri", "At 09:00, Monday through Friday"),
+        # Both day fields restricted: either matches; one of them starting with * (a step):
+        # both must match (Vixie cron's rule, docs/schedules.md).
+        ("0 9 13 * fri", "At 09:00, on day 13 of the month, or on Friday"),
+        ("0 9 */2 * mon", "At 09:00, every 2 days, but only on Monday"),
     ],
 )
 def test_cron_in_words(expression: str, words: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,19 +9,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rota.cli.common import state
+from rota.cli.common import state, wants_json
 from rota.cli.output import print_json, stdout
 from rota.settings import SECTIONS, LoadedSettings, load_settings_with_origins
 from rota.settings_doc import SECRET_KEYS, display_value, render_config_doc
 
 app = typer.Typer(help="Show the effective settings, or the reference of every key.")
-
-
-class OutputFormat(StrEnum):
-    """How `rota config show` prints."""
-
-    TABLE = "table"
-    JSON = "json"
 
 
 ConfigOption = Annotated[
@@ -35,9 +27,7 @@ ConfigOption = Annotated[
 def show(
     ctx: typer.Context,
     config: ConfigOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--output", "-o", help="table, or json for scripts.")
-    ] = OutputFormat.TABLE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (as --output json).")] = False,
 ) -> None:
     """Print every setting a command run here would use, and where each came from."""
     options, root = state(ctx), ctx.find_root()
@@ -55,7 +45,7 @@ def show(
         flags={"server": "--server", "token": "--token"},
     )
     rows = settings_rows(loaded)
-    if output is OutputFormat.JSON:
+    if wants_json(ctx, as_json):
         file = None if loaded.config_file is None else str(loaded.config_file)
         print_json({"config_file": file, "settings": rows})
         return

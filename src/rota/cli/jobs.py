@@ -7,6 +7,7 @@ characters), or any start of it that names one job.
 from __future__ import annotations
 
 import enum
+import json
 import time
 from collections.abc import Callable
 from typing import Annotated
@@ -228,17 +229,30 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job finishes.")
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print JSON (as --output json): a list, or with --follow a line each."
+        ),
+    ] = False,
 ) -> None:
     """Print a job's execution log: its transitions and the lines it logged."""
     console = stdout()
+    json_out = wants_json(ctx, as_json)
     after = 0
     with open_client(ctx) as client:
         job_id = resolve_id(client, job_id)
+        if json_out and not follow:
+            print_json(client.events(job_id))
+            return
         while True:
             # Read the state before the events, so no line logged before the end is missed.
             finished = JobState(client.get_job(job_id)["state"]).finished if follow else True
             for event in client.events(job_id, after=after):
-                console.print(event_line(event))
+                if json_out:
+                    print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
+                else:
+                    console.print(event_line(event))
                 after = max(after, int(event.get("id") or 0))
             if finished:
                 return

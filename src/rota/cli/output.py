@@ -167,7 +167,7 @@ def jobs_table(jobs: Iterable[Payload]) -> Table:
     table.add_column("CREATED", no_wrap=True)
     for job in jobs:
         table.add_row(
-            str(job["id"]),
+            short_id(str(job["id"])),
             escape(str(job["task"])),
             job_state(job) + (" [yellow]![/]" if job.get("warning") else ""),
             escape(str(job["queue"])),

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rota.cli.common import open_client, parse_kwargs, parse_value, wants_json
-from rota.cli.output import age, job_state, print_json, stdout
+from rota.cli.output import age, job_state, print_json, short_id, stdout
 from rota.cli.times import parse_duration, parse_moment
 from rota.types import Payload
 
@@ -120,11 +120,15 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     console = stdout()
     state = "paused" if schedule["paused"] else "active"
     console.print(f"[bold]{escape(schedule['name'])}[/]  {state}  [dim]{schedule['id']}[/]")
-    for key, value in schedule.items():
-        if key in {"name", "id", "paused", "next_fire_times"} or value in (None, [], {}):
-            continue
+    shown = {
+        key: value
+        for key, value in schedule.items()
+        if key not in {"name", "id", "paused", "next_fire_times"} and value not in (None, [], {})
+    }
+    width = max([16, *(len(key) + 2 for key in shown)])
+    for key, value in shown.items():
         text = json.dumps(value, ensure_ascii=False) if key in ("args", "kwargs") else str(value)
-        console.print(f"  {key + ':':<16}{escape(text)}")
+        console.print(f"  {key + ':':<{width}}{escape(text)}")
     zone = str(schedule.get("tz") or "UTC")
     times = schedule.get("next_fire_times") or []
     console.print(f"  next fire times ({escape(zone)}, and UTC):" if times else "  next: -")
@@ -156,7 +160,7 @@ def runs(
         table.add_row(
             str(run.get("fire_at") or "(triggered)"),
             job_state(job) if job else str(run["outcome"]),
-            str(job.get("id") or "-"),
+            short_id(str(job["id"])) if job.get("id") else "-",
             escape(str(run.get("reason") or job.get("error") or "")),
         )
     stdout().print(table)

@@ -20,6 +20,26 @@ def describe_cron(expression: str) -> str | None:
     options.use_24hour_time_format = True
     options.verbose = False
     try:
-        return str(ExpressionDescriptor(text, options).get_description())
+        words = str(ExpressionDescriptor(text, options).get_description())
     except Exception:  # the library raises its own types, and not only for bad input
         return None
+    return _both_days(text, words)
+
+
+def _both_days(expression: str, words: str) -> str:
+    """Return the words with the day fields joined as Rota joins them.
+
+    cron-descriptor joins a restricted day of month and day of week with "or" whenever both
+    are given ("every 2 days, or on Monday"), but under Vixie cron's rule, which Rota
+    follows, a day field that starts with `*` (such as `*/2`) makes the two fields both
+    apply: `0 9 */2 * mon` runs on Mondays that are odd days of the month.
+    """
+    fields = expression.split()
+    if len(fields) not in (5, 6):
+        return words
+    day_of_month, day_of_week = fields[-3], fields[-1]
+    if "*" in (day_of_month, day_of_week):
+        return words
+    if day_of_month.startswith("*") != day_of_week.startswith("*"):
+        return words.replace(", or on ", ", but only on ")
+    return words
