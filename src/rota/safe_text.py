@@ -7,6 +7,7 @@ its own `__str__` raises, so a failure is never reported as something else.
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Final
 
@@ -57,3 +58,22 @@ def safe_str(value: object) -> str:
         except Exception:
             reason = type(failure).__name__
         return f"<str() failed: {reason}>"
+
+
+CONTROLS: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""The characters visible_controls shows as escapes."""
+
+
+def visible_controls(text: str) -> str:
+    """Return the text with its control characters shown as escapes ("\\x1b", "\\x9b"), for
+    a terminal: C0 controls but newline and tab, DEL, and C1 controls (U+0080 to U+009F).
+
+    A terminal obeys them, so a value a task or another user wrote could otherwise set the
+    window's title, clear the screen or write the clipboard. Every other character, in any
+    script, is kept as it is.
+    """
+    return CONTROLS.sub(_shown, text)
+
+
+def _shown(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from rota.errors import InvalidInput, RotaError, ServerUnavailable
-from rota.safe_text import excerpt
+from rota.safe_text import excerpt, visible_controls
 from rota.settings import load_settings
 from rota.sync import Client
 from rota.types import JSON
@@ -66,8 +66,9 @@ def with_scheme(url: str) -> str:
 
 
 def error_line(message: str) -> str:
-    """Return the one line every failure prints."""
-    return f"{PROGRAM}: error: {message}"
+    """Return the one line every failure prints, its control characters shown as escapes
+    (the message may quote what a task or another user wrote)."""
+    return f"{PROGRAM}: error: {visible_controls(message)}"
 
 
 def describe(error: RotaError) -> str:

@@ -7,7 +7,6 @@ itself is the server's (POST /api/v1/calendars/{name}/import), so REST users get
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -22,7 +21,7 @@ from rota.calendar.expand import occurrences_between
 from rota.calendar.fetch import fetch_url, is_url, read_file
 from rota.calendar.reading import compact_text, read_calendar
 from rota.cli.common import open_client, require, wants_json
-from rota.cli.output import print_json, stdout
+from rota.cli.output import echo, json_text, print_json, stdout
 from rota.cli.times import local_zone, parse_duration
 from rota.reminders.model import DEVICE_TAG, device_tag
 from rota.safe_text import excerpt
@@ -149,7 +148,7 @@ def import_ics(
 def _print_occurrences(found: list[dict[str, Any]], *, as_json: bool) -> None:
     if as_json:
         for item in found:
-            typer.echo(json.dumps(item, ensure_ascii=False))
+            typer.echo(json_text(item, indent=None))
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("START (UTC)", "SUMMARY", "UID", "RECURRENCE ID"):
@@ -183,4 +182,4 @@ def _print_report(name: str, report: dict[str, Any]) -> None:
     counts = ", ".join(
         f"{report[key]} {would}{key}" for key in ("added", "updated", "removed", "unchanged")
     )
-    typer.echo(f"calendar {name}: {counts}; {report['past']} past events not imported")
+    echo(f"calendar {name}: {counts}; {report['past']} past events not imported")

@@ -25,6 +25,7 @@ from rota.cli.common import (
 )
 from rota.cli.output import (
     attempts_table,
+    echo,
     event_line,
     jobs_table,
     print_json,
@@ -209,7 +210,7 @@ def retry(
     with open_client(ctx) as client:
         if task is not None:
             counts = client.retry_many(task, since=parse_moment(since, "--since"), state=str(state))
-            typer.echo(f"retried {counts['retried']} {state} jobs of {task}")
+            echo(f"retried {counts['retried']} {state} jobs of {task}")
             if counts.get("skipped"):
                 typer.echo(f"skipped {counts['skipped']} (still stopping, or changed)", err=True)
             return

@@ -1,17 +1,29 @@
-"""How the CLI shows jobs, workers, queues and events: rich tables, JSON and one-liners."""
+"""How the CLI shows jobs, workers, queues and events: rich tables, JSON and one-liners.
+
+Everything the CLI shows people goes through here, and here the control characters of the
+values it shows (a task's output, errors, names: anything stored or sent by others) are
+shown as escapes ("\\x1b") rather than obeyed by the terminal: see HumanConsole, echo,
+print_json and print_result.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+import typer
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
+from rich.text import Text
 
 from rota.clock import SYSTEM_CLOCK, Clock
+from rota.safe_text import CONTROLS, visible_controls
 from rota.types import Payload
 
 STATE_STYLES = {
@@ -34,9 +46,39 @@ PIPE_WIDTH = 500
 """Columns to lay tables out in when stdout is not a terminal: wide enough never to fold."""
 
 
+class HumanConsole(Console):
+    """A rich console that shows the control characters of the text it prints as escapes
+    (rota.safe_text.visible_controls), so no value it shows can drive the terminal, while
+    the colours and cursor moves rich itself makes work as ever.
+
+    Strings (markup or not, printed or in a table's cell) are made visible before rich reads
+    them, so tables are laid out for the text shown; and every text segment is made visible
+    again on its way out, which covers what reaches rich as Text (a status line) too. Rich's
+    own control segments, and the styles it renders around the text, are left as they are.
+    """
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        # Markup is read after: a tag holds no control character, and "\x1b" before a
+        # "[" ends in a digit or letter, so it never turns an escaped bracket into a tag.
+        return super().render_str(visible_controls(text), **options)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterator[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and CONTROLS.search(segment.text):
+                yield Segment(visible_controls(segment.text), segment.style)
+            else:
+                yield segment
+
+
+_JSON_RAW = re.compile("[\x7f-\x9f]")
+"""What json.dumps leaves raw that a terminal may obey (it escapes the C0 controls itself)."""
+
+
 def stdout() -> Console:
     """Return a console on stdout; piped, tables keep whole rows (for grep and scripts)."""
-    console = Console(soft_wrap=True, highlight=False, emoji=False)
+    console = HumanConsole(soft_wrap=True, highlight=False, emoji=False)
     if not console.is_terminal:
         console.width = PIPE_WIDTH
     return console
@@ -44,18 +86,34 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     """Return a console on stderr, for status lines and messages."""
-    return Console(stderr=True, highlight=False, emoji=False)
+    return HumanConsole(stderr=True, highlight=False, emoji=False)
+
+
+def echo(message: str, *, err: bool = False) -> None:
+    """Print a plain line (no markup) on stdout, or stderr, with its control characters
+    shown as escapes."""
+    typer.echo(visible_controls(message), err=err)
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """Return a value as JSON with DEL and the C1 controls written as \\u escapes: the same
+    JSON value, which no terminal obeys (JSON already escapes the C0 controls)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    return _JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def print_json(value: Any) -> None:
     """Print a value as indented JSON on stdout."""
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    print(json_text(value))
 
 
 def print_result(value: Any) -> None:
-    """Print a job's result on stdout: a string as it is (so a shell can use it), anything
-    else as JSON."""
-    print(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
+    """Print a job's result on stdout: a string as it is (so a shell can use it), though
+    with its control characters shown when stdout is a terminal; anything else as JSON."""
+    if not isinstance(value, str):
+        print(json_text(value))
+    else:
+        print(visible_controls(value) if sys.stdout.isatty() else value)
 
 
 def styled_state(state: str) -> str:
@@ -231,7 +289,7 @@ def show_job(console: Console, job: Payload, events: list[Payload] | None = None
         console.print(f"  [red]{'error:':<17}{escape(str(job['error']))}[/]")
     if job.get("traceback"):
         console.print("  traceback:")
-        for line in str(job["traceback"]).rstrip().splitlines():
+        for line in str(job["traceback"]).rstrip().split("\n"):
             console.print(f"    {escape(line)}")
     if events:
         console.print("  log:")

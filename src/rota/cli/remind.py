@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from rota.cli.common import open_client, wants_json
-from rota.cli.output import print_json
+from rota.cli.output import echo, print_json
 from rota.cli.times import local_zone, parse_duration, wall_reading
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput
@@ -112,15 +112,15 @@ def remind(
         return
     for job in made["jobs"]:
         where = job["target"] or "notify"
-        typer.echo(f"{job['id']}  {where}  due {_shown(job['run_at'], options['tz'])}")
+        echo(f"{job['id']}  {where}  due {_shown(job['run_at'], options['tz'])}")
         if job.get("warning"):
-            typer.echo(f"rota: warning: job {job['id']}: {job['warning']}", err=True)
+            echo(f"rota: warning: job {job['id']}: {job['warning']}", err=True)
     for schedule in made["schedules"]:
         timing = schedule["cron"] or f"every {schedule['interval_s']:g}s"
         upcoming = schedule["next_fire_times"][:1]
         first = _shown(upcoming[0], options["tz"]) if upcoming else "never"
         where = schedule["target"] or "notify"
-        typer.echo(f"{schedule['name']}  {where}  {timing}  next {first}")
+        echo(f"{schedule['name']}  {where}  {timing}  next {first}")
 
 
 def _say_zone(at: str, due: datetime, zone_name: str) -> None:

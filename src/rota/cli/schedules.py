@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rota.cli.common import open_client, parse_kwargs, parse_value, wants_json
-from rota.cli.output import age, job_state, print_json, short_id, stdout
+from rota.cli.output import age, echo, job_state, print_json, short_id, stdout
 from rota.cli.times import parse_duration, parse_moment
 from rota.types import Payload
 
@@ -90,7 +90,7 @@ def add(
     if wants_json(ctx, as_json):
         print_json(schedule)
         return
-    typer.echo(f"added schedule {schedule['name']} ({schedule['id']})")
+    echo(f"added schedule {schedule['name']} ({schedule['id']})")
     times = schedule.get("next_fire_times") or []
     if times:
         typer.echo(f"next: {times[0]}")
@@ -180,7 +180,7 @@ def pause(ctx: typer.Context, ref: Ref) -> None:
     """Pause a schedule (occurrences written ahead are cancelled)."""
     with open_client(ctx) as client:
         schedule = client.pause_schedule(ref)
-    typer.echo(f"paused schedule {schedule['name']}")
+    echo(f"paused schedule {schedule['name']}")
 
 
 @app.command("resume")
@@ -188,7 +188,7 @@ def resume(ctx: typer.Context, ref: Ref) -> None:
     """Resume a schedule from its next fire time after now."""
     with open_client(ctx) as client:
         schedule = client.resume_schedule(ref)
-    typer.echo(f"resumed schedule {schedule['name']}; next: {_next(schedule)}")
+    echo(f"resumed schedule {schedule['name']}; next: {_next(schedule)}")
 
 
 @app.command("rm")
@@ -196,7 +196,7 @@ def remove(ctx: typer.Context, ref: Ref) -> None:
     """Remove a schedule (its past jobs stay)."""
     with open_client(ctx) as client:
         schedule = client.delete_schedule(ref)
-    typer.echo(f"removed schedule {schedule['name']}")
+    echo(f"removed schedule {schedule['name']}")
 
 
 @app.command("trigger")

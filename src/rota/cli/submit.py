@@ -8,7 +8,7 @@ import typer
 
 from rota.cli.common import open_client, parse_kwargs, parse_value, wants_json
 from rota.cli.jobs import wait_and_show
-from rota.cli.output import print_json, stderr
+from rota.cli.output import echo, print_json, stderr
 from rota.cli.times import parse_duration, parse_moment
 
 
@@ -86,7 +86,7 @@ def submit(
         )
         as_json = wants_json(ctx, as_json)
         if job.get("warning"):
-            typer.echo(f"rota: warning: job {job['id']}: {job['warning']}", err=True)
+            echo(f"rota: warning: job {job['id']}: {job['warning']}", err=True)
         if not wait:
             if as_json:
                 print_json(job)

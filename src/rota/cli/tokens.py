@@ -9,7 +9,7 @@ import typer
 
 from rota.auth.tokens import Role
 from rota.cli.common import open_client, wants_json
-from rota.cli.output import print_json, stderr, stdout
+from rota.cli.output import echo, print_json, stderr, stdout
 
 app = typer.Typer(help="Make, list and revoke bearer tokens (admin).", no_args_is_help=True)
 
@@ -97,7 +97,7 @@ def revoke(
     """Revoke a token at once, open worker connections and event streams included."""
     with open_client(ctx) as client:
         token = client.revoke_token(token_id)
-    typer.echo(f"revoked token {token['id']} ({token['name']})")
+    echo(f"revoked token {token['id']} ({token['name']})")
 
 
 async def _create_in_store(db: str, name: str, role: str, bind: str | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import typer
 
 from rota.cli.common import open_client, wants_json
 from rota.cli.output import (
+    echo,
     print_json,
     queues_table,
     show_worker,
@@ -66,7 +67,7 @@ def drain(
     """Ask a worker to take no new jobs and finish the ones it runs."""
     with open_client(ctx) as client:
         client.drain(name)
-    typer.echo(f"asked worker {name} to drain")
+    echo(f"asked worker {name} to drain")
 
 
 def stats(
