@@ -35,9 +35,14 @@ def server_from(environ: Mapping[str, str] | None = None) -> str:
     DEFAULT_URL. As the CLI finds it."""
     listed = (os.environ if environ is None else environ).get(SERVER_VARIABLE, "")
     urls = [part.strip() for part in listed.split(",") if part.strip()]
-    if not urls:
-        return DEFAULT_URL
-    return urls[0] if "://" in urls[0] else f"http://{urls[0]}"
+    return with_scheme(urls[0]) if urls else DEFAULT_URL
+
+
+def with_scheme(url: str) -> str:
+    """Return a server URL with http:// in front when it names no scheme (localhost:8077):
+    how the CLI, the Python client and workers all read a server's URL."""
+    text = url.strip()
+    return text if "://" in text else f"http://{text}"
 
 
 def token_from(environ: Mapping[str, str] | None = None) -> str | None:

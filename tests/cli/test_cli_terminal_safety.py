@@ -103,6 +103,23 @@ def test_an_error_and_traceback_are_shown_not_obeyed(live_server: LiveServer) ->
     assert exact["error"] == f"ValueError: {HOSTILE}" and exact["traceback"] == traceback
 
 
+def test_jobs_logs_json_keeps_the_values_and_obeys_no_control(live_server: LiveServer) -> None:
+    """As a list, and with --follow a line each: the same values, C1 and DEL as escapes."""
+    job_id = submit(live_server)
+    line = Event(
+        job_id=job_id, attempt=1, at=datetime.now(UTC), kind="log", worker="w", message=HOSTILE
+    )
+    live_server.run(live_server.store.log([line]))
+    live_server.run(live_server.store.cancel(job_id))  # finished: --follow returns
+    listed = ok(rota(live_server, "jobs", "logs", job_id, "--json"))
+    followed = ok(rota(live_server, "jobs", "logs", job_id, "--json", "--follow"))
+    for text in (listed, followed):
+        assert_safe(text)
+    events = [json.loads(text) for text in followed.splitlines()]
+    assert events == json.loads(listed)
+    assert [event["message"] for event in events if event["kind"] == "log"] == [HOSTILE]
+
+
 def test_a_name_in_a_table_is_shown_not_obeyed(live_server: LiveServer) -> None:
     submit(live_server, "--queue", "odd")
     live_server.run(_claim(live_server, HOSTILE, queue="odd"))

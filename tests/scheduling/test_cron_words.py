@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
+from rota.scheduling.cron_parse import CronExpression
 from rota.scheduling.cron_words import describe_cron
 from rota.scheduling.model import Schedule, ScheduleSpec
 
@@ -22,10 +23,20 @@ from rota.scheduling.model import Schedule, ScheduleSpec
         # both must match (Vixie cron's rule, docs/schedules.md).
         ("0 9 13 * fri", "At 09:00, on day 13 of the month, or on Friday"),
         ("0 9 */2 * mon", "At 09:00, every 2 days, but only on Monday"),
+        # Either matches also where the library joins the fields with a bare comma.
+        ("0 9 1 * mon-fri", "At 09:00, on day 1 of the month, or Monday through Friday"),
+        ("0 0 9 1-7 * 1-5", "At 09:00, between day 1 and 7 of the month, or Monday through Friday"),
     ],
 )
 def test_cron_in_words(expression: str, words: str) -> None:
     assert describe_cron(expression) == words
+
+
+def test_the_words_say_either_day_field_where_the_matcher_takes_either() -> None:
+    expression = CronExpression.parse("0 9 1 * mon-fri")
+    assert expression.matches_day(date(2030, 1, 2))  # a Wednesday, not the 1st
+    assert expression.matches_day(date(2030, 6, 1))  # the 1st, a Saturday
+    assert ", or Monday through Friday" in (describe_cron(expression.text) or "")
 
 
 def test_unreadable_text_has_no_words() -> None:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from rota.client_urls import with_scheme
 from rota.errors import InvalidInput, RotaError, ServerUnavailable
 from rota.safe_text import excerpt, visible_controls
 from rota.settings import load_settings
@@ -57,12 +58,6 @@ GLOBAL_OPTIONS = {
 """The root's options (and whether each takes a value), accepted after a subcommand too
 (see hoist_globals)."""
 HELP_NAMES = ["-h", "--help"]
-
-
-def with_scheme(url: str) -> str:
-    """Return a server URL with http:// in front when it names no scheme (localhost:8077)."""
-    text = url.strip()
-    return text if "://" in text else f"http://{text}"
 
 
 def error_line(message: str) -> str:

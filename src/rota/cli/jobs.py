@@ -7,7 +7,6 @@ characters), or any start of it that names one job.
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Callable
 from typing import Annotated
@@ -28,6 +27,7 @@ from rota.cli.output import (
     echo,
     event_line,
     jobs_table,
+    json_text,
     print_json,
     print_result,
     show_job,
@@ -251,7 +251,7 @@ def logs(
             finished = JobState(client.get_job(job_id)["state"]).finished if follow else True
             for event in client.events(job_id, after=after):
                 if json_out:
-                    print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
+                    typer.echo(json_text(event, indent=None))
                 else:
                     console.print(event_line(event))
                 after = max(after, int(event.get("id") or 0))

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rota.cli.common import split_list, state, with_scheme
+from rota.cli.common import split_list, state
+from rota.client_urls import with_scheme
 from rota.settings import load_settings
 
 CaOption = Annotated[

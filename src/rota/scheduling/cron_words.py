@@ -20,19 +20,23 @@ def describe_cron(expression: str) -> str | None:
     options.use_24hour_time_format = True
     options.verbose = False
     try:
-        words = str(ExpressionDescriptor(text, options).get_description())
+        descriptor = ExpressionDescriptor(text, options)
+        words = str(descriptor.get_description())
+        week_words = str(descriptor.get_day_of_week_description())
     except Exception:  # the library raises its own types, and not only for bad input
         return None
-    return _both_days(text, words)
+    return _both_days(text, words, week_words)
 
 
-def _both_days(expression: str, words: str) -> str:
-    """Return the words with the day fields joined as Rota joins them.
+def _both_days(expression: str, words: str, week_words: str) -> str:
+    """Return the words with the day fields joined as Rota joins them (`week_words`: the
+    library's words for the day of week, as they appear in `words`).
 
-    cron-descriptor joins a restricted day of month and day of week with "or" whenever both
-    are given ("every 2 days, or on Monday"), but under Vixie cron's rule, which Rota
-    follows, a day field that starts with `*` (such as `*/2`) makes the two fields both
-    apply: `0 9 */2 * mon` runs on Mondays that are odd days of the month.
+    Under Vixie cron's rule, which Rota follows, a restricted day of month and day of week
+    are either-or, unless one of them starts with `*` (such as `*/2`): then both apply, and
+    `0 9 */2 * mon` runs on Mondays that are odd days of the month. cron-descriptor says "or"
+    for some days of week ("or on Monday") in both cases, and for others ("Monday through
+    Friday") in neither.
     """
     fields = expression.split()
     if len(fields) not in (5, 6):
@@ -40,6 +44,8 @@ def _both_days(expression: str, words: str) -> str:
     day_of_month, day_of_week = fields[-3], fields[-1]
     if "*" in (day_of_month, day_of_week):
         return words
-    if day_of_month.startswith("*") != day_of_week.startswith("*"):
+    if day_of_month.startswith("*") or day_of_week.startswith("*"):
         return words.replace(", or on ", ", but only on ")
+    if week_words.startswith(", ") and not week_words.startswith(", or "):
+        return words.replace(week_words, f", or {week_words[2:]}", 1)
     return words

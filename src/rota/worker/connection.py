@@ -21,6 +21,7 @@ from websockets.http11 import Response
 
 from rota import protocol
 from rota.auth.tokens import bearer_header
+from rota.client_urls import with_scheme
 from rota.errors import InvalidInput, ProtocolError, ServerNotTrusted, WorkerRefused
 from rota.protocol import Batch, ServerMessage, WorkerMessage
 from rota.safe_text import safe_str
@@ -38,8 +39,9 @@ MAX_REFUSAL_CHARS = 500
 
 
 def websocket_url(server_url: str) -> str:
-    """Return the worker endpoint of a server given as http(s)://host:port (or ws(s)://)."""
-    parts = urlsplit(server_url.strip())
+    """Return the worker endpoint of a server given as http(s)://host:port (or ws(s)://, or
+    host:port for http://)."""
+    parts = urlsplit(with_scheme(server_url))
     scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
     if scheme is None or not parts.netloc:
         raise InvalidInput(f"server URL {server_url!r} must look like http://host:port")
