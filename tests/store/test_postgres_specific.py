@@ -480,3 +480,28 @@ async def _until_gone(admin: asyncpg.Connection, pids: list[int]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the terminated connections did not go away")
+
+
+@pytest.mark.parametrize(
+    ("refusal", "kind"),
+    [
+        (asyncpg.exceptions.InvalidCatalogNameError('database "x" does not exist'), InvalidInput),
+        (asyncpg.exceptions.InvalidPasswordError("password authentication failed"), InvalidInput),
+        (asyncpg.exceptions.OutOfMemoryError("out of memory"), ServerUnavailable),
+        (asyncpg.exceptions.DiskFullError("could not extend file"), ServerUnavailable),
+        (asyncpg.exceptions.InternalServerError("cache lookup failed"), ServerUnavailable),
+    ],
+)
+async def test_a_refused_connection_is_a_setting_to_fix_only_when_a_setting_caused_it(
+    monkeypatch: pytest.MonkeyPatch, refusal: Exception, kind: type[Exception]
+) -> None:
+    """A database out of memory or disk, or failing inside, may be fine in a moment: an
+    outage, not a configuration error."""
+
+    async def refuse(*_: Any, **__: Any) -> None:
+        raise refusal
+
+    monkeypatch.setattr(asyncpg, "create_pool", refuse)
+    store = PostgresStore("postgresql://127.0.0.1:5432/x", schema="rota", connect_timeout_s=1)
+    with pytest.raises(kind):
+        await store.open()

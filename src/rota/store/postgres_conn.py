@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -100,8 +100,13 @@ class ConnectionRunner:
                     reset=_keep_session,
                 )
             )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, OverflowError) as exc:
-            # Raised by the driver, never by Rota: a setting to fix, not an outage.
+        except asyncpg.PostgresError as exc:
+            if not _names_a_setting(exc):  # out of memory or disk, an internal error: passing
+                raise self._unavailable(exc) from exc
+            reason = str(exc) or type(exc).__name__
+            raise InvalidInput(f"cannot use the database at {self.where}: {reason}") from exc
+        except (asyncpg.InterfaceError, ValueError, OverflowError) as exc:
+            # Raised by the driver reading the DSN: a setting to fix, not an outage.
             reason = str(exc) or type(exc).__name__
             raise InvalidInput(f"cannot use the database at {self.where}: {reason}") from exc
 
@@ -201,6 +206,18 @@ class ConnectionRunner:
         else:
             reason = str(exc) or type(exc).__name__
         return ServerUnavailable(f"the database at {self.where} is unavailable: {reason}")
+
+
+_SETTING_CLASSES: Final = ("22", "28", "3D", "42")
+"""SQLSTATE classes of a refused connection that a setting of the DSN causes: a value of the
+wrong form, who connects (role, password), which database, an unknown parameter."""
+
+
+def _names_a_setting(exc: asyncpg.PostgresError) -> bool:
+    """Tell whether the database refused a connection for a setting of the DSN (rather than
+    for its own state, which may pass)."""
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    return sqlstate[:2] in _SETTING_CLASSES
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
