@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from rota.errors import InvalidInput
+import rota.store.sqlite as sqlite_module
+from rota.errors import InvalidInput, ServerUnavailable
 from rota.store import open_store
 from rota.store.sqlite import SqliteStore
 
@@ -64,6 +66,26 @@ async def test_a_folder_or_a_file_that_is_no_database_is_a_clear_error(tmp_path:
     with pytest.raises(InvalidInput, match="not a usable SQLite database: file is not a database"):
         await open_store(str(text)).open()
     assert text.read_text() == "not a database\n" * 100  # left as it was
+
+
+async def test_a_database_another_process_keeps_locked_is_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Locked is a passing state of a good database, not a file that is no database."""
+    db = tmp_path / "rota.db"
+    made = open_store(str(db))
+    await made.open()
+    await made.close()
+    monkeypatch.setattr(sqlite_module, "_BUSY_TIMEOUT_MS", 50)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")  # WAL lets readers in: lock it all
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(ServerUnavailable, match="is locked by another connection"):
+            await open_store(str(db)).open()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 @pytest.mark.parametrize("dsn", ["memory:", " MEMORY: "])

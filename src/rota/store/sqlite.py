@@ -15,11 +15,11 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from rota.auth.tokens import TokenRecord
 from rota.clock import SYSTEM_CLOCK, Clock
-from rota.errors import InvalidInput, JobNotFound, StoreClosed, TokenNotFound
+from rota.errors import InvalidInput, JobNotFound, ServerUnavailable, StoreClosed, TokenNotFound
 from rota.ids import new_lease_token
 from rota.jobs import Event, Job, JobSpec, JobState, Lease
 from rota.safe_text import excerpt
@@ -64,6 +64,8 @@ T = TypeVar("T")
 
 _SQL_PACKAGE = "rota.store.sql.sqlite"
 _BUSY_TIMEOUT_MS = 10_000
+_BUSY_CODES: Final = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+"""What SQLite answers while another connection holds the lock a statement needs."""
 _READERS = 4
 _READER_CACHE_KIB = 512
 """The most each read connection's page cache holds, in KiB (SQLite's default, 2,000 KiB,
@@ -495,6 +497,11 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         except sqlite3.DatabaseError as exc:  # not a database, unreadable, locked
             if conn is not None:
                 conn.close()
+            if getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES:
+                raise ServerUnavailable(
+                    f"{self.path} is locked by another connection (waited "
+                    f"{_BUSY_TIMEOUT_MS / 1000:g} s): {exc}"
+                ) from exc
             raise InvalidInput(f"{self.path} is not a usable SQLite database: {exc}") from exc
         try:
             if str(mode).lower() != "wal":
