@@ -18,25 +18,23 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 from rich.markup import escape
 
-from rota.auth.bootstrap import first_admin_notice, first_admin_token
-from rota.auth.tokens import Role, mint
 from rota.cli.common import ALLOWED_HOSTS_HELP, EXIT_FAILURE, error_line, state
-from rota.cli.demo import start_demo
 from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
-from rota.client import DEFAULT_URL
-from rota.client_urls import TOKEN_VARIABLE
+from rota.client_urls import DEFAULT_URL, TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput, RotaError, ServerNotTrusted
-from rota.settings import WorkerSettings, is_loopback, load_settings
-from rota.store.factory import opened_store
-from rota.sync import Client
+
+if TYPE_CHECKING:
+    from rota.settings import WorkerSettings
+
+# The settings (pydantic), the store, the client (httpx) and anyio are imported by the
+# command when it runs, so that `rota --help` and the other commands do not load them.
 
 TICK_S = 0.2
 READY_TIMEOUT_S = 30.0
@@ -115,6 +113,10 @@ def dev(
     Flags over ROTA_* variables over rota.toml over defaults, as for `rota server` and
     `rota worker`.
     """
+    import anyio
+
+    from rota.settings import is_loopback, load_settings
+
     settings = load_settings(
         {
             "port": port,
@@ -190,6 +192,10 @@ def dev(
 async def _own_token(db: str) -> tuple[str, str]:
     """Make this run's admin token (and the store's first admin token, shown once, if it
     never had one); return its secret and id."""
+    from rota.auth.bootstrap import first_admin_notice, first_admin_token
+    from rota.auth.tokens import Role, mint
+    from rota.store.factory import opened_store
+
     async with opened_store(db) as store:
         first = await first_admin_token(store)
         if first is not None:
@@ -202,6 +208,8 @@ async def _own_token(db: str) -> tuple[str, str]:
 
 
 async def _revoke(db: str, token_id: str) -> None:
+    from rota.store.factory import opened_store
+
     async with opened_store(db) as store:
         await store.revoke_token(token_id)
 
@@ -326,6 +334,8 @@ class Supervisor:
         for worker in self.workers:
             worker.start()
         if self.demo:
+            from rota.cli.demo import start_demo
+
             start_demo(self.url, self.stop, ca=self.ca)
             stderr().print("[dim]demo: submitting a few jobs every second[/]")
         while not self.stop.wait(TICK_S):
@@ -338,6 +348,8 @@ class Supervisor:
         return 0
 
     def _wait_ready(self) -> bool:
+        from rota.sync import Client
+
         deadline = SYSTEM_CLOCK.monotonic() + READY_TIMEOUT_S
         with Client(self.url, timeout_s=1.0, ca=self.ca) as client:
             while not self.stop.is_set():

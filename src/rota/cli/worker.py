@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from rota.cli.common import split_list, state, with_scheme
-from rota.settings import load_settings
 
 CaOption = Annotated[
     Path | None,
@@ -109,6 +108,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker until SIGTERM or SIGINT drains it (flags > ROTA_* env > rota.toml)."""
+    from rota.settings import load_settings
+
     settings = load_settings(
         {
             **connection_values(ctx, server, ca, token),
