@@ -9,10 +9,15 @@ a fresh interpreter, never by timing.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NOT_AT_START = (
     "fastapi",
@@ -76,3 +81,47 @@ def test_help_loads_no_server_store_client_or_settings() -> None:
 def test_a_commands_help_loads_only_what_typer_needs(argv: list[str]) -> None:
     # typer itself reads a subcommand's parameters with pydantic; nothing else of the list.
     assert set(_loaded(*argv)) <= {"pydantic"}
+
+
+_SLOW_START = """
+import sys, time
+
+class SlowImport:
+    # Stands for a slow disk or a loaded machine: the command line takes its time to load.
+    def find_spec(self, name, path=None, target=None):
+        if name == "rota.cli.output":
+            sys.stdout.write("loading\\n")
+            sys.stdout.flush()
+            time.sleep(60)
+        return None
+
+sys.meta_path.insert(0, SlowImport())
+"""
+
+
+def _console_script() -> str:
+    """Return what the installed `rota` script runs: the entry point pyproject.toml names."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    module, _, function = project["project"]["scripts"]["rota"].partition(":")
+    return f"import sys\nfrom {module} import {function}\nsys.exit({function}())\n"
+
+
+def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130() -> None:
+    started = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_START + _console_script(), "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert started.stdout is not None
+        assert started.stdout.readline() == "loading\n"  # in the middle of its imports
+        started.send_signal(signal.SIGINT)
+        _, err = started.communicate(timeout=30)
+    finally:
+        if started.poll() is None:
+            started.kill()
+            started.wait()
+    assert "Traceback" not in err
+    assert err == "rota: interrupted\n"
+    assert started.returncode == 130
