@@ -148,7 +148,7 @@ def dev(
     if config is not None:  # the children read the settings no flag here hands them from it too
         command += ["--config", str(config.resolve())]
     server_argv = [*command, "server", "--db", db, "--host", host, "--port", str(port)]
-    own_token = None
+    own_token = secret = None
     if is_loopback(host):
         server_argv.append("--anonymous")
         stderr().print(
@@ -177,6 +177,7 @@ def dev(
         drain_timeout_s=drain_grace + 5,
         demo=demo,
         ca=settings.tls.ca,
+        token=secret,
     )
     if host != connect_host:
         stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
@@ -301,6 +302,8 @@ class Supervisor:
     demo: bool = False
     ca: Path | None = None
     """The CA file an https:// server is verified with (None: ROTA_CA, else the system's)."""
+    token: str | None = None
+    """This run's own token, which a server not on loopback requires (None: it wants none)."""
     stop: threading.Event = field(default_factory=threading.Event)
     signals: int = 0
 
@@ -376,12 +379,19 @@ class Supervisor:
         console = stderr()
         url = escape(self.url)
         server_flag = "" if self.url == DEFAULT_URL else f"-s {url} "
+        # A server that wants tokens refuses the command without one: it names this run's.
+        token_flag = "" if self.token is None else f"--token {escape(self.token)} "
         console.print(
             f"[bold]Rota dev[/]  ·  db: {escape(db)}  ·  {len(self.workers)} worker(s)\n"
-            f"Dashboard and API: [bold cyan]{url}[/]  ·  docs: {url}/docs\n"
-            f"Try:  rota {server_flag}submit rota.sha256 Hello --wait\n"
-            "[dim]Ctrl-C drains the workers and stops the server.[/]"
+            f"Dashboard and API: [bold cyan]{url}[/]  ·  docs: {url}/docs"
         )
+        # On one line however narrow the terminal, so that it can be copied as it is.
+        console.print(
+            f"Try:  rota {server_flag}{token_flag}submit rota.sha256 Hello --wait", soft_wrap=True
+        )
+        if self.token is not None:
+            console.print("[dim](the token is this run's own: it is revoked when it stops)[/]")
+        console.print("[dim]Ctrl-C drains the workers and stops the server.[/]")
 
     def _supervise(self, worker: Child) -> None:
         now = SYSTEM_CLOCK.monotonic()
