@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -240,3 +241,50 @@ def test_dev_hands_its_allowed_hosts_to_the_server(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             dev.kill()
             dev.wait()
+
+
+def test_dev_on_all_interfaces_prints_a_try_command_that_works_as_shown(tmp_path: Path) -> None:
+    """Bound beyond loopback, the server wants a token: the command shown names one."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTA_")}
+    argv = ["dev", "--host", "0.0.0.0", "--port", str(port), "--workers", "1"]
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "rota.cli.main", *argv],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "60"},  # a narrow terminal: the command stays on one line
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert dev.stdout is not None
+    drain = threading.Thread(target=dev.stdout.read, daemon=True)  # so the pipe never fills
+    try:
+        shown = ""
+        for line in iter(dev.stdout.readline, ""):  # until the banner, or dev's end
+            if line.startswith("Try:"):
+                shown = line
+                break
+        assert shown, "rota dev printed no Try: line"
+        drain.start()
+        program, *arguments = shlex.split(shown.removeprefix("Try:"))
+        assert program == "rota"
+        done = subprocess.run(
+            [sys.executable, "-m", "rota.cli.main", *arguments],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip()  # the task's result
+    finally:
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
+        if drain.is_alive():
+            drain.join(timeout=10)
+        dev.stdout.close()

@@ -1,9 +1,30 @@
 """Who may do what: bearer tokens and their roles (tokens.py), the table of what each
 request needs (access.py), and the check every request passes through (rota.server.guard).
+
+The names below load on first use (PEP 562), so that `import rota.auth.tokens` (the command
+line's `rota tokens`) does not load access.py and the wire protocol it names.
 """
 
-from rota.auth.access import Access, access_for, allows
-from rota.auth.tokens import Binding, Role, TokenRecord, digest_of, id_of, mint
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rota.auth.access import Access, access_for, allows
+    from rota.auth.tokens import Binding, Role, TokenRecord, digest_of, id_of, mint
+
+_WHERE = {
+    "Access": "rota.auth.access",
+    "access_for": "rota.auth.access",
+    "allows": "rota.auth.access",
+    "Binding": "rota.auth.tokens",
+    "Role": "rota.auth.tokens",
+    "TokenRecord": "rota.auth.tokens",
+    "digest_of": "rota.auth.tokens",
+    "id_of": "rota.auth.tokens",
+    "mint": "rota.auth.tokens",
+}
 
 __all__ = [
     "Access",
@@ -16,3 +37,17 @@ __all__ = [
     "id_of",
     "mint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load one of the package's names on first use; AttributeError for any other."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rota.auth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

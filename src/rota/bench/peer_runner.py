@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from rota.bench.cache import DEFAULT_CACHE as DEFAULT_CACHE
 from rota.bench.progress import Bar, bar
 from rota.bench.results import BenchError, WorkloadResult
 
@@ -33,7 +34,6 @@ PEERS: dict[str, tuple[str, ...]] = {
 }
 """Each peer's requirements, installed into its venv."""
 
-DEFAULT_CACHE = Path.home() / ".cache" / "rota-bench" / "venvs"
 RUN_TIMEOUT_S = 4 * 3600.0
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from rota.cli.common import state
-from rota.settings import load_settings
 
 DbOption = Annotated[
     str | None, typer.Option(help="The SQLite store (default: the `db` setting, rota.db).")
@@ -28,6 +27,7 @@ def backup(
     """Copy the SQLite store to FILE, consistently, even while its server runs."""
     from rota.backup import backup as make_backup
     from rota.backup import sqlite_path
+    from rota.settings import load_settings
 
     settings = load_settings({"db": db}, config_path=config or state(ctx).config)
     facts = make_backup(sqlite_path(settings.store.db), file, force=force)
@@ -49,6 +49,7 @@ def restore(
     """Check a backup and put it in place as the SQLite store (with its server stopped)."""
     from rota.backup import known_schema_version, sqlite_path
     from rota.backup import restore as put_back
+    from rota.settings import load_settings
 
     settings = load_settings({"db": db}, config_path=config or state(ctx).config)
     facts = put_back(file, sqlite_path(settings.store.db), force=force)

@@ -9,27 +9,21 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rota.bench import report
-from rota.bench.cluster import StoreChoice
-from rota.bench.doc import write_between_markers
-from rota.bench.latency import LatencyParams
-from rota.bench.memory import MemoryParams
-from rota.bench.peer_runner import DEFAULT_CACHE, PeerSetting, parse_peers
-from rota.bench.punctuality import PunctualityParams
-from rota.bench.recovery import RecoveryParams
-from rota.bench.results import BenchError, WorkloadResult
-from rota.bench.scale import ScaleParams
-from rota.bench.soak import SoakParams
-from rota.bench.suite import Plan, machine, parse_workloads, plan_params, run_plan
-from rota.bench.targets import targets_grid
-from rota.bench.throughput import ThroughputParams
+from rota.bench.cache import DEFAULT_CACHE
 from rota.cli.common import EXIT_FAILURE, error_line
 from rota.cli.output import stdout
 from rota.errors import RotaError
+
+if TYPE_CHECKING:
+    from rota.bench.cluster import StoreChoice
+    from rota.bench.results import WorkloadResult
+
+# The workloads (rota.bench's modules) are imported when the command runs, so that `rota
+# --help` and the other commands do not load them.
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 STORES = ("sqlite", "postgres")
@@ -119,6 +113,18 @@ def bench(
     ] = None,
 ) -> None:
     """Measure Rota end to end with real processes, and its peers side by side (--vs)."""
+    from rota.bench.doc import write_between_markers
+    from rota.bench.latency import LatencyParams
+    from rota.bench.memory import MemoryParams
+    from rota.bench.peer_runner import PeerSetting, parse_peers
+    from rota.bench.punctuality import PunctualityParams
+    from rota.bench.recovery import RecoveryParams
+    from rota.bench.results import BenchError, WorkloadResult
+    from rota.bench.scale import ScaleParams
+    from rota.bench.soak import SoakParams
+    from rota.bench.suite import Plan, machine, parse_workloads, plan_params, run_plan
+    from rota.bench.throughput import ThroughputParams
+
     if from_json is not None:
         saved = json.loads(from_json.read_text())
         results = [WorkloadResult.from_dict(item) for item in saved["results"]]
@@ -184,6 +190,9 @@ def bench(
 
 
 def _stores(text: str, postgres: str | None) -> list[StoreChoice]:
+    from rota.bench.cluster import StoreChoice
+    from rota.bench.results import BenchError
+
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names or any(name not in STORES for name in names):
         raise BenchError("--store is sqlite, postgres, or sqlite,postgres")
@@ -193,6 +202,8 @@ def _stores(text: str, postgres: str | None) -> list[StoreChoice]:
 
 
 def _show(results: list[WorkloadResult]) -> None:
+    from rota.bench import report
+
     console = stdout()
     console.print(report.rich_table(report.figures_grid(results), "rota bench"))
     ratios = report.ratios_grid(results)
@@ -204,6 +215,9 @@ def _show(results: list[WorkloadResult]) -> None:
 
 
 def _doc_body(results: list[WorkloadResult], context: dict[str, Any]) -> str:
+    from rota.bench import report
+    from rota.bench.targets import targets_grid
+
     about = context["machine"]
     assert isinstance(about, dict)
     lines = [

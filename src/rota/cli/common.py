@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -16,9 +16,10 @@ from typer.core import TyperGroup
 from rota.client_urls import with_scheme
 from rota.errors import InvalidInput, RotaError, ServerUnavailable
 from rota.safe_text import excerpt, visible_controls
-from rota.settings import load_settings
-from rota.sync import Client
 from rota.types import JSON
+
+if TYPE_CHECKING:
+    from rota.sync import Client
 
 PROGRAM = "rota"
 EXIT_FAILURE = 1
@@ -235,6 +236,8 @@ def client_target(ctx: typer.Context) -> ClientTarget:
     The URL is the first of worker.server (the servers workers use); the token is auth.token;
     the CA is tls.ca.
     """
+    from rota.settings import load_settings  # pydantic: loaded by the commands that need it
+
     options = state(ctx)
     settings = load_settings(
         {"server": options.server, "token": options.token, "ca": options.ca},
@@ -249,6 +252,8 @@ def client_target(ctx: typer.Context) -> ClientTarget:
 @contextmanager
 def open_client(ctx: typer.Context, *, timeout_s: float = 10.0) -> Iterator[Client]:
     """Yield a sync client for the server the global options name, closed afterwards."""
+    from rota.sync import Client  # httpx: loaded by the commands that talk to a server
+
     target = client_target(ctx)
     client = Client(
         with_scheme(target.server), token=target.token, timeout_s=timeout_s, ca=target.ca

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,8 +11,11 @@ from rich.table import Table
 
 from rota.cli.common import state, wants_json
 from rota.cli.output import print_json, stdout
-from rota.settings import SECTIONS, LoadedSettings, load_settings_with_origins
-from rota.settings_doc import SECRET_KEYS, display_value, render_config_doc
+
+if TYPE_CHECKING:
+    from rota.settings import LoadedSettings
+
+# The settings and their model (pydantic) are imported by each command as it runs.
 
 app = typer.Typer(help="Show the effective settings, or the reference of every key.")
 
@@ -30,6 +33,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (as --output json).")] = False,
 ) -> None:
     """Print every setting a command run here would use, and where each came from."""
+    from rota.settings import load_settings_with_origins
+    from rota.settings_doc import display_value
+
     options, root = state(ctx), ctx.find_root()
     given = {  # the global options, when they were typed (their variables are read below)
         key: value
@@ -69,6 +75,8 @@ def _typed(ctx: Any, parameter: str) -> bool:
 @app.command("docs")
 def docs() -> None:
     """Print docs/config.md, the reference of every key, written from the settings model."""
+    from rota.settings_doc import render_config_doc
+
     typer.echo(render_config_doc(), nl=False)
 
 
@@ -78,6 +86,9 @@ def settings_rows(loaded: LoadedSettings) -> list[dict[str, Any]]:
     source is "flag", "env", "file" or "default"; "from" names the variable, the file or the
     flag, and is None for a default.
     """
+    from rota.settings import SECTIONS
+    from rota.settings_doc import SECRET_KEYS
+
     rows: list[dict[str, Any]] = []
     for section, model in SECTIONS.items():
         values = getattr(loaded.settings, section)

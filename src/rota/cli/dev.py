@@ -18,25 +18,23 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 from rich.markup import escape
 
-from rota.auth.bootstrap import first_admin_notice, first_admin_token
-from rota.auth.tokens import Role, mint
 from rota.cli.common import ALLOWED_HOSTS_HELP, EXIT_FAILURE, error_line, state
-from rota.cli.demo import start_demo
 from rota.cli.orphans import ParentLink
 from rota.cli.output import stderr
-from rota.client import DEFAULT_URL
-from rota.client_urls import TOKEN_VARIABLE
+from rota.client_urls import DEFAULT_URL, TOKEN_VARIABLE
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput, RotaError, ServerNotTrusted
-from rota.settings import WorkerSettings, is_loopback, load_settings
-from rota.store.factory import opened_store
-from rota.sync import Client
+
+if TYPE_CHECKING:
+    from rota.settings import WorkerSettings
+
+# The settings (pydantic), the store, the client (httpx) and anyio are imported by the
+# command when it runs, so that `rota --help` and the other commands do not load them.
 
 TICK_S = 0.2
 READY_TIMEOUT_S = 30.0
@@ -115,6 +113,10 @@ def dev(
     Flags over ROTA_* variables over rota.toml over defaults, as for `rota server` and
     `rota worker`.
     """
+    import anyio
+
+    from rota.settings import is_loopback, load_settings
+
     settings = load_settings(
         {
             "port": port,
@@ -146,7 +148,7 @@ def dev(
     if config is not None:  # the children read the settings no flag here hands them from it too
         command += ["--config", str(config.resolve())]
     server_argv = [*command, "server", "--db", db, "--host", host, "--port", str(port)]
-    own_token = None
+    own_token = secret = None
     if is_loopback(host):
         server_argv.append("--anonymous")
         stderr().print(
@@ -175,6 +177,7 @@ def dev(
         drain_timeout_s=drain_grace + 5,
         demo=demo,
         ca=settings.tls.ca,
+        token=secret,
     )
     if host != connect_host:
         stderr().print(f"[yellow]listening on all interfaces ({host})[/]")
@@ -190,6 +193,10 @@ def dev(
 async def _own_token(db: str) -> tuple[str, str]:
     """Make this run's admin token (and the store's first admin token, shown once, if it
     never had one); return its secret and id."""
+    from rota.auth.bootstrap import first_admin_notice, first_admin_token
+    from rota.auth.tokens import Role, mint
+    from rota.store.factory import opened_store
+
     async with opened_store(db) as store:
         first = await first_admin_token(store)
         if first is not None:
@@ -202,6 +209,8 @@ async def _own_token(db: str) -> tuple[str, str]:
 
 
 async def _revoke(db: str, token_id: str) -> None:
+    from rota.store.factory import opened_store
+
     async with opened_store(db) as store:
         await store.revoke_token(token_id)
 
@@ -293,6 +302,8 @@ class Supervisor:
     demo: bool = False
     ca: Path | None = None
     """The CA file an https:// server is verified with (None: ROTA_CA, else the system's)."""
+    token: str | None = None
+    """This run's own token, which a server not on loopback requires (None: it wants none)."""
     stop: threading.Event = field(default_factory=threading.Event)
     signals: int = 0
 
@@ -326,6 +337,8 @@ class Supervisor:
         for worker in self.workers:
             worker.start()
         if self.demo:
+            from rota.cli.demo import start_demo
+
             start_demo(self.url, self.stop, ca=self.ca)
             stderr().print("[dim]demo: submitting a few jobs every second[/]")
         while not self.stop.wait(TICK_S):
@@ -338,6 +351,8 @@ class Supervisor:
         return 0
 
     def _wait_ready(self) -> bool:
+        from rota.sync import Client
+
         deadline = SYSTEM_CLOCK.monotonic() + READY_TIMEOUT_S
         with Client(self.url, timeout_s=1.0, ca=self.ca) as client:
             while not self.stop.is_set():
@@ -364,12 +379,19 @@ class Supervisor:
         console = stderr()
         url = escape(self.url)
         server_flag = "" if self.url == DEFAULT_URL else f"-s {url} "
+        # A server that wants tokens refuses the command without one: it names this run's.
+        token_flag = "" if self.token is None else f"--token {escape(self.token)} "
         console.print(
             f"[bold]Rota dev[/]  ·  db: {escape(db)}  ·  {len(self.workers)} worker(s)\n"
-            f"Dashboard and API: [bold cyan]{url}[/]  ·  docs: {url}/docs\n"
-            f"Try:  rota {server_flag}submit rota.sha256 Hello --wait\n"
-            "[dim]Ctrl-C drains the workers and stops the server.[/]"
+            f"Dashboard and API: [bold cyan]{url}[/]  ·  docs: {url}/docs"
         )
+        # On one line however narrow the terminal, so that it can be copied as it is.
+        console.print(
+            f"Try:  rota {server_flag}{token_flag}submit rota.sha256 Hello --wait", soft_wrap=True
+        )
+        if self.token is not None:
+            console.print("[dim](the token is this run's own: it is revoked when it stops)[/]")
+        console.print("[dim]Ctrl-C drains the workers and stops the server.[/]")
 
     def _supervise(self, worker: Child) -> None:
         now = SYSTEM_CLOCK.monotonic()

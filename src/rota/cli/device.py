@@ -10,7 +10,6 @@ import typer
 from rota.cli.common import state
 from rota.cli.times import parse_duration
 from rota.cli.worker import CaOption, TokenOption, connection_values
-from rota.settings import load_settings
 
 
 def device(
@@ -71,6 +70,8 @@ def device(
 ) -> None:
     """Run a device until SIGTERM or SIGINT: hold reminders, ring each by this machine's
     clock at its due time (even with the server down), report when it rang."""
+    from rota.settings import load_settings
+
     settings = load_settings(
         {
             **connection_values(ctx, server, ca, token),

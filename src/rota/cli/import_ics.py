@@ -17,13 +17,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rota.calendar.expand import occurrences_between
-from rota.calendar.fetch import fetch_url, is_url, read_file
-from rota.calendar.reading import compact_text, read_calendar
 from rota.cli.common import open_client, require, wants_json
 from rota.cli.output import echo, json_text, print_json, stdout
 from rota.cli.times import local_zone, parse_duration
-from rota.reminders.model import DEVICE_TAG, device_tag
 from rota.safe_text import excerpt
 from rota.scheduling.triggers import parse_timezone
 
@@ -32,6 +28,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def _default_calendar(source: str) -> str:
     """Return a calendar name from the file's or URL's last path segment."""
+    from rota.calendar.fetch import is_url
+
     if is_url(source):
         parts = urlsplit(source)
         stem = Path(parts.path).stem or parts.hostname or "calendar"
@@ -66,6 +64,8 @@ def _moment(text: str | None, option: str, zone: tzinfo) -> datetime:
 
 
 def _read(source: str) -> str:
+    from rota.calendar.fetch import fetch_url, is_url, read_file
+
     return fetch_url(source) if is_url(source) else read_file(Path(source))
 
 
@@ -115,6 +115,11 @@ def import_ics(
     Importing the same calendar again updates what changed and removes what the file no
     longer has, keyed by (calendar, UID, recurrence id).
     """
+    # The calendar libraries (icalendar, recurring_ical_events): loaded by this command only.
+    from rota.calendar.expand import occurrences_between
+    from rota.calendar.reading import compact_text, read_calendar
+    from rota.reminders.model import DEVICE_TAG, device_tag
+
     require(not (device and any_device), "give one of --device and --any-device")
     zone_name = _zone_name(tz)
     zone = parse_timezone(zone_name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -40,8 +40,10 @@ from rota.cli.times import parse_moment
 from rota.errors import InvalidInput, JobNotFound, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
 from rota.safe_text import excerpt
-from rota.sync import Client
 from rota.types import JobId, Payload
+
+if TYPE_CHECKING:
+    from rota.sync import Client
 
 FOLLOW_POLL_S = 0.5
 WAIT_POLL_S = 1.0

@@ -11,17 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from rota.cli.common import open_client, wants_json
 from rota.cli.output import echo, print_json
 from rota.cli.times import local_zone, parse_duration, wall_reading
 from rota.clock import SYSTEM_CLOCK
 from rota.errors import InvalidInput
-from rota.reminders.submit import ReminderRequest, plan
 from rota.reminders.when import AT_HELP, CLOCK_TIME
 from rota.scheduling.triggers import parse_timezone
-from rota.server.errors import describe_validation_errors
 
 _OPTION_OF = {
     "device": "--device",
@@ -144,6 +141,12 @@ def _say_zone(at: str, due: datetime, zone_name: str) -> None:
 def _check(text: str, options: dict[str, Any]) -> datetime | None:
     """Raise InvalidInput (options named as on the command line) unless the server would
     accept the request; return when a one-off reminder is due (None for a recurring one)."""
+    # pydantic: loaded only when a reminder is made.
+    from pydantic import ValidationError
+
+    from rota.reminders.submit import ReminderRequest, plan
+    from rota.validation_text import describe_validation_errors
+
     try:
         request = ReminderRequest.model_validate(
             {"text": text, **{k: v for k, v in options.items() if v is not None}}

@@ -6,11 +6,9 @@ import contextlib
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 
 from rota.cli.common import ALLOWED_HOSTS_HELP, state
-from rota.settings import load_settings
 
 SERVER_FLAGS = {
     "certfile": "--tls-cert",
@@ -65,6 +63,8 @@ def server(
 
     Every request needs a token (`rota tokens create`); the first start on a new store
     prints an admin token once."""
+    from rota.settings import load_settings
+
     settings = load_settings(
         {
             "db": db,
@@ -87,6 +87,8 @@ def server(
         with contextlib.suppress(OSError):
             exec_lean("rota.server", settings)
     # Imported here so that `rota --help` and the client commands do not load the server.
+    import anyio
+
     from rota.server.main import serve
 
     anyio.run(serve, settings, backend_options={"use_uvloop": uvloop_installed()})
@@ -102,7 +104,11 @@ def migrate(
     ] = None,
 ) -> None:
     """Bring the database's schema up to date (servers also do it when they start)."""
+    from rota.settings import load_settings
+
     settings = load_settings({"db": db}, config_path=config or state(ctx).config)
+    import anyio
+
     from rota.store.factory import open_store
 
     async def run() -> int:

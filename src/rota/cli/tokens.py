@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 import typer
 
 from rota.auth.tokens import Role
@@ -45,6 +44,8 @@ def create(
 ) -> None:
     """Make a token and print its secret: shown this once, never again."""
     if db is not None:
+        import anyio
+
         made = anyio.run(_create_in_store, db, name, role.value, bind)
     else:
         with open_client(ctx) as client:

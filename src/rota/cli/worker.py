@@ -10,7 +10,6 @@ import typer
 
 from rota.cli.common import split_list, state
 from rota.client_urls import with_scheme
-from rota.settings import load_settings
 
 CaOption = Annotated[
     Path | None,
@@ -110,6 +109,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker until SIGTERM or SIGINT drains it (flags > ROTA_* env > rota.toml)."""
+    from rota.settings import load_settings
+
     settings = load_settings(
         {
             **connection_values(ctx, server, ca, token),

@@ -39,11 +39,11 @@ from rota.server.api.models import (
     errors,
 )
 from rota.server.api.schemas import parse_json
-from rota.server.errors import describe_validation_errors
 from rota.server.state import Hub, hub_of
 from rota.store.base import JobQuery
 from rota.store.common import EPOCH
 from rota.store.explore import AttemptError, JobSort
+from rota.validation_text import describe_validation_errors
 from rota.values import check_arguments
 
 router = APIRouter()

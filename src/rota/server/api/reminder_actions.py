@@ -30,8 +30,8 @@ from rota.server.api.device_models import SnoozeBody, SnoozeOut
 from rota.server.api.job_views import job_view
 from rota.server.api.models import JobOut, errors
 from rota.server.api.schemas import parse_json
-from rota.server.errors import describe_validation_errors
 from rota.server.state import Hub, hub_of
+from rota.validation_text import describe_validation_errors
 
 router = APIRouter(tags=["reminders"])
 HubDep = Annotated[Hub, Depends(hub_of)]

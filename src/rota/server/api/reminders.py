@@ -19,8 +19,8 @@ from rota.server.api.models import JobOut, Out, errors
 from rota.server.api.schedule_models import ScheduleDetail
 from rota.server.api.schedule_schemas import body_of
 from rota.server.api.schemas import parse_json
-from rota.server.errors import describe_validation_errors
 from rota.server.state import Hub, hub_of
+from rota.validation_text import describe_validation_errors
 
 router = APIRouter(tags=["reminders"])
 HubDep = Annotated[Hub, Depends(hub_of)]

@@ -40,8 +40,8 @@ from rota.scheduling.triggers import MAX_TIMEZONE_CHARS
 from rota.server.api.fields import Moment, PositiveSeconds, Seconds, TimeoutSeconds
 from rota.server.api.json_values import JsonList, JsonObject
 from rota.server.api.schemas import Priority, QueueName, ShortText, TaskName
-from rota.server.errors import describe_validation_errors
 from rota.tasks import validate_task_name
+from rota.validation_text import describe_validation_errors
 from rota.values import check_arguments
 
 ScheduleName = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]

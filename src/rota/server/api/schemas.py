@@ -32,10 +32,10 @@ from rota.moments import after
 from rota.retry import DEFAULT_BACKOFF, Backoff
 from rota.server.api.fields import BackoffBaseSeconds, Moment, Seconds, TimeoutSeconds
 from rota.server.api.json_values import JsonList, JsonObject
-from rota.server.errors import describe_validation_errors
 from rota.store.base import JobChanges
 from rota.tasks import validate_task_name
 from rota.tasks.registry import MAX_TASK_NAME, TASK_NAME_PATTERN
+from rota.validation_text import describe_validation_errors
 from rota.values import MAX_DEPTH, check_arguments, text_problem
 
 QueueName = Annotated[StrictStr, StringConstraints(pattern=QUEUE_PATTERN)]
