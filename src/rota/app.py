@@ -37,7 +37,7 @@ from typing import (
 )
 
 from rota.app_schedules import ScheduleDeclarations
-from rota.client_urls import ca_from, server_from, token_from
+from rota.client_urls import ca_from, server_from, token_from, with_scheme
 from rota.errors import InvalidInput, JobCancelled, JobExpired, JobFailed
 from rota.jobs import JobState
 from rota.tasks import TaskDef, TaskRegistry
@@ -106,8 +106,9 @@ class Rota(ScheduleDeclarations):
     def __init__(
         self, url: str | None = None, *, token: str | None = None, ca: str | Path | None = None
     ) -> None:
-        self.url = url or server_from()
-        """The server's URL: given, else the first of $ROTA_SERVER, else the local default."""
+        self.url = with_scheme(url) if url else server_from()
+        """The server's URL: given, else the first of $ROTA_SERVER, else the local default;
+        without a scheme (localhost:8077) it is http://."""
         self.token = token_from() if token is None else token
         """The bearer token: given, else $ROTA_TOKEN."""
         self.ca = ca_from() if ca is None else ca

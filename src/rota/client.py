@@ -29,7 +29,14 @@ from rota.client_retry import (
 )
 from rota.client_schedules import ScheduleMethods
 from rota.client_urls import DEFAULT_URL as DEFAULT_URL  # where clients have always found it
-from rota.client_urls import ca_from, check_params, segment, server_from, token_from
+from rota.client_urls import (
+    ca_from,
+    check_params,
+    segment,
+    server_from,
+    token_from,
+    with_scheme,
+)
 from rota.clock import SYSTEM_CLOCK, Clock
 from rota.errors import InvalidInput, RotaError, ServerUnavailable, TimeoutExpired
 from rota.jobs import JobState
@@ -98,7 +105,7 @@ class AsyncClient(ScheduleMethods, CalendarMethods, ReminderMethods, DeviceMetho
         """`ca`: a PEM file of the CA(s) an https:// server's certificate is verified with,
         instead of the system's trust store (default $ROTA_CA). InvalidInput when it cannot
         be read."""
-        self.url = (url or server_from()).rstrip("/")
+        self.url = (with_scheme(url) if url else server_from()).rstrip("/")
         token = token_from() if token is None else token
         self.timeout_s = timeout_s
         self.retry_policy = retry

@@ -31,6 +31,16 @@ def test_a_server_in_the_environment_without_a_scheme_is_reached_over_http(
         assert client.url == "http://box:9000"
 
 
+async def test_a_url_given_without_a_scheme_is_reached_over_http() -> None:
+    """As in ROTA_SERVER and on the command line: one rule wherever a server is named."""
+    assert Rota("box:9000").url == "http://box:9000"
+    with Client("box:9000/") as client:
+        assert client.url == "http://box:9000"
+    async with AsyncClient(" box:9000 ") as async_client:
+        assert async_client.url == "http://box:9000"
+    assert Rota("https://box:9000").url == "https://box:9000"
+
+
 def test_clients_and_apps_without_a_url_read_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
