@@ -138,6 +138,8 @@ def test_schedules_show_prints_args_as_json_and_times_in_its_zone(
     )  # fmt: skip
     shown = ok(rota("schedules", "show", "nightly", "-s", url))
     assert re.search(r'\n  args: +\["hi", 1\]\n', shown), shown
+    assert re.search(r"\n  last_job_stopping: +false\n", shown), shown  # JSON's words, not Python's
+    assert "False" not in shown and "None" not in shown
     fields = [line for line in shown.splitlines() if re.match(r"  \w+:", line)]
     columns = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in fields}
     assert len(columns) == 1, shown  # every value starts in one column, the longest key's too

@@ -127,7 +127,8 @@ def show(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     }
     width = max([16, *(len(key) + 2 for key in shown)])
     for key, value in shown.items():
-        text = json.dumps(value, ensure_ascii=False) if key in ("args", "kwargs") else str(value)
+        # Text as it is; anything else in JSON's words (false, not Python's False).
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         console.print(f"  {key + ':':<{width}}{escape(text)}")
     zone = str(schedule.get("tz") or "UTC")
     times = schedule.get("next_fire_times") or []
