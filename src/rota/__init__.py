@@ -6,8 +6,9 @@ that only defines tasks does not load the HTTP client: a worker stays small.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rota.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from rota import errors
@@ -28,6 +29,7 @@ _WHERE = {
     "Rota": "rota.app",
     "Task": "rota.app",
     "current_job": "rota.context",
+    "errors": "rota.errors",
     "log": "rota.context",
 }
 
@@ -47,17 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Load one of the package's names on first use; AttributeError for any other."""
-    if name == "errors":
-        return importlib.import_module("rota.errors")
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rota' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(globals(), _WHERE)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +36,16 @@ def _wait_workers(client: Client, count: int) -> list[dict[str, object]]:
             return online
         time.sleep(0.1)
     pytest.fail(f"{count} workers did not come online")
+
+
+def _interrupt(dev: subprocess.Popen[Any]) -> None:
+    """Stop `rota dev` as Ctrl-C does; kill it if it has not stopped within 30 s."""
+    dev.send_signal(signal.SIGINT)
+    try:
+        dev.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        dev.kill()
+        dev.wait()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
@@ -164,12 +175,7 @@ def test_dev_hands_its_config_file_to_the_server_and_workers(tmp_path: Path) -> 
             [worker] = _wait_workers(client, 1)
             assert worker["queues"] == ["mail"]
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            dev.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            dev.wait()
+        _interrupt(dev)
 
 
 def test_dev_on_a_port_in_use_stops_before_anything_talks_to_that_server(
@@ -235,12 +241,7 @@ def test_dev_hands_its_allowed_hosts_to_the_server(tmp_path: Path) -> None:
         assert refused.status_code == 400
         assert refused.json()["error"]["type"] == "HostNotAllowed"
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            dev.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            dev.wait()
+        _interrupt(dev)
 
 
 def test_dev_on_all_interfaces_prints_a_try_command_that_works_as_shown(tmp_path: Path) -> None:
@@ -279,12 +280,7 @@ def test_dev_on_all_interfaces_prints_a_try_command_that_works_as_shown(tmp_path
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()  # the task's result
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            dev.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            dev.wait()
+        _interrupt(dev)
         if drain.is_alive():
             drain.join(timeout=10)
         dev.stdout.close()

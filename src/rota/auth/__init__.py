@@ -7,8 +7,9 @@ line's `rota tokens`) does not load access.py and the wire protocol it names.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rota.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from rota.auth.access import Access, access_for, allows
@@ -39,15 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Load one of the package's names on first use; AttributeError for any other."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rota.auth' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(globals(), _WHERE)

@@ -104,12 +104,12 @@ def migrate(
     ] = None,
 ) -> None:
     """Bring the database's schema up to date (servers also do it when they start)."""
-    from rota.settings import load_settings
-
-    settings = load_settings({"db": db}, config_path=config or state(ctx).config)
     import anyio
 
+    from rota.settings import load_settings
     from rota.store.factory import open_store
+
+    settings = load_settings({"db": db}, config_path=config or state(ctx).config)
 
     async def run() -> int:
         return await open_store(settings.store.db).migrate()

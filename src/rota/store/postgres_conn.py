@@ -216,8 +216,7 @@ wrong form, who connects (role, password), which database, an unknown parameter.
 def _names_a_setting(exc: asyncpg.PostgresError) -> bool:
     """Tell whether the database refused a connection for a setting of the DSN (rather than
     for its own state, which may pass)."""
-    sqlstate = str(getattr(exc, "sqlstate", "") or "")
-    return sqlstate[:2] in _SETTING_CLASSES
+    return str(exc.sqlstate or "")[:2] in _SETTING_CLASSES
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

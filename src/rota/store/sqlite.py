@@ -497,7 +497,7 @@ class SqliteStore(SqliteInsights, SqliteExplorer, SqliteScheduleVerbs):
         except sqlite3.DatabaseError as exc:  # not a database, unreadable, locked
             if conn is not None:
                 conn.close()
-            if getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES:
+            if exc.sqlite_errorcode in _BUSY_CODES:
                 raise ServerUnavailable(
                     f"{self.path} is locked by another connection (waited "
                     f"{_BUSY_TIMEOUT_MS / 1000:g} s): {exc}"
